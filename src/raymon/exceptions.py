@@ -1,0 +1,44 @@
+"""One exception hierarchy for the whole client: users catch ``RaymonError``.
+
+Every message names the offending value and the rule it broke, so a user can
+fix the call without reading our source.
+"""
+
+from __future__ import annotations
+
+
+class RaymonError(Exception):
+    """Base class of every error raised by raymon."""
+
+
+class TagError(RaymonError, ValueError):
+    """A tag's name, value, type or group breaks the documented rules."""
+
+
+class DataTypeError(RaymonError, ValueError):
+    """Data cannot be wrapped, serialised or loaded back by ``raymon.types``."""
+
+
+class ObjectTooLargeError(DataTypeError):
+    """A logged object is over the configured size limit."""
+
+
+class DuplicateRefError(RaymonError, ValueError):
+    """A reference was logged twice on the same trace."""
+
+
+class WireFormatError(RaymonError, ValueError):
+    """An event does not follow the wire format (docs/wire-format.md)."""
+
+
+class LoggerError(RaymonError):
+    """A logger could not deliver or store an event."""
+
+
+class BackendUnavailableError(LoggerError):
+    """The backend could not be reached or refused the request."""
+
+    def __init__(self, message: str, status_code: int | None = None, body: str | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body

@@ -1,0 +1,161 @@
+"""Tags: small, validated name/value facts attached to a trace.
+
+Tags are what the backend filters, slices and reduces on, so they are checked
+once here, where they enter, and trusted everywhere after. NaN and infinite
+values are refused: a tag value must be comparable and reducible, and the
+profile validators report such values as ``<component>-error`` tags instead.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from raymon.exceptions import TagError
+
+NAME_MAX_LEN = 128
+TYPE_MAX_LEN = 64
+GROUP_MAX_LEN = 128
+TEXT_VALUE_MAX_LEN = 1024
+
+# Letters, digits (any script), and _ - . : / @ + = # ( ) [ ] and inner spaces.
+_NAME_RE = re.compile(r"[\w\-.:/@+=#()\[\] ]+")
+
+TagValue = str | int | float
+
+
+# Tag names, groups and types repeat from request to request: remember the ones
+# already checked so validation stays off the hot path. Bounded, cleared when full.
+_CHECKED_LABELS: set[tuple[str, str]] = set()
+_CHECKED_LABELS_MAX = 50_000
+
+
+def _check_label(kind: str, text: Any, max_len: int) -> str:
+    if type(text) is str and (kind, text) in _CHECKED_LABELS:
+        return text  # type: ignore[no-any-return]
+    if not isinstance(text, str):
+        raise TagError(f"tag {kind} must be a string, got {type(text).__name__}: {text!r}")
+    if not text:
+        raise TagError(f"tag {kind} must not be empty")
+    if len(text) > max_len:
+        raise TagError(f"tag {kind} is {len(text)} characters long, the maximum is {max_len}: {text[:40]!r}...")
+    if _NAME_RE.fullmatch(text) is None or text[0] == " " or text[-1] == " ":
+        raise TagError(
+            f"tag {kind} {text!r} has characters that are not allowed: use letters, digits, "
+            "spaces inside the name and _ - . : / @ + = # ( ) [ ]"
+        )
+    _remember(kind, text)
+    return text
+
+
+def _remember(kind: str, text: str) -> None:
+    if len(_CHECKED_LABELS) >= _CHECKED_LABELS_MAX:
+        _CHECKED_LABELS.clear()
+    _CHECKED_LABELS.add((kind, text))
+
+
+def _check_type(name: str, type_: Any) -> str:
+    if type(type_) is str and ("type", type_) in _CHECKED_LABELS:
+        return type_  # type: ignore[no-any-return]
+    if not isinstance(type_, str) or not type_ or len(type_) > TYPE_MAX_LEN or not type_.isprintable():
+        raise TagError(
+            f"tag {name!r}: type must be a printable string of 1 to {TYPE_MAX_LEN} characters, got {type_!r}"
+        )
+    _remember("type", type_)
+    return type_
+
+
+def tag_fields_to_jcr(name: Any, value: Any, type_: Any = "label", group: Any = None) -> dict[str, Any]:
+    """Validate one tag's fields and answer its wire form: the one check every tag passes."""
+    _check_label("name", name, NAME_MAX_LEN)
+    cls = type(value)
+    if cls is not str and cls is not int and cls is not float or cls is float and not math.isfinite(value):
+        value = check_value(name, value)
+    elif cls is str and len(value) > TEXT_VALUE_MAX_LEN:
+        check_value(name, value)
+    _check_type(name, type_)
+    if group is not None:
+        _check_label("group", group, GROUP_MAX_LEN)
+    return {"name": name, "value": value, "type": type_, "group": group}
+
+
+def check_value(name: str, value: Any) -> TagValue:
+    """Answer ``value`` as a plain str, int or float, or raise ``TagError``."""
+    if isinstance(value, str):
+        if len(value) > TEXT_VALUE_MAX_LEN:
+            raise TagError(
+                f"tag {name!r}: text value is {len(value)} characters long, the maximum is {TEXT_VALUE_MAX_LEN}"
+            )
+        return value
+    if isinstance(value, bool) or value is None:
+        raise TagError(f"tag {name!r}: value must be a string or a finite number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise TagError(f"tag {name!r}: value must be a finite number, got {value!r}")
+        return value
+    # NumPy scalars and other numbers.Real implementations.
+    kind = getattr(getattr(value, "dtype", None), "kind", None)
+    if kind in ("i", "u"):
+        return int(value)
+    if kind == "f":
+        return check_value(name, float(value))
+    raise TagError(f"tag {name!r}: value must be a string or a finite number, got {type(value).__name__}: {value!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """A named, typed value on a trace, optionally in a group (e.g. a profile's ``name@version``).
+
+    ``type`` is any short label (``label``, ``metric``, ``error``, ...); the UI colours some.
+    """
+
+    name: str
+    value: TagValue
+    type: str = "label"
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        checked = tag_fields_to_jcr(self.name, self.value, self.type, self.group)
+        object.__setattr__(self, "value", checked["value"])
+
+    def to_jcr(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "type": self.type, "group": self.group}
+
+    @classmethod
+    def from_jcr(cls, jcr: Mapping[str, Any]) -> Tag:
+        if not isinstance(jcr, Mapping):
+            raise TagError(f"a tag must be a Tag or a dict with name, value and type, got {type(jcr).__name__}: {jcr!r}")
+        unknown = set(jcr) - {"name", "value", "type", "group"}
+        if unknown:
+            raise TagError(f"tag {jcr.get('name')!r} has unknown fields {sorted(unknown)}")
+        for field in ("name", "value"):
+            if field not in jcr:
+                raise TagError(f"tag {jcr!r} has no {field!r}")
+        return cls(name=jcr["name"], value=jcr["value"], type=jcr.get("type", "label"), group=jcr.get("group"))
+
+    def __str__(self) -> str:
+        group = f" [{self.group}]" if self.group else ""
+        return f"{self.name}={self.value!r} ({self.type}){group}"
+
+
+def tags_to_jcr(tags: Iterable[Tag | Mapping[str, Any]] | Tag | Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Validate a list of ``Tag`` objects and/or dicts and answer their wire form."""
+    if isinstance(tags, (Tag, Mapping)):
+        tags = [tags]
+    out = []
+    for tag in tags:
+        if isinstance(tag, Tag):
+            out.append(tag.to_jcr())
+        elif isinstance(tag, dict) and "name" in tag and "value" in tag and len(tag) <= 4 and tag.keys() <= _TAG_FIELDS:
+            out.append(tag_fields_to_jcr(tag["name"], tag["value"], tag.get("type", "label"), tag.get("group")))
+        else:
+            out.append(Tag.from_jcr(tag).to_jcr())
+    return out
+
+
+_TAG_FIELDS = frozenset({"name", "value", "type", "group"})

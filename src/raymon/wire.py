@@ -1,0 +1,182 @@
+"""The wire format: the one contract between client, log shippers and server.
+
+Every logged thing is one JSON object, an *event* (see docs/wire-format.md and
+schema/event.schema.json). This module builds events for every logger and
+validates events where they enter the server; it never does I/O.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from raymon.exceptions import WireFormatError
+from raymon.tags import _NAME_RE, tags_to_jcr
+
+WIRE_VERSION = 1
+KINDS = ("text", "tags", "object")
+LEVELS = ("debug", "info", "warning", "error")
+ID_MAX_LEN = 128
+REF_MAX_LEN = 256
+MESSAGE_MAX_LEN = 65_536
+TAGS_PER_EVENT_MAX = 1_000
+
+_ID_RE = re.compile(r"[A-Za-z0-9_\-.:@]+")
+_UUID_RE = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+
+Event = dict[str, Any]
+
+
+def now_rfc3339() -> str:
+    """The current time in UTC as RFC 3339 with microseconds, e.g. ``2026-11-22T21:04:09.123456+00:00``."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def check_id(kind: str, value: Any) -> str:
+    if type(value) is not str or not value or len(value) > ID_MAX_LEN or _ID_RE.fullmatch(value) is None:
+        raise WireFormatError(
+            f"{kind} must be 1 to {ID_MAX_LEN} characters of letters, digits and _ - . : @, got {value!r}"
+        )
+    return value
+
+
+def check_ref(ref: Any) -> str:
+    if type(ref) is not str or not ref or len(ref) > REF_MAX_LEN or _NAME_RE.fullmatch(ref) is None:
+        raise WireFormatError(
+            f"ref must be 1 to {REF_MAX_LEN} characters of letters, digits, inner spaces and "
+            f"_ - . : / @ + = # ( ) [ ], got {ref!r}"
+        )
+    return ref
+
+
+def _envelope(project_id: str, trace_id: str, kind: str) -> Event:
+    return {
+        "v": WIRE_VERSION,
+        "event_id": str(uuid.uuid4()),
+        "project_id": project_id,
+        "trace_id": trace_id,
+        "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "kind": kind,
+    }
+
+
+def text_event(project_id: str, trace_id: str, level: str, message: str) -> Event:
+    if level not in LEVELS:
+        raise WireFormatError(f"level must be one of {LEVELS}, got {level!r}")
+    if not isinstance(message, str):
+        message = str(message)
+    if len(message) > MESSAGE_MAX_LEN:
+        raise WireFormatError(f"message is {len(message)} characters long, the maximum is {MESSAGE_MAX_LEN}")
+    event = _envelope(project_id, trace_id, "text")
+    event["level"] = level
+    event["message"] = message
+    return event
+
+
+def tags_event(project_id: str, trace_id: str, tags: list[dict[str, Any]]) -> Event:
+    """An event carrying tags that ``raymon.tags.tags_to_jcr`` already validated."""
+    if len(tags) > TAGS_PER_EVENT_MAX:
+        raise WireFormatError(f"{len(tags)} tags in one event, the maximum is {TAGS_PER_EVENT_MAX}")
+    event = _envelope(project_id, trace_id, "tags")
+    event["tags"] = tags
+    return event
+
+
+def object_event(project_id: str, trace_id: str, ref: str, data: dict[str, Any]) -> Event:
+    """An event carrying one data object, ``data`` being a wrapper's ``to_jcr()``."""
+    event = _envelope(project_id, trace_id, "object")
+    event["ref"] = check_ref(ref)
+    event["data"] = data
+    return event
+
+
+def dumps(event: Event) -> bytes:
+    """Serialise an event to compact JSON bytes (no trailing newline)."""
+    return orjson.dumps(event)
+
+
+def validate_event(obj: Any) -> Event:
+    """Check an incoming event against the wire format and answer it normalised.
+
+    Raises ``WireFormatError`` naming the first field that is wrong. The server
+    calls this once per record at ingestion and trusts the result afterwards.
+    """
+    if not isinstance(obj, Mapping):
+        raise WireFormatError(f"an event must be a JSON object, got {type(obj).__name__}")
+    version = obj.get("v")
+    if version != WIRE_VERSION:
+        raise WireFormatError(f"v must be {WIRE_VERSION}, got {version!r}")
+    event_id = obj.get("event_id")
+    if type(event_id) is not str or _UUID_RE.fullmatch(event_id) is None:
+        raise WireFormatError(f"event_id must be a UUID string, got {event_id!r}")
+    event: Event = {
+        "v": WIRE_VERSION,
+        "event_id": str(uuid.UUID(event_id)),
+        "project_id": check_id("project_id", obj.get("project_id")),
+        "trace_id": check_id("trace_id", obj.get("trace_id")),
+        "ts": _check_ts(obj.get("ts")),
+    }
+    kind = obj.get("kind")
+    event["kind"] = kind
+    if kind == "text":
+        level = obj.get("level")
+        if level not in LEVELS:
+            raise WireFormatError(f"level must be one of {LEVELS}, got {level!r}")
+        message = obj.get("message")
+        if type(message) is not str or len(message) > MESSAGE_MAX_LEN:
+            raise WireFormatError(f"message must be a string of at most {MESSAGE_MAX_LEN} characters")
+        event["level"], event["message"] = level, message
+        allowed = {"level", "message"}
+    elif kind == "tags":
+        tags = obj.get("tags")
+        if not isinstance(tags, list) or not tags:
+            raise WireFormatError("tags must be a non-empty list of tag objects")
+        if len(tags) > TAGS_PER_EVENT_MAX:
+            raise WireFormatError(f"{len(tags)} tags in one event, the maximum is {TAGS_PER_EVENT_MAX}")
+        try:
+            event["tags"] = tags_to_jcr(tags)
+        except ValueError as exc:
+            raise WireFormatError(str(exc)) from exc
+        allowed = {"tags"}
+    elif kind == "object":
+        event["ref"] = check_ref(obj.get("ref"))
+        data = obj.get("data")
+        if not isinstance(data, Mapping) or type(data.get("type")) is not str or "params" not in data:
+            raise WireFormatError('data must be a jcr object {"type": str, "params": ...}')
+        event["data"] = data
+        allowed = {"ref", "data"}
+    else:
+        raise WireFormatError(f"kind must be one of {KINDS}, got {kind!r}")
+    extra = set(obj) - set(event) - allowed
+    if extra:
+        raise WireFormatError(f"unknown fields for a {kind} event: {sorted(extra)}")
+    return event
+
+
+def _check_ts(ts: Any) -> str:
+    if type(ts) is not str:
+        raise WireFormatError(f"ts must be an RFC 3339 timestamp string, got {ts!r}")
+    try:
+        parsed = datetime.fromisoformat(ts.replace("Z", "+00:00") if ts.endswith(("Z", "z")) else ts)
+    except ValueError as exc:
+        raise WireFormatError(f"ts must be an RFC 3339 timestamp, got {ts!r}") from exc
+    if parsed.tzinfo is None or "T" not in ts.upper():
+        raise WireFormatError(f"ts must be an RFC 3339 timestamp with a time zone, got {ts!r}")
+    return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_ts(ts: str) -> datetime:
+    """Parse a timestamp that ``validate_event`` accepted."""
+    return datetime.fromisoformat(ts)
+
+
+def event_schema() -> dict[str, Any]:
+    """The JSON Schema of one event (schema/event.schema.json), for tests and other languages."""
+    text = resources.files("raymon").joinpath("schema/event.schema.json").read_bytes()
+    return orjson.loads(text)  # type: ignore[no-any-return]
