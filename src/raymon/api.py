@@ -84,7 +84,9 @@ class RaymonAPI:
     # -- objects -----------------------------------------------------------------------------
     def object_search(self, project_id: str, trace_id: str, ref: str) -> Response:
         """Find the object logged under ``ref`` on a trace: JSON ``{"obj_id", "obj_data", ...}``."""
-        return self.get(f"/api/v1/projects/{project_id}/objects/search", params={"trace_id": trace_id, "ref": ref})
+        return self.get(
+            f"/api/v1/projects/{project_id}/objects/search", params={"trace_id": trace_id, "ref": ref}
+        )
 
     def __repr__(self) -> str:
         return f"RaymonAPI(url={self.url!r})"

@@ -35,13 +35,15 @@ _CHECKED_LABELS_MAX = 50_000
 
 def _check_label(kind: str, text: Any, max_len: int) -> str:
     if type(text) is str and (kind, text) in _CHECKED_LABELS:
-        return text  # type: ignore[no-any-return]
+        return text
     if not isinstance(text, str):
         raise TagError(f"tag {kind} must be a string, got {type(text).__name__}: {text!r}")
     if not text:
         raise TagError(f"tag {kind} must not be empty")
     if len(text) > max_len:
-        raise TagError(f"tag {kind} is {len(text)} characters long, the maximum is {max_len}: {text[:40]!r}...")
+        raise TagError(
+            f"tag {kind} is {len(text)} characters long, the maximum is {max_len}: {text[:40]!r}..."
+        )
     if _NAME_RE.fullmatch(text) is None or text[0] == " " or text[-1] == " ":
         raise TagError(
             f"tag {kind} {text!r} has characters that are not allowed: use letters, digits, "
@@ -59,7 +61,7 @@ def _remember(kind: str, text: str) -> None:
 
 def _check_type(name: str, type_: Any) -> str:
     if type(type_) is str and ("type", type_) in _CHECKED_LABELS:
-        return type_  # type: ignore[no-any-return]
+        return type_
     if not isinstance(type_, str) or not type_ or len(type_) > TYPE_MAX_LEN or not type_.isprintable():
         raise TagError(
             f"tag {name!r}: type must be a printable string of 1 to {TYPE_MAX_LEN} characters, got {type_!r}"
@@ -104,7 +106,9 @@ def check_value(name: str, value: Any) -> TagValue:
         return int(value)
     if kind == "f":
         return check_value(name, float(value))
-    raise TagError(f"tag {name!r}: value must be a string or a finite number, got {type(value).__name__}: {value!r}")
+    raise TagError(
+        f"tag {name!r}: value must be a string or a finite number, got {type(value).__name__}: {value!r}"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +133,18 @@ class Tag:
     @classmethod
     def from_jcr(cls, jcr: Mapping[str, Any]) -> Tag:
         if not isinstance(jcr, Mapping):
-            raise TagError(f"a tag must be a Tag or a dict with name, value and type, got {type(jcr).__name__}: {jcr!r}")
+            raise TagError(
+                f"a tag must be a Tag or a dict with name, value and type, got {type(jcr).__name__}: {jcr!r}"
+            )
         unknown = set(jcr) - {"name", "value", "type", "group"}
         if unknown:
             raise TagError(f"tag {jcr.get('name')!r} has unknown fields {sorted(unknown)}")
         for field in ("name", "value"):
             if field not in jcr:
                 raise TagError(f"tag {jcr!r} has no {field!r}")
-        return cls(name=jcr["name"], value=jcr["value"], type=jcr.get("type", "label"), group=jcr.get("group"))
+        return cls(
+            name=jcr["name"], value=jcr["value"], type=jcr.get("type", "label"), group=jcr.get("group")
+        )
 
     def __str__(self) -> str:
         group = f" [{self.group}]" if self.group else ""
@@ -151,8 +159,16 @@ def tags_to_jcr(tags: Iterable[Tag | Mapping[str, Any]] | Tag | Mapping[str, Any
     for tag in tags:
         if isinstance(tag, Tag):
             out.append(tag.to_jcr())
-        elif isinstance(tag, dict) and "name" in tag and "value" in tag and len(tag) <= 4 and tag.keys() <= _TAG_FIELDS:
-            out.append(tag_fields_to_jcr(tag["name"], tag["value"], tag.get("type", "label"), tag.get("group")))
+        elif (
+            isinstance(tag, dict)
+            and "name" in tag
+            and "value" in tag
+            and len(tag) <= 4
+            and tag.keys() <= _TAG_FIELDS
+        ):
+            out.append(
+                tag_fields_to_jcr(tag["name"], tag["value"], tag.get("type", "label"), tag.get("group"))
+            )
         else:
             out.append(Tag.from_jcr(tag).to_jcr())
     return out

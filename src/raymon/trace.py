@@ -55,7 +55,9 @@ class Trace:
         """Log a data object under ``ref``, unique within this trace."""
         with self._lock:
             if ref in self._refs:
-                raise DuplicateRefError(f"ref {ref!r} was already logged on trace {self.trace_id}: refs are unique per trace")
+                raise DuplicateRefError(
+                    f"ref {ref!r} was already logged on trace {self.trace_id}: refs are unique per trace"
+                )
             self._refs.add(ref)
         try:
             self.logger.log(self.trace_id, ref, data)

@@ -51,7 +51,9 @@ def max_object_bytes() -> int:
     try:
         return int(value)
     except ValueError as exc:
-        raise DataTypeError(f"RAYMON_MAX_OBJECT_BYTES must be an integer number of bytes, got {value!r}") from exc
+        raise DataTypeError(
+            f"RAYMON_MAX_OBJECT_BYTES must be an integer number of bytes, got {value!r}"
+        ) from exc
 
 
 class RaymonDataType:
@@ -99,7 +101,9 @@ def load_jcr(jcr: dict[str, Any]) -> RaymonDataType:
         try:
             importlib.import_module(module_name)
         except ImportError as exc:
-            raise DataTypeError(f"cannot load jcr of type {type_name!r}: module {module_name!r} not found") from exc
+            raise DataTypeError(
+                f"cannot load jcr of type {type_name!r}: module {module_name!r} not found"
+            ) from exc
         cls = _REGISTRY.get(type_name)
     if cls is None:
         raise DataTypeError(f"unknown jcr type {type_name!r}: no RaymonDataType subclass of that name")
@@ -265,7 +269,9 @@ class Numpy(RaymonDataType):
     @classmethod
     def from_jcr(cls, params: Any) -> Numpy:
         raw_dtype = params["dtype"]
-        dtype = np.dtype([tuple(f) for f in raw_dtype]) if isinstance(raw_dtype, list) else np.dtype(raw_dtype)
+        dtype = (
+            np.dtype([tuple(f) for f in raw_dtype]) if isinstance(raw_dtype, list) else np.dtype(raw_dtype)
+        )
         shape = tuple(params["shape"])
         if "b64" in params:
             arr = np.frombuffer(base64.b64decode(params["b64"]), dtype=dtype).reshape(shape).copy()
@@ -304,10 +310,14 @@ def _encode_column(values: Any) -> dict[str, Any]:
         out["values"] = [encode_value(complex(v)) for v in np.asarray(values).tolist()]
         return out
     # Extension dtypes (Int64, boolean, string, str, Float64, ...) and object columns.
-    mask = np.asarray(pd.isna(values)) if not (isinstance(dtype, np.dtype) and kind == "O") else None
+    mask: np.ndarray | None = None
+    if not (isinstance(dtype, np.dtype) and kind == "O"):
+        mask = np.asarray(pd.isna(values))
     items = list(values)
     if mask is not None:
-        out["values"] = [None if m else encode_value(_py(v)) for v, m in zip(items, mask.tolist(), strict=True)]
+        out["values"] = [
+            None if m else encode_value(_py(v)) for v, m in zip(items, mask.tolist(), strict=True)
+        ]
         if isinstance(dtype, pd.StringDtype) and getattr(dtype, "na_value", None) is not pd.NA:
             out["dtype_args"] = {"storage": dtype.storage, "na_value": "nan"}
         elif isinstance(dtype, pd.StringDtype):
@@ -342,7 +352,9 @@ def _decode_column(col: dict[str, Any]) -> Any:
     """Answer a pandas array (ExtensionArray or ndarray) for an encoded column."""
     if "categories" in col:
         categories = _decode_column(col["categories"])
-        return pd.Categorical.from_codes(col["codes"], categories=pd.Index(categories), ordered=col["ordered"])
+        return pd.Categorical.from_codes(
+            col["codes"], categories=pd.Index(categories), ordered=col["ordered"]
+        )
     dtype = _decode_dtype(col)
     values = col["values"]
     if isinstance(dtype, pd.DatetimeTZDtype) or isinstance(dtype, np.dtype) and dtype.kind in "mM":
@@ -353,8 +365,12 @@ def _decode_column(col: dict[str, Any]) -> Any:
         return ints.view(dtype)
     if isinstance(dtype, np.dtype) and dtype.kind == "f":
         return np.array(
-            [np.nan if v is None else (float("inf") if v == "Infinity" else float("-inf") if v == "-Infinity" else v)
-             for v in values],
+            [
+                np.nan
+                if v is None
+                else (float("inf") if v == "Infinity" else float("-inf") if v == "-Infinity" else v)
+                for v in values
+            ],
             dtype=dtype,
         )
     if isinstance(dtype, np.dtype) and dtype.kind in "iub":
@@ -391,7 +407,7 @@ def _decode_index(enc: dict[str, Any]) -> pd.Index:
         return pd.MultiIndex.from_arrays(arrays, names=[decode_value(n) for n in enc["names"]])
     index = pd.Index(_decode_column(enc), name=decode_value(enc["name"]), tupleize_cols=False)
     if "freq" in enc:
-        index.freq = enc["freq"]  # type: ignore[attr-defined]
+        index.freq = enc["freq"]
     return index
 
 
@@ -424,7 +440,9 @@ class DataFrame(RaymonDataType):
         if params.get("column_index") is not None:
             columns = _decode_index(params["column_index"])
         else:
-            columns = pd.Index([decode_value(col["name"]) for col in params["columns"]], dtype=object, tupleize_cols=False)
+            columns = pd.Index(
+                [decode_value(col["name"]) for col in params["columns"]], dtype=object, tupleize_cols=False
+            )
             if len(columns) == 0:
                 columns = pd.RangeIndex(0)
         data = {i: arr for i, arr in enumerate(arrays)}
@@ -456,7 +474,11 @@ class Series(RaymonDataType):
     @classmethod
     def from_jcr(cls, params: Any) -> Series:
         col = params["column"]
-        return cls(pd.Series(_decode_column(col), index=_decode_index(params["index"]), name=decode_value(col["name"])))
+        return cls(
+            pd.Series(
+                _decode_column(col), index=_decode_index(params["index"]), name=decode_value(col["name"])
+            )
+        )
 
 
 _PNG_MODES = {"1", "L", "LA", "RGB", "RGBA"}
@@ -490,6 +512,7 @@ class Image(RaymonDataType):
     def from_jcr(cls, params: Any) -> Image:
         from PIL import Image as PILImage
 
+        img: PILImage.Image
         if "png" in params:
             img = PILImage.open(io.BytesIO(base64.b64decode(params["png"])))
             img.load()

@@ -179,4 +179,4 @@ def parse_ts(ts: str) -> datetime:
 def event_schema() -> dict[str, Any]:
     """The JSON Schema of one event (schema/event.schema.json), for tests and other languages."""
     text = resources.files("raymon").joinpath("schema/event.schema.json").read_bytes()
-    return orjson.loads(text)  # type: ignore[no-any-return]
+    return orjson.loads(text)

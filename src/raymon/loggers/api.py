@@ -57,7 +57,9 @@ class RaymonAPILogger(RaymonLoggerBase):
         try:
             response = self._client.post(self.endpoint, content=orjson.dumps(event))
         except httpx.HTTPError as exc:
-            raise BackendUnavailableError(f"cannot reach the Raymon backend at {self.endpoint}: {exc}") from exc
+            raise BackendUnavailableError(
+                f"cannot reach the Raymon backend at {self.endpoint}: {exc}"
+            ) from exc
         if response.status_code >= 300:
             raise BackendUnavailableError(
                 f"the Raymon backend refused the event ({response.status_code}) at {self.endpoint}: {response.text[:500]}",

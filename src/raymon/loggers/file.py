@@ -34,7 +34,9 @@ class RaymonFileLogger(RaymonLoggerBase):
         max_object_bytes: int | None = None,
     ) -> None:
         super().__init__(project_id=project_id, max_object_bytes=max_object_bytes)
-        self.writer = SegmentWriter(path, prefix="raymon", max_bytes=max_bytes, durability="fsync" if fsync else "write")
+        self.writer = SegmentWriter(
+            path, prefix="raymon", max_bytes=max_bytes, durability="fsync" if fsync else "write"
+        )
 
     @property
     def path(self) -> str:

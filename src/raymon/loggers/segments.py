@@ -82,7 +82,10 @@ class SegmentWriter:
                 raise ValueError("write to a closed segment writer")
             if self._fd is None or self._pid != os.getpid():
                 self._open()
-            elif self._size + len(self._buffer) + len(data) > self.max_bytes and self._size + len(self._buffer) > 0:
+            elif (
+                self._size + len(self._buffer) + len(data) > self.max_bytes
+                and self._size + len(self._buffer) > 0
+            ):
                 self._flush_locked()
                 self._rotate_locked()
             if self.durability == "buffer":
