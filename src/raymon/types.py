@@ -296,8 +296,8 @@ def _encode_column(values: Any) -> dict[str, Any]:
     if isinstance(dtype, pd.DatetimeTZDtype) or kind in "mM" and isinstance(dtype, np.dtype):
         index = pd.TimedeltaIndex(values) if kind == "m" else pd.DatetimeIndex(values)
         ints = index.asi8
-        mask = np.asarray(index.isna())
-        out["values"] = [None if m else int(v) for v, m in zip(ints.tolist(), mask.tolist(), strict=True)]
+        missing = np.asarray(index.isna())
+        out["values"] = [None if m else int(v) for v, m in zip(ints.tolist(), missing.tolist(), strict=True)]
         return out
     if isinstance(dtype, np.dtype) and kind == "f":
         arr = np.asarray(values)
