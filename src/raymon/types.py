@@ -445,10 +445,9 @@ class DataFrame(RaymonDataType):
             )
             if len(columns) == 0:
                 columns = pd.RangeIndex(0)
-        data = {i: arr for i, arr in enumerate(arrays)}
-        df = pd.DataFrame(data, index=index)
-        if len(arrays) == 0:
-            df = pd.DataFrame(index=index)
+        # Series with their dtype named, so pandas never re-infers one (e.g. object -> str).
+        data = {i: pd.Series(arr, index=index, dtype=arr.dtype, copy=False) for i, arr in enumerate(arrays)}
+        df = pd.DataFrame(data, index=index) if arrays else pd.DataFrame(index=index)
         df.columns = columns
         return cls(df)
 
@@ -474,11 +473,9 @@ class Series(RaymonDataType):
     @classmethod
     def from_jcr(cls, params: Any) -> Series:
         col = params["column"]
-        return cls(
-            pd.Series(
-                _decode_column(col), index=_decode_index(params["index"]), name=decode_value(col["name"])
-            )
-        )
+        arr = _decode_column(col)
+        index = _decode_index(params["index"])
+        return cls(pd.Series(arr, index=index, name=decode_value(col["name"]), dtype=arr.dtype, copy=False))
 
 
 _PNG_MODES = {"1", "L", "LA", "RGB", "RGBA"}

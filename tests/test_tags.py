@@ -1,0 +1,106 @@
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from raymon import Tag, TagError
+from raymon.tags import NAME_MAX_LEN, TEXT_VALUE_MAX_LEN, TYPE_MAX_LEN, tags_to_jcr
+
+
+def test_tag_serialises_to_name_value_type_group():
+    assert Tag("client", "bigshot", "label").to_jcr() == {
+        "name": "client",
+        "value": "bigshot",
+        "type": "label",
+        "group": None,
+    }
+    assert Tag("x", 1.5, "metric", group="model@1.0").to_jcr()["group"] == "model@1.0"
+
+
+def test_tags_accepts_dicts_and_tag_objects_mixed_as_in_the_original_docs():
+    tags = [
+        {"name": "client", "value": "bigshot_client", "type": "label"},
+        Tag(name="sdk_version", value="1.4.2", type="label"),
+        Tag(name="prediction_time_ms", value="120", type="metric"),
+    ]
+    out = tags_to_jcr(tags)
+    assert [t["name"] for t in out] == ["client", "sdk_version", "prediction_time_ms"]
+    assert all(set(t) == {"name", "value", "type", "group"} for t in out)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        " lead",
+        "trail ",
+        "a" * (NAME_MAX_LEN + 1),
+        "semi;colon",
+        "new\nline",
+        "<script>",
+        5,
+        None,
+        'quote"s',
+    ],
+)
+def test_bad_tag_names_are_refused_with_the_name_in_the_message(name):
+    with pytest.raises(TagError, match="name"):
+        Tag(name, "v", "label")
+
+
+@pytest.mark.parametrize(
+    "value", [math.nan, math.inf, -math.inf, np.float64("nan"), None, True, [1], {"a": 1}]
+)
+def test_tag_values_must_be_strings_or_finite_numbers(value):
+    with pytest.raises(TagError, match="value"):
+        Tag("n", value, "metric")
+
+
+def test_too_long_text_value_is_refused():
+    with pytest.raises(TagError, match=str(TEXT_VALUE_MAX_LEN)):
+        Tag("n", "x" * (TEXT_VALUE_MAX_LEN + 1))
+
+
+def test_numpy_numbers_become_plain_python_numbers():
+    assert type(Tag("n", np.int64(3)).value) is int
+    assert type(Tag("n", np.float32(0.5)).value) is float
+
+
+@pytest.mark.parametrize("type_", ["", "x" * (TYPE_MAX_LEN + 1), "tab\there", 3])
+def test_bad_tag_types_are_refused(type_):
+    with pytest.raises(TagError, match="type"):
+        Tag("n", 1, type_)
+
+
+def test_bad_group_is_refused():
+    with pytest.raises(TagError, match="group"):
+        Tag("n", 1, "metric", group="bad;group")
+
+
+def test_dict_with_unknown_fields_or_missing_value_is_refused():
+    with pytest.raises(TagError, match="unknown fields"):
+        tags_to_jcr([{"name": "a", "value": 1, "type": "x", "colour": "red"}])
+    with pytest.raises(TagError, match="value"):
+        tags_to_jcr([{"name": "a", "type": "x"}])
+    with pytest.raises(TagError, match="a Tag or a dict"):
+        tags_to_jcr(["client=bigshot"])
+
+
+def test_a_bad_label_is_refused_every_time_not_only_the_first():
+    for _ in range(3):
+        with pytest.raises(TagError):
+            tags_to_jcr([{"name": "bad name;", "value": 1, "type": "x"}])
+
+
+@given(
+    name=st.from_regex(r"[A-Za-z0-9_\-.:/@]{1,64}", fullmatch=True),
+    value=st.one_of(
+        st.text(max_size=100), st.integers(-(2**53), 2**53), st.floats(allow_nan=False, allow_infinity=False)
+    ),
+    type_=st.sampled_from(["label", "metric", "error", "profile-input"]),
+)
+def test_valid_tags_round_trip_through_their_wire_form(name, value, type_):
+    tag = Tag(name, value, type_)
+    assert Tag.from_jcr(tag.to_jcr()) == tag
