@@ -69,7 +69,7 @@ def test_logging_the_same_ref_twice_on_a_trace_raises_and_keeps_the_first():
 def test_a_ref_that_failed_to_log_can_be_logged_again():
     logger = ListLogger()
     trace = Trace(logger)
-    with pytest.raises(Exception):
+    with pytest.raises(DataTypeError, match="JSON-native"):
         trace.log("x", rt.Native({"a": object()}))
     trace.log("x", rt.Native({"a": 1}))
     assert len(logger.events) == 1
