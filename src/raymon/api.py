@@ -9,8 +9,10 @@ had them.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -30,6 +32,19 @@ class Response(httpx.Response):
 def _as_response(resp: httpx.Response) -> Response:
     resp.__class__ = Response
     return resp  # type: ignore[return-value]
+
+
+def _seg(value: str) -> str:
+    """Quote one path segment, so an id or name can never change the route it goes to."""
+    return quote(str(value), safe="@:")
+
+
+def _as_time(value: datetime | str | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if value.tzinfo is None:
+        raise ValueError(f"give begin/end as timezone-aware datetimes (or RFC 3339 strings), got {value!r}")
+    return value.isoformat()
 
 
 class RaymonAPI:
@@ -81,12 +96,158 @@ class RaymonAPI:
         body = events if isinstance(events, dict) else list(events)
         return self.post(f"/api/v1/projects/{project_id}/ingest", json=body)
 
+    # -- traces ------------------------------------------------------------------------------
+    def trace_ls(
+        self,
+        project_id: str,
+        slicestr: str | None = None,
+        begin: datetime | str | None = None,
+        end: datetime | str | None = None,
+        limit: int = 250,
+        cursor: str | None = None,
+        order: str = "desc",
+        tag_type: str | None = None,
+        text: str | None = None,
+    ) -> Response:
+        """List traces, newest first: JSON ``{"traces": [...], "next_cursor": str | None}``.
+
+        ``slicestr`` is a tag filter such as ``client==bigshot && app==v1.0.0`` (see
+        docs/query.md); ``begin``/``end`` bound the trace's time (``begin <= t < end``);
+        ``tag_type`` keeps traces with a tag of that type; ``text`` keeps traces whose
+        logged texts contain it. Pass the answer's ``next_cursor`` as ``cursor`` for the next page.
+        """
+        params = {
+            "filter": slicestr,
+            "begin": _as_time(begin),
+            "end": _as_time(end),
+            "limit": limit,
+            "cursor": cursor,
+            "order": order,
+            "tag_type": tag_type,
+            "text": text,
+        }
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/traces", params=params)
+
+    def trace_iter(
+        self, project_id: str, slicestr: str | None = None, **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        """Every trace that ``trace_ls`` selects, following the cursor page by page.
+
+        Raises ``httpx.HTTPStatusError`` when the backend refuses a page.
+        """
+        cursor = kwargs.pop("cursor", None)
+        while True:
+            resp = self.trace_ls(project_id, slicestr, cursor=cursor, **kwargs)
+            resp.raise_for_status()
+            page = resp.json()
+            yield from page["traces"]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    def trace_get(self, project_id: str, trace_id: str) -> Response:
+        """One trace: JSON ``{"trace_id", "tags", "texts", "objects"}`` (objects as references, no data)."""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/traces/{_seg(trace_id)}")
+
+    def trace_download(self, project_id: str, trace_id: str) -> Response:
+        """One whole trace as JSON: tags, texts and every object with its data (``obj_data``)."""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/traces/{_seg(trace_id)}/download")
+
     # -- objects -----------------------------------------------------------------------------
+    def object_ls(
+        self,
+        project_id: str,
+        trace_id: str | None = None,
+        ref: str | None = None,
+        limit: int = 250,
+        cursor: str | None = None,
+    ) -> Response:
+        """Object references (no data), newest first: ``{"objects": [...], "next_cursor": ...}``."""
+        params = {"trace_id": trace_id, "ref": ref, "limit": limit, "cursor": cursor}
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/objects", params=params)
+
+    def object_get(self, project_id: str, obj_id: str) -> Response:
+        """One object by id: JSON ``{"obj_id", "obj_data", "ref", "trace_id", ...}``."""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/objects/{_seg(obj_id)}")
+
     def object_search(self, project_id: str, trace_id: str, ref: str) -> Response:
-        """Find the object logged under ``ref`` on a trace: JSON ``{"obj_id", "obj_data", ...}``."""
+        """Find the object logged under ``ref`` on a trace: JSON ``{"obj_id", "obj_data", ...}``.
+
+        ``rt.load_jcr(resp.json()["obj_data"]).data`` is the object that was logged.
+        """
         return self.get(
-            f"/api/v1/projects/{project_id}/objects/search", params={"trace_id": trace_id, "ref": ref}
+            f"/api/v1/projects/{_seg(project_id)}/objects/search", params={"trace_id": trace_id, "ref": ref}
         )
+
+    def refs_ls(self, project_id: str) -> Response:
+        """The refs objects were logged under: ``[{"ref", "count", "data_types", "last_ts"}]``."""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/refs")
+
+    # -- tags --------------------------------------------------------------------------------
+    def tags_ls(self, project_id: str, name: str | None = None, values: int = 20) -> Response:
+        """Tag statistics for building filters: every tag name with its types, trace count and top values.
+
+        ``name`` restricts the answer to one tag; ``values`` is how many most common values to list.
+        """
+        params = {"name": name, "values": values}
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/tags", params=params)
+
+    def tags_get(self, project_id: str, trace_id: str) -> Response:
+        """The tags of one trace: ``[{"name", "value", "type", "group", "ts"}]``."""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/traces/{_seg(trace_id)}/tags")
+
+    # -- exports -----------------------------------------------------------------------------
+    def export(
+        self,
+        project_id: str,
+        ref: str,
+        slicestr: str | None = None,
+        begin: datetime | str | None = None,
+        end: datetime | str | None = None,
+        format: str = "ndjson",
+        path: str | os.PathLike[str] | None = None,
+    ) -> Response:
+        """Export every object logged under ``ref`` on the traces a filter selects, as a dataset.
+
+        ``format`` is ``ndjson`` (one JSON object per line: ``trace_id``, ``obj_id``, ``ts``,
+        ``tags``, ``data``) or ``parquet`` (the same columns; ``tags`` and ``data`` as JSON text).
+        With ``path`` the body streams to that file (never held in memory) and the answer's
+        body is not read again; without it the whole body is in ``resp.content``.
+        """
+        params = {
+            "ref": ref,
+            "filter": slicestr,
+            "begin": _as_time(begin),
+            "end": _as_time(end),
+            "format": format,
+        }
+        url = f"/api/v1/projects/{_seg(project_id)}/export"
+        if path is None:
+            return self.get(url, params=params)
+        params = {k: v for k, v in params.items() if v is not None}
+        with self._client.stream("GET", url, params=params) as resp:
+            if resp.status_code >= 400:
+                resp.read()
+            else:
+                with open(path, "wb") as out:
+                    for chunk in resp.iter_bytes():
+                        out.write(chunk)
+            return _as_response(resp)
+
+    # -- profiles ----------------------------------------------------------------------------
+    def profile_create(self, project_id: str, profile: Any) -> Response:
+        """Store a ``ModelProfile`` (or its ``to_jcr()`` dict) under its ``name@version``."""
+        body = profile.to_jcr() if hasattr(profile, "to_jcr") else profile
+        return self.post(f"/api/v1/projects/{_seg(project_id)}/profiles", json=body)
+
+    def profile_ls(self, project_id: str) -> Response:
+        """Every stored profile: ``[{"name", "version", "created_at"}]``."""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/profiles")
+
+    def profile_get(self, project_id: str, profile: str, version: str | None = None) -> Response:
+        """A stored profile's JSON by ``"name@version"`` (or ``name`` and ``version``)."""
+        ref = f"{profile}@{version}" if version is not None else profile
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/profiles/{_seg(ref)}")
 
     def __repr__(self) -> str:
         return f"RaymonAPI(url={self.url!r})"
