@@ -33,7 +33,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import ColumnElement, and_, exists, literal, not_, or_, select
+
 from raymon.exceptions import RaymonError
+from raymon.server.store.models import Tag, Trace
 
 MAX_EXPRESSION_LENGTH = 4096
 MAX_TERMS = 32
@@ -338,3 +341,48 @@ def _compare(left: Any, op: str, right: Any) -> bool:
     if op == "<=":
         return bool(left <= right)
     return bool(left >= right)
+
+
+# -- SQL -----------------------------------------------------------------------------------------
+def to_clause(node: Node, project_id: str, text_collation: str | None = None) -> ColumnElement[bool]:
+    """A WHERE clause on ``traces`` (correlated EXISTS on ``tags``) that is true where ``evaluate`` is.
+
+    Every condition probes the tags of one trace by (trace, name), so a query that
+    walks the traces in time order stops after one page, whatever the table's size.
+    ``text_collation`` (``"C"`` on PostgreSQL) makes ``<``/``>`` on text compare by code
+    point, as SQLite and ``evaluate`` do, instead of by the database's locale.
+    """
+    if isinstance(node, HasTag):
+        return _tag_exists(project_id, node.name)
+    if isinstance(node, Comparison):
+        column: Any = Tag.value_num
+        if not isinstance(node.value, float):
+            column = Tag.value_text
+            if text_collation and node.op not in ("==", "!="):
+                column = column.collate(text_collation)
+        return _tag_exists(project_id, node.name, _sql_compare(column, node.op, node.value))
+    if isinstance(node, Not):
+        return not_(to_clause(node.operand, project_id, text_collation))
+    clauses = [to_clause(op, project_id, text_collation) for op in node.operands]
+    return and_(*clauses) if isinstance(node, And) else or_(*clauses)
+
+
+def _tag_exists(project_id: str, name: str, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    probe = select(literal(1)).where(
+        Tag.trace_pk == Trace.id, Tag.project_id == project_id, Tag.name == name, *conditions
+    )
+    return exists(probe.correlate(Trace))
+
+
+def _sql_compare(column: Any, op: str, value: str | float) -> ColumnElement[bool]:
+    if op == "==":
+        return column == value
+    if op == "!=":
+        return column != value
+    if op == "<":
+        return column < value
+    if op == ">":
+        return column > value
+    if op == "<=":
+        return column <= value
+    return column >= value

@@ -1,0 +1,132 @@
+"""``Database``: the one way the backend reaches SQL (engine, sessions, migrations).
+
+SQLite (the embedded default) runs in WAL mode so readers never wait for the
+writer, and writers are serialised twice over: a process-wide lock queues them
+in Python (no busy-looping in SQLite) and ``BEGIN IMMEDIATE`` takes SQLite's
+write lock at the start of the transaction, so two writers can never deadlock
+upgrading a read lock. PostgreSQL needs neither: its row locks and
+``ON CONFLICT`` do the work. This module must never hold HTTP or business logic.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, inspect
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+_MIGRATION_LOCK_ID = 7_260_420_117  # pg_advisory_xact_lock key: one migrating replica at a time
+
+
+def sqlite_url(path: str | Path) -> str:
+    return f"sqlite:///{Path(path).resolve()}"
+
+
+class Database:
+    """An engine on ``url`` (``sqlite:///...`` or ``postgresql+psycopg://...``) with sessions and migrations.
+
+    Use ``session()`` for reads and small writes, ``write_session()`` for
+    ingestion-sized write transactions (serialised on SQLite).
+    """
+
+    def __init__(self, url: str | URL, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.is_postgresql = self.url.get_backend_name() == "postgresql"
+        if not (self.is_sqlite or self.is_postgresql):
+            raise ValueError(
+                f"unsupported database {self.url.get_backend_name()!r} in {self.url.render_as_string()!r}: "
+                "use sqlite:///path or postgresql+psycopg://user@host/db"
+            )
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        if self.is_sqlite:
+            database = self.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["pool_size"] = pool_size
+        else:
+            kwargs["pool_size"] = pool_size
+            kwargs["max_overflow"] = pool_size
+        self.engine: Engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(raymon_begin="IMMEDIATE"), expire_on_commit=False
+        )
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session in one transaction: committed when the block ends, rolled back on an exception."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """Like ``session()``, for write transactions; on SQLite one at a time per process."""
+        if self._write_lock is None:
+            with self.session() as session:
+                yield session
+            return
+        with self._write_lock, self._write_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A Core connection in one transaction (committed at the end of the block)."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def migrate(self) -> None:
+        """Apply every Alembic migration not yet applied (idempotent; safe with several replicas)."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option(
+            "script_location", str(resources.files("raymon.server.store").joinpath("migrations"))
+        )
+        with self.engine.begin() as conn:
+            if self.is_postgresql:
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})")
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def table_names(self) -> list[str]:
+        return inspect(self.engine).get_table_names()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the sqlite3 module (it would BEGIN lazily, DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("raymon_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")

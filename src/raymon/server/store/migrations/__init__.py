@@ -1,0 +1,1 @@
+"""Alembic migrations of the store, applied programmatically at start-up (see ``store.db.Database.migrate``)."""
