@@ -1,0 +1,491 @@
+"""Reading what was logged: trace lists with filters and keyset pagination, one trace, objects, tag stats.
+
+The routes in ``server/api`` call these functions with typed, validated
+arguments and send back what they answer; the web UI and the CLI use them
+too. They only read (never write or delete) and never parse HTTP.
+
+Pagination is by keyset, never by offset: a cursor carries the sort key of
+the last row of a page, so the next page starts right after it with an index
+range scan, at the same cost on page 1 and page 10,000, and traces that
+arrive while someone pages through (newer than the first page) neither
+shift rows into a later page nor repeat them. Traces are ordered by their
+first timestamp (``first_ts``, when the request began), then by their
+surrogate id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, select, tuple_
+from sqlalchemy.orm import Session
+
+from raymon.server.services import tagfilter
+from raymon.server.services.errors import InvalidInputError, NotFoundError
+from raymon.server.store.db import Database
+from raymon.server.store.models import DataObject, Tag, TextLine, Trace
+
+MAX_PAGE = 1000
+DEFAULT_PAGE = 250
+CURSOR_VERSION = 1
+
+Order = Literal["asc", "desc"]
+# Reads an object body kept in the object store (not inline) by its store key.
+BodyReader = Callable[[str], bytes]
+
+
+class QueryError(InvalidInputError):
+    """A query parameter the backend cannot use; ``param`` names it (answered as HTTP 422)."""
+
+    def __init__(self, param: str, message: str) -> None:
+        self.param = param
+        super().__init__(f"{param}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFilter:
+    """Which traces: a tag expression, a time range on ``first_ts`` (``begin <= t < end``), a tag type, a text."""
+
+    expression: str | None = None
+    begin: datetime | None = None
+    end: datetime | None = None
+    tag_type: str | None = None
+    text: str | None = None
+
+
+# -- cursors -------------------------------------------------------------------------------------
+def encode_cursor(kind: str, order: Order, ts: datetime, pk: int | str) -> str:
+    payload = orjson.dumps([CURSOR_VERSION, kind, order, ts.astimezone(UTC).isoformat(), pk])
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, kind: str, order: Order) -> tuple[datetime, Any]:
+    """The sort key a cursor carries; ``QueryError`` for anything this server did not make."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        version, cursor_kind, cursor_order, ts_text, pk = orjson.loads(raw)
+        ts = datetime.fromisoformat(ts_text)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise QueryError("cursor", f"{cursor[:60]!r} is not a cursor from this API") from exc
+    if version != CURSOR_VERSION or cursor_kind != kind or ts.tzinfo is None:
+        raise QueryError("cursor", f"{cursor[:60]!r} is not a cursor for this list")
+    if cursor_order != order:
+        raise QueryError("cursor", f"the cursor was made for order={cursor_order}, not order={order}")
+    if kind == "trace" and type(pk) is not int or kind == "object" and type(pk) is not str:
+        raise QueryError("cursor", f"{cursor[:60]!r} is not a cursor for this list")
+    return ts, pk
+
+
+def _after(columns: tuple[Any, Any], key: tuple[datetime, Any], order: Order) -> ColumnElement[bool]:
+    """Rows strictly after ``key`` in ``order``: one row-value comparison, so the index range does the work."""
+    ts_col, pk_col = columns
+    bound = tuple_(literal(key[0], ts_col.type), literal(key[1], pk_col.type))
+    if order == "desc":
+        return tuple_(ts_col, pk_col) < bound
+    return tuple_(ts_col, pk_col) > bound
+
+
+def check_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise QueryError("limit", f"must be between 1 and {MAX_PAGE}, got {limit}")
+    return limit
+
+
+# -- filters -------------------------------------------------------------------------------------
+def parse_filter(expression: str | None) -> tagfilter.Node | None:
+    """The parsed tag expression (``None`` when blank); ``QueryError`` names the position of a fault."""
+    if expression is None or not expression.strip():
+        return None
+    try:
+        return tagfilter.parse(expression)
+    except tagfilter.TagFilterError as exc:
+        raise QueryError("filter", str(exc)) from exc
+
+
+def trace_conditions(db: Database, project_id: str, flt: TraceFilter) -> list[ColumnElement[bool]]:
+    """The WHERE conditions on ``traces`` for ``flt`` (the project's traces only)."""
+    conditions: list[ColumnElement[bool]] = [Trace.project_id == project_id]
+    tree = parse_filter(flt.expression)
+    if tree is not None:
+        conditions.append(tagfilter.to_clause(tree, project_id, "C" if db.is_postgresql else None))
+    if flt.begin is not None:
+        conditions.append(Trace.first_ts >= _utc("begin", flt.begin))
+    if flt.end is not None:
+        conditions.append(Trace.first_ts < _utc("end", flt.end))
+    if flt.tag_type:
+        probe = select(literal(1)).where(
+            Tag.trace_pk == Trace.id, Tag.project_id == project_id, Tag.type == flt.tag_type
+        )
+        conditions.append(exists(probe.correlate(Trace)))
+    if flt.text:
+        pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        probe = select(literal(1)).where(
+            TextLine.trace_pk == Trace.id, TextLine.message.ilike(pattern, escape="\\")
+        )
+        conditions.append(exists(probe.correlate(Trace)))
+    return conditions
+
+
+def _utc(param: str, value: datetime) -> datetime:
+    """Naive times are taken as UTC (the store keeps UTC only)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# -- traces --------------------------------------------------------------------------------------
+def list_traces(
+    db: Database,
+    project_id: str,
+    flt: TraceFilter,
+    *,
+    order: Order = "desc",
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+    with_tags: bool = True,
+) -> dict[str, Any]:
+    """One page of traces: ``{"traces": [{"trace_id", "first_ts", "last_ts", "tags"}], "next_cursor"}``.
+
+    ``next_cursor`` is ``None`` on the last page.
+    """
+    check_limit(limit)
+    conditions = trace_conditions(db, project_id, flt)
+    if cursor:
+        conditions.append(_after((Trace.first_ts, Trace.id), decode_cursor(cursor, "trace", order), order))
+    sort = (Trace.first_ts.desc(), Trace.id.desc()) if order == "desc" else (Trace.first_ts, Trace.id)
+    stmt = (
+        select(Trace.id, Trace.trace_id, Trace.first_ts, Trace.last_ts)
+        .where(*conditions)
+        .order_by(*sort)
+        .limit(limit + 1)
+    )
+    with db.session() as session:
+        rows = session.execute(stmt).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        tags = _tags_by_trace(session, project_id, [row.id for row in rows]) if with_tags else {}
+    traces = [
+        {
+            "trace_id": row.trace_id,
+            "first_ts": _iso(row.first_ts),
+            "last_ts": _iso(row.last_ts),
+            **({"tags": tags.get(row.id, [])} if with_tags else {}),
+        }
+        for row in rows
+    ]
+    next_cursor = encode_cursor("trace", order, rows[-1].first_ts, rows[-1].id) if more else None
+    return {"traces": traces, "next_cursor": next_cursor}
+
+
+def count_traces(db: Database, project_id: str, flt: TraceFilter) -> int:
+    """How many traces ``flt`` selects (a full count: for small projects and tests, not for paging)."""
+    stmt = select(func.count()).select_from(Trace).where(*trace_conditions(db, project_id, flt))
+    with db.session() as session:
+        return int(session.scalar(stmt) or 0)
+
+
+def _tags_by_trace(
+    session: Session, project_id: str, trace_pks: Sequence[int]
+) -> dict[int, list[dict[str, Any]]]:
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not trace_pks:
+        return out
+    stmt = (
+        select(Tag.trace_pk, Tag.name, Tag.type, Tag.grp, Tag.value_num, Tag.value_text, Tag.ts)
+        .where(Tag.trace_pk.in_(trace_pks), Tag.project_id == project_id)
+        .order_by(Tag.trace_pk, Tag.name)
+    )
+    for row in session.execute(stmt):
+        out.setdefault(row.trace_pk, []).append(_tag_json(row))
+    return out
+
+
+def _tag_json(row: Any) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "value": tag_value(row.value_num, row.value_text),
+        "type": row.type,
+        "group": row.grp,
+        "ts": _iso(row.ts),
+    }
+
+
+def tag_value(value_num: float | None, value_text: str | None) -> str | int | float | None:
+    """A stored tag value as the user logged it: text, or a number (whole numbers as int)."""
+    if value_text is not None:
+        return value_text
+    if value_num is not None and value_num.is_integer() and abs(value_num) < 2**53:
+        return int(value_num)
+    return value_num
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _trace_row(session: Session, project_id: str, trace_id: str) -> Any:
+    row = session.execute(
+        select(Trace.id, Trace.trace_id, Trace.first_ts, Trace.last_ts).where(
+            Trace.project_id == project_id, Trace.trace_id == trace_id
+        )
+    ).first()
+    if row is None:
+        raise NotFoundError(f"trace {trace_id!r} not found in project {project_id!r}")
+    return row
+
+
+def trace_tags(db: Database, project_id: str, trace_id: str) -> list[dict[str, Any]]:
+    """The tags of one trace, by name: ``[{"name", "value", "type", "group", "ts"}]``."""
+    with db.session() as session:
+        row = _trace_row(session, project_id, trace_id)
+        return _tags_by_trace(session, project_id, [row.id]).get(row.id, [])
+
+
+def get_trace(db: Database, project_id: str, trace_id: str) -> dict[str, Any]:
+    """One trace with its tags, texts (in time order) and object references (no bodies)."""
+    with db.session() as session:
+        row = _trace_row(session, project_id, trace_id)
+        tags = _tags_by_trace(session, project_id, [row.id]).get(row.id, [])
+        texts = session.execute(
+            select(TextLine.ts, TextLine.level, TextLine.message)
+            .where(TextLine.trace_pk == row.id)
+            .order_by(TextLine.ts, TextLine.id)
+        ).all()
+        objects = session.execute(
+            _object_meta_select().where(DataObject.trace_pk == row.id).order_by(DataObject.ts, DataObject.id)
+        ).all()
+    return {
+        "trace_id": row.trace_id,
+        "first_ts": _iso(row.first_ts),
+        "last_ts": _iso(row.last_ts),
+        "tags": tags,
+        "texts": [{"ts": _iso(t.ts), "level": t.level, "message": t.message} for t in texts],
+        "objects": [_object_meta_json(o) for o in objects],
+    }
+
+
+def download_trace(db: Database, read_body: BodyReader, project_id: str, trace_id: str) -> Iterator[bytes]:
+    """One whole trace as JSON bytes, every object with its data under ``obj_data``; streamed object by object."""
+    trace = get_trace(db, project_id, trace_id)
+    objects = trace.pop("objects")
+    head = orjson.dumps(trace)
+    yield head[:-1] + b',"objects":['
+    for i, meta in enumerate(objects):
+        body = object_body(db, read_body, project_id, meta["obj_id"])
+        yield (b"," if i else b"") + object_json(meta, body)
+    yield b"]}"
+
+
+# -- objects -------------------------------------------------------------------------------------
+def _object_meta_select() -> Select[str, str, str, datetime, str, int]:
+    return select(
+        DataObject.id, Trace.trace_id, DataObject.ref, DataObject.ts, DataObject.data_type, DataObject.size
+    ).join(Trace, Trace.id == DataObject.trace_pk)
+
+
+def _object_meta_json(row: Any) -> dict[str, Any]:
+    return {
+        "obj_id": row.id,
+        "trace_id": row.trace_id,
+        "ref": row.ref,
+        "ts": _iso(row.ts),
+        "data_type": row.data_type,
+        "size": row.size,
+    }
+
+
+def object_json(meta: dict[str, Any], body: bytes) -> bytes:
+    """``meta`` as a JSON object with the stored jcr spliced in as ``obj_data`` (never parsed again)."""
+    return orjson.dumps(meta)[:-1] + b',"obj_data":' + body + b"}"
+
+
+def list_objects(
+    db: Database,
+    project_id: str,
+    *,
+    trace_id: str | None = None,
+    ref: str | None = None,
+    limit: int = DEFAULT_PAGE,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Object references, newest first: ``{"objects": [...], "next_cursor"}``."""
+    check_limit(limit)
+    stmt = _object_meta_select().where(DataObject.project_id == project_id)
+    if trace_id is not None:
+        stmt = stmt.where(Trace.project_id == project_id, Trace.trace_id == trace_id)
+    if ref is not None:
+        stmt = stmt.where(DataObject.ref == ref)
+    if cursor:
+        stmt = stmt.where(
+            _after((DataObject.ts, DataObject.id), decode_cursor(cursor, "object", "desc"), "desc")
+        )
+    stmt = stmt.order_by(DataObject.ts.desc(), DataObject.id.desc()).limit(limit + 1)
+    with db.session() as session:
+        rows = session.execute(stmt).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor("object", "desc", rows[-1].ts, rows[-1].id) if more else None
+    return {"objects": [_object_meta_json(r) for r in rows], "next_cursor": next_cursor}
+
+
+def object_body(db: Database, read_body: BodyReader, project_id: str, obj_id: str) -> bytes:
+    """The stored jcr of one object as JSON bytes (inline or from the object store)."""
+    with db.session() as session:
+        row = session.execute(
+            select(DataObject.body, DataObject.store_key).where(
+                DataObject.project_id == project_id, DataObject.id == obj_id
+            )
+        ).first()
+    if row is None:
+        raise NotFoundError(f"object {obj_id!r} not found in project {project_id!r}")
+    if row.body is not None:
+        return row.body.encode()
+    if row.store_key is None:
+        raise NotFoundError(f"object {obj_id!r} has no stored body")
+    try:
+        return read_body(row.store_key)
+    except KeyError as exc:
+        raise NotFoundError(f"the body of object {obj_id!r} is missing from the object store") from exc
+
+
+def get_object(
+    db: Database, read_body: BodyReader, project_id: str, obj_id: str
+) -> tuple[dict[str, Any], bytes]:
+    """An object's metadata and its jcr bytes."""
+    with db.session() as session:
+        row = session.execute(
+            _object_meta_select().where(DataObject.project_id == project_id, DataObject.id == obj_id)
+        ).first()
+    if row is None:
+        raise NotFoundError(f"object {obj_id!r} not found in project {project_id!r}")
+    return _object_meta_json(row), object_body(db, read_body, project_id, obj_id)
+
+
+def search_object(
+    db: Database, read_body: BodyReader, project_id: str, trace_id: str, ref: str
+) -> tuple[dict[str, Any], bytes]:
+    """The object logged under ``ref`` on a trace (the latest, if the ref was logged more than once)."""
+    with db.session() as session:
+        trace = _trace_row(session, project_id, trace_id)
+        row = session.execute(
+            _object_meta_select()
+            .where(DataObject.trace_pk == trace.id, DataObject.ref == ref)
+            .order_by(DataObject.ts.desc(), DataObject.id.desc())
+            .limit(1)
+        ).first()
+    if row is None:
+        raise NotFoundError(f"trace {trace_id!r} has no object with ref {ref!r}")
+    return _object_meta_json(row), object_body(db, read_body, project_id, row.id)
+
+
+def list_refs(db: Database, project_id: str) -> list[dict[str, Any]]:
+    """Every ref objects were logged under, with how many objects, their data types and the last time."""
+    stmt = (
+        select(DataObject.ref, DataObject.data_type, func.count(), func.max(DataObject.ts))
+        .where(DataObject.project_id == project_id)
+        .group_by(DataObject.ref, DataObject.data_type)
+        .order_by(DataObject.ref, DataObject.data_type)
+    )
+    refs: dict[str, dict[str, Any]] = {}
+    with db.session() as session:
+        for ref, data_type, count, last_ts in session.execute(stmt):
+            entry = refs.setdefault(ref, {"ref": ref, "count": 0, "data_types": [], "last_ts": None})
+            entry["count"] += count
+            entry["data_types"].append(data_type)
+            last = _iso(_utc("last_ts", _as_datetime(last_ts)))
+            entry["last_ts"] = max(entry["last_ts"] or last, last)
+    return list(refs.values())
+
+
+def _as_datetime(value: Any) -> datetime:
+    """``max()`` over a UTCDateTime column loses the type on SQLite (answers text)."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+# -- tag statistics ------------------------------------------------------------------------------
+def tag_stats(
+    db: Database, project_id: str, name: str | None = None, values: int = 20
+) -> list[dict[str, Any]]:
+    """Every tag name with its types, how many traces carry it, numeric range and its most common values.
+
+    ``[{"name", "types": {type: count}, "count", "numeric": {"count", "min", "max"} | None,
+    "values": [{"value", "count"}], "distinct_values"}]``: what a filter box needs to suggest.
+    """
+    if values < 0 or values > MAX_PAGE:
+        raise QueryError("values", f"must be between 0 and {MAX_PAGE}, got {values}")
+    base = Tag.project_id == project_id
+    if name is not None:
+        base = and_(base, Tag.name == name)
+    out: dict[str, dict[str, Any]] = {}
+    with db.session() as session:
+        for tag_name, tag_type, count in session.execute(
+            select(Tag.name, Tag.type, func.count()).where(base).group_by(Tag.name, Tag.type)
+        ):
+            entry = out.setdefault(
+                tag_name,
+                {
+                    "name": tag_name,
+                    "types": {},
+                    "count": 0,
+                    "numeric": None,
+                    "values": [],
+                    "distinct_values": 0,
+                },
+            )
+            entry["types"][tag_type] = count
+            entry["count"] += count
+        for tag_name, count, low, high in session.execute(
+            select(Tag.name, func.count(), func.min(Tag.value_num), func.max(Tag.value_num))
+            .where(base, Tag.value_num.is_not(None))
+            .group_by(Tag.name)
+        ):
+            out[tag_name]["numeric"] = {"count": count, "min": low, "max": high}
+        for tag_name in out:
+            out[tag_name]["values"], out[tag_name]["distinct_values"] = _value_counts(
+                session, project_id, tag_name, values
+            )
+    return sorted(out.values(), key=lambda e: e["name"])
+
+
+def _value_counts(session: Session, project_id: str, name: str, top: int) -> tuple[list[dict[str, Any]], int]:
+    where = (Tag.project_id == project_id, Tag.name == name)
+    counted = (
+        select(Tag.value_text, Tag.value_num, func.count().label("n"))
+        .where(*where)
+        .group_by(Tag.value_text, Tag.value_num)
+        .subquery()
+    )
+    distinct = int(session.scalar(select(func.count()).select_from(counted)) or 0)
+    if top == 0:
+        return [], distinct
+    rows = session.execute(
+        select(counted.c.value_text, counted.c.value_num, counted.c.n)
+        .order_by(counted.c.n.desc(), counted.c.value_text, counted.c.value_num)
+        .limit(top)
+    )
+    return [{"value": tag_value(num, text), "count": n} for text, num, n in rows], distinct
+
+
+__all__ = [
+    "QueryError",
+    "NotFoundError",
+    "TraceFilter",
+    "list_traces",
+    "count_traces",
+    "get_trace",
+    "trace_tags",
+    "download_trace",
+    "list_objects",
+    "get_object",
+    "search_object",
+    "object_body",
+    "object_json",
+    "list_refs",
+    "tag_stats",
+    "parse_filter",
+    "trace_conditions",
+]
