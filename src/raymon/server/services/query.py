@@ -167,7 +167,7 @@ def list_traces(
         rows = session.execute(stmt).all()
         more = len(rows) > limit
         rows = rows[:limit]
-        tags = _tags_by_trace(session, project_id, [row.id for row in rows]) if with_tags else {}
+        tags = tags_by_trace(session, project_id, [row.id for row in rows]) if with_tags else {}
     traces = [
         {
             "trace_id": row.trace_id,
@@ -188,9 +188,10 @@ def count_traces(db: Database, project_id: str, flt: TraceFilter) -> int:
         return int(session.scalar(stmt) or 0)
 
 
-def _tags_by_trace(
+def tags_by_trace(
     session: Session, project_id: str, trace_pks: Sequence[int]
 ) -> dict[int, list[dict[str, Any]]]:
+    """The tags of several traces (by surrogate key) in one query, each trace's sorted by name."""
     out: dict[int, list[dict[str, Any]]] = {}
     if not trace_pks:
         return out
@@ -242,14 +243,14 @@ def trace_tags(db: Database, project_id: str, trace_id: str) -> list[dict[str, A
     """The tags of one trace, by name: ``[{"name", "value", "type", "group", "ts"}]``."""
     with db.session() as session:
         row = _trace_row(session, project_id, trace_id)
-        return _tags_by_trace(session, project_id, [row.id]).get(row.id, [])
+        return tags_by_trace(session, project_id, [row.id]).get(row.id, [])
 
 
 def get_trace(db: Database, project_id: str, trace_id: str) -> dict[str, Any]:
     """One trace with its tags, texts (in time order) and object references (no bodies)."""
     with db.session() as session:
         row = _trace_row(session, project_id, trace_id)
-        tags = _tags_by_trace(session, project_id, [row.id]).get(row.id, [])
+        tags = tags_by_trace(session, project_id, [row.id]).get(row.id, [])
         texts = session.execute(
             select(TextLine.ts, TextLine.level, TextLine.message)
             .where(TextLine.trace_pk == row.id)
