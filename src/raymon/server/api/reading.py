@@ -1,0 +1,45 @@
+"""What the read routes share: the object-store reader, checked text parameters, download headers.
+
+It never talks SQL and never decides what a route answers.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import Request
+
+from raymon.server.services.errors import InvalidInputError
+from raymon.server.services.query import BodyReader
+
+TEXT_PARAM_MAX = 4096
+_FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
+
+
+def body_reader(request: Request) -> BodyReader:
+    """Reads object bodies kept in the object store (not inline in SQL)."""
+    reader: BodyReader = request.app.state.object_store.get
+    return reader
+
+
+def checked_text(param: str, value: str | None) -> str | None:
+    """Refuse what no stored name or value can hold (NUL characters, absurd lengths) with a 422 naming it."""
+    if value is None:
+        return None
+    if "\x00" in value:
+        raise InvalidInputError(f"{param}: must not contain NUL characters")
+    if len(value) > TEXT_PARAM_MAX:
+        raise InvalidInputError(f"{param}: is {len(value)} characters long, the maximum is {TEXT_PARAM_MAX}")
+    return value
+
+
+def attachment(filename: str) -> str:
+    """A Content-Disposition value that makes a browser save the body as ``filename`` (made safe)."""
+    safe = _FILENAME_UNSAFE.sub("_", filename).strip("._") or "download"
+    return f'attachment; filename="{safe[:200]}"'
+
+
+def required_text(param: str, value: str) -> str:
+    """``checked_text`` for a value that is always given (a path segment)."""
+    checked_text(param, value)
+    return value

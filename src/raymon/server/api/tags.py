@@ -1,0 +1,30 @@
+"""Tag statistics for building filters: names, types, trace counts, numeric ranges, common values.
+
+Thin: authorise, call ``services.query.tag_stats``, answer JSON. Routes never talk SQL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from raymon.server.api.deps import ProjectAccess, get_database, require_scope
+from raymon.server.api.reading import checked_text
+from raymon.server.services import query
+from raymon.server.services.query import MAX_PAGE
+
+router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["tags"])
+
+
+@router.get("/tags")
+def tags_list(
+    request: Request,
+    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    name: str | None = Query(None, description="Only this tag name"),
+    values: int = Query(
+        20, ge=0, le=MAX_PAGE, description="How many of the most common values to list per name"
+    ),
+) -> list[dict[str, Any]]:
+    """Every tag name with `types` (type -> count), `count`, `numeric` range, top `values` and `distinct_values`."""
+    return query.tag_stats(get_database(request), access.project_id, checked_text("name", name), values)
