@@ -16,7 +16,7 @@ from raymon.exceptions import (
     TagError,
     WireFormatError,
 )
-from raymon.loggers import RaymonAPILogger, RaymonFileLogger, RaymonLoggerBase
+from raymon.loggers import RaymonAPILogger, RaymonBatchLogger, RaymonFileLogger, RaymonLoggerBase
 from raymon.tags import Tag
 from raymon.trace import Trace
 
@@ -27,6 +27,7 @@ __all__ = [
     "Tag",
     "RaymonAPI",
     "RaymonAPILogger",
+    "RaymonBatchLogger",
     "RaymonFileLogger",
     "RaymonLoggerBase",
     "RaymonError",

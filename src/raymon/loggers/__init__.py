@@ -2,6 +2,7 @@
 
 from raymon.loggers.api import RaymonAPILogger
 from raymon.loggers.base import RaymonLoggerBase
+from raymon.loggers.batch import RaymonBatchLogger
 from raymon.loggers.file import RaymonFileLogger
 
-__all__ = ["RaymonLoggerBase", "RaymonAPILogger", "RaymonFileLogger"]
+__all__ = ["RaymonLoggerBase", "RaymonAPILogger", "RaymonBatchLogger", "RaymonFileLogger"]
