@@ -18,15 +18,14 @@ from raymon.server.api.reading import checked_text, required_text
 from raymon.server.services import profiles
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["profiles"])
+_PROFILE_BODY = Body(..., description="A profile's JSON (ModelProfile.to_jcr()) with name and version")
 
 
 @router.post("/profiles", status_code=201)
 def profile_create(
     request: Request,
     response: Response,
-    body: dict[str, Any] = Body(
-        ..., description="A profile's JSON (ModelProfile.to_jcr()) with name and version"
-    ),  # noqa: B008
+    body: dict[str, Any] = _PROFILE_BODY,
     access: ProjectAccess = Depends(require_scope("ingest")),  # noqa: B008
 ) -> dict[str, Any]:
     """Store a profile; 201 when new, 200 when the identical document was stored already, 409 on a clash."""
