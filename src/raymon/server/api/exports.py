@@ -8,13 +8,13 @@ streams batch by batch and is never built in memory. Routes never talk SQL.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from raymon.server.api.deps import ProjectAccess, get_database, require_scope
-from raymon.server.api.reading import attachment, body_reader, checked_text, required_text
+from raymon.server.api.deps import get_database
+from raymon.server.api.reading import ReadAccess, attachment, body_reader, checked_text, required_text
 from raymon.server.api.traces import FILTER_HELP
 from raymon.server.services import exports
 from raymon.server.services.query import TraceFilter
@@ -25,11 +25,13 @@ router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["exports"])
 @router.get("/export")
 def export_dataset(
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
     ref: str = Query(..., description="The ref whose objects to export"),
     filter: str | None = Query(None, description=FILTER_HELP),  # noqa: A002
-    begin: datetime | None = Query(None, description="Only traces that began at or after this time"),  # noqa: B008
-    end: datetime | None = Query(None, description="Only traces that began before this time"),  # noqa: B008
+    begin: Annotated[
+        datetime | None, Query(description="Only traces that began at or after this time")
+    ] = None,
+    end: Annotated[datetime | None, Query(description="Only traces that began before this time")] = None,
     tag_type: str | None = Query(None, description="Only traces with a tag of this type"),
     format: Literal["ndjson", "parquet"] = Query("ndjson", description="ndjson or parquet"),  # noqa: A002
 ) -> StreamingResponse:

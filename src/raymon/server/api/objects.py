@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from raymon.server.api.deps import ProjectAccess, get_database, require_scope
-from raymon.server.api.reading import attachment, body_reader, checked_text, required_text
+from raymon.server.api.deps import get_database
+from raymon.server.api.reading import ReadAccess, attachment, body_reader, checked_text, required_text
 from raymon.server.services import query
 from raymon.server.services.query import DEFAULT_PAGE, MAX_PAGE
 
@@ -30,7 +30,7 @@ def _object_response(meta: dict[str, Any], body: bytes, download: bool) -> Respo
 @router.get("/objects")
 def objects_list(
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
     trace_id: str | None = Query(None, description="Only objects of this trace"),
     ref: str | None = Query(None, description="Only objects logged under this ref"),
     limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE),
@@ -50,7 +50,7 @@ def objects_list(
 @router.get("/objects/search")
 def object_search(
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
     trace_id: str = Query(..., description="The trace the object was logged on"),
     ref: str = Query(..., description="The ref it was logged under"),
     download: bool = Query(False, description="Answer with a Content-Disposition to save it as a file"),
@@ -70,7 +70,7 @@ def object_search(
 def object_get(
     obj_id: str,
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
     download: bool = Query(False, description="Answer with a Content-Disposition to save it as a file"),
 ) -> Response:
     """One object by id, with its data as `obj_data`."""
@@ -82,7 +82,8 @@ def object_get(
 
 @router.get("/refs")
 def refs_list(
-    request: Request, access: ProjectAccess = Depends(require_scope("read"))
-) -> list[dict[str, Any]]:  # noqa: B008
+    request: Request,
+    access: ReadAccess,
+) -> list[dict[str, Any]]:
     """Every ref objects were logged under: how many objects, their data types, the last time."""
     return query.list_refs(get_database(request), access.project_id)

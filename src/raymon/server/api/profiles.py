@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
-from raymon.server.api.deps import ProjectAccess, get_database, require_scope
-from raymon.server.api.reading import checked_text, required_text
+from raymon.server.api.deps import get_database
+from raymon.server.api.reading import IngestAccess, ReadAccess, checked_text, required_text
 from raymon.server.services import profiles
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["profiles"])
@@ -25,8 +25,8 @@ _PROFILE_BODY = Body(..., description="A profile's JSON (ModelProfile.to_jcr()) 
 def profile_create(
     request: Request,
     response: Response,
+    access: IngestAccess,
     body: dict[str, Any] = _PROFILE_BODY,
-    access: ProjectAccess = Depends(require_scope("ingest")),  # noqa: B008
 ) -> dict[str, Any]:
     """Store a profile; 201 when new, 200 when the identical document was stored already, 409 on a clash."""
     summary, created = profiles.create_profile(get_database(request), access.project_id, body)
@@ -38,7 +38,7 @@ def profile_create(
 @router.get("/profiles")
 def profile_list(
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
     name: str | None = Query(None, description="Only the versions of this profile"),
 ) -> list[dict[str, Any]]:
     """Every stored profile: name, version, `name@version` ref and creation time."""
@@ -49,7 +49,7 @@ def profile_list(
 def profile_get(
     profile_ref: str,
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
 ) -> Response:
     """The stored JSON of one profile, by `name@version`."""
     body = profiles.get_profile(

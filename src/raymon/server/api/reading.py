@@ -6,14 +6,20 @@ It never talks SQL and never decides what a route answers.
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from raymon.server.api.deps import ProjectAccess, require_scope
 from raymon.server.services.errors import InvalidInputError
 from raymon.server.services.query import BodyReader
 
 TEXT_PARAM_MAX = 4096
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
+
+# The caller's access to the path's project, checked: ``read`` for queries, ``ingest`` to store.
+ReadAccess = Annotated[ProjectAccess, Depends(require_scope("read"))]
+IngestAccess = Annotated[ProjectAccess, Depends(require_scope("ingest"))]
 
 
 def body_reader(request: Request) -> BodyReader:

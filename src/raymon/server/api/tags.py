@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from raymon.server.api.deps import ProjectAccess, get_database, require_scope
-from raymon.server.api.reading import checked_text
+from raymon.server.api.deps import get_database
+from raymon.server.api.reading import ReadAccess, checked_text
 from raymon.server.services import query
 from raymon.server.services.query import MAX_PAGE
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["tags"])
 @router.get("/tags")
 def tags_list(
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
     name: str | None = Query(None, description="Only this tag name"),
     values: int = Query(
         20, ge=0, le=MAX_PAGE, description="How many of the most common values to list per name"

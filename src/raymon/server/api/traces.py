@@ -7,13 +7,13 @@ Thin: parse the query string, authorise with ``require_scope("read")``, call
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from raymon.server.api.deps import ProjectAccess, get_database, require_scope
-from raymon.server.api.reading import attachment, body_reader, checked_text, required_text
+from raymon.server.api.deps import get_database
+from raymon.server.api.reading import ReadAccess, attachment, body_reader, checked_text, required_text
 from raymon.server.services import query
 from raymon.server.services.query import DEFAULT_PAGE, MAX_PAGE, TraceFilter
 
@@ -29,12 +29,14 @@ FILTER_HELP = (
 @router.get("/traces")
 def traces_list(
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
     filter: str | None = Query(None, description=FILTER_HELP),  # noqa: A002
-    begin: datetime | None = Query(
-        None, description="Only traces that began at or after this time (RFC 3339)"
-    ),  # noqa: B008
-    end: datetime | None = Query(None, description="Only traces that began before this time (RFC 3339)"),  # noqa: B008
+    begin: Annotated[
+        datetime | None, Query(description="Only traces that began at or after this time (RFC 3339)")
+    ] = None,
+    end: Annotated[
+        datetime | None, Query(description="Only traces that began before this time (RFC 3339)")
+    ] = None,
     tag_type: str | None = Query(None, description="Only traces with a tag of this type (e.g. error)"),
     text: str | None = Query(None, description="Only traces whose logged texts contain this (any case)"),
     order: Literal["desc", "asc"] = Query(
@@ -67,7 +69,7 @@ def traces_list(
 def trace_get(
     trace_id: str,
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
 ) -> dict[str, Any]:
     """One trace: its tags, texts and object references (size and type; no data)."""
     return query.get_trace(get_database(request), access.project_id, required_text("trace_id", trace_id))
@@ -77,7 +79,7 @@ def trace_get(
 def trace_tags(
     trace_id: str,
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
 ) -> list[dict[str, Any]]:
     """The tags of one trace."""
     return query.trace_tags(get_database(request), access.project_id, required_text("trace_id", trace_id))
@@ -87,7 +89,7 @@ def trace_tags(
 def trace_download(
     trace_id: str,
     request: Request,
-    access: ProjectAccess = Depends(require_scope("read")),  # noqa: B008
+    access: ReadAccess,
 ) -> StreamingResponse:
     """The whole trace as a JSON file: tags, texts and every object with its data (`obj_data`)."""
     trace_id = required_text("trace_id", trace_id)
