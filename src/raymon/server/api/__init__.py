@@ -1,0 +1,21 @@
+"""HTTP routes, thin: parse, authorise (``deps.require_scope``), call a service, respond.
+
+``ROUTERS`` is the list ``app.py`` mounts; add a router with a one-line edit.
+Routes never talk SQL.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from raymon.server.api import admin, exports, ingest, objects, profiles, tags, traces
+
+ROUTERS: list[APIRouter] = [
+    admin.router,
+    ingest.router,
+    traces.router,
+    objects.router,
+    tags.router,
+    exports.router,
+    profiles.router,
+]

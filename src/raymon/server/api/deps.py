@@ -1,0 +1,125 @@
+"""Authorisation for every route: who is calling (``get_principal``) and may they (``require_scope``).
+
+Every route under ``/api/v1/projects/{project_id}/...`` depends on
+``require_scope("read" | "ingest" | "admin")``. A request without a usable
+credential gets 401, a known caller without the scope in that project 403,
+both as ``{"detail": "..."}``. Credentials are resolved by the functions in
+``app.state.principal_resolvers`` (the API key resolver first; the UI adds a
+session-cookie resolver there), so routes never look at headers themselves.
+This module never talks SQL directly: it calls ``services.auth``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+
+from raymon.server.services import auth
+from raymon.server.services.auth import Principal
+from raymon.server.store.db import Database
+
+PrincipalResolver = Callable[[Request, Database], Principal | None]
+
+
+def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(401, detail="Authorization header must be 'Bearer <API key>'")
+    return token.strip()
+
+
+def resolve_api_key(request: Request, database: Database) -> Principal | None:
+    token = bearer_token(request)
+    if token is None:
+        return None
+    with database.session() as session:
+        principal = auth.principal_for_key(session, token)
+    if principal is None:
+        raise HTTPException(401, detail="unknown or revoked API key")
+    return principal
+
+
+def get_principal(request: Request) -> Principal:
+    """The caller, or 401. Runs in the thread pool (it may query the database)."""
+    database = get_database(request)
+    resolvers: list[PrincipalResolver] = request.app.state.principal_resolvers
+    for resolve in resolvers:
+        principal = resolve(request, database)
+        if principal is not None:
+            request.state.principal = principal
+            return principal
+    raise HTTPException(
+        401,
+        detail="authentication required: send 'Authorization: Bearer <API key>'",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+@dataclass(frozen=True)
+class ProjectAccess:
+    """A caller allowed ``scope`` in ``project_id``: what a project route receives."""
+
+    project_id: str
+    principal: Principal
+    scope: str
+
+
+def require_scope(scope: str) -> Callable[..., ProjectAccess]:
+    """A dependency for routes with a ``{project_id}`` path parameter: the caller needs ``scope`` there."""
+    if scope not in auth.SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    def check(project_id: str, principal: Principal = Depends(get_principal)) -> ProjectAccess:  # noqa: B008
+        if not principal.allows(project_id, scope):
+            if project_id not in principal.grants:
+                detail = f"this credential has no access to project {project_id!r}"
+            else:
+                detail = f"this credential lacks the {scope!r} scope in project {project_id!r}"
+            raise HTTPException(403, detail=detail)
+        return ProjectAccess(project_id=project_id, principal=principal, scope=scope)
+
+    check.required_scope = scope  # type: ignore[attr-defined]  # read by the route-table auth test
+    return check
+
+
+def require_scope_anywhere(scope: str) -> Callable[..., Principal]:
+    """For routes outside a project (e.g. creating one): the caller needs ``scope`` in some project."""
+
+    def check(principal: Principal = Depends(get_principal)) -> Principal:  # noqa: B008
+        if not principal.has_scope_anywhere(scope):
+            raise HTTPException(403, detail=f"this credential lacks the {scope!r} scope")
+        return principal
+
+    check.required_scope = scope  # type: ignore[attr-defined]
+    check.project_bound = False  # type: ignore[attr-defined]
+    return check
+
+
+def required_scopes(dependant: Any) -> list[str]:
+    """Every scope a route's dependency tree demands (for tests and docs)."""
+    found: list[str] = []
+    stack = [dependant]
+    while stack:
+        node = stack.pop()
+        scope = getattr(node.call, "required_scope", None)
+        if scope:
+            found.append(scope)
+        stack.extend(node.dependencies)
+    return found
+
+
+# Type aliases for route signatures (``access: ReadAccess``): the scope is visible in the signature.
+ReadAccess = Annotated[ProjectAccess, Depends(require_scope("read"))]
+IngestAccess = Annotated[ProjectAccess, Depends(require_scope("ingest"))]
+AdminAccess = Annotated[ProjectAccess, Depends(require_scope("admin"))]

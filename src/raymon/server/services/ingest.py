@@ -1,0 +1,133 @@
+"""Ingestion: decoded records in, stored events and a per-record verdict out.
+
+Each record is checked on its own (shape, wire format, project, object size);
+the good ones are stored in one transaction, the bad ones are answered with
+their index and the reason. Nothing of a request is stored when the
+transaction fails, and nothing stored before is touched. This module never
+parses HTTP: the route hands it a body's records; ``demo`` and tests call it
+directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from raymon.exceptions import WireFormatError
+from raymon.server.services.errors import LimitExceededError
+from raymon.server.services.ingest_formats import decode_body, record_to_event
+from raymon.server.settings import Settings
+from raymon.server.store.db import Database
+from raymon.server.store.objects import ObjectStore
+from raymon.server.store.writes import WriteResult, write_events
+from raymon.wire import Event
+
+_RETRIES = 3  # PostgreSQL deadlock/serialisation failures are retried; they roll back whole
+
+
+@dataclass
+class IngestResult:
+    """The verdict on one request: what was stored, what was known already, what was refused and why."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    new_event_ids: tuple[str, ...] = ()
+
+    @property
+    def received(self) -> int:
+        return self.accepted + self.duplicates + len(self.rejected)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def check_records(
+    records: Sequence[Any], project_id: str, settings: Settings
+) -> tuple[list[Event], list[dict[str, Any]]]:
+    """Split records into valid events and ``{"index", "error"}`` rejections (indices into ``records``)."""
+    events: list[Event] = []
+    rejected: list[dict[str, Any]] = []
+    for index, record in enumerate(records):
+        try:
+            event = record_to_event(record, project_id)
+            if event["kind"] == "object":
+                size = len(orjson.dumps(event["data"]))
+                if size > settings.max_object_bytes:
+                    raise WireFormatError(
+                        f"object {event['ref']!r} is {size} bytes, over the limit "
+                        f"max_object_bytes={settings.max_object_bytes} (RAYMON_MAX_OBJECT_BYTES)"
+                    )
+        except (WireFormatError, ValueError, TypeError) as exc:
+            rejected.append({"index": index, "error": str(exc)})
+        else:
+            events.append(event)
+    return events, rejected
+
+
+def ingest_records(
+    database: Database,
+    object_store: ObjectStore,
+    settings: Settings,
+    project_id: str,
+    records: Sequence[Any],
+) -> IngestResult:
+    if len(records) > settings.max_batch_events:
+        raise LimitExceededError(
+            f"the batch has {len(records)} records, over the limit "
+            f"max_batch_events={settings.max_batch_events} (RAYMON_MAX_BATCH_EVENTS): split it"
+        )
+    events, rejected = check_records(records, project_id, settings)
+    written = (
+        store_events(database, object_store, settings, project_id, events) if events else WriteResult(0, 0)
+    )
+    return IngestResult(written.accepted, written.duplicates, rejected, written.new_event_ids)
+
+
+def ingest_body(
+    database: Database,
+    object_store: ObjectStore,
+    settings: Settings,
+    project_id: str,
+    body: bytes,
+    ndjson: bool = False,
+) -> IngestResult:
+    """Decode a request body (JSON event, array or NDJSON) and ingest its records."""
+    try:
+        records = decode_body(body, ndjson)
+    except WireFormatError as exc:
+        return IngestResult(rejected=[{"index": 0, "error": str(exc)}])
+    return ingest_records(database, object_store, settings, project_id, records)
+
+
+def store_events(
+    database: Database,
+    object_store: ObjectStore,
+    settings: Settings,
+    project_id: str,
+    events: Sequence[Event],
+) -> WriteResult:
+    """Write validated events in one transaction, retrying a transaction the database aborted."""
+    for attempt in range(_RETRIES):
+        try:
+            with database.write_session() as session:
+                return write_events(
+                    session, project_id, events, object_store, settings.inline_object_max_bytes
+                )
+        except (OperationalError, DBAPIError) as exc:
+            if attempt == _RETRIES - 1 or not _is_retryable(exc):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _is_retryable(exc: DBAPIError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)
+    if code in ("40001", "40P01"):  # serialization_failure, deadlock_detected
+        return True
+    return "database is locked" in str(exc.orig)

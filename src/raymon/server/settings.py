@@ -1,0 +1,141 @@
+"""``Settings``: every knob of the backend in one object, from ``RAYMON_*`` env vars and CLI flags.
+
+Read once at start-up (CLI flags override env vars, env vars override the
+defaults) and passed down; nothing else in the server reads the environment.
+A bad value fails start-up with a message naming the variable and the value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+KIB = 1024
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The backend's configuration; each field's env var is ``RAYMON_<FIELD IN CAPITALS>``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path("raymon-data")
+    # Empty: SQLite in the data directory. Else e.g. postgresql+psycopg://user:pw@host:5432/raymon
+    database_url: str = ""
+    # Empty: a directory under the data dir. Else s3://bucket/prefix (with the s3 extra).
+    object_store_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = ""
+
+    # Ingestion limits (see docs/server.md).
+    max_request_bytes: int = 32 * MIB
+    max_batch_events: int = 10_000
+    max_object_bytes: int = 16 * MIB
+    inline_object_max_bytes: int = 64 * KIB
+    # Overload: at most this many ingest requests are parsed and written at once; a request
+    # waiting longer than ingest_slot_wait_seconds for a slot is answered 429 with Retry-After.
+    ingest_max_inflight: int = 4
+    ingest_slot_wait_seconds: float = 2.0
+    retry_after_seconds: int = 1
+
+    # Headless initialisation: all four set -> that project, admin key and admin user exist.
+    init_project_id: str = ""
+    init_project_name: str = ""
+    init_api_key: str = ""
+    init_user_email: str = ""
+    init_user_password: str = ""
+
+    demo: bool = False
+    log_level: str = "info"
+    db_pool_size: int = 10
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'raymon.sqlite3').resolve()}"
+
+    @property
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    @property
+    def init_requested(self) -> bool:
+        return bool(self.init_project_id or self.init_api_key or self.init_user_email)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``environ`` (default ``os.environ``), then ``overrides`` (CLI flags; None = unset)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            var = f"RAYMON_{f.name.upper()}"
+            raw = environ.get(var)
+            if raw is not None and raw != "":
+                values[f.name] = _convert(var, raw, f.default)
+        for name, value in overrides.items():
+            if value is not None:
+                values[name] = Path(value) if name == "data_dir" else value
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def check(self) -> None:
+        positive = (
+            "port",
+            "max_request_bytes",
+            "max_batch_events",
+            "max_object_bytes",
+            "inline_object_max_bytes",
+            "ingest_max_inflight",
+            "db_pool_size",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"RAYMON_{name.upper()} must be positive, got {getattr(self, name)!r}")
+        if self.ingest_slot_wait_seconds < 0 or self.retry_after_seconds < 0:
+            raise ValueError("RAYMON_INGEST_SLOT_WAIT_SECONDS and RAYMON_RETRY_AFTER_SECONDS must be >= 0")
+        init = {
+            "RAYMON_INIT_PROJECT_ID": self.init_project_id,
+            "RAYMON_INIT_API_KEY": self.init_api_key,
+            "RAYMON_INIT_USER_EMAIL": self.init_user_email,
+            "RAYMON_INIT_USER_PASSWORD": self.init_user_password,
+        }
+        if any(init.values()) and not all(init.values()):
+            missing = [k for k, v in init.items() if not v]
+            raise ValueError(
+                f"headless initialisation needs all four RAYMON_INIT_* variables; missing: {missing}"
+            )
+
+
+def _convert(var: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{var} must be true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"{var} must be an integer, got {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"{var} must be a number, got {raw!r}") from None
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw

@@ -1,0 +1,247 @@
+"""Writing validated events to the core tables, exactly once per ``event_id``.
+
+One call, one transaction: the event ids go into the ``events`` ledger with
+``INSERT ... ON CONFLICT DO NOTHING RETURNING``, and only the events that were
+new get their traces upserted and their tags, texts and objects inserted. Two
+requests racing with the same events therefore store them once: on
+PostgreSQL the second waits on the first's uncommitted ledger rows and then
+skips them; on SQLite writers are serialised (``Database.write_session``).
+Rows are written in sorted key order so concurrent transactions lock in the
+same order and cannot deadlock each other.
+
+Input must already have passed ``raymon.wire.validate_event``; nothing here
+re-validates or parses HTTP.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import func, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from raymon.server.store.coltypes import utcnow
+from raymon.server.store.models import DataObject, IngestedEvent, Tag, TextLine, Trace
+from raymon.server.store.objects import ObjectStore, object_key
+from raymon.wire import Event, parse_ts
+
+CHUNK_ROWS = 500  # rows per statement: well under SQLite's and PostgreSQL's parameter limits
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    accepted: int
+    duplicates: int
+    new_event_ids: tuple[str, ...] = ()
+
+
+def _insert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+def _chunks(rows: Sequence[Any], size: int = CHUNK_ROWS) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(rows), size):
+        yield rows[start : start + size]
+
+
+def numeric_reading(value: Any) -> float | None:
+    """The number a tag value stands for: numbers as they are, numeric strings too ("120" -> 120.0)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value and value[0] in "+-.0123456789" and len(value) <= 64:
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def write_events(
+    session: Session,
+    project_id: str,
+    events: Sequence[Event],
+    object_store: ObjectStore,
+    inline_max_bytes: int,
+) -> WriteResult:
+    """Store ``events`` of ``project_id`` (validated, all of that project); answer how many were new."""
+    unique: dict[str, Event] = {}
+    for event in events:
+        unique.setdefault(event["event_id"], event)
+    in_batch_dupes = len(events) - len(unique)
+    if not unique:
+        return WriteResult(0, in_batch_dupes)
+
+    received = utcnow()
+    ledger = [
+        {"project_id": project_id, "event_id": eid, "kind": unique[eid]["kind"], "received_at": received}
+        for eid in sorted(unique)
+    ]
+    new_ids: set[str] = set()
+    for chunk in _chunks(ledger):
+        stmt = _insert(session, IngestedEvent).on_conflict_do_nothing().returning(IngestedEvent.event_id)
+        new_ids.update(session.scalars(stmt, list(chunk)))
+    fresh = [unique[eid] for eid in sorted(new_ids)]
+    if not fresh:
+        return WriteResult(0, len(events))
+
+    timestamps = {e["event_id"]: parse_ts(e["ts"]) for e in fresh}
+    trace_pks = _upsert_traces(session, project_id, fresh, timestamps)
+    _write_tags(session, project_id, fresh, timestamps, trace_pks)
+    _write_texts(session, project_id, fresh, timestamps, trace_pks)
+    _write_objects(session, project_id, fresh, timestamps, trace_pks, object_store, inline_max_bytes)
+    return WriteResult(len(fresh), len(events) - len(fresh), tuple(sorted(new_ids)))
+
+
+def _upsert_traces(
+    session: Session, project_id: str, events: Sequence[Event], timestamps: dict[str, datetime]
+) -> dict[str, int]:
+    spans: dict[str, tuple[datetime, datetime]] = {}
+    for event in events:
+        ts = timestamps[event["event_id"]]
+        first, last = spans.get(event["trace_id"], (ts, ts))
+        spans[event["trace_id"]] = (min(first, ts), max(last, ts))
+    rows = [
+        {"project_id": project_id, "trace_id": tid, "first_ts": first, "last_ts": last}
+        for tid, (first, last) in sorted(spans.items())
+    ]
+    is_pg = session.get_bind().dialect.name == "postgresql"
+    least, greatest = (func.least, func.greatest) if is_pg else (func.min, func.max)
+    pks: dict[str, int] = {}
+    for chunk in _chunks(rows):
+        stmt = _insert(session, Trace)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Trace.project_id, Trace.trace_id],
+            set_={
+                "first_ts": least(Trace.first_ts, stmt.excluded.first_ts),
+                "last_ts": greatest(Trace.last_ts, stmt.excluded.last_ts),
+            },
+        ).returning(Trace.trace_id, Trace.id)
+        for trace_id, pk in session.execute(stmt, list(chunk)):
+            pks[trace_id] = pk
+    return pks
+
+
+def _write_tags(
+    session: Session,
+    project_id: str,
+    events: Sequence[Event],
+    timestamps: dict[str, datetime],
+    trace_pks: dict[str, int],
+) -> None:
+    latest: dict[tuple[int, str], dict[str, Any]] = {}
+    for event in events:
+        if event["kind"] != "tags":
+            continue
+        ts = timestamps[event["event_id"]]
+        trace_pk = trace_pks[event["trace_id"]]
+        for tag in event["tags"]:
+            value = tag["value"]
+            row = {
+                "project_id": project_id,
+                "trace_pk": trace_pk,
+                "name": tag["name"],
+                "type": tag.get("type") or "label",
+                "grp": tag.get("group"),
+                "value_num": numeric_reading(value),
+                "value_text": value if isinstance(value, str) else None,
+                "ts": ts,
+            }
+            key = (trace_pk, tag["name"])
+            previous = latest.get(key)
+            if previous is None or ts >= previous["ts"]:  # last write wins, by time then order
+                latest[key] = row
+    if not latest:
+        return
+    rows = [latest[key] for key in sorted(latest)]
+    for chunk in _chunks(rows):
+        stmt = _insert(session, Tag)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[Tag.trace_pk, Tag.name],
+            set_={
+                "type": stmt.excluded.type,
+                "grp": stmt.excluded.grp,
+                "value_num": stmt.excluded.value_num,
+                "value_text": stmt.excluded.value_text,
+                "ts": stmt.excluded.ts,
+            },
+            where=stmt.excluded.ts >= Tag.ts,
+        )
+        session.execute(stmt, list(chunk))
+
+
+def _write_texts(
+    session: Session,
+    project_id: str,
+    events: Sequence[Event],
+    timestamps: dict[str, datetime],
+    trace_pks: dict[str, int],
+) -> None:
+    rows = [
+        {
+            "project_id": project_id,
+            "trace_pk": trace_pks[e["trace_id"]],
+            "ts": timestamps[e["event_id"]],
+            "level": e["level"],
+            "message": e["message"],
+        }
+        for e in events
+        if e["kind"] == "text"
+    ]
+    for chunk in _chunks(rows):
+        session.execute(insert(TextLine), list(chunk))
+
+
+def _write_objects(
+    session: Session,
+    project_id: str,
+    events: Sequence[Event],
+    timestamps: dict[str, datetime],
+    trace_pks: dict[str, int],
+    object_store: ObjectStore,
+    inline_max_bytes: int,
+) -> None:
+    rows = []
+    for event in events:
+        if event["kind"] != "object":
+            continue
+        body = orjson.dumps(event["data"])
+        obj_id = event["event_id"]
+        row: dict[str, Any] = {
+            "id": obj_id,
+            "project_id": project_id,
+            "trace_pk": trace_pks[event["trace_id"]],
+            "ref": event["ref"],
+            "ts": timestamps[obj_id],
+            "data_type": str(event["data"]["type"])[:256],
+            "size": len(body),
+            "body": None,
+            "store_key": None,
+        }
+        if len(body) > inline_max_bytes:
+            key = object_key(project_id, obj_id)
+            object_store.put(key, body)  # before commit: a failed commit leaves an orphan, never a gap
+            row["store_key"] = key
+        else:
+            row["body"] = body.decode()
+        rows.append(row)
+    for chunk in _chunks(rows, 100):
+        session.execute(insert(DataObject), list(chunk))
+
+
+def read_object_body(row_body: str | None, store_key: str | None, object_store: ObjectStore) -> bytes:
+    """The jcr JSON bytes of a stored object, wherever its body lives (for query services)."""
+    if row_body is not None:
+        return row_body.encode()
+    if store_key is None:
+        raise ValueError("an object row has neither an inline body nor a store key")
+    return object_store.get(store_key)
