@@ -29,12 +29,13 @@ TagValue = str | int | float
 
 # Tag names, groups and types repeat from request to request: remember the ones
 # already checked so validation stays off the hot path. Bounded, cleared when full.
-_CHECKED_LABELS: set[tuple[str, str]] = set()
-_CHECKED_LABELS_MAX = 50_000
+_CHECKED: dict[str, set[str]] = {"name": set(), "group": set(), "type": set()}
+_CHECKED_NAMES, _CHECKED_GROUPS, _CHECKED_TYPES = _CHECKED["name"], _CHECKED["group"], _CHECKED["type"]
+_CHECKED_MAX = 50_000
 
 
 def _check_label(kind: str, text: Any, max_len: int) -> str:
-    if type(text) is str and (kind, text) in _CHECKED_LABELS:
+    if type(text) is str and text in _CHECKED[kind]:
         return text
     if not isinstance(text, str):
         raise TagError(f"tag {kind} must be a string, got {type(text).__name__}: {text!r}")
@@ -54,13 +55,14 @@ def _check_label(kind: str, text: Any, max_len: int) -> str:
 
 
 def _remember(kind: str, text: str) -> None:
-    if len(_CHECKED_LABELS) >= _CHECKED_LABELS_MAX:
-        _CHECKED_LABELS.clear()
-    _CHECKED_LABELS.add((kind, text))
+    checked = _CHECKED[kind]
+    if len(checked) >= _CHECKED_MAX:
+        checked.clear()
+    checked.add(text)
 
 
 def _check_type(name: str, type_: Any) -> str:
-    if type(type_) is str and ("type", type_) in _CHECKED_LABELS:
+    if type(type_) is str and type_ in _CHECKED_TYPES:
         return type_
     if not isinstance(type_, str) or not type_ or len(type_) > TYPE_MAX_LEN or not type_.isprintable():
         raise TagError(
@@ -157,6 +159,31 @@ def tags_to_jcr(tags: Iterable[Tag | Mapping[str, Any]] | Tag | Mapping[str, Any
         tags = [tags]
     out = []
     for tag in tags:
+        if type(tag) is dict and len(tag) <= 4:
+            # Fast path, taken when every label was checked before and the value is a plain
+            # str, int or finite float: the same answer as tag_fields_to_jcr, without the calls.
+            name = tag.get("name")
+            value = tag.get("value", _MISSING)
+            type_ = tag.get("type", "label")
+            group = tag.get("group")
+            cls = type(value)
+            if (
+                type(name) is str
+                and name in _CHECKED_NAMES
+                and type(type_) is str
+                and type_ in _CHECKED_TYPES
+                and (group is None or type(group) is str and group in _CHECKED_GROUPS)
+                and (
+                    cls is int
+                    or cls is float
+                    and value - value == 0.0
+                    or cls is str
+                    and len(value) <= TEXT_VALUE_MAX_LEN
+                )
+                and len(tag) == 2 + ("type" in tag) + ("group" in tag)
+            ):
+                out.append({"name": name, "value": value, "type": type_, "group": group})
+                continue
         if isinstance(tag, Tag):
             out.append(tag.to_jcr())
         elif (
@@ -175,3 +202,4 @@ def tags_to_jcr(tags: Iterable[Tag | Mapping[str, Any]] | Tag | Mapping[str, Any
 
 
 _TAG_FIELDS = frozenset({"name", "value", "type", "group"})
+_MISSING = object()

@@ -7,7 +7,9 @@ validates events where they enter the server; it never does I/O.
 
 from __future__ import annotations
 
+import os
 import re
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -33,9 +35,40 @@ _UUID_RE = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA
 Event = dict[str, Any]
 
 
+# The formatted date and time of the current second, reused by every event of that second.
+_SECOND: tuple[int, str] = (-1, "")
+_VARIANT_NIBBLE = "89ab" * 4
+
+
 def now_rfc3339() -> str:
-    """The current time in UTC as RFC 3339 with microseconds, e.g. ``2026-11-22T21:04:09.123456+00:00``."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
+    """The current time in UTC as RFC 3339 with microseconds, e.g. ``2026-11-22T21:04:09.123456+00:00``.
+
+    The same text as ``datetime.now(UTC).isoformat(timespec="microseconds")``,
+    at a third of the cost: it runs once per logged event.
+    """
+    return rfc3339_from_ns(time.time_ns())
+
+
+def rfc3339_from_ns(ns: int) -> str:
+    """Nanoseconds since the epoch as RFC 3339 UTC with microseconds (truncated), as ``now_rfc3339``."""
+    global _SECOND
+    second, nanos = divmod(ns, 1_000_000_000)
+    cached = _SECOND  # one read: another thread may replace it meanwhile
+    if cached[0] != second:
+        cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        _SECOND = cached
+    return f"{cached[1]}.{nanos // 1000:06d}+00:00"
+
+
+def new_event_id() -> str:
+    """A random UUID4 as text, the same as ``str(uuid.uuid4())`` at a third of the cost.
+
+    16 bytes from ``os.urandom`` (safe across threads and forks, unlike a
+    buffered pool or ``random``), with the version and variant bits set.
+    """
+    raw = os.urandom(16)
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_NIBBLE[raw[8] >> 4]}{h[17:20]}-{h[20:]}"
 
 
 def check_id(kind: str, value: Any) -> str:
@@ -58,10 +91,10 @@ def check_ref(ref: Any) -> str:
 def _envelope(project_id: str, trace_id: str, kind: str) -> Event:
     return {
         "v": WIRE_VERSION,
-        "event_id": str(uuid.uuid4()),
+        "event_id": new_event_id(),
         "project_id": project_id,
         "trace_id": trace_id,
-        "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "ts": now_rfc3339(),
         "kind": kind,
     }
 
