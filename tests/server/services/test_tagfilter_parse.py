@@ -178,8 +178,9 @@ def test_not_equal_needs_the_tag_while_negated_equal_does_not() -> None:
     assert evaluate(parse("client!=bigshot"), {"client": "small"}) is True
 
 
-def test_numbers_never_match_text_values_and_text_never_matches_numbers() -> None:
-    assert evaluate(parse("x==12"), {"x": "12"}) is False
+def test_numbers_match_numeric_text_but_quoted_text_never_matches_numbers() -> None:
+    assert evaluate(parse("x==12"), {"x": "12"}) is True  # the store reads "12" as 12 too
+    assert evaluate(parse("x>2"), {"x": "v1.0"}) is False
     assert evaluate(parse('x=="12"'), {"x": 12}) is False
     assert evaluate(parse("x==12"), {"x": 12}) is True
 

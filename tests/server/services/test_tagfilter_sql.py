@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from raymon.server.services.tagfilter import evaluate, parse, to_clause
 from raymon.server.store.db import Database, sqlite_url
 from raymon.server.store.models import Base, Project, Tag, Trace
+from raymon.server.store.writes import numeric_reading
 
 PROJECT = "p1"
 OTHER_PROJECT = "p2"
@@ -50,15 +51,14 @@ def _fill(db: Database) -> None:
                 # The other project's traces carry every tag with value "x", so leaks would show.
                 values = tags if project == PROJECT else {n: "x" for n in "abc"}
                 for name, value in values.items():
-                    is_text = isinstance(value, str)
                     session.add(
                         Tag(
                             project_id=project,
                             trace_pk=trace.id,
                             name=name,
                             type="label",
-                            value_num=None if is_text else float(value),
-                            value_text=value if is_text else None,
+                            value_num=numeric_reading(value),  # as ingestion stores it
+                            value_text=value if isinstance(value, str) else None,
                             ts=now,
                         )
                     )

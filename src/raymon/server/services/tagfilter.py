@@ -19,7 +19,8 @@ Grammar (``!`` binds tightest, then ``&&``, then ``||``)::
   ``( ) ! = < > & |``; quote names or values holding those or spaces
   (``"model version"=="v 2"``; ``\\"`` and ``\\\\`` escape inside quotes).
 - An unquoted number (``120``, ``-0.5``, ``1e3``) compares numerically with the
-  tag's numeric value; anything else (and any quoted value) compares as text.
+  tag's numeric value (a number, or a text value that reads as one: ``"120"``);
+  anything else (and any quoted value) compares as text with text values only.
 - ``name op value`` is true for a trace that has tag ``name`` with a value that
   satisfies ``op`` (so ``client!=bigshot`` needs a ``client`` tag); a bare
   ``name`` is true when the trace has that tag at all; ``!x`` negates, so
@@ -37,6 +38,7 @@ from sqlalchemy import ColumnElement, and_, exists, literal, not_, or_, select
 
 from raymon.exceptions import RaymonError
 from raymon.server.store.models import Tag, Trace
+from raymon.server.store.writes import numeric_reading
 
 MAX_EXPRESSION_LENGTH = 4096
 MAX_TERMS = 32
@@ -316,9 +318,8 @@ def evaluate(node: Node, tags: dict[str, Any]) -> bool:
             return False
         actual = tags[node.name]
         if isinstance(node.value, float):
-            if isinstance(actual, str):
-                return False
-            return _compare(float(actual), node.op, node.value)
+            number = numeric_reading(actual)
+            return number is not None and _compare(number, node.op, node.value)
         if not isinstance(actual, str):
             return False
         return _compare(actual, node.op, node.value)
