@@ -3,9 +3,9 @@
 It mimics the backend's ingest contract (``POST /api/v1/projects/<id>/ingest``
 with a JSON array, one object or NDJSON; each record validated with
 ``raymon.wire.validate_event``; the good ones stored once per ``event_id``; an
-answer ``{"accepted", "duplicates", "errors": [{"index", "event_id", "error"}]}``,
-200 when at least one record was good, 422 when none was, 400 when the body is
-not JSON at all). Events live in a SQLite file, so a restarted receiver keeps
+answer ``{"accepted", "duplicates", "rejected": [{"index", "event_id", "error"}]}``,
+like ``raymon server``: 200 when all records were good, 207 when some were
+refused, 422 when all were, 400 when the body is not JSON at all). Events live in a SQLite file, so a restarted receiver keeps
 them. ``POST /control`` makes the next requests fail on demand; ``GET /stats``
 reports what was stored and every request seen. It never serves anything but
 127.0.0.1 and is not part of the package.
@@ -98,9 +98,9 @@ class Receiver:
                 "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
                 (duplicates,),
             )
-            status = 422 if errors and not accepted and not duplicates else 200
+            status = (207 if accepted or duplicates else 422) if errors else 200
             self.record_request(conn, status, len(records))
-            return status, {"accepted": accepted, "duplicates": duplicates, "errors": errors}, {}
+            return status, {"accepted": accepted, "duplicates": duplicates, "rejected": errors}, {}
 
     def stats(self) -> dict[str, Any]:
         with self.connect() as conn:

@@ -285,7 +285,7 @@ def test_records_the_backend_refuses_go_to_the_dead_letter_file_and_the_rest_is_
     assert len(letters) == 1
     letter = orjson.loads(letters[0])
     assert letter["event"]["message"] == "poison pill" and "poison" in letter["error"]
-    assert letter["status"] == 200
+    assert letter["status"] == 207
     assert logger.stats.dead_lettered == 1
     assert any("refused 1 event" in r.getMessage() for r in caplog.records)
 

@@ -545,12 +545,15 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def _refused_records(response: httpx.Response, lines: list[bytes]) -> dict[int, str]:
-    """Per-record errors from an ingest answer: ``{"errors": [{"index" or "event_id", "error"}]}``."""
+    """Per-record refusals from an ingest answer: ``{"rejected": [{"index" or "event_id", "error"}]}``.
+
+    ``"errors"`` is read as a synonym, for backends that name the list so.
+    """
     try:
         body = response.json()
     except ValueError:
         return {}
-    errors = body.get("errors") if isinstance(body, dict) else None
+    errors = (body.get("rejected") or body.get("errors")) if isinstance(body, dict) else None
     if not isinstance(errors, list):
         return {}
     refused: dict[int, str] = {}
