@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from query_server import PROJECT, QueryServer, event, run_server, tags_event
+from query_events import QueryProject, event, tags_event
 
 from raymon.server.services.tagfilter import evaluate, parse
 
@@ -52,16 +50,17 @@ def _events() -> list[dict[str, Any]]:
     return events
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[QueryServer]:
-    for srv in run_server(request.param, Path(tmp_path_factory.mktemp(f"query-{request.param}"))):
-        srv.ingest(_events())
-        yield srv
+@pytest.fixture(scope="module")
+def project(server: Any) -> QueryProject:
+    """A project on the shared real server holding the traces above (and nothing else)."""
+    qp = QueryProject.create(server, "trace queries")
+    qp.ingest(_events())
+    return qp
 
 
-def _list(server: QueryServer, expression: str | None = None, **kwargs: Any) -> list[str]:
-    with server.api() as api:
-        resp = api.trace_ls(PROJECT, expression, limit=1000, **kwargs)
+def _list(project: QueryProject, expression: str | None = None, **kwargs: Any) -> list[str]:
+    with project.api() as api:
+        resp = api.trace_ls(project.project_id, expression, limit=1000, **kwargs)
     assert resp.status_code == 200, resp.text
     return [t["trace_id"] for t in resp.json()["traces"]]
 
@@ -98,30 +97,30 @@ def _expected(expression: str) -> list[str]:
         "nosuch==1 || (latency_ms>10 && latency_ms<40)",
     ],
 )
-def test_filters_select_the_traces_the_expression_describes(server: QueryServer, expression: str) -> None:
-    assert _list(server, expression) == _expected(expression)
+def test_filters_select_the_traces_the_expression_describes(project: QueryProject, expression: str) -> None:
+    assert _list(project, expression) == _expected(expression)
 
 
-def test_a_blank_filter_selects_every_trace_newest_first(server: QueryServer) -> None:
-    assert _list(server, "  ") == sorted(TAGS, reverse=True)
-    assert _list(server) == sorted(TAGS, reverse=True)
+def test_a_blank_filter_selects_every_trace_newest_first(project: QueryProject) -> None:
+    assert _list(project, "  ") == sorted(TAGS, reverse=True)
+    assert _list(project) == sorted(TAGS, reverse=True)
 
 
-def test_ascending_order_lists_oldest_first(server: QueryServer) -> None:
-    assert _list(server, "client==small", order="asc") == sorted(_expected("client==small"))
+def test_ascending_order_lists_oldest_first(project: QueryProject) -> None:
+    assert _list(project, "client==small", order="asc") == sorted(_expected("client==small"))
 
 
-def test_time_range_keeps_traces_that_began_inside_it(server: QueryServer) -> None:
-    got = _list(server, begin=BASE + timedelta(seconds=10), end=BASE + timedelta(seconds=15))
+def test_time_range_keeps_traces_that_began_inside_it(project: QueryProject) -> None:
+    got = _list(project, begin=BASE + timedelta(seconds=10), end=BASE + timedelta(seconds=15))
     assert got == ["t14", "t13", "t12", "t11", "t10"]
-    assert _list(server, begin=_ts(38)) == ["t39", "t38"]
+    assert _list(project, begin=_ts(38)) == ["t39", "t38"]
 
 
-def test_tag_type_and_text_search_filter_traces(server: QueryServer) -> None:
-    assert _list(server, tag_type="error") == [f"t{i:02d}" for i in range(35, -1, -7)]
-    assert _list(server, text="50%_FULL") == ["t33", "t23", "t13", "t03"]
-    assert _list(server, text="%") == ["t33", "t23", "t13", "t03"]  # a literal %, not a wildcard
-    assert _list(server, "client==bigshot", text="request 2") == ["t27", "t24", "t21"]
+def test_tag_type_and_text_search_filter_traces(project: QueryProject) -> None:
+    assert _list(project, tag_type="error") == [f"t{i:02d}" for i in range(35, -1, -7)]
+    assert _list(project, text="50%_FULL") == ["t33", "t23", "t13", "t03"]
+    assert _list(project, text="%") == ["t33", "t23", "t13", "t03"]  # a literal %, not a wildcard
+    assert _list(project, "client==bigshot", text="request 2") == ["t27", "t24", "t21"]
 
 
 @pytest.mark.parametrize(
@@ -129,21 +128,23 @@ def test_tag_type_and_text_search_filter_traces(server: QueryServer) -> None:
     [("client=bigshot", 7), ("client==bigshot &&", 19), ("(a==1", 6), ("a==1)", 5), ('a=="x', 4)],
 )
 def test_bad_filters_are_refused_with_422_naming_the_position(
-    server: QueryServer, expression: str, position: int
+    project: QueryProject, expression: str, position: int
 ) -> None:
-    with server.api() as api:
-        resp = api.trace_ls(PROJECT, expression)
+    with project.api() as api:
+        resp = api.trace_ls(project.project_id, expression)
     assert resp.status_code == 422
     detail = resp.json()["detail"]
     assert detail.startswith("filter: bad tag filter") and f"position {position}" in detail
 
 
-def test_pages_follow_the_cursor_without_gaps_or_duplicates(server: QueryServer) -> None:
+def test_pages_follow_the_cursor_without_gaps_or_duplicates(project: QueryProject) -> None:
     seen: list[str] = []
     cursor = None
-    with server.api() as api:
+    with project.api() as api:
         while True:
-            page = api.trace_ls(PROJECT, "app==v1.0.0 || latency_ms<100", limit=3, cursor=cursor).json()
+            page = api.trace_ls(
+                project.project_id, "app==v1.0.0 || latency_ms<100", limit=3, cursor=cursor
+            ).json()
             assert len(page["traces"]) <= 3
             seen += [t["trace_id"] for t in page["traces"]]
             cursor = page["next_cursor"]
@@ -152,36 +153,40 @@ def test_pages_follow_the_cursor_without_gaps_or_duplicates(server: QueryServer)
     assert seen == _expected("app==v1.0.0 || latency_ms<100")
 
 
-def test_new_traces_arriving_while_paging_neither_repeat_nor_hide_the_older_ones(server: QueryServer) -> None:
-    walk = f"walk-{server.backend}"
+def test_new_traces_arriving_while_paging_neither_repeat_nor_hide_the_older_ones(
+    project: QueryProject,
+) -> None:
+    walk = f"walk-{project.backend}"
     # Twelve traces, some with equal start times (the id breaks the tie), before the walk begins.
-    server.ingest([tags_event(f"{walk}-{i:02d}", _ts(-1000 + i // 2), {"batch": walk}) for i in range(12)])
-    before = _list(server, f"batch=={walk}")
+    project.ingest([tags_event(f"{walk}-{i:02d}", _ts(-1000 + i // 2), {"batch": walk}) for i in range(12)])
+    before = _list(project, f"batch=={walk}")
     assert len(before) == 12
     seen: list[str] = []
     cursor = None
-    with server.api() as api:
+    with project.api() as api:
         for n in range(100):
-            page = api.trace_ls(PROJECT, f"batch=={walk}", limit=5, cursor=cursor).json()
+            page = api.trace_ls(project.project_id, f"batch=={walk}", limit=5, cursor=cursor).json()
             seen += [t["trace_id"] for t in page["traces"]]
             cursor = page["next_cursor"]
             if cursor is None:
                 break
             # Newer traces of the same batch arrive between pages.
-            server.ingest([tags_event(f"{walk}-new{n}-{k}", _ts(100 + k), {"batch": walk}) for k in range(3)])
+            project.ingest(
+                [tags_event(f"{walk}-new{n}-{k}", _ts(100 + k), {"batch": walk}) for k in range(3)]
+            )
     assert seen == before
-    assert len(_list(server, f"batch=={walk}")) > 12
+    assert len(_list(project, f"batch=={walk}")) > 12
 
 
-def test_concurrent_readers_each_get_complete_pages(server: QueryServer) -> None:
+def test_concurrent_readers_each_get_complete_pages(project: QueryProject) -> None:
     errors: list[str] = []
 
     def walk() -> None:
-        with server.api() as api:
+        with project.api() as api:
             got: list[str] = []
             cursor = None
             while True:
-                page = api.trace_ls(PROJECT, "client==bigshot", limit=5, cursor=cursor).json()
+                page = api.trace_ls(project.project_id, "client==bigshot", limit=5, cursor=cursor).json()
                 got += [t["trace_id"] for t in page["traces"]]
                 cursor = page["next_cursor"]
                 if cursor is None:
@@ -209,26 +214,26 @@ def test_concurrent_readers_each_get_complete_pages(server: QueryServer) -> None
     ],
 )
 def test_bad_parameters_are_refused_with_422_naming_them(
-    server: QueryServer, params: dict[str, Any], words: str
+    project: QueryProject, params: dict[str, Any], words: str
 ) -> None:
-    with server.api() as api:
-        resp = api.get(f"/api/v1/projects/{PROJECT}/traces", params=params)
+    with project.api() as api:
+        resp = api.get(f"/api/v1/projects/{project.project_id}/traces", params=params)
     assert resp.status_code == 422, resp.text
     assert words in resp.text
 
 
-def test_a_cursor_made_for_one_order_is_refused_for_the_other(server: QueryServer) -> None:
-    with server.api() as api:
-        cursor = api.trace_ls(PROJECT, limit=2).json()["next_cursor"]
-        resp = api.trace_ls(PROJECT, limit=2, cursor=cursor, order="asc")
+def test_a_cursor_made_for_one_order_is_refused_for_the_other(project: QueryProject) -> None:
+    with project.api() as api:
+        cursor = api.trace_ls(project.project_id, limit=2).json()["next_cursor"]
+        resp = api.trace_ls(project.project_id, limit=2, cursor=cursor, order="asc")
     assert resp.status_code == 422
     assert "order=desc" in resp.json()["detail"]
 
 
-def test_trace_get_answers_tags_texts_and_object_references(server: QueryServer) -> None:
-    with server.api() as api:
-        trace = api.trace_get(PROJECT, "t03").json()
-        tags = api.tags_get(PROJECT, "t03").json()
+def test_trace_get_answers_tags_texts_and_object_references(project: QueryProject) -> None:
+    with project.api() as api:
+        trace = api.trace_get(project.project_id, "t03").json()
+        tags = api.tags_get(project.project_id, "t03").json()
     assert trace["trace_id"] == "t03"
     assert {t["name"]: t["value"] for t in trace["tags"]} == TAGS["t03"]
     assert [(t["level"], t["message"]) for t in trace["texts"]] == [
@@ -240,17 +245,17 @@ def test_trace_get_answers_tags_texts_and_object_references(server: QueryServer)
     assert tags == trace["tags"]
 
 
-def test_unknown_traces_answer_404(server: QueryServer) -> None:
-    with server.api() as api:
-        assert api.trace_get(PROJECT, "nope").status_code == 404
-        assert api.tags_get(PROJECT, "nope").status_code == 404
-        assert "nope" in api.trace_get(PROJECT, "nope").json()["detail"]
+def test_unknown_traces_answer_404(project: QueryProject) -> None:
+    with project.api() as api:
+        assert api.trace_get(project.project_id, "nope").status_code == 404
+        assert api.tags_get(project.project_id, "nope").status_code == 404
+        assert "nope" in api.trace_get(project.project_id, "nope").json()["detail"]
 
 
-def test_tag_stats_count_names_types_and_values(server: QueryServer) -> None:
-    with server.api() as api:
-        stats = {s["name"]: s for s in api.tags_ls(PROJECT, values=3).json()}
-        client = api.tags_ls(PROJECT, name="client").json()
+def test_tag_stats_count_names_types_and_values(project: QueryProject) -> None:
+    with project.api() as api:
+        stats = {s["name"]: s for s in api.tags_ls(project.project_id, values=3).json()}
+        client = api.tags_ls(project.project_id, name="client").json()
     assert {"client", "app", "latency_ms", "score", "version", "timeout"} <= set(stats)
     assert stats["timeout"]["types"] == {"error": 6}
     assert stats["latency_ms"]["numeric"] == {"count": N_TRACES, "min": 0, "max": 390}
@@ -262,15 +267,18 @@ def test_tag_stats_count_names_types_and_values(server: QueryServer) -> None:
     assert client[0]["count"] >= N_TRACES
 
 
-def test_reads_need_a_key_with_access_to_the_project(server: QueryServer) -> None:
-    other_key = server.new_project(f"other{server.backend}")
-    ingest_only = server.new_key(["ingest"])
-    with server.api(key="") as api:
-        api._client.headers.pop("Authorization", None)
-        assert api.trace_ls(PROJECT).status_code == 401
-    with server.api(key=other_key) as api:
-        assert api.trace_ls(PROJECT).status_code == 403
-        assert api.trace_ls(f"other{server.backend}").json()["traces"] == []
-    with server.api(key=ingest_only) as api:
-        assert api.trace_ls(PROJECT).status_code == 403
-        assert api.tags_ls(PROJECT).status_code == 403
+def test_reads_need_a_key_with_access_to_the_project(project: QueryProject) -> None:
+    other = project.server.new_project("another project")
+    ingest_only = project.new_key("ingest")
+    read_only = project.new_key("read")
+    with project.api(key="") as api:
+        assert api.trace_ls(project.project_id).status_code == 401
+    with project.api(key=other.admin_key) as api:
+        assert api.trace_ls(project.project_id).status_code == 403
+        assert api.trace_get(project.project_id, "t01").status_code == 403
+        assert api.trace_ls(other.project_id).json()["traces"] == []
+    with project.api(key=ingest_only) as api:
+        assert api.trace_ls(project.project_id).status_code == 403
+        assert api.tags_ls(project.project_id).status_code == 403
+    with project.api(key=read_only) as api:
+        assert len(api.trace_ls(project.project_id).json()["traces"]) >= N_TRACES
