@@ -1,0 +1,89 @@
+"""Start-up: headless initialisation, the first start's default project, restarts keep data, the demo."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from server_helpers import counts, obj, tags, text
+from sqlalchemy import func, select
+
+from raymon.server.services import auth
+from raymon.server.store.models import ApiKey, Trace
+
+NO_INIT = {
+    "RAYMON_INIT_PROJECT_ID": "",
+    "RAYMON_INIT_API_KEY": "",
+    "RAYMON_INIT_USER_EMAIL": "",
+    "RAYMON_INIT_USER_PASSWORD": "",
+}
+KEY_RE = re.compile(r"rmn_[A-Za-z0-9_-]{20,}")
+
+
+def test_headless_init_creates_the_project_key_and_admin_user(server) -> None:  # type: ignore[no-untyped-def]
+    with server.client() as client:
+        projects = client.get("/api/v1/projects").json()["projects"]
+        members = client.get(f"/api/v1/projects/{server.project_id}/users").json()["users"]
+    assert server.project_id in [p["project_id"] for p in projects]
+    assert {"email": server.user_email, "role": "admin"}.items() <= members[0].items()
+    database = server.database()
+    with database.session() as session:
+        assert auth.authenticate_user(session, server.user_email, server.user_password) is not None
+        assert auth.authenticate_user(session, server.user_email, "wrong password") is None
+        stored = session.scalar(select(ApiKey.key_hash).where(ApiKey.name == "init"))
+    database.dispose()
+    assert stored == auth.hash_key(server.admin_key) and server.admin_key not in stored
+
+
+def test_a_restart_keeps_data_and_creates_nothing_twice(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server()
+    pid = server.project_id
+    events = [text(pid, "t1"), tags(pid, "t1", {"a": 1}), obj(pid, "t1", "big", "x" * 70_000)]
+    with server.client() as client:
+        assert client.post(f"/api/v1/projects/{pid}/ingest", json=events).json()["accepted"] == 3
+    before = counts(server, pid)
+    server.restart()
+    assert counts(server, pid) == before
+    with server.client() as client:
+        assert client.post(f"/api/v1/projects/{pid}/ingest", json=events).json()["duplicates"] == 3
+        keys = client.get(f"/api/v1/projects/{pid}/keys").json()["keys"]
+        users = client.get(f"/api/v1/projects/{pid}/users").json()["users"]
+    assert len(keys) == 1 and len(users) == 1
+
+
+def test_the_first_start_without_init_creates_a_default_project_and_prints_its_key_once(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(**NO_INIT)
+    keys = KEY_RE.findall(server.log())
+    assert len(keys) == 1
+    with server.client(keys[0]) as client:
+        assert [p["project_id"] for p in client.get("/api/v1/projects").json()["projects"]] == ["default"]
+    server.restart()
+    assert KEY_RE.findall(server.log()) == keys  # the second start printed no new key
+    assert "listening on" in server.log() and "Authorization: Bearer" in server.log()
+
+
+def test_the_demo_loads_house_traces_once_and_quickly(make_server) -> None:  # type: ignore[no-untyped-def]
+    started = time.monotonic()
+    server = make_server("--demo")
+    elapsed = time.monotonic() - started
+    log = server.log()
+    assert "demo project 'demo': 1460 traces (4380 new events)" in log
+    demo_key = KEY_RE.findall(log.split("demo project")[1])[0]
+    assert elapsed < 60
+    database = server.database()
+    with database.session() as session:
+        traces = session.scalar(select(func.count()).select_from(Trace).where(Trace.project_id == "demo"))
+    database.dispose()
+    assert traces == 1460
+    assert counts(server, "demo") == {
+        "events": 4380,
+        "traces": 1460,
+        "tags": 1460 * 6,
+        "texts": 1460,
+        "objects": 1460,
+    }
+    with server.client(demo_key) as client:
+        assert client.get("/api/v1/projects").json()["projects"][0]["project_id"] == "demo"
+    server.restart("--demo")
+    assert "demo project 'demo': 1460 traces (0 new events)" in server.log()
+    assert counts(server, "demo")["events"] == 4380
