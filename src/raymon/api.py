@@ -96,6 +96,58 @@ class RaymonAPI:
         body = events if isinstance(events, dict) else list(events)
         return self.post(f"/api/v1/projects/{project_id}/ingest", json=body)
 
+    # -- projects, keys, users (admin scope; see docs/server.md) -------------------------------
+    def project_create(self, project_name: str, project_id: str | None = None) -> Response:
+        """Create a project: JSON ``{"project_id", "name", "key"}``, ``key`` being its admin key (shown once)."""
+        body: dict[str, Any] = {"name": project_name}
+        if project_id is not None:
+            body["project_id"] = project_id
+        return self.post("/api/v1/projects", json=body)
+
+    def projects_ls(self) -> Response:
+        """The projects this key may read: JSON ``{"projects": [{"project_id", "name", "created_at"}]}``."""
+        return self.get("/api/v1/projects")
+
+    def project_get(self, project_id: str) -> Response:
+        return self.get(f"/api/v1/projects/{_seg(project_id)}")
+
+    def key_create(
+        self, project_id: str, scopes: str | Iterable[str] = "ingest,read", name: str = ""
+    ) -> Response:
+        """Create an API key with ``scopes`` (ingest, read, admin): JSON holds the new ``key`` (shown once)."""
+        scope_list = scopes if isinstance(scopes, str) else list(scopes)
+        return self.post(
+            f"/api/v1/projects/{_seg(project_id)}/keys", json={"scopes": scope_list, "name": name}
+        )
+
+    def key_ls(self, project_id: str) -> Response:
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/keys")
+
+    def key_revoke(self, project_id: str, key_id: str) -> Response:
+        """Revoke a key by its ``key_id`` (or its shown prefix); it is refused from then on."""
+        return self.delete(f"/api/v1/projects/{_seg(project_id)}/keys/{_seg(key_id)}")
+
+    def user_create(
+        self, project_id: str, email: str, password: str | None = None, role: str = "viewer"
+    ) -> Response:
+        """Give ``email`` a role (``admin`` or ``viewer``) in a project, creating the user with ``password`` if new."""
+        body = {"email": email, "password": password, "role": role}
+        return self.post(f"/api/v1/projects/{_seg(project_id)}/users", json=body)
+
+    def users_ls(self, project_id: str) -> Response:
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/users")
+
+    def role_set(self, project_id: str, email: str, role: str) -> Response:
+        return self.put(f"/api/v1/projects/{_seg(project_id)}/users/{_seg(email)}/role", json={"role": role})
+
+    def user_remove(self, project_id: str, email: str) -> Response:
+        """Take a user's role in the project away (the user itself stays)."""
+        return self.delete(f"/api/v1/projects/{_seg(project_id)}/users/{_seg(email)}")
+
+    def ingest_batch(self, project_id: str, records: Iterable[Any]) -> Response:
+        """The original client's batch endpoint: legacy records or wire events."""
+        return self.post(f"/api/v1/projects/{_seg(project_id)}/ingest_batch", json=list(records))
+
     # -- traces ------------------------------------------------------------------------------
     def trace_ls(
         self,
