@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import orjson
@@ -182,7 +182,6 @@ class RaymonBatchLogger(RaymonLoggerBase):
 
     # -- set-up, also after a fork ---------------------------------------------------------------
     def _start(self) -> None:
-        self._pid = os.getpid()
         self.owner = create_owner_dir(self.project_dir)
         self.writer = SegmentWriter(
             self.owner.path,
@@ -205,17 +204,19 @@ class RaymonBatchLogger(RaymonLoggerBase):
         self._thread = threading.Thread(target=self._run, name=f"raymon-batch-{self.project_id}", daemon=True)
         self._thread.start()
 
-    def _restart_after_fork(self) -> None:
-        """A forked child gets its own spool directory, thread and connections; the parent keeps its own."""
+    def _forked(self) -> None:
+        """In a forked child: let go of the parent's spool; the first write makes the child its own."""
         self.owner.release()  # our copy of the parent's lock descriptor: the parent still holds it
         for owner in self._adopted:
             owner.release()
-        self._start()
+        self._adopted = []
+        self.writer = cast(SegmentWriter, _WriterAfterFork(self))
 
-    # -- the caller's side: as cheap as the file logger ---------------------------------------------
+    def _in_fork_without_spool(self) -> bool:
+        return isinstance(self.writer, _WriterAfterFork)
+
+    # -- the caller's side: the file logger's write, nothing more -----------------------------------
     def emit(self, event: Event) -> None:
-        if self._pid != os.getpid():
-            self._restart_after_fork()
         try:
             self.writer.write(orjson.dumps(event))
         except ValueError as exc:  # the writer is closed
@@ -228,7 +229,7 @@ class RaymonBatchLogger(RaymonLoggerBase):
         cut short (a Retry-After from the backend is not). On False nothing is
         lost: the events stay in the spool and keep being retried.
         """
-        if self._pid != os.getpid():
+        if self._in_fork_without_spool():
             return True  # nothing was logged through this logger in this (forked) process yet
         if self.closed:
             return self._own_pending() == 0
@@ -254,8 +255,10 @@ class RaymonBatchLogger(RaymonLoggerBase):
         """
         if self.closed:
             return
-        if self._pid != os.getpid():
-            self._restart_after_fork()
+        if self._in_fork_without_spool():  # a forked child that never logged: nothing of its own
+            self.closed = True
+            _LIVE.discard(self)
+            return
         self.flush(timeout)
         self.closed = True
         with self._cond:
@@ -587,6 +590,34 @@ def _index_by_event_id(lines: list[bytes]) -> dict[str, int]:
         if isinstance(event, dict) and isinstance(event.get("event_id"), str):
             out[event["event_id"]] = i
     return out
+
+
+class _WriterAfterFork:
+    """Stands in for the spool writer in a forked child until the child logs for the first time.
+
+    Then the child gets its own owner directory, writer and sending thread, so
+    ``emit`` never has to check for a fork itself.
+    """
+
+    path = None
+
+    def __init__(self, logger: RaymonBatchLogger) -> None:
+        self.logger = logger
+        self.lock = threading.Lock()
+
+    def write(self, line: bytes) -> None:
+        with self.lock:
+            if self.logger.writer is cast(SegmentWriter, self):
+                self.logger._start()
+        self.logger.writer.write(line)
+
+
+def _after_fork_in_child() -> None:
+    for logger in list(_LIVE):
+        logger._forked()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 # -- interpreter exit: every open logger gets a last, short flush --------------------------------

@@ -36,6 +36,7 @@ LOCK_FILE = "owner.lock"
 ACK_FILE = "ack"
 DEAD_LETTER_FILE = "dead-letter.ndjson"
 SEGMENT_PREFIX = "spool"
+READ_CHUNK = 256 * 1024
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -211,27 +212,32 @@ def read_lines(path: Path, offset: int, max_lines: int, max_bytes: int) -> tuple
     when read. A line longer than ``max_bytes`` is still read whole, alone.
     Bytes after the last newline (a line still being written) are left.
     """
+    lines: list[bytes] = []
+    chunk = min(max_bytes, READ_CHUNK)  # read in chunks: 500 small events do not need max_bytes
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if offset >= size:
             return [], offset, size
         f.seek(offset)
-        data = f.read(max_bytes)
-        while b"\n" not in data:  # one long line: read on to its end
-            more = f.read(max_bytes)
+        data = f.read(chunk)
+        base = offset  # the file offset of data[0]
+        start = 0  # where the next line starts in data
+        while len(lines) < max_lines and base + start - offset < max_bytes:
+            stop = data.find(b"\n", start)
+            if stop >= 0:
+                if stop > start:
+                    lines.append(data[start:stop])
+                start = stop + 1
+                continue
+            if lines and base + len(data) - offset >= max_bytes:
+                break  # the next line would make the batch too big: it starts the next batch
+            more = f.read(chunk)
             if not more:
-                return [], offset, size
-            data += more
-    lines: list[bytes] = []
-    start = 0
-    while len(lines) < max_lines:
-        stop = data.find(b"\n", start)
-        if stop < 0:
-            break
-        if stop > start:
-            lines.append(data[start:stop])
-        start = stop + 1
-    return lines, offset + start, size
+                break  # a line still being written, or torn
+            data = data[start:] + more
+            base += start
+            start = 0
+    return lines, base + start, size
 
 
 def count_lines_from(path: Path, offset: int) -> int:
