@@ -223,3 +223,32 @@ def test_events_written_before_now_have_utc_times(server) -> None:  # type: igno
         row = session.scalars(select(TraceRow).where(TraceRow.project_id == project.project_id)).one()
     database.dispose()
     assert row.first_ts == BASE_TS
+
+
+def test_the_original_clients_batch_records_are_stored_once_however_often_sent(server) -> None:  # type: ignore[no-untyped-def]
+    project = server.new_project()
+    pid = project.project_id
+
+    def record(dtype: str, data: object, ref: str | None = None) -> dict[str, object]:
+        return {
+            "dtype": dtype,
+            "timestamp": "2021-03-01T10:00:00+00:00",
+            "trace_id": "old",
+            "project_id": pid,
+            "ref": ref,
+            "data": data,
+        }
+
+    records = [
+        record("info", "prediction started"),
+        record("tags", [{"name": "client", "value": "bigshot_client", "type": "label", "group": None}]),
+        record("data", {"type": "raymon.types.Native", "params": {"data": [1]}}, ref="request"),
+        record("data", {"no": "jcr"}, ref="broken"),
+    ]
+    with server.api(project.admin_key) as api:
+        first = api.ingest_batch(pid, records)
+        again = api.ingest_batch(pid, records)
+    assert first.status_code == 207
+    assert first.json()["accepted"] == 3 and first.json()["rejected"][0]["index"] == 3
+    assert again.json()["duplicates"] == 3
+    assert counts(server, pid) == {"events": 3, "traces": 1, "tags": 1, "texts": 1, "objects": 1}
