@@ -94,9 +94,16 @@ def server(
 
     from raymon.server.app import create_app, prepare
 
-    app = create_app(settings)
-    click.echo(f"raymon: database {app.state.database!r}, objects {app.state.object_store!r}")
-    report = prepare(app)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from raymon.server.services.errors import ServiceError
+
+    try:
+        app = create_app(settings)
+        click.echo(f"raymon: database {app.state.database!r}, objects {app.state.object_store!r}")
+        report = prepare(app)
+    except (ServiceError, SQLAlchemyError, ValueError, RuntimeError) as exc:
+        raise click.ClickException(f"cannot start: {exc}") from None
     for item in report.created:
         click.echo(f"raymon: created {item}")
     base = f"http://{settings.host}:{settings.port}"
