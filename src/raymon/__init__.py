@@ -17,6 +17,7 @@ from raymon.exceptions import (
     WireFormatError,
 )
 from raymon.loggers import RaymonAPILogger, RaymonBatchLogger, RaymonFileLogger, RaymonLoggerBase
+from raymon.profiling import ActualComponent, EvalComponent, InputComponent, ModelProfile, OutputComponent
 from raymon.tags import Tag
 from raymon.trace import Trace
 
@@ -38,4 +39,9 @@ __all__ = [
     "WireFormatError",
     "LoggerError",
     "BackendUnavailableError",
+    "ModelProfile",
+    "InputComponent",
+    "OutputComponent",
+    "ActualComponent",
+    "EvalComponent",
 ]

@@ -24,7 +24,7 @@ import datasketches
 import numpy as np
 import pandas as pd
 
-from raymon.exceptions import RaymonError
+from raymon.profiling.errors import ProfileError
 
 STATS_FORMAT = 1
 DEFAULT_NBINS = 20
@@ -33,7 +33,7 @@ DEFAULT_CATEGORY_LIMIT = 1000
 DEFAULT_FREQUENT_LG_MAX_K = 12
 
 
-class StatsError(RaymonError, ValueError):
+class StatsError(ProfileError):
     """Stats cannot be built, merged or loaded: different bins or domains, or a malformed document."""
 
 
