@@ -352,6 +352,12 @@ def test_a_spool_bound_smaller_than_two_segments_is_refused(tmp_path: Path) -> N
         )
 
 
+def test_a_url_that_is_not_http_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="ftp://example.com"):
+        RaymonBatchLogger(url="ftp://example.com", project_id=PROJECT, spool_dir=tmp_path)
+    assert not (tmp_path / f"project-{PROJECT}").exists()
+
+
 # -- flush, close, exit ---------------------------------------------------------------------------
 
 

@@ -12,6 +12,7 @@ policy or the dead-letter rule.
 from __future__ import annotations
 
 import atexit
+import http.client
 import logging
 import os
 import random
@@ -24,12 +25,12 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 import orjson
 
 from raymon.exceptions import LoggerError
 from raymon.loggers.api import auth_headers, ingest_url, resolve_url
 from raymon.loggers.base import RaymonLoggerBase
+from raymon.loggers.ingest_connection import IngestAnswer, IngestConnection
 from raymon.loggers.segments import SegmentWriter
 from raymon.loggers.spool import (
     SEGMENT_PREFIX,
@@ -175,7 +176,8 @@ class RaymonBatchLogger(RaymonLoggerBase):
         self.exit_timeout = exit_timeout
         self.fsync = fsync
         self.stats = BatchLoggerStats()
-        self._headers = {"Content-Type": "application/json", **auth_headers(api_key)}
+        IngestConnection(self.endpoint, {}, timeout)  # refuses a URL it cannot use, before touching the disk
+        self._headers = auth_headers(api_key)
         self.closed = False
         self._start()
         _LIVE.add(self)
@@ -198,7 +200,7 @@ class RaymonBatchLogger(RaymonLoggerBase):
         self._failures = 0
         self._next_adopt = 0.0
         self._outage_warned = False
-        self._client = httpx.Client(headers=self._headers, timeout=self.timeout)
+        self._client = IngestConnection(self.endpoint, self._headers, self.timeout)
         self._adopt()  # before the first flush() can ask whether anything is pending
         self._next_adopt = time.monotonic() + ADOPT_INTERVAL
         self._thread = threading.Thread(target=self._run, name=f"raymon-batch-{self.project_id}", daemon=True)
@@ -420,10 +422,10 @@ class RaymonBatchLogger(RaymonLoggerBase):
         body = b"[" + b",".join(lines) + b"]"
         self.stats.requests += 1
         try:
-            response = self._client.post(self.endpoint, content=body)
-        except httpx.HTTPError as exc:
+            response = self._client.post(body)
+        except (OSError, http.client.HTTPException) as exc:
             raise _Retry(f"cannot reach {self.endpoint}: {type(exc).__name__}: {exc}") from exc
-        status = response.status_code
+        status = response.status
         if 200 <= status < 300:
             refused = _refused_records(response, lines)
             self._dead_letter(lines, refused, status)
@@ -523,12 +525,12 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), capped at 10 minutes."""
-    return parse_retry_after(response.headers.get("Retry-After"))
+def _retry_after(response: IngestAnswer) -> float | None:
+    return parse_retry_after(response.retry_after)
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), capped at 10 minutes."""
     if not value:
         return None
     value = value.strip()
@@ -547,14 +549,14 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
-def _refused_records(response: httpx.Response, lines: list[bytes]) -> dict[int, str]:
+def _refused_records(response: IngestAnswer, lines: list[bytes]) -> dict[int, str]:
     """Per-record refusals from an ingest answer: ``{"rejected": [{"index" or "event_id", "error"}]}``.
 
     ``"errors"`` is read as a synonym, for backends that name the list so.
     """
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
         return {}
     errors = (body.get("rejected") or body.get("errors")) if isinstance(body, dict) else None
     if not isinstance(errors, list):
