@@ -179,7 +179,8 @@ class NumericStats:
             b_mean = float(finite.mean())
             b_m2 = float(((finite - b_mean) ** 2).sum())
             self._combine_moments(len(finite), b_mean, b_m2)
-        self.sketch.update(present)
+        # The sketch's binding takes only writeable, contiguous float64 arrays (pandas may answer read-only views).
+        self.sketch.update(np.require(present, np.float64, ["C", "W"]))
 
     def _add_bins(self, present: np.ndarray, finite: np.ndarray, all_finite: bool) -> None:
         lo, hi = self.edges[0], self.edges[-1]
