@@ -266,7 +266,9 @@ class RaymonBatchLogger(RaymonLoggerBase):
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
-        self._thread.join(self.timeout + 5.0)
+        # Idle or backing off, the thread stops at once; in the middle of a request it may
+        # not: then it is left to die with the process (its batch stays in the spool).
+        self._thread.join(2.0)
         self.writer.close()
         self._client.close()
         if not self._thread.is_alive():
@@ -387,7 +389,7 @@ class RaymonBatchLogger(RaymonLoggerBase):
                 if end > start:
                     return owner, segment, start, end, lines
                 if current:
-                    if size >= self.segment_bytes // 4 and size > 0:
+                    if size >= self.segment_bytes // 4 and size > 0 and not self.closed:
                         self.writer.rotate()  # fully sent: start a new file so this one can go
                     break
                 if size > start:  # a torn last line from a process that died mid-write
