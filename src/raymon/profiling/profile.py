@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -427,13 +427,14 @@ class ModelProfile:
             target = target / f"{self.group_idfr}.json"
         target.parent.mkdir(parents=True, exist_ok=True)
         body = orjson.dumps(self.to_jcr(), option=orjson.OPT_INDENT_2)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        # Written next to the target and renamed over it: a reader never sees half a profile.
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with open(tmp, "xb") as fh:
                 fh.write(body)
             os.replace(tmp, target)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)
             raise
         return target
 
