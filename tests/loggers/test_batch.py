@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -175,20 +176,31 @@ def test_a_restarted_logger_replays_the_spool_of_a_killed_one(
 # -- failures -------------------------------------------------------------------------------------
 
 
-def test_log_stays_fast_while_the_backend_is_down(tmp_path: Path) -> None:
-    down = f"http://127.0.0.1:{free_port()}"
-    logger = make_logger(down, tmp_path / "spool", backoff_max=0.2)
+@pytest.mark.parametrize("backend", ["refusing connections", "hanging"])
+def test_log_stays_fast_while_the_backend_is_down(tmp_path: Path, backend: str) -> None:
+    # "hanging": a socket that accepts connections (in its backlog) and never answers, so every
+    # request of the sending thread waits for its 2 s timeout while the caller keeps logging.
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.1", 0))
+    if backend == "hanging":
+        black_hole.listen(16)
+    url = f"http://127.0.0.1:{black_hole.getsockname()[1]}"
+    logger = make_logger(url, tmp_path / "spool", backoff_max=0.2, timeout=2.0)
     durations = []
-    for i in range(3000):
-        start = time.perf_counter()
-        Trace(logger, trace_id=f"t-{i}").info(f"message {i}")
-        durations.append(time.perf_counter() - start)
-        if i % 100 == 99:
-            time.sleep(0.03)  # spread over a second: logging goes on while the thread retries
-    assert logger.stats.failed_requests > 0  # the thread did try the backend meanwhile
-    logger.close(timeout=0.1)
+    try:
+        for i in range(3000):
+            start = time.perf_counter()
+            Trace(logger, trace_id=f"t-{i}").info(f"message {i}")
+            durations.append(time.perf_counter() - start)
+            if i % 100 == 99:
+                time.sleep(0.03)  # spread over a second: logging goes on while the thread tries
+        assert logger.stats.requests > 0  # the thread did try the backend meanwhile
+        logger.close(timeout=0.1)
+    finally:
+        black_hole.close()
     assert statistics.median(durations) < 0.0005, statistics.median(durations)
-    assert sorted(durations)[int(len(durations) * 0.99)] < 0.02
+    assert sorted(durations)[int(len(durations) * 0.99)] < 0.05
+    assert max(durations) < 1.0  # never a request's wait
     assert spool_bytes(tmp_path / "spool") > 0  # kept for the next logger
 
 
