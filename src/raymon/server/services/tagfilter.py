@@ -34,7 +34,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, literal, not_, or_, select
+from sqlalchemy import ColumnElement, and_, column, exists, literal, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import TableClause
 
 from raymon.exceptions import RaymonError
 from raymon.server.store.models import Tag, Trace
@@ -353,26 +355,32 @@ def to_clause(node: Node, project_id: str, text_collation: str | None = None) ->
     ``text_collation`` (``"C"`` on PostgreSQL) makes ``<``/``>`` on text compare by code
     point, as SQLite and ``evaluate`` do, instead of by the database's locale.
     """
-    if isinstance(node, HasTag):
-        return _tag_exists(project_id, node.name)
-    if isinstance(node, Comparison):
-        column: Any = Tag.value_num
-        if not isinstance(node.value, float):
-            column = Tag.value_text
-            if text_collation and node.op not in ("==", "!="):
-                column = column.collate(text_collation)
-        return _tag_exists(project_id, node.name, _sql_compare(column, node.op, node.value))
+    if isinstance(node, Comparison) and node.op == "==":
+        return _equality_probe(node, project_id)
+    if isinstance(node, HasTag | Comparison):
+        probe = select(literal(1)).where(
+            Tag.trace_pk == Trace.id, *tag_row_conditions(node, project_id, text_collation)
+        )
+        return exists(probe.correlate(Trace))
     if isinstance(node, Not):
         return not_(to_clause(node.operand, project_id, text_collation))
     clauses = [to_clause(op, project_id, text_collation) for op in node.operands]
     return and_(*clauses) if isinstance(node, And) else or_(*clauses)
 
 
-def _tag_exists(project_id: str, name: str, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
-    probe = select(literal(1)).where(
-        Tag.trace_pk == Trace.id, Tag.project_id == project_id, Tag.name == name, *conditions
-    )
-    return exists(probe.correlate(Trace))
+def tag_row_conditions(
+    node: Comparison | HasTag, project_id: str, text_collation: str | None = None
+) -> list[ColumnElement[bool]]:
+    """What one ``tags`` row must satisfy for ``node`` (the probe of ``to_clause``; the planner's count)."""
+    conditions: list[ColumnElement[bool]] = [Tag.project_id == project_id, Tag.name == node.name]
+    if isinstance(node, Comparison):
+        column: Any = Tag.value_num
+        if not isinstance(node.value, float):
+            column = Tag.value_text
+            if text_collation and node.op not in ("==", "!="):
+                column = column.collate(text_collation)
+        conditions.append(_sql_compare(column, node.op, node.value))
+    return conditions
 
 
 def _sql_compare(column: Any, op: str, value: str | float) -> ColumnElement[bool]:
@@ -387,3 +395,55 @@ def _sql_compare(column: Any, op: str, value: str | float) -> ColumnElement[bool
     if op == "<=":
         return column <= value
     return column >= value
+
+
+class _TagsByValue(TableClause):
+    """``tags`` read through one named index: ``tags INDEXED BY <index>`` on SQLite, plain ``tags`` elsewhere.
+
+    An equality probe (``client==bigshot`` for one trace) is answered from the
+    (project, name, value, trace) index alone, without touching the table. SQLite
+    prefers the unique (trace, name) index instead, which then reads the table row
+    for the value: at 1M traces that made a filtered page about twice as slow.
+    """
+
+    inherit_cache = True
+    index_name = ""
+
+
+class _TagsByText(_TagsByValue):
+    inherit_cache = True
+    index_name = "ix_tags_project_name_text"
+
+
+class _TagsByNumber(_TagsByValue):
+    inherit_cache = True
+    index_name = "ix_tags_project_name_num"
+
+
+@compiles(_TagsByValue, "sqlite")
+def _render_indexed_by(element: _TagsByValue, compiler: Any, **kw: Any) -> str:
+    if kw.get("asfrom"):
+        return f"{compiler.visit_table(element, **kw)} INDEXED BY {element.index_name}"
+    return str(compiler.visit_table(element, **kw))
+
+
+_PROBE_COLUMNS = ("trace_pk", "project_id", "name", "value_text", "value_num")
+_TAGS_BY_TEXT = _TagsByText("tags", *(column(c) for c in _PROBE_COLUMNS))
+_TAGS_BY_NUMBER = _TagsByNumber("tags", *(column(c) for c in _PROBE_COLUMNS))
+
+
+def _equality_probe(node: Comparison, project_id: str) -> ColumnElement[bool]:
+    numeric = isinstance(node.value, float)
+    tags = _TAGS_BY_NUMBER if numeric else _TAGS_BY_TEXT
+    value_column = tags.c.value_num if numeric else tags.c.value_text
+    probe = (
+        select(literal(1))
+        .select_from(tags)
+        .where(
+            tags.c.project_id == project_id,
+            tags.c.name == node.name,
+            value_column == node.value,
+            tags.c.trace_pk == Trace.id,
+        )
+    )
+    return exists(probe.correlate(Trace))
