@@ -52,6 +52,8 @@ ROLE_TAG_TYPES = {
 }
 
 Domain = tuple[float, float] | Sequence[Any]
+_EXACT_INT = 2.0**53  # whole floats below this are tagged as int by INT components
+_HUGE_INT = 2**1023  # ints beyond this do not fit a float
 
 
 def normalize_name(name: Any, what: str = "component") -> str:
@@ -72,7 +74,7 @@ def infer_dtype(values: Any) -> str:
     """FLOAT, INT or CAT for a batch of extracted values, from its dtype (or its contents when objects)."""
     dtype = getattr(values, "dtype", None)
     if dtype is None:
-        values = pd.Series(list(values))
+        values = pd.Series(list(values), dtype=object)
         dtype = values.dtype
     if isinstance(dtype, pd.CategoricalDtype):
         return CAT
@@ -256,7 +258,9 @@ class Component:
                 f"categorical component {self.name!r}: a domain must be a list of allowed values, got {domain!r}"
             )
         series = (
-            values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object).ravel())
+            values
+            if isinstance(values, pd.Series)
+            else pd.Series(np.asarray(values, dtype=object).ravel(), dtype=object)
         )
         stats = CategoricalStats.from_values(series, domain=None if domain is None else list(domain))
         errors = {DOMAIN_ERROR: stats.unseen}
@@ -305,13 +309,16 @@ class Component:
             return None, TYPE_ERROR
         if value != value:
             return None, VALUE_NAN
+        if self.dtype == INT:
+            if type(value) is float and value.is_integer() and abs(value) < _EXACT_INT:
+                value = int(value)
+        elif type(value) is int:
+            value = float(value) if abs(value) < _HUGE_INT else math.copysign(math.inf, value)
         lo, hi = self.bounds  # type: ignore[misc]
         if value > hi:
             return (value if value != math.inf else None), UPPER_BOUND
         if value < lo:
             return (value if value != -math.inf else None), LOWER_BOUND
-        if self.dtype == INT and type(value) is float and value.is_integer():
-            value = int(value)
         return value, None
 
     def _check_category(self, value: Any) -> tuple[Any, str | None]:
@@ -346,16 +353,18 @@ class Component:
         errors[none] = VALUE_NONE
         errors[type_error] = TYPE_ERROR
         valid = np.isfinite(arr)
-        if self.dtype == INT and np.array_equal(arr[valid], np.round(arr[valid])):
-            out = np.where(valid, arr, 0).astype(np.int64).astype(object)
-        else:
-            out = arr.astype(object)
+        out = arr.astype(object)
+        if self.dtype == INT:
+            whole = valid & (arr == np.round(arr)) & (np.abs(arr) < _EXACT_INT)
+            out[whole] = arr[whole].astype(np.int64).astype(object)
         out[~valid] = None
         return out.tolist(), errors.tolist()
 
     def _check_categories(self, values: Any) -> tuple[list[Any], list[str | None]]:
         series = (
-            values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object).ravel())
+            values
+            if isinstance(values, pd.Series)
+            else pd.Series(np.asarray(values, dtype=object).ravel(), dtype=object)
         )
         obj = series.to_numpy(dtype=object)
         missing = pd.isna(obj)
