@@ -1,0 +1,330 @@
+"""Ingest throughput through the HTTP API, against the raw database floor measured in the same run.
+
+For each database (SQLite; PostgreSQL when ``--postgres-url`` or
+``RAYMON_BENCH_POSTGRES_URL`` is given) and each batch size (1, 100, 1000
+events per request):
+
+- HTTP: a real ``raymon server`` process on a fresh store; ``--clients``
+  threads (default 4) POST pre-serialised JSON arrays to
+  ``/api/v1/projects/bench/ingest``. Events/s is wall time from the first
+  request to the last answer; every answer must say all its events were
+  accepted, and the store must hold exactly the events sent.
+- floor: the same events as the rows ingestion ends up writing (events
+  ledger, traces, tags, texts, objects), inserted into a fresh store with the
+  same schema directly with the driver, one transaction per batch, no HTTP,
+  no JSON, no validation, the rows prepared before the clock starts.
+  SQLite: ``executemany`` on one connection (a second writer would only wait
+  for the lock), with the server's pragmas (WAL, synchronous=NORMAL).
+  PostgreSQL: ``COPY`` per table and ``executemany`` are both timed and the
+  faster is the floor, with as many connections as the HTTP side has clients.
+
+Prints events/s for both and the ratio HTTP / floor. Target: at least 0.5 for
+batches of 1000. The figures are in bench/README.md.
+
+    python bench/server_ingest.py [--batches 1,100,1000] [--clients 4] [--scale 1.0]
+        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5440/postgres] [--no-sqlite]
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import shutil
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_server import BENCH_PROJECT_ID, BenchServer, PostgresServer, postgres_from, sqlite_url_for  # noqa: E402
+from gen_traces import prepare_store  # noqa: E402
+from ingest_workload import COLUMNS, TableRows, batches, build_events, table_rows  # noqa: E402
+
+EVENTS_PER_BATCH_SIZE = {1: 3_000, 10: 10_000, 100: 30_000, 1000: 60_000}
+WORK_DIR = Path(tempfile.gettempdir()) / "raymon-bench"
+
+
+def events_for(batch_size: int, scale: float) -> int:
+    base = EVENTS_PER_BATCH_SIZE.get(batch_size, max(3_000, 60 * batch_size))
+    return max(batch_size, int(base * scale))
+
+
+# -- HTTP ----------------------------------------------------------------------------------------
+def run_http(server: BenchServer, bodies: list[tuple[bytes, int]], clients: int) -> tuple[float, int]:
+    """Seconds to send every body with ``clients`` threads, and how many 429 answers were retried."""
+    work: queue.Queue[tuple[bytes, int]] = queue.Queue()
+    for item in bodies:
+        work.put(item)
+    errors: list[str] = []
+    retried = [0]
+    path = f"/api/v1/projects/{server.project_id}/ingest"
+
+    def client_loop() -> None:
+        with server.client() as client:
+            while not errors:
+                try:
+                    body, n = work.get_nowait()
+                except queue.Empty:
+                    return
+                while True:
+                    response = client.post(path, content=body, headers={"Content-Type": "application/json"})
+                    if response.status_code == 429:
+                        retried[0] += 1
+                        time.sleep(float(response.headers.get("Retry-After", "1")))
+                        continue
+                    break
+                answer = response.json() if response.status_code in (200, 207, 422) else {}
+                if response.status_code != 200 or answer.get("accepted") != n:
+                    errors.append(f"{response.status_code}: {response.text[:300]}")
+
+    threads = [threading.Thread(target=client_loop) for _ in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(
+            f"ingest failed ({len(errors)} requests), first: {errors[0]}\n{server.log()[-2000:]}"
+        )
+    return elapsed, retried[0]
+
+
+def count_events(database_url: str) -> int:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM events")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+# -- floor ---------------------------------------------------------------------------------------
+def sqlite_ts(ts: datetime) -> str:
+    """The text SQLAlchemy's SQLite DateTime stores (what the server writes)."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _insert_sql(table: str, mark: str) -> str:
+    columns = COLUMNS[table]
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+
+
+def floor_sqlite(path: Path, rows: list[TableRows]) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    statements = {table: _insert_sql(table, "?") for table in COLUMNS}
+    try:
+        started = time.perf_counter()
+        for batch in rows:
+            conn.execute("BEGIN IMMEDIATE")
+            for table in COLUMNS:
+                values = getattr(batch, table)
+                if values:
+                    conn.executemany(statements[table], values)
+            conn.execute("COMMIT")
+        return time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def floor_postgres(
+    postgres: PostgresServer, database: str, rows: list[TableRows], connections: int, copy: bool
+) -> float:
+    """Seconds to write every batch (one transaction each) over ``connections`` connections.
+
+    The trace rows go first, in one transaction (timed with the rest), so that concurrent
+    batches never reference a trace another connection has not committed yet.
+    """
+    work: queue.Queue[TableRows] = queue.Queue()
+    for batch in rows:
+        work.put(batch)
+    statements = {table: _insert_sql(table, "%s") for table in COLUMNS}
+    errors: list[BaseException] = []
+    conns = [postgres.connect(database) for _ in range(connections)]
+
+    def write(conn: Any, tables: dict[str, list[tuple[Any, ...]]]) -> None:
+        with conn.transaction():
+            cursor = conn.cursor()
+            for table, values in tables.items():
+                if not values:
+                    continue
+                if copy:
+                    with cursor.copy(f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN") as stream:
+                        for row in values:
+                            stream.write_row(row)
+                else:
+                    cursor.executemany(statements[table], values)
+
+    def worker(conn: Any) -> None:
+        try:
+            while True:
+                try:
+                    batch = work.get_nowait()
+                except queue.Empty:
+                    return
+                write(conn, {t: getattr(batch, t) for t in COLUMNS if t != "traces"})
+        except BaseException as exc:  # noqa: BLE001 - reported after join
+            errors.append(exc)
+
+    try:
+        started = time.perf_counter()
+        write(conns[0], {"traces": [row for batch in rows for row in batch.traces]})
+        threads = [threading.Thread(target=worker, args=(conn,)) for conn in conns]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        for conn in conns:
+            conn.close()
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+# -- one measurement -----------------------------------------------------------------------------
+class Result:
+    def __init__(
+        self, db: str, batch_size: int, events: int, http_s: float, floor_s: float, floor_kind: str
+    ) -> None:
+        self.db, self.batch_size, self.events = db, batch_size, events
+        self.http_eps = events / http_s
+        self.floor_eps = events / floor_s
+        self.floor_kind = floor_kind
+
+    @property
+    def ratio(self) -> float:
+        return self.http_eps / self.floor_eps
+
+    def line(self) -> str:
+        return (
+            f"| {self.db:10} | {self.batch_size:>5} | {self.events:>7} | {self.http_eps:>10,.0f} | "
+            f"{self.floor_eps:>10,.0f} ({self.floor_kind}) | {self.ratio:>5.2f} |"
+        )
+
+
+HEADER = (
+    "| database   | batch | events  | HTTP ev/s  | floor ev/s            | ratio |\n"
+    "|------------|------:|--------:|-----------:|----------------------:|------:|"
+)
+
+
+def measure(
+    db: str,
+    batch_size: int,
+    n_events: int,
+    clients: int,
+    postgres: PostgresServer | None,
+    say: Callable[[str], None],
+) -> Result:
+    events = build_events(BENCH_PROJECT_ID, n_events)
+    batch_list = batches(events, batch_size)
+    bodies = [(orjson.dumps(batch), len(batch)) for batch in batch_list]
+    received = datetime.now(UTC)
+    work = Path(tempfile.mkdtemp(prefix="ingest-", dir=WORK_DIR))
+    made: list[str] = []
+    try:
+        # HTTP, on a fresh store.
+        database_url = postgres.create() if postgres else ""
+        made += [database_url] if database_url else []
+        with BenchServer(work / "server", database_url) as server:
+            with server.client() as client:  # warm up: one request of another project-free kind
+                client.get(f"/api/v1/projects/{server.project_id}/traces", params={"limit": 1})
+            say(f"{db}, batch {batch_size}: HTTP, {len(bodies)} requests, {clients} clients ...")
+            http_s, retried = run_http(server, bodies, clients)
+            stored = count_events(server.effective_database_url)
+        if stored != n_events:
+            raise RuntimeError(f"the store holds {stored} events, {n_events} were sent")
+        if retried:
+            say(f"  ({retried} requests answered 429 and retried)")
+        # Floor, on another fresh store with the same schema.
+        say(f"{db}, batch {batch_size}: floor ...")
+        if postgres is None:
+            floor_dir = work / "floor"
+            floor_dir.mkdir()
+            prepare_store(sqlite_url_for(floor_dir))
+            rows = table_rows(batch_list, BENCH_PROJECT_ID, sqlite_ts(received), sqlite_ts)
+            floor_s, floor_kind = floor_sqlite(floor_dir / "raymon.sqlite3", rows), "executemany"
+        else:
+            rows = table_rows(batch_list, BENCH_PROJECT_ID, received.isoformat(), lambda ts: ts)
+            timings = {}
+            for kind in ("COPY", "executemany"):
+                url = postgres.create()
+                made.append(url)
+                prepare_store(url)
+                timings[kind] = floor_postgres(postgres, url.rsplit("/", 1)[1], rows, clients, kind == "COPY")
+            floor_kind = min(timings, key=lambda k: timings[k])
+            floor_s = timings[floor_kind]
+        return Result(db, batch_size, n_events, http_s, floor_s, floor_kind)
+    finally:
+        if postgres is not None:
+            for url in made:
+                postgres.drop(url)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Ingest throughput through the HTTP API against the raw insert floor (see the module docstring)."
+    )
+    parser.add_argument(
+        "--batches", default="1,100,1000", help="Batch sizes, comma-separated (default 1,100,1000)."
+    )
+    parser.add_argument("--clients", type=int, default=4, help="Concurrent HTTP client threads (default 4).")
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="Multiply the events per batch size (3k, 30k, 60k) by this."
+    )
+    parser.add_argument(
+        "--postgres-url", help="PostgreSQL server to also run on (or env RAYMON_BENCH_POSTGRES_URL)."
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="Skip SQLite.")
+    args = parser.parse_args(argv)
+    try:
+        sizes = [int(x) for x in args.batches.split(",") if x.strip()]
+    except ValueError:
+        parser.error(f"--batches must be integers separated by commas, got {args.batches!r}")
+    if not sizes or min(sizes) < 1 or max(sizes) > 10_000:
+        parser.error(f"--batches must be between 1 and 10000 events, got {args.batches!r}")
+    if args.clients < 1:
+        parser.error(f"--clients must be at least 1, got {args.clients}")
+    postgres = postgres_from(args.postgres_url)
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    targets: list[tuple[str, PostgresServer | None]] = [] if args.no_sqlite else [("sqlite", None)]
+    if postgres is not None:
+        targets.append(("postgresql", postgres))
+    else:
+        say("PostgreSQL skipped: give --postgres-url or RAYMON_BENCH_POSTGRES_URL to run it too")
+    results = []
+    for db, pg in targets:
+        for size in sizes:
+            results.append(measure(db, size, events_for(size, args.scale), args.clients, pg, say))
+            say(results[-1].line())
+    print(
+        f"\nIngest throughput, {args.clients} HTTP clients; ratio = HTTP / floor (target >= 0.5 at batch 1000)"
+    )
+    print(HEADER)
+    for result in results:
+        print(result.line())
+
+
+if __name__ == "__main__":
+    main()

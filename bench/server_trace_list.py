@@ -1,0 +1,276 @@
+"""Trace list latency with two-tag filters at 10k, 100k and 1M traces, through the HTTP API.
+
+For each database (SQLite; PostgreSQL when ``--postgres-url`` or
+``RAYMON_BENCH_POSTGRES_URL`` is given) and each size, a real ``raymon
+server`` runs on a data set made by ``bench/gen_traces.py`` (made first if
+missing, kept under ``/tmp/raymon-bench/`` for the next run) and one client
+calls ``GET /api/v1/projects/bench/traces?filter=...&limit=100`` (newest
+first, with each trace's tags, as the UI asks): the first page, then the
+following pages by ``next_cursor``. Filters of different selectivity:
+
+    none       (no filter)                       the baseline: 100%
+    most       status==ok && latency_ms<450      ~85% (text and number)
+    one_pct    client==c7 && app==v2             ~1%
+    rare       shard==s42 && client==c7          ~0.01% (100 traces at 1M)
+
+Prints p50/p95 per page kind (first, next), the ratio of each filter's p95 to
+the unfiltered baseline's, and how the p95 grows from the smallest to the
+largest size (flat = index work, not scans). Every answer is checked: each
+returned trace must satisfy the filter. Target: p95 < 100 ms at 1M traces.
+``--explain`` prints the database's plan of each filtered query.
+
+    python bench/server_trace_list.py [--sizes 10000,100000,1000000] [--rounds 20] [--pages 5]
+        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5440/postgres] [--no-sqlite] [--explain]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_server import BENCH_PROJECT_ID, BenchServer, PostgresServer, postgres_from  # noqa: E402
+
+DATA_ROOT = Path(tempfile.gettempdir()) / "raymon-bench"
+FILTERS = {
+    "none": "",
+    "most": "status==ok && latency_ms<450",
+    "one_pct": "client==c7 && app==v2",
+    "rare": "shard==s42 && client==c7",
+}
+TARGET_P95_MS = 100.0
+
+
+@dataclass
+class Timings:
+    first: list[float] = field(default_factory=list)
+    following: list[float] = field(default_factory=list)
+    returned: int = 0
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def sqlite_dir(size: int) -> Path:
+    return DATA_ROOT / f"sqlite-{size}"
+
+
+def pg_database(size: int) -> str:
+    return f"raymon_bench_{size}"
+
+
+def ensure_data(size: int, postgres: PostgresServer | None) -> None:
+    """Make the data set of ``size`` traces with gen_traces.py unless it is there already."""
+    if postgres is None:
+        if (sqlite_dir(size) / "raymon.sqlite3").exists():
+            return
+        command = ["--data-dir", str(sqlite_dir(size))]
+    else:
+        if postgres.exists(pg_database(size)):
+            return
+        command = ["--postgres-url", postgres.url.render_as_string(hide_password=False)]
+        command += ["--database", pg_database(size)]
+    print(f"making the data set: {size} traces ({'PostgreSQL' if postgres else 'SQLite'})", file=sys.stderr)
+    generator = Path(__file__).resolve().parent / "gen_traces.py"
+    subprocess.run([sys.executable, str(generator), "--traces", str(size), *command], check=True)
+
+
+def check_page(expression: str, traces: list[dict[str, Any]]) -> None:
+    """Every trace on the page must satisfy the filter (so the benchmark times real answers)."""
+    if not expression:
+        return
+    from raymon.server.services.tagfilter import evaluate, parse
+
+    tree = parse(expression)
+    for trace in traces:
+        tags = {tag["name"]: tag["value"] for tag in trace["tags"]}
+        if not evaluate(tree, tags):
+            raise AssertionError(
+                f"trace {trace['trace_id']} with tags {tags} does not satisfy {expression!r}"
+            )
+
+
+def time_filter(server: BenchServer, expression: str, rounds: int, pages: int, limit: int) -> Timings:
+    timings = Timings()
+    path = f"/api/v1/projects/{server.project_id}/traces"
+    with server.client() as client:
+        for round_no in range(rounds + 2):  # two warm-up rounds, not counted
+            cursor = None
+            for page in range(pages):
+                params: dict[str, Any] = {"limit": limit}
+                if expression:
+                    params["filter"] = expression
+                if cursor:
+                    params["cursor"] = cursor
+                started = time.perf_counter()
+                response = client.get(path, params=params)
+                elapsed = (time.perf_counter() - started) * 1000
+                if response.status_code != 200:
+                    raise RuntimeError(f"{response.status_code} for {params}: {response.text[:300]}")
+                body = response.json()
+                if round_no >= 2:
+                    (timings.first if page == 0 else timings.following).append(elapsed)
+                    timings.returned += len(body["traces"])
+                if round_no == 2:
+                    check_page(expression, body["traces"])
+                cursor = body["next_cursor"]
+                if not cursor:
+                    break
+    return timings
+
+
+def explain(database_url: str, expression: str, limit: int) -> str:
+    """The database's plan for the first page of ``expression`` (the query service's own statement)."""
+    from sqlalchemy import select
+
+    from raymon.server.services.query import TraceFilter, trace_conditions
+    from raymon.server.store.db import Database
+    from raymon.server.store.models import Trace
+
+    database = Database(database_url, pool_size=1)
+    try:
+        stmt = (
+            select(Trace.id, Trace.trace_id, Trace.first_ts, Trace.last_ts)
+            .where(*trace_conditions(database, BENCH_PROJECT_ID, TraceFilter(expression=expression or None)))
+            .order_by(Trace.first_ts.desc(), Trace.id.desc())
+            .limit(limit + 1)
+        )
+        compiled = stmt.compile(database.engine, compile_kwargs={"literal_binds": True})
+        prefix = "EXPLAIN QUERY PLAN " if database.is_sqlite else "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "
+        with database.engine.connect() as conn:
+            rows = conn.exec_driver_sql(prefix + str(compiled)).all()
+        return "\n".join(("  " + " ".join(str(c) for c in row[-1:])) for row in rows)
+    finally:
+        database.dispose()
+
+
+@dataclass
+class Row:
+    db: str
+    size: int
+    name: str
+    timings: Timings
+
+    @property
+    def first_p95(self) -> float:
+        return percentile(self.timings.first, 95)
+
+
+def run_database(
+    db: str, postgres: PostgresServer | None, sizes: list[int], args: argparse.Namespace
+) -> list[Row]:
+    rows = []
+    for size in sizes:
+        ensure_data(size, postgres)
+        if postgres is None:
+            server = BenchServer(sqlite_dir(size))
+        else:
+            server = BenchServer(DATA_ROOT / f"pg-server-{size}", postgres.url_of(pg_database(size)))
+        with server:
+            for name, expression in FILTERS.items():
+                if args.explain and expression:
+                    print(f"-- {db} {size} {name}: {expression}", file=sys.stderr)
+                    print(explain(server.effective_database_url, expression, args.limit), file=sys.stderr)
+                timings = time_filter(server, expression, args.rounds, args.pages, args.limit)
+                row = Row(db, size, name, timings)
+                rows.append(row)
+                print(line(row, None), file=sys.stderr, flush=True)
+    return rows
+
+
+def line(row: Row, baseline: Row | None) -> str:
+    t = row.timings
+    ratio = f"{row.first_p95 / baseline.first_p95:5.1f}" if baseline else "    -"
+    following = (
+        f"{percentile(t.following, 50):8.1f} | {percentile(t.following, 95):8.1f}"
+        if t.following
+        else "       - |        -"
+    )
+    return (
+        f"| {row.db:10} | {row.size:>9,} | {row.name:8} | {percentile(t.first, 50):8.1f} | "
+        f"{row.first_p95:8.1f} | {following} | {ratio} |"
+    )
+
+
+HEADER = (
+    "| database   | traces    | filter   | first p50 | first p95 | next p50 | next p95 | p95 / none |\n"
+    "|------------|----------:|----------|----------:|----------:|---------:|---------:|-----------:|"
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="Trace list latency with tag filters at growing sizes (see the module docstring)."
+    )
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="Trace counts, comma-separated.")
+    parser.add_argument(
+        "--rounds", type=int, default=20, help="Timed rounds per filter (after 2 warm-up rounds)."
+    )
+    parser.add_argument("--pages", type=int, default=5, help="Pages per round: the first, then by cursor.")
+    parser.add_argument("--limit", type=int, default=100, help="Traces per page (default 100).")
+    parser.add_argument(
+        "--postgres-url", help="PostgreSQL server to also run on (or env RAYMON_BENCH_POSTGRES_URL)."
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="Skip SQLite.")
+    parser.add_argument("--explain", action="store_true", help="Print each filtered query's plan.")
+    args = parser.parse_args(argv)
+    try:
+        sizes = sorted(int(x) for x in args.sizes.split(",") if x.strip())
+    except ValueError:
+        parser.error(f"--sizes must be integers separated by commas, got {args.sizes!r}")
+    if not sizes or sizes[0] <= 0:
+        parser.error(f"--sizes must be positive, got {args.sizes!r}")
+    if args.rounds < 1 or args.pages < 1 or not 1 <= args.limit <= 1000:
+        parser.error("--rounds and --pages must be at least 1, --limit between 1 and 1000")
+    DATA_ROOT.mkdir(parents=True, exist_ok=True)
+    postgres = postgres_from(args.postgres_url)
+    targets: list[tuple[str, PostgresServer | None]] = [] if args.no_sqlite else [("sqlite", None)]
+    if postgres is not None:
+        targets.append(("postgresql", postgres))
+    else:
+        print(
+            "PostgreSQL skipped: give --postgres-url or RAYMON_BENCH_POSTGRES_URL to run it too",
+            file=sys.stderr,
+        )
+    rows: list[Row] = []
+    for db, pg in targets:
+        rows += run_database(db, pg, sizes, args)
+
+    print(f"\nTrace list latency in ms, limit={args.limit}, {args.rounds} rounds x up to {args.pages} pages")
+    print(HEADER)
+    baselines = {(r.db, r.size): r for r in rows if r.name == "none"}
+    for row in rows:
+        print(line(row, baselines.get((row.db, row.size))))
+    print(f"\nGrowth of the first-page p95 from {sizes[0]:,} to {sizes[-1]:,} traces (1.0 = flat):")
+    by_key = {(r.db, r.size, r.name): r for r in rows}
+    misses = []
+    for db, _ in targets:
+        for name in FILTERS:
+            small, large = by_key[(db, sizes[0], name)], by_key[(db, sizes[-1], name)]
+            print(f"  {db:10} {name:8} {large.first_p95 / small.first_p95:6.2f}x")
+            worst = max(
+                large.first_p95, percentile(large.timings.following, 95) if large.timings.following else 0
+            )
+            if worst >= TARGET_P95_MS:
+                misses.append(f"{db} {name}: p95 {worst:.0f} ms at {sizes[-1]:,} traces")
+    print(
+        f"\nTarget p95 < {TARGET_P95_MS:.0f} ms at {sizes[-1]:,} traces: "
+        + ("; ".join(misses) if misses else "met")
+    )
+
+
+if __name__ == "__main__":
+    main()
