@@ -26,7 +26,7 @@ import orjson
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from raymon.server.services import tagfilter
+from raymon.server.services import filter_plan, tagfilter
 from raymon.server.services.errors import InvalidInputError, NotFoundError
 from raymon.server.store.db import Database
 from raymon.server.store.models import DataObject, Tag, TextLine, Trace
@@ -113,7 +113,8 @@ def trace_conditions(db: Database, project_id: str, flt: TraceFilter) -> list[Co
     conditions: list[ColumnElement[bool]] = [Trace.project_id == project_id]
     tree = parse_filter(flt.expression)
     if tree is not None:
-        conditions.append(tagfilter.to_clause(tree, project_id, "C" if db.is_postgresql else None))
+        collation = "C" if db.is_postgresql else None
+        conditions.append(tagfilter.to_clause(tree, project_id, collation, fenced_probes=db.is_postgresql))
     if flt.begin is not None:
         conditions.append(Trace.first_ts >= _utc("begin", flt.begin))
     if flt.end is not None:
@@ -164,6 +165,10 @@ def list_traces(
         .limit(limit + 1)
     )
     with db.session() as session:
+        collation = "C" if db.is_postgresql else None
+        stmt = stmt.where(
+            *filter_plan.rare_tag_hint(session, project_id, parse_filter(flt.expression), collation)
+        )
         rows = session.execute(stmt).all()
         more = len(rows) > limit
         rows = rows[:limit]
@@ -189,30 +194,28 @@ def count_traces(db: Database, project_id: str, flt: TraceFilter) -> int:
 
 
 def tags_by_trace(
-    session: Session, project_id: str, trace_pks: Sequence[int]
+    session: Session, project_id: str, trace_pks: Sequence[int], with_ts: bool = False
 ) -> dict[int, list[dict[str, Any]]]:
-    """The tags of several traces (by surrogate key) in one query, each trace's sorted by name."""
+    """The tags of several traces (by surrogate key) in one query, each trace's sorted by name.
+
+    Without ``with_ts`` the tags' own timestamps are left out: the trace list shows
+    hundreds of traces and formatting thousands of timestamps would double its cost.
+    """
     out: dict[int, list[dict[str, Any]]] = {}
     if not trace_pks:
         return out
+    columns = [Tag.trace_pk, Tag.name, Tag.type, Tag.grp, Tag.value_num, Tag.value_text]
     stmt = (
-        select(Tag.trace_pk, Tag.name, Tag.type, Tag.grp, Tag.value_num, Tag.value_text, Tag.ts)
+        select(*columns, *([Tag.ts] if with_ts else []))
         .where(Tag.trace_pk.in_(trace_pks), Tag.project_id == project_id)
         .order_by(Tag.trace_pk, Tag.name)
     )
-    for row in session.execute(stmt):
-        out.setdefault(row.trace_pk, []).append(_tag_json(row))
+    for row in session.connection().execute(stmt):
+        tag = {"name": row[1], "value": tag_value(row[4], row[5]), "type": row[2], "group": row[3]}
+        if with_ts:
+            tag["ts"] = _iso(row[6])
+        out.setdefault(row[0], []).append(tag)
     return out
-
-
-def _tag_json(row: Any) -> dict[str, Any]:
-    return {
-        "name": row.name,
-        "value": tag_value(row.value_num, row.value_text),
-        "type": row.type,
-        "group": row.grp,
-        "ts": _iso(row.ts),
-    }
 
 
 def tag_value(value_num: float | None, value_text: str | None) -> str | int | float | None:
@@ -243,14 +246,14 @@ def trace_tags(db: Database, project_id: str, trace_id: str) -> list[dict[str, A
     """The tags of one trace, by name: ``[{"name", "value", "type", "group", "ts"}]``."""
     with db.session() as session:
         row = _trace_row(session, project_id, trace_id)
-        return tags_by_trace(session, project_id, [row.id]).get(row.id, [])
+        return tags_by_trace(session, project_id, [row.id], with_ts=True).get(row.id, [])
 
 
 def get_trace(db: Database, project_id: str, trace_id: str) -> dict[str, Any]:
     """One trace with its tags, texts (in time order) and object references (no bodies)."""
     with db.session() as session:
         row = _trace_row(session, project_id, trace_id)
-        tags = tags_by_trace(session, project_id, [row.id]).get(row.id, [])
+        tags = tags_by_trace(session, project_id, [row.id], with_ts=True).get(row.id, [])
         texts = session.execute(
             select(TextLine.ts, TextLine.level, TextLine.message)
             .where(TextLine.trace_pk == row.id)
