@@ -204,7 +204,7 @@ def tags_by_trace(
     out: dict[int, list[dict[str, Any]]] = {}
     if not trace_pks:
         return out
-    columns = [Tag.trace_pk, Tag.name, Tag.type, Tag.grp, Tag.value_num, Tag.value_text]
+    columns: list[Any] = [Tag.trace_pk, Tag.name, Tag.type, Tag.grp, Tag.value_num, Tag.value_text]
     stmt = (
         select(*columns, *([Tag.ts] if with_ts else []))
         .where(Tag.trace_pk.in_(trace_pks), Tag.project_id == project_id)
