@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -166,9 +167,10 @@ def main() -> None:
             ]
             runs: dict[tuple[str, str], list[float]] = {}
             sender_cpu = {op: 0.0 for op in ops}
+            order = random.Random(0)
             for op in ops:
-                for r in range(args.repeats):  # round robin: machine noise hits every setup alike
-                    for name, table, settle in setups:
+                for r in range(args.repeats):  # round robin in a new order each time: noise hits all alike
+                    for name, table, settle in order.sample(setups, len(setups)):
                         cpu, thread_cpu = time.process_time(), time.thread_time()
                         runs.setdefault((name, op), []).append(run_us(table[op], r * calls[op], calls[op]))
                         settle()
