@@ -34,7 +34,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, column, exists, literal, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, column, exists, literal, not_, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import TableClause
 
@@ -347,25 +347,34 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 
 
 # -- SQL -----------------------------------------------------------------------------------------
-def to_clause(node: Node, project_id: str, text_collation: str | None = None) -> ColumnElement[bool]:
+def to_clause(
+    node: Node, project_id: str, text_collation: str | None = None, fenced_probes: bool = False
+) -> ColumnElement[bool]:
     """A WHERE clause on ``traces`` (correlated EXISTS on ``tags``) that is true where ``evaluate`` is.
 
     Every condition probes the tags of one trace by (trace, name), so a query that
     walks the traces in time order stops after one page, whatever the table's size.
     ``text_collation`` (``"C"`` on PostgreSQL) makes ``<``/``>`` on text compare by code
     point, as SQLite and ``evaluate`` do, instead of by the database's locale.
+    ``fenced_probes`` keeps each probe a subquery run per trace (``OFFSET 0``): PostgreSQL
+    would otherwise turn the probes into joins that read every matching tag of the
+    project before sorting, a cost that grows with the project instead of the page.
     """
     if isinstance(node, Comparison) and node.op == "==":
-        return _equality_probe(node, project_id)
+        return _exists(_equality_probe(node, project_id), fenced_probes)
     if isinstance(node, HasTag | Comparison):
         probe = select(literal(1)).where(
             Tag.trace_pk == Trace.id, *tag_row_conditions(node, project_id, text_collation)
         )
-        return exists(probe.correlate(Trace))
+        return _exists(probe, fenced_probes)
     if isinstance(node, Not):
-        return not_(to_clause(node.operand, project_id, text_collation))
-    clauses = [to_clause(op, project_id, text_collation) for op in node.operands]
+        return not_(to_clause(node.operand, project_id, text_collation, fenced_probes))
+    clauses = [to_clause(op, project_id, text_collation, fenced_probes) for op in node.operands]
     return and_(*clauses) if isinstance(node, And) else or_(*clauses)
+
+
+def _exists(probe: Select[Any], fenced_probes: bool) -> ColumnElement[bool]:
+    return exists((probe.offset(0) if fenced_probes else probe).correlate(Trace))
 
 
 def tag_row_conditions(
@@ -432,7 +441,7 @@ _TAGS_BY_TEXT = _TagsByText("tags", *(column(c) for c in _PROBE_COLUMNS))
 _TAGS_BY_NUMBER = _TagsByNumber("tags", *(column(c) for c in _PROBE_COLUMNS))
 
 
-def _equality_probe(node: Comparison, project_id: str) -> ColumnElement[bool]:
+def _equality_probe(node: Comparison, project_id: str) -> Select[Any]:
     numeric = isinstance(node.value, float)
     tags = _TAGS_BY_NUMBER if numeric else _TAGS_BY_TEXT
     value_column = tags.c.value_num if numeric else tags.c.value_text
@@ -446,4 +455,4 @@ def _equality_probe(node: Comparison, project_id: str) -> ColumnElement[bool]:
             tags.c.trace_pk == Trace.id,
         )
     )
-    return exists(probe.correlate(Trace))
+    return probe
