@@ -282,3 +282,12 @@ def test_reads_need_a_key_with_access_to_the_project(project: QueryProject) -> N
         assert api.tags_ls(project.project_id).status_code == 403
     with project.api(key=read_only) as api:
         assert len(api.trace_ls(project.project_id).json()["traces"]) >= N_TRACES
+
+
+def test_trace_iter_follows_the_cursor_through_every_page(project: QueryProject) -> None:
+    with project.api() as api:
+        got = [t["trace_id"] for t in api.trace_iter(project.project_id, "app==v1.0.0", limit=4)]
+        naive = datetime(2026, 3, 1)
+        with pytest.raises(ValueError, match="timezone-aware"):
+            api.trace_ls(project.project_id, begin=naive)
+    assert got == _expected("app==v1.0.0")
