@@ -29,7 +29,7 @@ numeric_values = st.one_of(
     st.sampled_from([None, math.nan, math.inf, -math.inf, "x", True]),
 )
 category_values = st.one_of(
-    st.sampled_from(["a", "b", "c", "", None, math.nan, 1, 2.5, True]),
+    st.sampled_from(["a", "b", "c", "", None, math.nan, 1, 2.5, True, ("t",), frozenset()]),
     st.text(max_size=3),
 )
 

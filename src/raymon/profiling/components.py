@@ -54,6 +54,7 @@ ROLE_TAG_TYPES = {
 Domain = tuple[float, float] | Sequence[Any]
 _EXACT_INT = 2.0**53  # whole floats below this are tagged as int by INT components
 _HUGE_INT = 2**1023  # ints beyond this do not fit a float
+_CONTAINERS = (list, dict, tuple, set, np.ndarray)  # never a category
 
 
 def normalize_name(name: Any, what: str = "component") -> str:
@@ -328,7 +329,7 @@ class Component:
             return None, VALUE_NONE
         elif isinstance(value, (float, np.floating)) and value != value:
             return None, VALUE_NAN
-        elif isinstance(value, (list, dict, tuple, set, np.ndarray)):
+        elif isinstance(value, _CONTAINERS):
             return None, TYPE_ERROR
         else:
             text = str(value)
@@ -341,6 +342,11 @@ class Component:
 
     def check_batch(self, values: Any) -> tuple[list[Any], list[str | None]]:
         """``check`` for every value of a batch, vectorised: tag values and error kinds as two lists."""
+        out, errors = self.check_batch_arrays(values)
+        return out.tolist(), errors.tolist()
+
+    def check_batch_arrays(self, values: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``check_batch`` as two object arrays (None where there is no tag value / no error)."""
         self._require_built()
         if self.dtype == CAT:
             return self._check_categories(values)
@@ -358,29 +364,32 @@ class Component:
             whole = valid & (arr == np.round(arr)) & (np.abs(arr) < _EXACT_INT)
             out[whole] = arr[whole].astype(np.int64).astype(object)
         out[~valid] = None
-        return out.tolist(), errors.tolist()
+        return out, errors
 
-    def _check_categories(self, values: Any) -> tuple[list[Any], list[str | None]]:
+    def _check_categories(self, values: Any) -> tuple[np.ndarray, np.ndarray]:
         series = (
             values
             if isinstance(values, pd.Series)
             else pd.Series(np.asarray(values, dtype=object).ravel(), dtype=object)
         )
         obj = series.to_numpy(dtype=object)
-        missing = pd.isna(obj)
+        missing = pd.isna(obj) if series.dtype == object else series.isna().to_numpy()
         none, nan = _object_missing_kinds(obj, missing)
+        type_error = np.zeros(len(obj), dtype=bool)
         text = np.asarray([v if type(v) is str else str(v) for v in obj], dtype=object)
-        too_long = np.fromiter((len(t) > TEXT_VALUE_MAX_LEN for t in text), dtype=bool, count=len(text))
-        if too_long.any():
-            text[too_long] = [t[:TEXT_VALUE_MAX_LEN] for t in text[too_long]]
+        if series.dtype == object:
+            type_error[[i for i, v in enumerate(obj) if isinstance(v, _CONTAINERS)]] = True
+        if len(text) and max(map(len, text)) > TEXT_VALUE_MAX_LEN:
+            text = np.asarray([t[:TEXT_VALUE_MAX_LEN] for t in text], dtype=object)
         errors = np.full(len(obj), None, dtype=object)
         if self._domain_set is not None:
-            outside = ~pd.Series(text).isin(self._domain_set).to_numpy()
+            outside = ~pd.Series(text, dtype=object).isin(self._domain_set).to_numpy()
             errors[outside] = DOMAIN_ERROR
         errors[nan] = VALUE_NAN
         errors[none] = VALUE_NONE
-        text[missing] = None
-        return text.tolist(), errors.tolist()
+        errors[type_error] = TYPE_ERROR
+        text[missing | type_error] = None
+        return text, errors
 
     # --- saving --------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ methods here. This module never computes statistics itself (``stats`` and
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import uuid
@@ -348,20 +349,44 @@ class ModelProfile:
             raise ProfileError(f"output and actual must hold as many samples each, got {sorted(lengths)}")
         n = lengths.pop()
         group = self.group_idfr
-        rows: list[list[dict[str, Any]]] = [[] for _ in range(n)]
-        for _extract, _check, name, type_, error_name, error_type, component in self._plans[role]:
-            values, errors = self._check_component_batch(component, args, n)
-            for row, value, error in zip(rows, values, errors, strict=True):
-                if value is not None:
-                    row.append({"name": name, "value": value, "type": type_, "group": group})
-                if error is not None:
-                    row.append({"name": error_name, "value": error, "type": error_type, "group": group})
-        return rows if tag_format == "jcr" else [_format_tags(r, tag_format) for r in rows]
+        checked: list[tuple[tuple[Any, ...], np.ndarray, np.ndarray]] = []
+        dirty = np.zeros(n, dtype=bool)  # rows with a missing value tag or an error tag
+        for plan in self._plans[role]:
+            values, errors = self._check_component_batch(plan[-1], args, n)
+            dirty |= np.equal(values, None) | np.not_equal(errors, None)
+            checked.append((plan, values, errors))
+        # Clean rows (the common case) are zipped from one list of value tags per component;
+        # the few dirty rows are assembled tag by tag, in the same order as a single sample.
+        # Millions of new dicts would trigger the cyclic garbage collector over and over (none of
+        # them can form a cycle), so it is paused while the tags are made.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            columns = [
+                [{"name": plan[2], "value": v, "type": plan[3], "group": group} for v in values.tolist()]
+                for plan, values, _ in checked
+            ]
+            rows: list[list[dict[str, Any]]] = (
+                [list(row) for row in zip(*columns, strict=True)] if columns else [[] for _ in range(n)]
+            )
+            for i in np.flatnonzero(dirty).tolist():
+                row = []
+                for (_e, _c, name, type_, error_name, error_type, _component), values, errors in checked:
+                    value, error = values[i], errors[i]
+                    if value is not None:
+                        row.append({"name": name, "value": value, "type": type_, "group": group})
+                    if error is not None:
+                        row.append({"name": error_name, "value": error, "type": error_type, "group": group})
+                rows[i] = row
+            return rows if tag_format == "jcr" else [_format_tags(r, tag_format) for r in rows]
+        finally:
+            if gc_was_enabled:
+                gc.enable()
 
     @staticmethod
     def _check_component_batch(
         component: Component, args: tuple[Any, ...], n: int
-    ) -> tuple[list[Any], list[str | None]]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Vectorised extraction and check; if the extractor fails on the batch, find the failing samples."""
         try:
             extracted = component.extractor.extract_batch(*args)
@@ -369,18 +394,16 @@ class ModelProfile:
                 raise ProfileError(f"extractor answered {batch_length(extracted)} values for {n} samples")
         except Exception as exc:
             log.debug("batch extraction of %s failed (%r); extracting sample by sample", component.name, exc)
-            values: list[Any] = []
-            errors: list[str | None] = []
+            values = np.full(n, None, dtype=object)
+            errors = np.full(n, None, dtype=object)
             extract: Callable[..., Any] = component.extractor.extract
-            for samples in zip(*(iter_samples(a) for a in args), strict=True):
+            for i, samples in enumerate(zip(*(iter_samples(a) for a in args), strict=True)):
                 try:
-                    value, error = component.check(extract(*samples))
+                    values[i], errors[i] = component.check(extract(*samples))
                 except Exception:
-                    value, error = None, EXTRACTOR_ERROR
-                values.append(value)
-                errors.append(error)
+                    values[i], errors[i] = None, EXTRACTOR_ERROR
             return values, errors
-        return component.check_batch(extracted)
+        return component.check_batch_arrays(extracted)
 
     # --- saving --------------------------------------------------------------------------------
 
