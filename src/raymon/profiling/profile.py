@@ -353,7 +353,7 @@ class ModelProfile:
         dirty = np.zeros(n, dtype=bool)  # rows with a missing value tag or an error tag
         for plan in self._plans[role]:
             values, errors = self._check_component_batch(plan[-1], args, n)
-            dirty |= np.equal(values, None) | np.not_equal(errors, None)
+            dirty |= (values == None) | (errors != None)  # noqa: E711 (elementwise on object arrays)
             checked.append((plan, values, errors))
         # Clean rows (the common case) are zipped from one list of value tags per component;
         # the few dirty rows are assembled tag by tag, in the same order as a single sample.
