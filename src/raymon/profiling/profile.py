@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from pathlib import Path as _Path
 
 PROFILE_FORMAT = 1
+# What the backend accepts in a profile's name and version (raymon.server.services.profiles).
+_IDFR_PART = re.compile(r"[A-Za-z0-9_\-.:+]{1,64}")
 PROGRESS_MIN_ROWS = 10_000
 ROLES = ("input", "output", "actual", "eval")
 TagFormat = Literal["jcr", "tag", "simple"]
@@ -102,8 +105,15 @@ class ModelProfile:
             raise ProfileError(
                 f"a profile name must not contain '@' (it separates name@version), got {name!r}"
             )
-        if isinstance(version, bool) or not isinstance(version, (str, int, float)) or str(version) == "":
-            raise ProfileError(f"a profile version must be a non-empty string like '1.0.0', got {version!r}")
+        if _IDFR_PART.fullmatch(name) is None:
+            raise ProfileError(f"a profile name may hold only letters, digits and _ - . : +, got {name!r}")
+        if isinstance(version, bool) or not isinstance(version, (str, int, float)):
+            raise ProfileError(f"a profile version must be a string like '1.0.0', got {version!r}")
+        if _IDFR_PART.fullmatch(str(version)) is None:
+            raise ProfileError(
+                f"a profile version must be a non-empty string of letters, digits and _ - . : + "
+                f"(like '1.0.0'), got {version!r}"
+            )
         self.name = name
         self.version = str(version)
         try:
