@@ -1,0 +1,100 @@
+"""Properties of ``write_events`` on a real SQLite store: order and re-sends never change what is stored."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, func, select
+
+from raymon.server.store.db import Database, sqlite_url
+from raymon.server.store.models import IngestedEvent, Project, Tag, TextLine, Trace
+from raymon.server.store.objects import LocalObjectStore
+from raymon.server.store.writes import numeric_reading, write_events
+
+BASE = datetime(2026, 1, 1, tzinfo=UTC)
+PID = "p"
+
+_TMP = Path(tempfile.mkdtemp(prefix="raymon-writes-"))
+DATABASE = Database(sqlite_url(_TMP / "w.sqlite3"))
+DATABASE.migrate()
+with DATABASE.session() as _session:
+    _session.add(Project(id=PID, name="p"))
+OBJECTS = LocalObjectStore(_TMP / "objects")
+
+
+def _event(trace: int, second: int, kind: str, value: int) -> dict[str, object]:
+    event: dict[str, object] = {
+        "v": 1,
+        "event_id": str(uuid.uuid4()),
+        "project_id": PID,
+        "trace_id": f"t{trace}",
+        "ts": (BASE + timedelta(seconds=second)).isoformat(timespec="microseconds"),
+        "kind": kind,
+    }
+    if kind == "tags":
+        event["tags"] = [{"name": "score", "value": value, "type": "metric", "group": None}]
+    else:
+        event["level"], event["message"] = "info", str(value)
+    return event
+
+
+events_strategy = st.lists(
+    st.tuples(st.integers(0, 3), st.sampled_from(["tags", "text"]), st.integers(-50, 50)),
+    min_size=1,
+    max_size=25,
+).map(lambda specs: [_event(t, i, kind, v) for i, (t, kind, v) in enumerate(specs)])  # distinct ts
+
+
+def _reset() -> None:
+    with DATABASE.session() as session:
+        for model in (Tag, TextLine, Trace, IngestedEvent):
+            session.execute(delete(model))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=events_strategy, data=st.data())
+def test_any_order_and_any_resends_store_the_same_rows(
+    events: list[dict[str, object]], data: st.DataObject
+) -> None:
+    _reset()
+    resent = events + data.draw(st.lists(st.sampled_from(events), max_size=10))
+    shuffled = data.draw(st.permutations(resent))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(shuffled)), max_size=4)))
+    batches = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)]
+    accepted = duplicates = 0
+    for batch in batches:
+        with DATABASE.write_session() as session:
+            result = write_events(session, PID, batch, OBJECTS, 65536)
+        accepted += result.accepted
+        duplicates += result.duplicates
+    assert (accepted, duplicates) == (len(events), len(resent) - len(events))
+
+    with DATABASE.session() as session:
+        assert session.scalar(select(func.count()).select_from(IngestedEvent)) == len(events)
+        texts = sorted(session.scalars(select(TextLine.message)))
+        traces = {t.trace_id: (t.first_ts, t.last_ts) for t in session.scalars(select(Trace))}
+        scores = dict(
+            session.execute(select(Trace.trace_id, Tag.value_num).join(Tag, Tag.trace_pk == Trace.id)).all()
+        )
+    assert texts == sorted(str(e["message"]) for e in events if e["kind"] == "text")
+    for trace_id in {str(e["trace_id"]) for e in events}:
+        times = [datetime.fromisoformat(str(e["ts"])) for e in events if e["trace_id"] == trace_id]
+        assert traces[trace_id] == (min(times), max(times))
+        tagged = [e for e in events if e["trace_id"] == trace_id and e["kind"] == "tags"]
+        if tagged:
+            latest = max(tagged, key=lambda e: str(e["ts"]))
+            assert scores[trace_id] == latest["tags"][0]["value"]  # type: ignore[index]
+
+
+def test_numeric_reading_of_tag_values() -> None:
+    assert numeric_reading(3) == 3.0 and numeric_reading(-2.5) == -2.5
+    assert numeric_reading("120") == 120.0 and numeric_reading("-1e3") == -1000.0
+    assert (
+        numeric_reading("abc") is None and numeric_reading("nan") is None and numeric_reading("inf") is None
+    )
+    assert numeric_reading("") is None and numeric_reading(True) is None
