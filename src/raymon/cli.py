@@ -91,11 +91,9 @@ def server(
     """Start the backend: ingest and query API (SQLite in the data dir unless RAYMON_DATABASE_URL is set)."""
     settings = _settings(host=host, port=port, data_dir=data_dir, demo=demo, log_level=log_level)
     import uvicorn
-
-    from raymon.server.app import create_app, prepare
-
     from sqlalchemy.exc import SQLAlchemyError
 
+    from raymon.server.app import create_app, prepare
     from raymon.server.services.errors import ServiceError
 
     try:
