@@ -12,7 +12,11 @@ from profiling_houses import FEATURES, build_houses, house_profile, predict
 
 from raymon import ActualComponent, EvalComponent, InputComponent, ModelProfile, OutputComponent, Tag
 from raymon.profiling import CategoricalStats, Extractor, NotBuiltError, NumericStats, ProfileError
-from raymon.profiling.extractors.structured import AbsoluteRegressionError, ElementExtractor
+from raymon.profiling.extractors.structured import (
+    AbsoluteRegressionError,
+    ElementExtractor,
+    generate_components,
+)
 from raymon.tags import tags_to_jcr
 
 GROUP = "houses@1.0.0"
@@ -352,3 +356,38 @@ def test_contrast_and_view_delegate(
     assert {"grlivarea", "prediction"} <= set(report.drifting())  # bigger houses, higher predictions
     assert built_houses.view(tmp_path / "p.html").read_text(encoding="utf-8").startswith("<!")
     assert built_houses.view_contrast(other, tmp_path / "c.html").exists()
+
+
+def test_whole_house_frame_profiles_every_column(
+    houses: pd.DataFrame, houses_expensive: pd.DataFrame
+) -> None:
+    profile = ModelProfile("houses-all", "1", components=generate_components(houses.dtypes)).build(
+        input=houses, silent=True
+    )
+    assert len(profile.components) == houses.shape[1] == 81
+    rows = profile.validate_input(houses_expensive)
+    assert len(rows) == len(houses_expensive)
+    names = {t["name"] for row in rows for t in row}
+    assert "saleprice-error" in names  # expensive houses are above the cheap reference's range
+    pool = profile.components["poolqc"]
+    assert pool.errors["Value NaN"] == houses["PoolQC"].isna().sum()
+    assert (
+        rows == [profile.validate_input(r) for r in houses_expensive.head(20).to_dict("records")] + rows[20:]
+    )
+
+
+def test_large_categorical_domain_is_open_and_sketched() -> None:
+    values = [f"user{i}" for i in range(3000)]
+    profile = ModelProfile("ids", "1", components=[InputComponent("user", ElementExtractor("user"))])
+    profile.build(input=pd.DataFrame({"user": values}), silent=True)
+    stats = profile.components["user"].stats
+    assert isinstance(stats, CategoricalStats) and stats.domain is None and not stats.exact
+    assert profile.validate_input({"user": "someone-new"}, tag_format="simple") == {"user": "someone-new"}
+
+
+def test_batch_tag_objects() -> None:
+    rows = small_profile().validate_input(
+        pd.DataFrame({"age": [30, 70], "income": [1.0, 1.0], "colour": ["red", "red"]}), tag_format="tag"
+    )
+    assert all(isinstance(t, Tag) for row in rows for t in row)
+    assert Tag("age-error", "UpperBoundError", "profile-input-error", "people@2") in rows[1]

@@ -270,10 +270,10 @@ class Component:
                 obj = series.to_numpy()
                 none, nan = _object_missing_kinds(obj, pd.isna(obj))
                 errors[VALUE_NONE], errors[VALUE_NAN] = int(none.sum()), int(nan.sum())
-            elif series.dtype.kind == "f":
-                errors[VALUE_NAN] = stats.missing
-            else:
-                errors[VALUE_NONE] = stats.missing
+            else:  # typed columns hold one kind of missing value: NaN (float, str) or NA/None
+                na_value = getattr(series.dtype, "na_value", np.nan if series.dtype.kind == "f" else None)
+                nan_like = isinstance(na_value, float) and na_value != na_value
+                errors[VALUE_NAN if nan_like else VALUE_NONE] = stats.missing
         return stats, None, {k: v for k, v in errors.items() if v}
 
     def compile(self) -> None:
