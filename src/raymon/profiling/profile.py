@@ -19,7 +19,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import orjson
@@ -39,9 +39,6 @@ from raymon.profiling.scores import Score
 from raymon.profiling.stats import DEFAULT_NBINS, Stats
 from raymon.tags import Tag, tag_fields_to_jcr
 
-if TYPE_CHECKING:
-    from pathlib import Path as _Path
-
 PROFILE_FORMAT = 1
 # What the backend accepts in a profile's name and version (raymon.server.services.profiles).
 _IDFR_PART = re.compile(r"[A-Za-z0-9_\-.:+]{1,64}")
@@ -56,8 +53,8 @@ log = logging.getLogger("raymon.profiling")
 def is_batch(data: Any) -> bool:
     """Whether ``data`` holds many samples (rather than one) when the caller does not say.
 
-    A DataFrame of more (or fewer) than one row, a 2-D or higher array, and a list or
-    tuple of non-scalars (dicts, rows, images) are batches; a dict, a Series, a 1-D
+    A DataFrame of more (or fewer) than one row, a 2-D or higher array, and an empty list
+    or a list or tuple of non-scalars (dicts, rows, images) are batches; a dict, a Series, a 1-D
     array, a list of scalars, an image or a scalar is one sample.
     """
     if isinstance(data, pd.DataFrame):
@@ -65,7 +62,7 @@ def is_batch(data: Any) -> bool:
     if isinstance(data, np.ndarray):
         return data.ndim >= 2
     if isinstance(data, (list, tuple)):
-        return len(data) > 0 and not isinstance(data[0], (int, float, str, bool, np.generic, type(None)))
+        return len(data) == 0 or not isinstance(data[0], (int, float, str, bool, np.generic, type(None)))
     return False
 
 
@@ -501,13 +498,13 @@ class ModelProfile:
 
         return contrast_alternatives(self, a, b, thresholds)
 
-    def view(self, path: str | _Path | None = None) -> Path:
+    def view(self, path: str | Path | None = None) -> Path:
         """Write this profile's HTML report and answer its path."""
         from raymon.profiling.report_html import write_profile_html
 
         return write_profile_html(self, path)
 
-    def view_contrast(self, other: ModelProfile, path: str | _Path | None = None) -> Path:
+    def view_contrast(self, other: ModelProfile, path: str | Path | None = None) -> Path:
         """Write the HTML report contrasting ``other`` with this profile and answer its path."""
         from raymon.profiling.report_html import write_contrast_html
 
