@@ -241,8 +241,13 @@ def test_validate_all_concatenates_roles_in_order() -> None:
         actual=np.array([[0.2], [0.3]]),
     )
     assert len(rows) == 2 and {"name": "age-error", "value": "UpperBoundError"}.items() <= rows[1][1].items()
-    with pytest.raises(ProfileError, match="batch for some roles"):
-        profile.validate_all(input=pd.DataFrame({"age": [1, 2]}), output=0.2)
+    labels = profile.validate_all(output=np.array([[0.2], [0.3]]), actual=[0.2, 0.3], tag_format="simple")
+    assert labels == [
+        {"score": 0.2, "truth": 0.2, "abs_error": 0.0},
+        {"score": 0.3, "truth": 0.3, "abs_error": 0.0},
+    ]
+    with pytest.raises(ProfileError, match="as many samples"):
+        profile.validate_all(input=pd.DataFrame({"age": [1, 2]}), output=[0.2, 0.3, 0.4])
 
 
 def test_tag_formats() -> None:

@@ -297,7 +297,11 @@ class ModelProfile:
         tag_format: TagFormat = "jcr",
         batch: bool | None = None,
     ) -> Any:
-        """The tags of every role given (evaluations when both output and actual are), in that order."""
+        """The tags of every role given (evaluations when both output and actual are), in that order.
+
+        Whether the data is one sample or a batch is decided on the first role given
+        (input, else output, else actual), unless ``batch`` says.
+        """
         parts: list[tuple[str, tuple[Any, ...]]] = [
             (role, (d,))
             for role, d in (("input", input), ("output", output), ("actual", actual))
@@ -307,13 +311,16 @@ class ModelProfile:
             parts.append(("eval", (output, actual)))
         if not parts:
             raise ProfileError("validate_all needs at least one of input=, output= and actual=")
-        if batch is None:
-            kinds = {is_batch(args[0]) for _, args in parts}
-            if len(kinds) > 1:
-                raise ProfileError(
-                    "validate_all got a batch for some roles and a single sample for others; pass batch=True or False"
-                )
-            batch = kinds.pop()
+        if batch is None:  # the first role given decides: a list of actual labels alone is ambiguous
+            batch = is_batch(parts[0][1][0])
+        if batch:
+            lengths = {
+                role: batch_length(d)
+                for role, d in (("input", input), ("output", output), ("actual", actual))
+                if d is not None
+            }
+            if len(set(lengths.values())) > 1:
+                raise ProfileError(f"input, output and actual must hold as many samples each, got {lengths}")
         results = [self._validate(role, args, "jcr", batch) for role, args in parts]
         if not batch:
             return _format_tags([t for r in results for t in r], tag_format)
