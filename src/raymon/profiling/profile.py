@@ -129,6 +129,8 @@ class ModelProfile:
                     f"two components are named {component.name!r} (names are case-insensitive)"
                 )
             component.group = self.group_idfr
+            if component.stats is not None:
+                component.compile()
             self.components[component.name] = component
         self.scores: dict[str, Score] = {}
         for score in scores:
@@ -450,9 +452,6 @@ class ModelProfile:
             raise ProfileError(f"malformed saved profile: {exc!r}") from exc
         for score, result in zip(profile.scores.values(), results, strict=True):
             score.result = result
-        for component in profile.components.values():
-            if component.stats is not None:
-                component.compile()
         n = jcr.get("n_samples")
         profile.n_samples = None if n is None else int(n)
         return profile
