@@ -445,6 +445,40 @@ def test_two_live_loggers_sharing_a_spool_dir_never_send_each_others_events(
     assert first.stats.sent == 300 and second.stats.sent == 300 and third.stats.sent == 0
 
 
+def test_two_live_client_processes_sharing_a_spool_dir_each_send_only_their_own(
+    make_receiver: Any, tmp_path: Path
+) -> None:
+    receiver = make_receiver()  # down while both clients log and wait in flush()
+    spool = tmp_path / "spool"
+    clients, returned = [], []
+    for run in ("p", "q"):
+        returned.append(tmp_path / f"returned-{run}.txt")
+        clients.append(
+            subprocess.Popen(
+                [sys.executable, str(BATCH_CLIENT), "--url", receiver.url, "--spool", str(spool)]
+                + ["--run", run, "--count", "400", "--returned", str(returned[-1]), "--backoff-max", "0.3"],
+                env=client_env(),
+                stdout=subprocess.PIPE,
+            )
+        )
+    try:
+        assert wait_until(lambda: all(len(read_lines(r)) == 400 for r in returned))
+        newcomer = make_logger(receiver.url, spool)  # both owners are alive: nothing to adopt
+        assert newcomer.stats.adopted_dirs == 0
+        receiver.start()
+        outputs = [c.communicate(timeout=60)[0] for c in clients]
+    finally:
+        for c in clients:
+            if c.poll() is None:
+                c.kill()
+                c.wait(10)
+    assert [c.returncode for c in clients] == [0, 0] and all(b"flushed=True" in o for o in outputs)
+    newcomer.close()
+    assert sorted(receiver.messages()) == sorted(read_lines(returned[0]) + read_lines(returned[1]))
+    assert receiver.stats()["duplicates"] == 0  # nobody sent another's events
+    assert newcomer.stats.sent == 0
+
+
 def test_a_forked_child_logs_through_its_own_spool_and_thread(
     receiver: ReceiverProcess, tmp_path: Path
 ) -> None:
