@@ -113,7 +113,13 @@ def server(
     if settings.demo:
         from raymon.server.services.demo import load_demo
 
-        demo_info = load_demo(app.state.database, app.state.object_store, settings, progress=True)
+        demo_info = load_demo(
+            app.state.database,
+            app.state.object_store,
+            settings,
+            progress=True,
+            listeners=app.state.ingest_listeners,
+        )
         click.echo(
             f"raymon: demo project {demo_info.project_id!r}: {demo_info.traces} traces "
             f"({demo_info.accepted} new events); API key (read, ingest):\n\n    {demo_info.key}\n"

@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.object_store = open_object_store(settings)
     app.state.ingest_gate = IngestGate(settings.ingest_max_inflight, settings.ingest_slot_wait_seconds)
     app.state.principal_resolvers = [resolve_api_key]
+    app.state.ingest_listeners = []  # services.ingest.IngestListener: told of newly stored events
     app.state.prepared = False
     app.state.bootstrap_report = None
 

@@ -117,6 +117,7 @@ async def _ingest(request: Request, access: ProjectAccess) -> JSONResponse:
             access.project_id,
             body,
             content_type in NDJSON_TYPES,
+            request.app.state.ingest_listeners,
         )
     finally:
         gate.release()

@@ -10,14 +10,14 @@ ingest service like any request. It never touches other projects.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
 from raymon.server.services import auth
-from raymon.server.services.ingest import ingest_records
+from raymon.server.services.ingest import IngestListener, ingest_records
 from raymon.server.settings import Settings
 from raymon.server.store.db import Database
 from raymon.server.store.objects import ObjectStore
@@ -114,7 +114,11 @@ def demo_events(now: datetime | None = None) -> Iterator[Event]:
 
 
 def load_demo(
-    database: Database, object_store: ObjectStore, settings: Settings, progress: bool = False
+    database: Database,
+    object_store: ObjectStore,
+    settings: Settings,
+    progress: bool = False,
+    listeners: Sequence[IngestListener] = (),
 ) -> DemoInfo:
     """Create the demo project if needed, load its traces (idempotent) and answer a new read/ingest key."""
     with database.write_session() as session:
@@ -129,7 +133,7 @@ def load_demo(
         bar = tqdm(total=len(events), desc="demo data", unit="event")
     for start in range(0, len(events), BATCH_EVENTS):
         batch = events[start : start + BATCH_EVENTS]
-        result = ingest_records(database, object_store, settings, DEMO_PROJECT_ID, batch)
+        result = ingest_records(database, object_store, settings, DEMO_PROJECT_ID, batch, listeners)
         if result.rejected:
             raise RuntimeError(f"demo data refused: {result.rejected[:3]}")
         accepted += result.accepted

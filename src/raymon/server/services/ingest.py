@@ -10,8 +10,9 @@ directly.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,12 @@ from raymon.server.store.writes import WriteResult, write_events
 from raymon.wire import Event
 
 _RETRIES = 3  # PostgreSQL deadlock/serialisation failures are retried; they roll back whole
+log = logging.getLogger("raymon.server.ingest")
+
+# Called after commit with (project_id, the events stored now): how the engine learns that an
+# object or tag arrived. A listener's failure is logged, never turned into a failed ingest: the
+# events are stored already. Register in ``app.state.ingest_listeners``.
+IngestListener = Callable[[str, Sequence[Event]], None]
 
 
 @dataclass
@@ -76,6 +83,7 @@ def ingest_records(
     settings: Settings,
     project_id: str,
     records: Sequence[Any],
+    listeners: Sequence[IngestListener] = (),
 ) -> IngestResult:
     if len(records) > settings.max_batch_events:
         raise LimitExceededError(
@@ -86,7 +94,28 @@ def ingest_records(
     written = (
         store_events(database, object_store, settings, project_id, events) if events else WriteResult(0, 0)
     )
+    if listeners and written.new_event_ids:
+        _notify(listeners, project_id, events, written.new_event_ids)
     return IngestResult(written.accepted, written.duplicates, rejected, written.new_event_ids)
+
+
+def _notify(
+    listeners: Sequence[IngestListener], project_id: str, events: Sequence[Event], new_ids: Sequence[str]
+) -> None:
+    fresh_ids = set(new_ids)
+    seen: set[str] = set()
+    fresh = []
+    for event in events:
+        if event["event_id"] in fresh_ids and event["event_id"] not in seen:
+            seen.add(event["event_id"])
+            fresh.append(event)
+    for listener in listeners:
+        try:
+            listener(project_id, fresh)
+        except Exception:
+            log.exception(
+                "ingest listener %r failed for %d new events of project %s", listener, len(fresh), project_id
+            )
 
 
 def ingest_body(
@@ -96,13 +125,14 @@ def ingest_body(
     project_id: str,
     body: bytes,
     ndjson: bool = False,
+    listeners: Sequence[IngestListener] = (),
 ) -> IngestResult:
     """Decode a request body (JSON event, array or NDJSON) and ingest its records."""
     try:
         records = decode_body(body, ndjson)
     except WireFormatError as exc:
         return IngestResult(rejected=[{"index": 0, "error": str(exc)}])
-    return ingest_records(database, object_store, settings, project_id, records)
+    return ingest_records(database, object_store, settings, project_id, records, listeners)
 
 
 def store_events(
