@@ -151,10 +151,16 @@ _TAG_UPSERT = (
     "grp = excluded.grp, value_num = excluded.value_num, value_text = excluded.value_text, "
     "ts = excluded.ts WHERE excluded.ts >= tags.ts"
 )
-_TAG_UPSERT_SQL = {
-    "sqlite": _TAG_UPSERT.format(marks=", ".join(["?"] * 8)),
-    "postgresql": _TAG_UPSERT.format(marks=", ".join(["%s"] * 8)),
-}
+_TAG_UPSERT_SQLITE = _TAG_UPSERT.format(marks=", ".join(["?"] * 8))
+# PostgreSQL: one statement per batch over arrays (psycopg's executemany sends a message per row).
+_TAG_UPSERT_POSTGRESQL = (
+    "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts) "
+    "SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+    "%s::float8[], %s::text[], %s::timestamptz[]) "
+    "ON CONFLICT (trace_pk, name) DO UPDATE SET type = excluded.type, "
+    "grp = excluded.grp, value_num = excluded.value_num, value_text = excluded.value_text, "
+    "ts = excluded.ts WHERE excluded.ts >= tags.ts"
+)
 
 
 def _driver_ts(dialect: str) -> Any:
@@ -199,7 +205,12 @@ def _write_tags(
     if not latest:
         return
     rows = [latest[key][1] for key in sorted(latest)]
-    session.connection().exec_driver_sql(_TAG_UPSERT_SQL[dialect], rows)
+    if dialect == "postgresql":  # one row per (trace, name) above: ON CONFLICT meets each row once
+        session.connection().exec_driver_sql(
+            _TAG_UPSERT_POSTGRESQL, tuple(list(c) for c in zip(*rows, strict=True))
+        )
+    else:
+        session.connection().exec_driver_sql(_TAG_UPSERT_SQLITE, rows)
 
 
 def _write_texts(
