@@ -26,6 +26,7 @@ returned trace must satisfy the filter. Target: p95 < 100 ms at 1M traces.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -136,15 +137,22 @@ def explain(database_url: str, expression: str, limit: int) -> str:
     """The database's plan for the first page of ``expression`` (the query service's own statement)."""
     from sqlalchemy import select
 
-    from raymon.server.services.query import TraceFilter, trace_conditions
+    from raymon.server.services import filter_plan
+    from raymon.server.services.query import TraceFilter, parse_filter, trace_conditions
     from raymon.server.store.db import Database
     from raymon.server.store.models import Trace
 
     database = Database(database_url, pool_size=1)
     try:
+        conditions = trace_conditions(database, BENCH_PROJECT_ID, TraceFilter(expression=expression or None))
+        with database.session() as session:  # the plan hint list_traces adds (see services/filter_plan.py)
+            collation = "C" if database.is_postgresql else None
+            conditions += filter_plan.rare_tag_hint(
+                session, BENCH_PROJECT_ID, parse_filter(expression), collation
+            )
         stmt = (
             select(Trace.id, Trace.trace_id, Trace.first_ts, Trace.last_ts)
-            .where(*trace_conditions(database, BENCH_PROJECT_ID, TraceFilter(expression=expression or None)))
+            .where(*conditions)
             .order_by(Trace.first_ts.desc(), Trace.id.desc())
             .limit(limit + 1)
         )
@@ -245,10 +253,14 @@ def main(argv: list[str] | None = None) -> None:
             "PostgreSQL skipped: give --postgres-url or RAYMON_BENCH_POSTGRES_URL to run it too",
             file=sys.stderr,
         )
+    if not targets:
+        parser.error("nothing to run: --no-sqlite without --postgres-url / RAYMON_BENCH_POSTGRES_URL")
     rows: list[Row] = []
     for db, pg in targets:
         rows += run_database(db, pg, sizes, args)
 
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nload average at the end (1/5/15 min): {load} on {os.cpu_count()} cores")
     print(f"\nTrace list latency in ms, limit={args.limit}, {args.rounds} rounds x up to {args.pages} pages")
     print(HEADER)
     baselines = {(r.db, r.size): r for r in rows if r.name == "none"}
