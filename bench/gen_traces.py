@@ -10,7 +10,10 @@ driver, not the ingest API (1M traces x 10 tags = 10M tag rows would take an
 hour through HTTP): SQLite ``executemany`` in large transactions, PostgreSQL
 ``COPY``. The secondary indices of ``traces`` and ``tags`` are dropped for the
 load and re-created from their own saved definitions afterwards (constraints
-stay), then the tables are analysed, as a live database would be. It writes
+stay). PostgreSQL's tables are then analysed (``VACUUM ANALYZE``), as its
+autovacuum does to a live database; SQLite's are not (``--sqlite-analyze`` to
+do it): the server never runs ``ANALYZE``, so a live SQLite store has no
+planner statistics, and SQLite's plans differ with and without them. It writes
 traces and tags only (the trace list reads nothing else) into project
 ``bench`` and refuses a store that already holds traces of that project.
 
@@ -174,7 +177,7 @@ def prepare_store(database_url: str) -> None:
         database.dispose()
 
 
-def load_sqlite(path: Path, total: int, seed: int) -> None:
+def load_sqlite(path: Path, total: int, seed: int, analyze: bool = False) -> None:
     import sqlite3
 
     conn = sqlite3.connect(path, isolation_level=None)
@@ -205,9 +208,10 @@ def load_sqlite(path: Path, total: int, seed: int) -> None:
             started = time.perf_counter()
             conn.execute(sql)
             print(f"index {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
-        started = time.perf_counter()
-        conn.execute("ANALYZE")
-        print(f"ANALYZE: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        if analyze:
+            started = time.perf_counter()
+            conn.execute("ANALYZE")
+            print(f"ANALYZE: {time.perf_counter() - started:.1f} s", file=sys.stderr)
     finally:
         conn.close()
 
@@ -273,6 +277,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres-url", help="PostgreSQL server (or env RAYMON_BENCH_POSTGRES_URL).")
     parser.add_argument("--database", help="PostgreSQL: the database to create and fill.")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--sqlite-analyze",
+        action="store_true",
+        help="Run ANALYZE on SQLite after the load (the server never does: off by default, as in a live store).",
+    )
     args = parser.parse_args(argv)
     if args.traces <= 0:
         parser.error(f"--traces must be positive, got {args.traces}")
@@ -281,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
         args.data_dir.mkdir(parents=True, exist_ok=True)
         url = sqlite_url_for(args.data_dir)
         prepare_store(url)
-        load_sqlite(args.data_dir / "raymon.sqlite3", args.traces, args.seed)
+        load_sqlite(args.data_dir / "raymon.sqlite3", args.traces, args.seed, args.sqlite_analyze)
     else:
         postgres = postgres_from(args.postgres_url)
         if postgres is None or not args.database:

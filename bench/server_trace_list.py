@@ -20,7 +20,8 @@ returned trace must satisfy the filter. Target: p95 < 100 ms at 1M traces.
 ``--explain`` prints the database's plan of each filtered query.
 
     python bench/server_trace_list.py [--sizes 10000,100000,1000000] [--rounds 20] [--pages 5]
-        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5440/postgres] [--no-sqlite] [--explain]
+        [--sorts received,time] [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5440/postgres]
+        [--no-sqlite] [--explain]
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ def check_page(expression: str, traces: list[dict[str, Any]]) -> None:
             )
 
 
-def time_filter(server: BenchServer, expression: str, rounds: int, pages: int, limit: int) -> Timings:
+def time_filter(
+    server: BenchServer, expression: str, rounds: int, pages: int, limit: int, sort: str | None
+) -> Timings:
     timings = Timings()
     path = f"/api/v1/projects/{server.project_id}/traces"
     with server.client() as client:
@@ -112,6 +115,8 @@ def time_filter(server: BenchServer, expression: str, rounds: int, pages: int, l
             cursor = None
             for page in range(pages):
                 params: dict[str, Any] = {"limit": limit}
+                if sort:
+                    params["sort"] = sort
                 if expression:
                     params["filter"] = expression
                 if cursor:
@@ -171,6 +176,7 @@ class Row:
     size: int
     name: str
     timings: Timings
+    sort: str = "default"
 
     @property
     def first_p95(self) -> float:
@@ -188,14 +194,17 @@ def run_database(
         else:
             server = BenchServer(DATA_ROOT / f"pg-server-{size}", postgres.url_of(pg_database(size)))
         with server:
-            for name, expression in FILTERS.items():
-                if args.explain and expression:
-                    print(f"-- {db} {size} {name}: {expression}", file=sys.stderr)
-                    print(explain(server.effective_database_url, expression, args.limit), file=sys.stderr)
-                timings = time_filter(server, expression, args.rounds, args.pages, args.limit)
-                row = Row(db, size, name, timings)
-                rows.append(row)
-                print(line(row, None), file=sys.stderr, flush=True)
+            for sort in args.sorts:
+                for name, expression in FILTERS.items():
+                    if args.explain and expression and sort in ("", "time"):
+                        print(f"-- {db} {size} {name}: {expression}", file=sys.stderr)
+                        print(explain(server.effective_database_url, expression, args.limit), file=sys.stderr)
+                    timings = time_filter(
+                        server, expression, args.rounds, args.pages, args.limit, sort or None
+                    )
+                    row = Row(db, size, name, timings, sort or "default")
+                    rows.append(row)
+                    print(line(row, None), file=sys.stderr, flush=True)
     return rows
 
 
@@ -208,14 +217,14 @@ def line(row: Row, baseline: Row | None) -> str:
         else "       - |        -"
     )
     return (
-        f"| {row.db:10} | {row.size:>9,} | {row.name:8} | {percentile(t.first, 50):8.1f} | "
+        f"| {row.db:10} | {row.sort:8} | {row.size:>9,} | {row.name:8} | {percentile(t.first, 50):8.1f} | "
         f"{row.first_p95:8.1f} | {following} | {ratio} |"
     )
 
 
 HEADER = (
-    "| database   | traces    | filter   | first p50 | first p95 | next p50 | next p95 | p95 / none |\n"
-    "|------------|----------:|----------|----------:|----------:|---------:|---------:|-----------:|"
+    "| database   | sort     | traces    | filter   | first p50 | first p95 | next p50 | next p95 | p95 / none |\n"
+    "|------------|----------|----------:|----------|----------:|----------:|---------:|---------:|-----------:|"
 )
 
 
@@ -233,7 +242,14 @@ def main(argv: list[str] | None = None) -> None:
         "--postgres-url", help="PostgreSQL server to also run on (or env RAYMON_BENCH_POSTGRES_URL)."
     )
     parser.add_argument("--no-sqlite", action="store_true", help="Skip SQLite.")
-    parser.add_argument("--explain", action="store_true", help="Print each filtered query's plan.")
+    parser.add_argument(
+        "--sorts",
+        default="",
+        help="The API's sort values to time, comma-separated (e.g. received,time); default: the API's default.",
+    )
+    parser.add_argument(
+        "--explain", action="store_true", help="Print each filtered query's plan (of the time-ordered list)."
+    )
     args = parser.parse_args(argv)
     try:
         sizes = sorted(int(x) for x in args.sizes.split(",") if x.strip())
@@ -243,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--sizes must be positive, got {args.sizes!r}")
     if args.rounds < 1 or args.pages < 1 or not 1 <= args.limit <= 1000:
         parser.error("--rounds and --pages must be at least 1, --limit between 1 and 1000")
+    args.sorts = [x.strip() for x in args.sorts.split(",")] if args.sorts.strip() else [""]
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
     postgres = postgres_from(args.postgres_url)
     targets: list[tuple[str, PostgresServer | None]] = [] if args.no_sqlite else [("sqlite", None)]
@@ -263,9 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nload average at the end (1/5/15 min): {load} on {os.cpu_count()} cores")
     print(f"\nTrace list latency in ms, limit={args.limit}, {args.rounds} rounds x up to {args.pages} pages")
     print(HEADER)
-    baselines = {(r.db, r.size): r for r in rows if r.name == "none"}
+    baselines = {(r.db, r.sort, r.size): r for r in rows if r.name == "none"}
     for row in rows:
-        print(line(row, baselines.get((row.db, row.size))))
+        print(line(row, baselines.get((row.db, row.sort, row.size))))
     print(f"\nGrowth of the first-page p95 from {sizes[0]:,} to {sizes[-1]:,} traces (1.0 = flat):")
     by_key = {(r.db, r.size, r.name): r for r in rows}
     misses = []
