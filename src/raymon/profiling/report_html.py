@@ -1,0 +1,490 @@
+"""Self-contained HTML reports of a profile and of a contrast between two profiles.
+
+``write_profile_html`` and ``write_contrast_html`` are what
+``ModelProfile.view`` and ``ModelProfile.view_contrast`` call. A report is one
+file that opens in any browser without a network: histograms are inline SVG
+drawn here, the table sorting is a few lines of inline JavaScript, there is no
+CDN or external asset. Everything that came from a user (profile, component
+and category names, values) is HTML-escaped; no user text is ever placed
+inside a script. This module never changes a profile and computes no metric
+itself (``contrast`` and ``drift`` do).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from raymon.profiling import drift
+from raymon.profiling.contrast import ContrastReport, Thresholds, binned_counts, contrast_profiles
+
+REFERENCE_COLOUR = "#3b6fb6"
+OTHER_COLOUR = "#e07b39"
+TOP_CATEGORIES = 20
+_CHART_W, _CHART_H, _PAD = 540, 140, 22
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1200px}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}h3{font-size:1em;margin:0 0 .4em}
+table{border-collapse:collapse;margin:.5em 0}td{white-space:nowrap}th,td{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}
+th.sortable{cursor:pointer;user-select:none}th.sortable:after{content:" \\2195";color:#aaa}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.cards{display:flex;flex-wrap:wrap;gap:1em}.card{border:1px solid #ddd;border-radius:6px;padding:.8em;width:600px;overflow-x:auto}
+.card table{font-size:.85em}
+.alert{color:#b00020;font-weight:600}.ok{color:#2e7d32}.muted{color:#777}
+.verdict{font-size:1.2em;padding:.5em .8em;border-radius:6px;display:inline-block}
+.verdict.alert{background:#fde7e9}.verdict.ok{background:#e8f5e9}.verdict.nodata{background:#eee}
+.legend span{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em;vertical-align:middle}
+small{color:#666}
+"""
+
+# Sorts a table by a clicked header: numbers by data-sort value, text otherwise. No user data inside.
+_SORT_JS = """
+document.querySelectorAll('table.sortable').forEach(function(table){
+  table.querySelectorAll('th.sortable').forEach(function(th, col){
+    th.addEventListener('click', function(){
+      var body = table.tBodies[0];
+      var rows = Array.prototype.slice.call(body.rows);
+      var desc = th.getAttribute('data-dir') !== 'desc';
+      th.setAttribute('data-dir', desc ? 'desc' : 'asc');
+      rows.sort(function(a, b){
+        var x = a.cells[col].getAttribute('data-sort'), y = b.cells[col].getAttribute('data-sort');
+        var nx = parseFloat(x), ny = parseFloat(y), r;
+        if (!isNaN(nx) && !isNaN(ny)) { r = nx - ny; }
+        else if (!isNaN(nx)) { r = 1; } else if (!isNaN(ny)) { r = -1; }
+        else { r = String(x).localeCompare(String(y)); }
+        return desc ? -r : r;
+      });
+      rows.forEach(function(r){ body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | np.integer):
+        return f"{int(value):,}"
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(x):
+        return "–"
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x != 0 and (abs(x) >= 1e6 or abs(x) < 1e-3):
+        return f"{x:.2e}"
+    return f"{x:.{digits}g}"
+
+
+def _sort_key(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int | float | np.number):
+        x = float(value)
+        return "" if math.isnan(x) else repr(x)
+    return str(value)
+
+
+def _cell(value: Any, css: str = "", text: str | None = None) -> str:
+    shown = _e(text if text is not None else _fmt(value))
+    num = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+    classes = " ".join(c for c in (css, "num" if num else "") if c)
+    cls = f' class="{classes}"' if classes else ""
+    return f'<td{cls} data-sort="{_e(_sort_key(value))}">{shown}</td>'
+
+
+def _is_numeric(stats: Any) -> bool:
+    return hasattr(stats, "edges") and hasattr(stats, "sketch")
+
+
+def _default_path(stem: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.@-]+", "_", stem).strip("_") or "report"
+    return Path(tempfile.gettempdir()) / "raymon-reports" / f"{safe}.html"
+
+
+def _resolve(path: str | Path | None, stem: str) -> Path:
+    if path is None:
+        target = _default_path(stem)
+    else:
+        target = Path(path)
+        if target.is_dir():
+            target = target / _default_path(stem).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>{body}<script>{_SORT_JS}</script></body></html>\n"
+    )
+
+
+def _idfr(profile: Any) -> str:
+    return str(getattr(profile, "group_idfr", None) or f"{profile.name}@{profile.version}")
+
+
+# ---------------------------------------------------------------- charts
+
+
+def _bars_svg(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, str, Sequence[float]]],
+    widths: Sequence[float] | None = None,
+    axis: tuple[str, str] | None = None,
+) -> str:
+    """Overlaid bar chart: each series is (name, colour, proportions) over the same slots.
+
+    ``widths`` gives each slot's relative width (bins of unequal width);
+    ``axis`` labels the left and right ends of the x axis.
+    """
+    k = len(labels)
+    if k == 0:
+        return '<p class="muted">no values</p>'
+    rel = np.asarray(widths if widths is not None else [1.0] * k, dtype=float)
+    rel = np.where(np.isfinite(rel) & (rel > 0), rel, 1.0)
+    x_edges = np.concatenate([[0.0], np.cumsum(rel)]) / rel.sum() * (_CHART_W - 2 * _PAD) + _PAD
+    top = max((max(s[2]) if len(s[2]) else 0.0) for s in series) or 1.0
+    plot_h = _CHART_H - 2 * _PAD
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_CHART_W}" height="{_CHART_H}" '
+        f'viewBox="0 0 {_CHART_W} {_CHART_H}" role="img">'
+    ]
+    for name, colour, values in series:
+        for i, v in enumerate(values):
+            h = 0.0 if not math.isfinite(v) else v / top * plot_h
+            x0, x1 = x_edges[i], x_edges[i + 1]
+            parts.append(
+                f'<rect x="{x0 + 0.5:.1f}" y="{_PAD + plot_h - h:.1f}" width="{max(x1 - x0 - 1, 0.5):.1f}" '
+                f'height="{h:.1f}" fill="{colour}" fill-opacity="0.55">'
+                f"<title>{_e(name)} · {_e(labels[i])}: {_e(_fmt(100 * v, 3))}%</title></rect>"
+            )
+    base = _PAD + plot_h
+    parts.append(f'<line x1="{_PAD}" y1="{base}" x2="{_CHART_W - _PAD}" y2="{base}" stroke="#888"/>')
+    parts.append(
+        f'<text x="{_PAD}" y="{_PAD - 6}" font-size="10" fill="#666">max {_e(_fmt(100 * top, 3))}%</text>'
+    )
+    if axis is not None:
+        parts.append(f'<text x="{_PAD}" y="{base + 14}" font-size="10" fill="#444">{_e(axis[0])}</text>')
+        parts.append(
+            f'<text x="{_CHART_W - _PAD}" y="{base + 14}" font-size="10" fill="#444" '
+            f'text-anchor="end">{_e(axis[1])}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _numeric_slots(
+    edges: np.ndarray, counts_list: Sequence[np.ndarray]
+) -> tuple[list[str], list[float], list[int]]:
+    """Bin labels and widths, keeping the below/above slots only when some side has values there."""
+    labels = [f"[{_fmt(edges[i])}, {_fmt(edges[i + 1])})" for i in range(edges.size - 1)]
+    widths = list(np.diff(edges).astype(float))
+    mean_w = float(np.mean(widths)) if widths else 1.0
+    keep = list(range(1, edges.size))
+    if any(c[0] > 0 for c in counts_list):
+        labels = [f"< {_fmt(edges[0])}"] + labels
+        widths = [mean_w] + widths
+        keep = [0] + keep
+    if any(c[-1] > 0 for c in counts_list):
+        labels = labels + [f"> {_fmt(edges[-1])}"]
+        widths = widths + [mean_w]
+        keep = keep + [edges.size]
+    return labels, widths, keep
+
+
+def _proportions(counts: np.ndarray) -> np.ndarray:
+    total = counts.sum()
+    return counts / total if total > 0 else counts * 0.0
+
+
+def _numeric_chart(ref: Any, oth: Any | None = None) -> str:
+    edges = np.asarray(ref.edges, dtype=float)
+    if oth is None:
+        counts = [np.asarray(ref.counts, dtype=float)]
+    else:
+        counts = list(binned_counts(ref, oth))
+    labels, widths, keep = _numeric_slots(edges, counts)
+    names = [("reference", REFERENCE_COLOUR), ("other", OTHER_COLOUR)]
+    series = [(names[i][0], names[i][1], list(_proportions(c)[keep])) for i, c in enumerate(counts)]
+    return _bars_svg(labels, series, widths, axis=(_fmt(edges[0]), _fmt(edges[-1])))
+
+
+def _categorical_chart(ref: Any, oth: Any | None = None) -> str:
+    ref_freq: Mapping[str, int] = ref.frequencies()
+    oth_freq: Mapping[str, int] = oth.frequencies() if oth is not None else {}
+    keys, rc, oc = drift.align_frequencies(ref_freq, oth_freq)
+    rp, op = _proportions(rc), _proportions(oc)
+    order = np.argsort(-(rp + op), kind="stable")[:TOP_CATEGORIES]
+    labels = [keys[i] for i in order]
+    series = [("reference", REFERENCE_COLOUR, list(rp[order]))]
+    if oth is not None:
+        series.append(("other", OTHER_COLOUR, list(op[order])))
+    shown = (
+        f"top {len(labels)} of {len(keys)} categories"
+        if len(keys) > len(labels)
+        else f"{len(keys)} categories"
+    )
+    return _bars_svg(labels, series) + f"<br><small>{_e(shown)}; hover a bar for its name</small>"
+
+
+# ---------------------------------------------------------------- profile report
+
+
+def _stats_rows(component: Any) -> list[tuple[str, Any]]:
+    s = component.stats
+    total = int(s.count) + int(s.missing)
+    rows: list[tuple[str, Any]] = [("values", int(s.count)), ("missing", int(s.missing))]
+    if total:
+        rows.append(("missing rate", s.missing / total))
+    if _is_numeric(s):
+        rows += [("min", s.min), ("max", s.max), ("mean", s.mean), ("std", s.std)]
+        if s.count:
+            qs = [0.05, 0.25, 0.5, 0.75, 0.95]
+            values = np.atleast_1d(s.quantile(qs))
+            rows += [(f"p{int(q * 100)}", float(v)) for q, v in zip(qs, values, strict=True)]
+    else:
+        freq = s.frequencies()
+        rows.append(("distinct", len(freq)))
+        if getattr(s, "unseen", 0):
+            rows.append(("outside domain", int(s.unseen)))
+    for name, count in sorted((getattr(component, "errors", None) or {}).items()):
+        if count:
+            rows.append((name, int(count)))
+    return rows
+
+
+def _component_card(name: str, component: Any, chart: str, extra: str = "") -> str:
+    role = getattr(component, "role", "")
+    dtype = getattr(component, "dtype", "")
+    table = "".join(f"<tr><th>{_e(k)}</th>{_cell(v)}</tr>" for k, v in _stats_rows(component))
+    return (
+        f'<div class="card" id="c-{_e(name)}"><h3>{_e(name)} <small>{_e(role)} · {_e(dtype)}</small></h3>'
+        f"{chart}{extra}<table>{table}</table></div>"
+    )
+
+
+def _scores_table(profile: Any, other: Any | None = None) -> str:
+    scores = getattr(profile, "scores", None) or {}
+    if not scores:
+        return ""
+    if other is None:
+        head = "<th>score</th><th>preference</th><th>result</th>"
+    else:
+        head = "<th>score</th><th>preference</th><th>reference</th><th>other</th>"
+    body = []
+    for name, score in scores.items():
+        cells = _cell(name) + _cell(getattr(score, "preference", "")) + _cell(getattr(score, "result", None))
+        if other is not None:
+            theirs = (getattr(other, "scores", None) or {}).get(name)
+            cells += _cell(getattr(theirs, "result", None) if theirs is not None else None)
+        body.append(f"<tr>{cells}</tr>")
+    return f"<h2>Scores</h2><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def render_profile_html(profile: Any) -> str:
+    """The HTML text of a profile's report (``write_profile_html`` writes it to a file)."""
+    idfr = _idfr(profile)
+    components: Mapping[str, Any] = profile.components
+    summary_rows = []
+    cards = []
+    for name, c in components.items():
+        s = c.stats
+        total = int(s.count) + int(s.missing)
+        errors = sum((getattr(c, "errors", None) or {}).values())
+        summary_rows.append(
+            "<tr>"
+            + _cell(name, text=None)
+            + _cell(getattr(c, "role", ""))
+            + _cell(getattr(c, "dtype", ""))
+            + _cell(int(s.count))
+            + _cell(s.missing / total if total else math.nan)
+            + _cell(int(errors))
+            + "</tr>"
+        )
+        chart = _numeric_chart(s) if _is_numeric(s) else _categorical_chart(s)
+        cards.append(_component_card(name, c, chart))
+    table = (
+        '<table class="sortable"><thead><tr>'
+        + "".join(
+            f'<th class="sortable">{h}</th>'
+            for h in ("component", "role", "type", "values", "missing rate", "errors")
+        )
+        + f"</tr></thead><tbody>{''.join(summary_rows)}</tbody></table>"
+    )
+    body = (
+        f"<h1>Profile {_e(idfr)}</h1><p>{len(components)} components.</p>"
+        f"{_scores_table(profile)}<h2>Components</h2>{table}"
+        f'<h2>Distributions</h2><div class="cards">{"".join(cards)}</div>'
+    )
+    return _page(f"Profile {idfr}", body)
+
+
+def write_profile_html(profile: Any, path: str | Path | None = None) -> Path:
+    """Write a profile's report to ``path`` (default: a file in the temp dir) and answer the path."""
+    target = _resolve(path, f"profile-{_idfr(profile)}")
+    target.write_text(render_profile_html(profile), encoding="utf-8")
+    return target
+
+
+# ---------------------------------------------------------------- contrast report
+
+
+def _drift_table(report: ContrastReport) -> str:
+    by_component: dict[str, dict[str, Any]] = {}
+    for r in report.rows:
+        entry = by_component.setdefault(r.component, {"role": r.role, "alert": False, "status": set()})
+        entry["alert"] = entry["alert"] or r.alert
+        entry["status"].add(r.status)
+        entry[r.metric] = r
+    headers = (
+        "component",
+        "role",
+        "drift metric",
+        "drift score",
+        "lower bound",
+        "threshold",
+        "p-value",
+        "PSI",
+        "missing rate change",
+        "alerts",
+        "status",
+    )
+    rows = []
+    for name, entry in by_component.items():
+        head = entry.get("ks_statistic") or entry.get("total_variation")
+        pval = entry.get("ks_pvalue") or entry.get("chi_square_pvalue")
+        psi = entry.get("psi")
+        miss = entry.get("missing_rate")
+        alerting = sorted({r.metric for r in report.rows if r.component == name and r.alert})
+        if "alert" in entry["status"]:
+            status = "alert"
+        elif "ok" in entry["status"] or "no threshold" in entry["status"]:
+            status = "ok"
+        else:
+            status = sorted(entry["status"])[0]
+        css = "alert" if entry["alert"] else ("ok" if status == "ok" else "muted")
+        rows.append(
+            "<tr>"
+            + f'<td data-sort="{_e(name)}"><a href="#c-{_e(name)}">{_e(name)}</a></td>'
+            + _cell(entry["role"])
+            + _cell(head.metric if head else "")
+            + _cell(head.value if head else None)
+            + _cell(head.lower_bound if head else None)
+            + _cell(head.threshold if head else None)
+            + _cell(pval.value if pval else None)
+            + _cell(psi.value if psi else None)
+            + _cell(miss.value if miss else None)
+            + _cell(", ".join(alerting))
+            + _cell(status, css)
+            + "</tr>"
+        )
+
+    # initial order: highest drift score first
+    def score(row_html: str) -> float:
+        m = re.findall(r'data-sort="([^"]*)"', row_html)
+        try:
+            return float(m[3])
+        except (ValueError, IndexError):
+            return -1.0
+
+    rows.sort(key=score, reverse=True)
+    head_html = "".join(f'<th class="sortable">{_e(h)}</th>' for h in headers)
+    return (
+        f'<table class="sortable"><thead><tr>{head_html}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def _metrics_detail(report: ContrastReport, name: str) -> str:
+    rows = [r for r in report.rows if r.component == name]
+    body = "".join(
+        "<tr>"
+        + _cell(r.check)
+        + _cell(r.metric)
+        + _cell(r.value)
+        + _cell(r.lower_bound)
+        + _cell(r.threshold)
+        + _cell(r.status, "alert" if r.alert else "")
+        + "</tr>"
+        for r in rows
+    )
+    return (
+        "<table><thead><tr><th>check</th><th>metric</th><th>value</th><th>lower bound</th>"
+        f"<th>threshold</th><th>status</th></tr></thead><tbody>{body}</tbody></table>"
+    )
+
+
+def render_contrast_html(reference: Any, other: Any, report: ContrastReport) -> str:
+    """The HTML text of a contrast report between two profiles."""
+    ref_id, oth_id = _idfr(reference), _idfr(other)
+    verdict = report.verdict
+    vcss = {"alert": "alert", "ok": "ok"}.get(verdict, "nodata")
+    flagged = report.flagged()
+    summary = (
+        f'<p class="verdict {vcss}">Verdict: {_e(verdict)}'
+        + (f" — alerts on {_e(', '.join(flagged))}" if flagged else "")
+        + "</p>"
+    )
+    th = report.thresholds
+    legend = (
+        f'<p class="legend">Histograms:<span style="background:{REFERENCE_COLOUR}"></span>reference '
+        f'({_e(ref_id)})<span style="background:{OTHER_COLOUR}"></span>other ({_e(oth_id)}), as shares of '
+        "each side's values, on the reference's bins.</p>"
+        f"<p><small>Alerts use effect sizes' lower confidence bounds (alpha {_e(_fmt(th.alpha))}); "
+        f"checks with fewer than {_e(th.min_count)} values on a side report “not enough data”. "
+        "Click a column header to sort.</small></p>"
+    )
+    cards = []
+    ref_components: Mapping[str, Any] = reference.components
+    oth_components: Mapping[str, Any] = other.components
+    for name, c in ref_components.items():
+        theirs = oth_components.get(name)
+        if theirs is None:
+            chart = '<p class="alert">not in the other profile</p>'
+        elif _is_numeric(c.stats) and _is_numeric(theirs.stats):
+            chart = _numeric_chart(c.stats, theirs.stats) if c.stats.count and theirs.stats.count else ""
+        elif not _is_numeric(c.stats) and not _is_numeric(theirs.stats):
+            chart = _categorical_chart(c.stats, theirs.stats)
+        else:
+            chart = '<p class="alert">numeric in one profile, categorical in the other</p>'
+        cards.append(_component_card(name, c, chart, _metrics_detail(report, name)))
+    body = (
+        f"<h1>Contrast {_e(ref_id)} → {_e(oth_id)}</h1>{summary}{legend}"
+        f"<h2>Drift by component</h2>{_drift_table(report)}"
+        f"{_scores_table(reference, other)}"
+        f'<h2>Distributions</h2><div class="cards">{"".join(cards)}</div>'
+    )
+    return _page(f"Contrast {ref_id} vs {oth_id}", body)
+
+
+def write_contrast_html(
+    reference: Any,
+    other: Any,
+    path: str | Path | None = None,
+    thresholds: Thresholds | Mapping[str, Any] | None = None,
+) -> Path:
+    """Contrast two profiles and write the report to ``path`` (default: the temp dir); answer the path."""
+    report = contrast_profiles(reference, other, thresholds)
+    target = _resolve(path, f"contrast-{_idfr(reference)}-vs-{_idfr(other)}")
+    target.write_text(render_contrast_html(reference, other, report), encoding="utf-8")
+    return target
