@@ -66,6 +66,17 @@ def test_ks_lower_bound_rarely_positive_when_nothing_changed() -> None:
     assert positives <= 0.05 * 200
 
 
+@pytest.mark.parametrize(
+    "n, m, shift", [(20_000, 30_000, 0.0), (20_000, 30_000, 0.03), (50_000, 50_000, 0.2)]
+)
+def test_ks_pvalue_for_large_samples_is_close_to_scipy(n: int, m: int, shift: float) -> None:
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=n), rng.normal(shift, 1, size=m)
+    expected = stats.ks_2samp(a, b, method="asymp")
+    got = drift.ks_pvalue(expected.statistic, n, m)
+    assert got == pytest.approx(expected.pvalue, abs=0.002, rel=0.05)
+
+
 def test_ks_margin_matches_scipy_critical_value_for_large_samples() -> None:
     # the asymptotic KS critical value at level alpha is the same expression
     n = m = 100_000
