@@ -401,25 +401,32 @@ def _rows_seen(component: Any) -> int:
     return int(stats.count) + int(stats.missing) + int(sum(errors.get(k, 0) for k in _NOT_IN_STATS))
 
 
-def _out_of_reference(reference: Any, stats: Any) -> float:
-    """How many of ``stats``' values fall outside the reference's range (numeric) or domain (categorical)."""
+def _out_of_reference(reference: Any, stats: Any) -> tuple[float, float]:
+    """How many of ``stats``' values fall outside the reference's range (numeric) or domain (categorical).
+
+    Also answers how uncertain that count is, as a share of the values: zero
+    when exact, twice the sketch's rank error (one per tail) when estimated
+    from the sketch of a profile that was binned on other edges.
+    """
     ref = reference.stats
     if _is_numeric_stats(ref):
         _, counts = binned_counts(ref, stats)
-        return float(counts[0] + counts[-1])
+        exact = np.array_equal(np.asarray(ref.edges), np.asarray(stats.edges))
+        return float(counts[0] + counts[-1]), 0.0 if exact else 2.0 * drift.sketch_rank_error(stats.sketch)
     if ref.domain is None:
-        return 0.0
+        return 0.0, 0.0
     if getattr(stats, "domain", None) == ref.domain:
-        return float(stats.unseen)
+        return float(stats.unseen), 0.0
     allowed = set(ref.domain)
-    return float(sum(n for value, n in stats.frequencies().items() if value not in allowed))
+    return float(sum(n for value, n in stats.frequencies().items() if value not in allowed)), 0.0
 
 
-def _error_count(reference: Any, component: Any) -> float:
-    """Values refused (type, extractor) plus values outside the reference's bounds or domain."""
+def _error_count(reference: Any, component: Any) -> tuple[float, float]:
+    """Values refused (type, extractor) plus values outside the reference's bounds or domain, and its uncertainty."""
     errors = getattr(component, "errors", None) or {}
     refused = sum(errors.get(k, 0) for k in _NOT_IN_STATS)
-    return float(refused) + _out_of_reference(reference, component.stats)
+    outside, uncertainty = _out_of_reference(reference, component.stats)
+    return float(refused) + outside, uncertainty
 
 
 def _integrity(name: str, role: str, ref: Any, oth: Any, th: Thresholds) -> list[CheckResult]:
@@ -431,10 +438,13 @@ def _integrity(name: str, role: str, ref: Any, oth: Any, th: Thresholds) -> list
             for metric in ("missing_rate", "error_rate")
         ]
     missing = drift.rate_increase(ref.stats.missing, n, oth.stats.missing, m, th.alpha)
-    errors = drift.rate_increase(_error_count(ref, ref), n, _error_count(ref, oth), m, th.alpha)
+    ref_errors, ref_uncertainty = _error_count(ref, ref)
+    oth_errors, oth_uncertainty = _error_count(ref, oth)
+    errors = drift.rate_increase(ref_errors, n, oth_errors, m, th.alpha)
+    errors_lower = errors.lower_bound - ref_uncertainty - oth_uncertainty
     return [
         _judge(th, name, role, "missing_rate", missing.increase, missing.lower_bound, n, m, enough),
-        _judge(th, name, role, "error_rate", errors.increase, errors.lower_bound, n, m, enough),
+        _judge(th, name, role, "error_rate", errors.increase, errors_lower, n, m, enough),
     ]
 
 
