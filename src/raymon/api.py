@@ -160,6 +160,7 @@ class RaymonAPI:
         order: str = "desc",
         tag_type: str | None = None,
         text: str | None = None,
+        sort: str = "received",
     ) -> Response:
         """List traces, newest first: JSON ``{"traces": [...], "next_cursor": str | None}``.
 
@@ -167,6 +168,8 @@ class RaymonAPI:
         docs/query.md); ``begin``/``end`` bound the trace's time (``begin <= t < end``);
         ``tag_type`` keeps traces with a tag of that type; ``text`` keeps traces whose
         logged texts contain it. Pass the answer's ``next_cursor`` as ``cursor`` for the next page.
+        ``sort`` is ``received`` (the order the backend first received the traces, newest
+        first by default) or ``time`` (by each trace's earliest logged time, ``first_ts``).
         """
         params = {
             "filter": slicestr,
@@ -175,6 +178,7 @@ class RaymonAPI:
             "limit": limit,
             "cursor": cursor,
             "order": order,
+            "sort": sort,
             "tag_type": tag_type,
             "text": text,
         }

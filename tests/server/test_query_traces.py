@@ -291,3 +291,35 @@ def test_trace_iter_follows_the_cursor_through_every_page(project: QueryProject)
         with pytest.raises(ValueError, match="timezone-aware"):
             api.trace_ls(project.project_id, begin=naive)
     assert got == _expected("app==v1.0.0")
+
+
+def test_received_order_and_time_order_differ_for_a_trace_logged_late(project: QueryProject) -> None:
+    late = f"late-{project.backend}"
+    # Received after every other trace, but logged with the oldest time of all.
+    project.ingest([tags_event(late, _ts(-5000), {"lateness": "late", "client": "bigshot"})])
+    with project.api() as api:
+        received = [
+            t["trace_id"]
+            for t in api.trace_ls(project.project_id, "client==bigshot", limit=3).json()["traces"]
+        ]
+        by_time = api.trace_ls(
+            project.project_id, "client==bigshot", sort="time", order="asc", limit=3
+        ).json()
+        bad = api.trace_ls(project.project_id, sort="sideways")
+    assert received[0] == late  # newest received first
+    assert by_time["traces"][0]["trace_id"] == late  # oldest logged time first
+    assert received[1:] == _expected("client==bigshot")[:2]
+    assert bad.status_code == 422 and "sort" in bad.text
+
+
+@pytest.mark.parametrize("sort", ["received", "time"])
+@pytest.mark.parametrize(
+    "expression", ["client==bigshot && app==v1.0.0", "latency_ms<200 && client!=small", ""]
+)
+def test_both_sorts_page_through_the_same_traces(project: QueryProject, sort: str, expression: str) -> None:
+    with project.api() as api:
+        got = [t["trace_id"] for t in api.trace_iter(project.project_id, expression, limit=3, sort=sort)]
+        assert len(got) == len(set(got))
+        assert set(got) == {
+            t["trace_id"] for t in api.trace_ls(project.project_id, expression, limit=1000).json()["traces"]
+        }

@@ -131,7 +131,13 @@ def _all_pages(db: Database, expression: str, limit: int) -> list[str]:
     cursor = None
     while True:
         page = query.list_traces(
-            db, PROJECT, query.TraceFilter(expression=expression), limit=limit, cursor=cursor, with_tags=False
+            db,
+            PROJECT,
+            query.TraceFilter(expression=expression),
+            sort="time",  # the rare-tag hint steers the time-ordered walk
+            limit=limit,
+            cursor=cursor,
+            with_tags=False,
         )
         pages += [t["trace_id"] for t in page["traces"]]
         cursor = page["next_cursor"]

@@ -39,8 +39,13 @@ def traces_list(
     ] = None,
     tag_type: str | None = Query(None, description="Only traces with a tag of this type (e.g. error)"),
     text: str | None = Query(None, description="Only traces whose logged texts contain this (any case)"),
+    sort: Literal["received", "time"] = Query(
+        "received",
+        description="received: in the order the backend first received the traces (fast with any filter); "
+        "time: by each trace's earliest logged time (first_ts)",
+    ),
     order: Literal["desc", "asc"] = Query(
-        "desc", description="By trace start time: newest first (desc) or oldest first"
+        "desc", description="Newest first (desc) or oldest first (asc), in the chosen sort"
     ),
     limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE, description="Traces per page"),
     cursor: str | None = Query(None, description="The next_cursor of the previous page"),
@@ -58,6 +63,7 @@ def traces_list(
         get_database(request),
         access.project_id,
         flt,
+        sort=sort,
         order=order,
         limit=limit,
         cursor=checked_text("cursor", cursor),

@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import orjson
 from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from raymon.server.services import filter_plan, tagfilter
 from raymon.server.services.errors import InvalidInputError, NotFoundError
@@ -36,6 +36,11 @@ DEFAULT_PAGE = 250
 CURSOR_VERSION = 1
 
 Order = Literal["asc", "desc"]
+Sort = Literal["received", "time"]
+SORTS: tuple[str, ...] = ("received", "time")
+# Choosing which == condition to read a page from: count at most this many index entries of each.
+DRIVER_COUNT_CAP = 2_000
+DRIVER_CANDIDATES_COUNTED = 4
 # Reads an object body kept in the object store (not inline) by its store key.
 BodyReader = Callable[[str], bytes]
 
@@ -60,26 +65,53 @@ class TraceFilter:
 
 
 # -- cursors -------------------------------------------------------------------------------------
-def encode_cursor(kind: str, order: Order, ts: datetime, pk: int | str) -> str:
-    payload = orjson.dumps([CURSOR_VERSION, kind, order, ts.astimezone(UTC).isoformat(), pk])
+def encode_cursor(kind: str, order: Order, *key: datetime | int | str) -> str:
+    """An opaque cursor holding a list's kind, order and the sort key of a page's last row."""
+    parts = [k.astimezone(UTC).isoformat() if isinstance(k, datetime) else k for k in key]
+    payload = orjson.dumps([CURSOR_VERSION, kind, order, *parts])
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, kind: str, order: Order) -> tuple[datetime, Any]:
-    """The sort key a cursor carries; ``QueryError`` for anything this server did not make."""
+def _cursor_parts(cursor: str, kind: str, order: Order, size: int) -> list[Any]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        version, cursor_kind, cursor_order, ts_text, pk = orjson.loads(raw)
-        ts = datetime.fromisoformat(ts_text)
+        parts = orjson.loads(raw)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise QueryError("cursor", f"{cursor[:60]!r} is not a cursor from this API") from exc
-    if version != CURSOR_VERSION or cursor_kind != kind or ts.tzinfo is None:
+    if (
+        not isinstance(parts, list)
+        or len(parts) != 3 + size
+        or parts[0] != CURSOR_VERSION
+        or parts[1] != kind
+    ):
         raise QueryError("cursor", f"{cursor[:60]!r} is not a cursor for this list")
-    if cursor_order != order:
-        raise QueryError("cursor", f"the cursor was made for order={cursor_order}, not order={order}")
-    if kind == "trace" and type(pk) is not int or kind == "object" and type(pk) is not str:
+    if parts[2] != order:
+        raise QueryError("cursor", f"the cursor was made for order={parts[2]}, not order={order}")
+    return parts[3:]
+
+
+def decode_cursor(cursor: str, kind: str, order: Order) -> tuple[datetime, Any]:
+    """The (time, id) sort key a cursor carries; ``QueryError`` for anything this server did not make."""
+    ts_text, pk = _cursor_parts(cursor, kind, order, 2)
+    try:
+        ts = datetime.fromisoformat(ts_text) if isinstance(ts_text, str) else None
+    except ValueError:
+        ts = None
+    if kind == "trace":
+        good_pk = type(pk) is int and 0 <= pk < 2**63
+    else:
+        good_pk = type(pk) is str
+    if ts is None or ts.tzinfo is None or not good_pk:
         raise QueryError("cursor", f"{cursor[:60]!r} is not a cursor for this list")
     return ts, pk
+
+
+def decode_id_cursor(cursor: str, kind: str, order: Order) -> int:
+    """The integer id a cursor carries (lists in received order)."""
+    (pk,) = _cursor_parts(cursor, kind, order, 1)
+    if type(pk) is not int or not 0 <= pk < 2**63:
+        raise QueryError("cursor", f"{cursor[:60]!r} is not a cursor for this list")
+    return pk
 
 
 def _after(columns: tuple[Any, Any], key: tuple[datetime, Any], order: Order) -> ColumnElement[bool]:
@@ -115,21 +147,34 @@ def trace_conditions(db: Database, project_id: str, flt: TraceFilter) -> list[Co
     if tree is not None:
         collation = "C" if db.is_postgresql else None
         conditions.append(tagfilter.to_clause(tree, project_id, collation, fenced_probes=db.is_postgresql))
+    conditions += _time_conditions(flt)
+    conditions += _other_probes(project_id, flt, Trace.id)
+    return conditions
+
+
+def _time_conditions(flt: TraceFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if flt.begin is not None:
         conditions.append(Trace.first_ts >= _utc("begin", flt.begin))
     if flt.end is not None:
         conditions.append(Trace.first_ts < _utc("end", flt.end))
+    return conditions
+
+
+def _other_probes(project_id: str, flt: TraceFilter, trace_key: Any) -> list[ColumnElement[bool]]:
+    """The tag type and text conditions, as probes of the trace whose key is ``trace_key``."""
+    conditions: list[ColumnElement[bool]] = []
     if flt.tag_type:
         probe = select(literal(1)).where(
-            Tag.trace_pk == Trace.id, Tag.project_id == project_id, Tag.type == flt.tag_type
+            Tag.trace_pk == trace_key, Tag.project_id == project_id, Tag.type == flt.tag_type
         )
-        conditions.append(exists(probe.correlate(Trace)))
+        conditions.append(exists(probe))
     if flt.text:
         pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         probe = select(literal(1)).where(
-            TextLine.trace_pk == Trace.id, TextLine.message.ilike(pattern, escape="\\")
+            TextLine.trace_pk == trace_key, TextLine.message.ilike(pattern, escape="\\")
         )
-        conditions.append(exists(probe.correlate(Trace)))
+        conditions.append(exists(probe))
     return conditions
 
 
@@ -144,6 +189,7 @@ def list_traces(
     project_id: str,
     flt: TraceFilter,
     *,
+    sort: Sort = "received",
     order: Order = "desc",
     limit: int = DEFAULT_PAGE,
     cursor: str | None = None,
@@ -151,25 +197,18 @@ def list_traces(
 ) -> dict[str, Any]:
     """One page of traces: ``{"traces": [{"trace_id", "first_ts", "last_ts", "tags"}], "next_cursor"}``.
 
+    ``sort="received"`` (the default) orders traces by when the backend first
+    received them; ``sort="time"`` by their earliest logged timestamp (``first_ts``).
     ``next_cursor`` is ``None`` on the last page.
     """
     check_limit(limit)
-    conditions = trace_conditions(db, project_id, flt)
-    if cursor:
-        conditions.append(_after((Trace.first_ts, Trace.id), decode_cursor(cursor, "trace", order), order))
-    sort = (Trace.first_ts.desc(), Trace.id.desc()) if order == "desc" else (Trace.first_ts, Trace.id)
-    stmt = (
-        select(Trace.id, Trace.trace_id, Trace.first_ts, Trace.last_ts)
-        .where(*conditions)
-        .order_by(*sort)
-        .limit(limit + 1)
-    )
+    if sort not in SORTS:
+        raise QueryError("sort", f"must be one of {list(SORTS)}, got {sort!r}")
     with db.session() as session:
-        collation = "C" if db.is_postgresql else None
-        stmt = stmt.where(
-            *filter_plan.rare_tag_hint(session, project_id, parse_filter(flt.expression), collation)
-        )
-        rows = session.execute(stmt).all()
+        if sort == "time":
+            rows = _page_by_time(db, session, project_id, flt, order, limit, cursor)
+        else:
+            rows = _page_by_received(db, session, project_id, flt, order, limit, cursor)
         more = len(rows) > limit
         rows = rows[:limit]
         tags = tags_by_trace(session, project_id, [row.id for row in rows]) if with_tags else {}
@@ -182,8 +221,120 @@ def list_traces(
         }
         for row in rows
     ]
-    next_cursor = encode_cursor("trace", order, rows[-1].first_ts, rows[-1].id) if more else None
+    next_cursor = None
+    if more and sort == "time":
+        next_cursor = encode_cursor("trace", order, rows[-1].first_ts, rows[-1].id)
+    elif more:
+        next_cursor = encode_cursor("received", order, rows[-1].id)
     return {"traces": traces, "next_cursor": next_cursor}
+
+
+def _page_by_time(
+    db: Database,
+    session: Session,
+    project_id: str,
+    flt: TraceFilter,
+    order: Order,
+    limit: int,
+    cursor: str | None,
+) -> list[Any]:
+    """Walk the project's traces by (first_ts, id) and test each one's tags: cost ~ page / share matching."""
+    conditions = trace_conditions(db, project_id, flt)
+    if cursor:
+        conditions.append(_after((Trace.first_ts, Trace.id), decode_cursor(cursor, "trace", order), order))
+    sort = (Trace.first_ts.desc(), Trace.id.desc()) if order == "desc" else (Trace.first_ts, Trace.id)
+    stmt = (
+        select(Trace.id, Trace.trace_id, Trace.first_ts, Trace.last_ts)
+        .where(*conditions)
+        .order_by(*sort)
+        .limit(limit + 1)
+    )
+    collation = "C" if db.is_postgresql else None
+    stmt = stmt.where(
+        *filter_plan.rare_tag_hint(session, project_id, parse_filter(flt.expression), collation)
+    )
+    return list(session.execute(stmt).all())
+
+
+def _page_by_received(
+    db: Database,
+    session: Session,
+    project_id: str,
+    flt: TraceFilter,
+    order: Order,
+    limit: int,
+    cursor: str | None,
+) -> list[Any]:
+    """Traces in the order they were first received (their surrogate id), found from a tag index when possible.
+
+    With an ``==`` condition among the filter's top-level ``&&`` terms (the rarest of
+    them, by a capped count), the page is read from that condition's index, which is
+    ordered by trace id within one value: the other conditions are probed only for
+    those traces, and the walk stops after one page. Otherwise the project's traces
+    are walked by id and probed. Either way the cost follows the page, not the project.
+    """
+    tree = parse_filter(flt.expression)
+    collation = "C" if db.is_postgresql else None
+    after = decode_id_cursor(cursor, "received", order) if cursor else None
+    driver, rest = _split_driver(session, project_id, tree, collation)
+    conditions: list[ColumnElement[bool]]
+    if driver is not None:
+        by_value = aliased(Tag, name="driver")
+        value = by_value.value_num if isinstance(driver.value, float) else by_value.value_text
+        key: Any = by_value.trace_pk
+        conditions = [by_value.project_id == project_id, by_value.name == driver.name, value == driver.value]
+        time_conditions = _time_conditions(flt)
+        if time_conditions:
+            conditions.append(exists(select(literal(1)).where(Trace.id == key, *time_conditions)))
+    else:
+        key = Trace.id
+        conditions = [Trace.project_id == project_id, *_time_conditions(flt)]
+    if rest is not None:
+        conditions.append(
+            tagfilter.to_clause(rest, project_id, collation, fenced_probes=db.is_postgresql, trace_key=key)
+        )
+    conditions += _other_probes(project_id, flt, key)
+    if after is not None:
+        conditions.append(key < after if order == "desc" else key > after)
+    page = select(key).where(*conditions).order_by(key.desc() if order == "desc" else key).limit(limit + 1)
+    pks = list(session.scalars(page))
+    if not pks:
+        return []
+    found = {
+        row.id: row
+        for row in session.execute(
+            select(Trace.id, Trace.trace_id, Trace.first_ts, Trace.last_ts).where(Trace.id.in_(pks))
+        )
+    }
+    return [found[pk] for pk in pks if pk in found]
+
+
+def _split_driver(
+    session: Session, project_id: str, tree: tagfilter.Node | None, collation: str | None
+) -> tuple[tagfilter.Comparison | None, tagfilter.Node | None]:
+    """The ``==`` condition to read the page from (the rarest top-level one) and what is left to probe."""
+    if tree is None:
+        return None, None
+    terms = list(tree.operands) if isinstance(tree, tagfilter.And) else [tree]
+    candidates = [t for t in terms if isinstance(t, tagfilter.Comparison) and t.op == "=="]
+    if not candidates:
+        return None, tree
+    driver = candidates[0]
+    if len(candidates) > 1:
+        counts = []
+        for node in candidates[:DRIVER_CANDIDATES_COUNTED]:
+            capped = (
+                select(literal(1))
+                .where(*tagfilter.tag_row_conditions(node, project_id, collation))
+                .limit(DRIVER_COUNT_CAP + 1)
+                .subquery()
+            )
+            counts.append((int(session.scalar(select(func.count()).select_from(capped)) or 0), node))
+        driver = min(counts, key=lambda c: c[0])[1]
+    rest = [t for t in terms if t is not driver]
+    if not rest:
+        return driver, None
+    return driver, rest[0] if len(rest) == 1 else tagfilter.And(tuple(rest))
 
 
 def count_traces(db: Database, project_id: str, flt: TraceFilter) -> int:

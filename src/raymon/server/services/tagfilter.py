@@ -348,7 +348,11 @@ def _compare(left: Any, op: str, right: Any) -> bool:
 
 # -- SQL -----------------------------------------------------------------------------------------
 def to_clause(
-    node: Node, project_id: str, text_collation: str | None = None, fenced_probes: bool = False
+    node: Node,
+    project_id: str,
+    text_collation: str | None = None,
+    fenced_probes: bool = False,
+    trace_key: Any = None,
 ) -> ColumnElement[bool]:
     """A WHERE clause on ``traces`` (correlated EXISTS on ``tags``) that is true where ``evaluate`` is.
 
@@ -359,22 +363,26 @@ def to_clause(
     ``fenced_probes`` keeps each probe a subquery run per trace (``OFFSET 0``): PostgreSQL
     would otherwise turn the probes into joins that read every matching tag of the
     project before sorting, a cost that grows with the project instead of the page.
+    ``trace_key`` is the column the probes correlate to (default ``traces.id``; the
+    trace list in received order drives from a tag index and passes its ``trace_pk``).
     """
+    key = Trace.id if trace_key is None else trace_key
     if isinstance(node, Comparison) and node.op == "==":
-        return _exists(_equality_probe(node, project_id), fenced_probes)
+        return _exists(_equality_probe(node, project_id, key), fenced_probes)
     if isinstance(node, HasTag | Comparison):
         probe = select(literal(1)).where(
-            Tag.trace_pk == Trace.id, *tag_row_conditions(node, project_id, text_collation)
+            Tag.trace_pk == key, *tag_row_conditions(node, project_id, text_collation)
         )
         return _exists(probe, fenced_probes)
     if isinstance(node, Not):
-        return not_(to_clause(node.operand, project_id, text_collation, fenced_probes))
-    clauses = [to_clause(op, project_id, text_collation, fenced_probes) for op in node.operands]
+        return not_(to_clause(node.operand, project_id, text_collation, fenced_probes, trace_key))
+    clauses = [to_clause(op, project_id, text_collation, fenced_probes, trace_key) for op in node.operands]
     return and_(*clauses) if isinstance(node, And) else or_(*clauses)
 
 
 def _exists(probe: Select[Any], fenced_probes: bool) -> ColumnElement[bool]:
-    return exists((probe.offset(0) if fenced_probes else probe).correlate(Trace))
+    """EXISTS over ``probe``, correlated to whatever outer table its trace key belongs to."""
+    return exists(probe.offset(0) if fenced_probes else probe)
 
 
 def tag_row_conditions(
@@ -441,7 +449,7 @@ _TAGS_BY_TEXT = _TagsByText("tags", *(column(c) for c in _PROBE_COLUMNS))
 _TAGS_BY_NUMBER = _TagsByNumber("tags", *(column(c) for c in _PROBE_COLUMNS))
 
 
-def _equality_probe(node: Comparison, project_id: str) -> Select[Any]:
+def _equality_probe(node: Comparison, project_id: str, key: Any) -> Select[Any]:
     numeric = isinstance(node.value, float)
     tags = _TAGS_BY_NUMBER if numeric else _TAGS_BY_TEXT
     value_column = tags.c.value_num if numeric else tags.c.value_text
@@ -452,7 +460,7 @@ def _equality_probe(node: Comparison, project_id: str) -> Select[Any]:
             tags.c.project_id == project_id,
             tags.c.name == node.name,
             value_column == node.value,
-            tags.c.trace_pk == Trace.id,
+            tags.c.trace_pk == key,
         )
     )
     return probe

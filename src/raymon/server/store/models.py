@@ -101,6 +101,7 @@ class Trace(Base):
         UniqueConstraint("project_id", "trace_id", name="uq_traces_project_trace"),
         Index("ix_traces_project_last_ts_id", "project_id", "last_ts", "id"),
         Index("ix_traces_project_first_ts_id", "project_id", "first_ts", "id"),
+        Index("ix_traces_project_id", "project_id", "id"),  # traces in received order (migration 0002)
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
