@@ -15,6 +15,7 @@ from raymon.profiling import (
     InputComponent,
     MeanScore,
     ModelProfile,
+    NotBuiltError,
     OutputComponent,
     generate_components,
 )
@@ -330,3 +331,14 @@ def test_report_of_saved_and_loaded_profiles_is_the_same(
     ref_loaded = ModelProfile.load(ref.save(tmp_path / "ref.json"))
     cur_loaded = ModelProfile.load(cur.save(tmp_path / "cur.json"))
     pd.testing.assert_frame_equal(ref_loaded.contrast(cur_loaded).to_frame(), ref.contrast(cur).to_frame())
+
+
+def test_contrast_with_an_unbuilt_profile_is_refused_naming_it() -> None:
+    built = _profile(pd.DataFrame({"x": np.arange(100.0)}), "ref")
+    unbuilt = ModelProfile("cur", "2.0", generate_components(pd.DataFrame({"x": [1.0]}).dtypes))
+    with pytest.raises(NotBuiltError, match="'cur@2.0' is not built"):
+        built.contrast(unbuilt)
+    with pytest.raises(NotBuiltError, match="reference profile 'cur@2.0'"):
+        unbuilt.contrast(built)
+    with pytest.raises(NotBuiltError, match="'cur@2.0' is not built"):
+        unbuilt.view()

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from raymon.profiling import drift
-from raymon.profiling.errors import ProfileError
+from raymon.profiling.errors import NotBuiltError, ProfileError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -507,6 +507,8 @@ def contrast_profiles(
     other cannot be compared and says so in a drift row.
     """
     th = Thresholds.from_config(thresholds)
+    require_built(reference, "reference")
+    require_built(other, "other")
     ref_components: Mapping[str, Any] = reference.components
     oth_components: Mapping[str, Any] = other.components
     for name in th.components:
@@ -541,6 +543,16 @@ def contrast_profiles(
             rows.append(_presence(name, str(getattr(oth_c, "role", "input")), 0.0, th))
     rows += _score_rows(reference, other, th)
     return ContrastReport(_idfr(reference), _idfr(other), rows, th)
+
+
+def require_built(profile: Any, what: str) -> None:
+    """Refuse a profile whose components have no stats yet, naming it and the first such component."""
+    for name, component in profile.components.items():
+        if component.stats is None:
+            raise NotBuiltError(
+                f"the {what} profile {_idfr(profile)!r} is not built (component {name!r} has no stats): "
+                "call build() or load a built profile first"
+            )
 
 
 def _idfr(profile: Any) -> str:

@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from raymon.profiling import drift
-from raymon.profiling.contrast import ContrastReport, Thresholds, binned_counts, contrast_profiles
+from raymon.profiling.contrast import (
+    ContrastReport,
+    Thresholds,
+    binned_counts,
+    contrast_profiles,
+    require_built,
+)
 
 REFERENCE_COLOUR = "#3b6fb6"
 OTHER_COLOUR = "#e07b39"
@@ -342,6 +348,7 @@ def render_profile_html(profile: Any) -> str:
 
 def write_profile_html(profile: Any, path: str | Path | None = None) -> Path:
     """Write a profile's report to ``path`` (default: a file in the temp dir) and answer the path."""
+    require_built(profile, "viewed")
     target = _resolve(path, f"profile-{_idfr(profile)}")
     target.write_text(render_profile_html(profile), encoding="utf-8")
     return target
