@@ -240,12 +240,15 @@ class RaymonAPI:
         return self.get(f"/api/v1/projects/{_seg(project_id)}/refs")
 
     # -- tags --------------------------------------------------------------------------------
-    def tags_ls(self, project_id: str, name: str | None = None, values: int = 20) -> Response:
+    def tags_ls(
+        self, project_id: str, name: str | None = None, values: int = 20, sample: int | None = None
+    ) -> Response:
         """Tag statistics for building filters: every tag name with its types, trace count and top values.
 
-        ``name`` restricts the answer to one tag; ``values`` is how many most common values to list.
+        ``name`` restricts the answer to one tag; ``values`` is how many most common values to list;
+        counts are over the ``sample`` latest received traces (default 10,000; 0 for every trace).
         """
-        params = {"name": name, "values": values}
+        params = {"name": name, "values": values, "sample": sample}
         return self.get(f"/api/v1/projects/{_seg(project_id)}/tags", params=params)
 
     def tags_get(self, project_id: str, trace_id: str) -> Response:

@@ -323,3 +323,18 @@ def test_both_sorts_page_through_the_same_traces(project: QueryProject, sort: st
         assert set(got) == {
             t["trace_id"] for t in api.trace_ls(project.project_id, expression, limit=1000).json()["traces"]
         }
+
+
+def test_tag_stats_count_over_the_latest_traces_when_sampled(project: QueryProject) -> None:
+    sample = f"sample-{project.backend}"
+    project.ingest([tags_event(f"{sample}-{i}", _ts(200 + i), {"sampled": f"s{i % 2}"}) for i in range(6)])
+    with project.api() as api:
+        latest = {s["name"]: s for s in api.tags_ls(project.project_id, sample=4).json()}
+        everything = {s["name"]: s for s in api.tags_ls(project.project_id, sample=0).json()}
+        bad = api.tags_ls(project.project_id, sample=-1)
+    assert set(latest) == {"sampled"}  # the 4 latest received traces carry only this tag
+    assert latest["sampled"]["count"] == 4 and latest["sampled"]["sample_traces"] == 4
+    assert latest["sampled"]["values"] == [{"value": "s0", "count": 2}, {"value": "s1", "count": 2}]
+    assert everything["sampled"]["count"] == 6 and everything["sampled"]["sample_traces"] is None
+    assert everything["client"]["count"] >= N_TRACES
+    assert bad.status_code == 422

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request
 from raymon.server.api.deps import get_database
 from raymon.server.api.reading import ReadAccess, checked_text
 from raymon.server.services import query
-from raymon.server.services.query import MAX_PAGE
+from raymon.server.services.query import DEFAULT_STATS_SAMPLE, MAX_PAGE, MAX_STATS_SAMPLE
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["tags"])
 
@@ -25,6 +25,14 @@ def tags_list(
     values: int = Query(
         20, ge=0, le=MAX_PAGE, description="How many of the most common values to list per name"
     ),
+    sample: int = Query(
+        DEFAULT_STATS_SAMPLE,
+        ge=0,
+        le=MAX_STATS_SAMPLE,
+        description="Count over this many of the latest received traces (0: every trace, a full scan)",
+    ),
 ) -> list[dict[str, Any]]:
     """Every tag name with `types` (type -> count), `count`, `numeric` range, top `values` and `distinct_values`."""
-    return query.tag_stats(get_database(request), access.project_id, checked_text("name", name), values)
+    return query.tag_stats(
+        get_database(request), access.project_id, checked_text("name", name), values, sample
+    )
