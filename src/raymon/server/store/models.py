@@ -150,6 +150,7 @@ class DataObject(Base):
     __table_args__ = (
         Index("ix_objects_trace_ref_ts", "trace_pk", "ref", "ts"),
         Index("ix_objects_project_ref_ts", "project_id", "ref", "ts"),
+        Index("ix_objects_project_ts_id", "project_id", "ts", "id"),  # object list, newest first (0003)
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
