@@ -242,16 +242,20 @@ def _page_by_time(
     conditions = trace_conditions(db, project_id, flt)
     if cursor:
         conditions.append(_after((Trace.first_ts, Trace.id), decode_cursor(cursor, "trace", order), order))
-    sort = (Trace.first_ts.desc(), Trace.id.desc()) if order == "desc" else (Trace.first_ts, Trace.id)
+    collation = "C" if db.is_postgresql else None
+    hint = filter_plan.rare_tag_hint(session, project_id, parse_filter(flt.expression), collation)
+    ts_key: Any = Trace.first_ts
+    if hint and db.is_sqlite:
+        # Sort by an expression the time index cannot deliver, so that SQLite (without planner
+        # statistics: the server never runs ANALYZE) starts from the rare tag's few traces
+        # instead of walking the whole project in time order (1M traces: 210 ms -> 15 ms).
+        ts_key = func.coalesce(Trace.first_ts, Trace.first_ts)
+    sort = (ts_key.desc(), Trace.id.desc()) if order == "desc" else (ts_key, Trace.id)
     stmt = (
         select(Trace.id, Trace.trace_id, Trace.first_ts, Trace.last_ts)
-        .where(*conditions)
+        .where(*conditions, *hint)
         .order_by(*sort)
         .limit(limit + 1)
-    )
-    collation = "C" if db.is_postgresql else None
-    stmt = stmt.where(
-        *filter_plan.rare_tag_hint(session, project_id, parse_filter(flt.expression), collation)
     )
     return list(session.execute(stmt).all())
 
@@ -356,9 +360,13 @@ def tags_by_trace(
     if not trace_pks:
         return out
     columns: list[Any] = [Tag.trace_pk, Tag.name, Tag.type, Tag.grp, Tag.value_num, Tag.value_text]
+    # The project is checked with a concatenation SQLite cannot answer from an index: a plain
+    # ``project_id = ?`` made SQLite without planner statistics (the server never runs ANALYZE)
+    # read every tag of the project through (project_id, ts) instead of the 10 per trace through
+    # (trace_pk, name): 1.9 s instead of 1 ms for a page at 1M traces (bench/server_trace_list.py).
     stmt = (
         select(*columns, *([Tag.ts] if with_ts else []))
-        .where(Tag.trace_pk.in_(trace_pks), Tag.project_id == project_id)
+        .where(Tag.trace_pk.in_(trace_pks), Tag.project_id.concat("") == project_id)
         .order_by(Tag.trace_pk, Tag.name)
     )
     for row in session.connection().execute(stmt):
