@@ -63,6 +63,15 @@ def test_too_long_text_value_is_refused():
         Tag("n", "x" * (TEXT_VALUE_MAX_LEN + 1))
 
 
+def test_a_text_value_with_nul_is_refused_as_object_and_as_dict_every_time():
+    with pytest.raises(TagError, match="NUL"):
+        Tag("n", "a\x00b")
+    for _ in range(2):  # the second time the name and type are known: the fast path must refuse too
+        with pytest.raises(TagError, match="NUL"):
+            tags_to_jcr([{"name": "n", "value": "a\x00b", "type": "label"}])
+        assert tags_to_jcr([{"name": "n", "value": "ab", "type": "label"}])[0]["value"] == "ab"
+
+
 def test_numpy_numbers_become_plain_python_numbers():
     assert type(Tag("n", np.int64(3)).value) is int
     assert type(Tag("n", np.float32(0.5)).value) is float
@@ -97,7 +106,9 @@ def test_a_bad_label_is_refused_every_time_not_only_the_first():
 @given(
     name=st.from_regex(r"[A-Za-z0-9_\-.:/@]{1,64}", fullmatch=True),
     value=st.one_of(
-        st.text(max_size=100), st.integers(-(2**53), 2**53), st.floats(allow_nan=False, allow_infinity=False)
+        st.text(st.characters(exclude_characters="\x00"), max_size=100),
+        st.integers(-(2**53), 2**53),
+        st.floats(allow_nan=False, allow_infinity=False),
     ),
     type_=st.sampled_from(["label", "metric", "error", "profile-input"]),
 )

@@ -46,6 +46,7 @@ BAD = [
     ("kind", "metric", "kind"),
     ("level", "loud", "level"),
     ("message", 5, "message"),
+    ("message", "a\x00b", "NUL"),
     ("extra", 1, "unknown fields"),
 ]
 
@@ -66,6 +67,12 @@ def test_bad_tags_and_objects_are_refused(event_validator):
     tags["tags"][0]["value"] = float("nan")
     with pytest.raises(WireFormatError, match="finite"):
         validate_event(tags)
+    tags["tags"][0]["value"] = "a\x00b"
+    with pytest.raises(WireFormatError, match="NUL"):
+        validate_event(tags)
+    assert not event_validator.is_valid(tags)
+    with pytest.raises(WireFormatError, match="NUL"):
+        text_event("proj", "t", "info", "a\x00b")
     tags["tags"] = []
     with pytest.raises(WireFormatError, match="non-empty"):
         validate_event(tags)
@@ -88,7 +95,7 @@ def test_validation_does_not_change_the_input():
 
 @given(
     trace_id=st.from_regex(r"[A-Za-z0-9_\-.:@]{1,128}", fullmatch=True),
-    message=st.text(max_size=200),
+    message=st.text(st.characters(exclude_characters="\x00"), max_size=200),  # NUL: refused, see BAD
     level=st.sampled_from(["debug", "info", "warning", "error"]),
 )
 def test_any_text_event_the_client_builds_is_accepted(trace_id, message, level, event_validator):

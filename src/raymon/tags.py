@@ -78,7 +78,7 @@ def tag_fields_to_jcr(name: Any, value: Any, type_: Any = "label", group: Any = 
     cls = type(value)
     if cls is not str and cls is not int and cls is not float or cls is float and not math.isfinite(value):
         value = check_value(name, value)
-    elif cls is str and len(value) > TEXT_VALUE_MAX_LEN:
+    elif cls is str and (len(value) > TEXT_VALUE_MAX_LEN or "\x00" in value):
         check_value(name, value)
     _check_type(name, type_)
     if group is not None:
@@ -92,6 +92,10 @@ def check_value(name: str, value: Any) -> TagValue:
         if len(value) > TEXT_VALUE_MAX_LEN:
             raise TagError(
                 f"tag {name!r}: text value is {len(value)} characters long, the maximum is {TEXT_VALUE_MAX_LEN}"
+            )
+        if "\x00" in value:
+            raise TagError(
+                f"tag {name!r}: text value contains a NUL character (U+0000), which is not allowed"
             )
         return value
     if isinstance(value, bool) or value is None:
@@ -179,6 +183,7 @@ def tags_to_jcr(tags: Iterable[Tag | Mapping[str, Any]] | Tag | Mapping[str, Any
                     and value - value == 0.0
                     or cls is str
                     and len(value) <= TEXT_VALUE_MAX_LEN
+                    and "\x00" not in value
                 )
                 and len(tag) == 2 + ("type" in tag) + ("group" in tag)
             ):

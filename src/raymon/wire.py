@@ -71,6 +71,10 @@ def new_event_id() -> str:
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_NIBBLE[raw[8] >> 4]}{h[17:20]}-{h[20:]}"
 
 
+# PostgreSQL's text cannot hold U+0000, and a store must not answer differently per database.
+NUL_IN_MESSAGE = "message contains a NUL character (U+0000), which is not allowed"
+
+
 def check_id(kind: str, value: Any) -> str:
     if type(value) is not str or not value or len(value) > ID_MAX_LEN or _ID_RE.fullmatch(value) is None:
         raise WireFormatError(
@@ -106,6 +110,8 @@ def text_event(project_id: str, trace_id: str, level: str, message: str) -> Even
         message = str(message)
     if len(message) > MESSAGE_MAX_LEN:
         raise WireFormatError(f"message is {len(message)} characters long, the maximum is {MESSAGE_MAX_LEN}")
+    if "\x00" in message:
+        raise WireFormatError(NUL_IN_MESSAGE)
     event = _envelope(project_id, trace_id, "text")
     event["level"] = level
     event["message"] = message
@@ -164,6 +170,8 @@ def validate_event(obj: Any) -> Event:
         message = obj.get("message")
         if type(message) is not str or len(message) > MESSAGE_MAX_LEN:
             raise WireFormatError(f"message must be a string of at most {MESSAGE_MAX_LEN} characters")
+        if "\x00" in message:
+            raise WireFormatError(NUL_IN_MESSAGE)
         event["level"], event["message"] = level, message
         allowed = {"level", "message"}
     elif kind == "tags":

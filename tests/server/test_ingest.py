@@ -138,6 +138,18 @@ def test_a_batch_with_bad_records_stores_the_good_ones_and_names_each_bad_one(se
     assert counts(server, pid)["texts"] == 2
 
 
+def test_nul_characters_are_refused_by_index_on_both_databases(server) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL's text cannot hold U+0000: both stores refuse it the same way, and keep the rest."""
+    project = server.new_project()
+    pid = project.project_id
+    batch = [text(pid, "t1", "a\x00b"), tags(pid, "t1", {"client": "x\x00y"}), text(pid, "t1", "fine")]
+    response = post(server, project, batch)
+    assert response.status_code == 207, response.text
+    assert [r["index"] for r in response.json()["rejected"]] == [0, 1]
+    assert all("NUL" in r["error"] for r in response.json()["rejected"])
+    assert counts(server, pid) == {"events": 1, "traces": 1, "tags": 0, "texts": 1, "objects": 0}
+
+
 def test_a_batch_of_only_bad_records_is_answered_422_and_stores_nothing(server) -> None:  # type: ignore[no-untyped-def]
     project = server.new_project()
     response = post(server, project, [{"v": 2}, {"nothing": "known"}])

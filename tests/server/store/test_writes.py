@@ -1,12 +1,16 @@
-"""Properties of ``write_events`` on a real SQLite store: order and re-sends never change what is stored."""
+"""Properties of ``write_events`` on real stores (SQLite, and PostgreSQL when configured): order and
+re-sends never change what is stored."""
 
 from __future__ import annotations
 
 import tempfile
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, func, select
@@ -20,11 +24,21 @@ BASE = datetime(2026, 1, 1, tzinfo=UTC)
 PID = "p"
 
 _TMP = Path(tempfile.mkdtemp(prefix="raymon-writes-"))
-DATABASE = Database(sqlite_url(_TMP / "w.sqlite3"))
-DATABASE.migrate()
-with DATABASE.session() as _session:
-    _session.add(Project(id=PID, name="p"))
 OBJECTS = LocalObjectStore(_TMP / "objects")
+
+
+@pytest.fixture(scope="module")
+def database(backend: str, postgres_databases: Any) -> Iterator[Database]:
+    """A migrated store of the backend with project ``p``; module-scoped, so hypothesis reuses it."""
+    url = postgres_databases.create() if backend == "postgresql" else sqlite_url(_TMP / "w.sqlite3")
+    db = Database(url)
+    db.migrate()
+    with db.session() as session:
+        session.add(Project(id=PID, name="p"))
+    yield db
+    db.dispose()
+    if backend == "postgresql":
+        postgres_databases.drop(url)
 
 
 def _event(trace: int, second: int, kind: str, value: int) -> dict[str, object]:
@@ -50,8 +64,8 @@ events_strategy = st.lists(
 ).map(lambda specs: [_event(t, i, kind, v) for i, (t, kind, v) in enumerate(specs)])  # distinct ts
 
 
-def _reset() -> None:
-    with DATABASE.session() as session:
+def _reset(database: Database) -> None:
+    with database.session() as session:
         for model in (Tag, TextLine, Trace, IngestedEvent):
             session.execute(delete(model))
 
@@ -59,22 +73,22 @@ def _reset() -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=events_strategy, data=st.data())
 def test_any_order_and_any_resends_store_the_same_rows(
-    events: list[dict[str, object]], data: st.DataObject
+    database: Database, events: list[dict[str, object]], data: st.DataObject
 ) -> None:
-    _reset()
+    _reset(database)
     resent = events + data.draw(st.lists(st.sampled_from(events), max_size=10))
     shuffled = data.draw(st.permutations(resent))
     cuts = sorted(data.draw(st.lists(st.integers(0, len(shuffled)), max_size=4)))
     batches = [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)]
     accepted = duplicates = 0
     for batch in batches:
-        with DATABASE.write_session() as session:
+        with database.write_session() as session:
             result = write_events(session, PID, batch, OBJECTS, 65536)
         accepted += result.accepted
         duplicates += result.duplicates
     assert (accepted, duplicates) == (len(events), len(resent) - len(events))
 
-    with DATABASE.session() as session:
+    with database.session() as session:
         assert session.scalar(select(func.count()).select_from(IngestedEvent)) == len(events)
         texts = sorted(session.scalars(select(TextLine.message)))
         traces = {t.trace_id: (t.first_ts, t.last_ts) for t in session.scalars(select(Trace))}
@@ -98,3 +112,19 @@ def test_numeric_reading_of_tag_values() -> None:
         numeric_reading("abc") is None and numeric_reading("nan") is None and numeric_reading("inf") is None
     )
     assert numeric_reading("") is None and numeric_reading(True) is None
+
+
+def test_a_rolled_back_write_leaves_nothing_and_the_same_events_store_later(database: Database) -> None:
+    """PostgreSQL stages rows in temporary tables: a failed transaction must not leave them for the next."""
+    _reset(database)
+    events = [_event(0, 0, "tags", 1), _event(0, 1, "text", 2), _event(1, 2, "tags", 3)]
+    with pytest.raises(RuntimeError), database.write_session() as session:
+        write_events(session, PID, events, OBJECTS, 65536)
+        raise RuntimeError("the commit never happens")
+    with database.write_session() as session:
+        result = write_events(session, PID, events, OBJECTS, 65536)
+    assert (result.accepted, result.duplicates) == (3, 0)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(Tag)) == 2
+        assert session.scalar(select(func.count()).select_from(Trace)) == 2
+        assert list(session.scalars(select(TextLine.message))) == ["2"]
