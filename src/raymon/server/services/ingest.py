@@ -25,7 +25,7 @@ from raymon.server.services.ingest_formats import decode_body, record_to_event
 from raymon.server.settings import Settings
 from raymon.server.store.db import Database
 from raymon.server.store.objects import ObjectStore
-from raymon.server.store.writes import WriteResult, write_events
+from raymon.server.store.writes import WriteResult, prepare_rows, write_events
 from raymon.wire import Event
 
 _RETRIES = 3  # PostgreSQL deadlock/serialisation failures are retried; they roll back whole
@@ -142,12 +142,17 @@ def store_events(
     project_id: str,
     events: Sequence[Event],
 ) -> WriteResult:
-    """Write validated events in one transaction, retrying a transaction the database aborted."""
+    """Write validated events in one transaction, retrying a transaction the database aborted.
+
+    The rows are built first, outside the transaction: on SQLite, where writers take turns, another
+    request's Python work then overlaps this one's database work.
+    """
+    prepared = prepare_rows(events)
     for attempt in range(_RETRIES):
         try:
             with database.write_session() as session:
                 return write_events(
-                    session, project_id, events, object_store, settings.inline_object_max_bytes
+                    session, project_id, prepared, object_store, settings.inline_object_max_bytes
                 )
         except (OperationalError, DBAPIError) as exc:
             if attempt == _RETRIES - 1 or not _is_retryable(exc):

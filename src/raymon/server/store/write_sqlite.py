@@ -1,12 +1,12 @@
-"""SQLite's side of ``writes``: multi-row statements for what needs ``RETURNING``, plain tuples for the rest.
+"""SQLite's side of ``writes``: plain SQL and tuples on the driver, no per-row SQLAlchemy work.
 
-The ledger and trace upserts answer rows (``RETURNING``), so they go through
-SQLAlchemy Core, which batches them into multi-row ``INSERT``\\ s. Tags, texts
-and objects answer nothing and are most of the rows: they go to the driver's
-``executemany`` as tuples through one fixed statement, skipping SQLAlchemy's
-per-row parameter and type processing, which cost more than SQLite's own work
-(``bench/server_ingest.py``). Timestamps then need ``UTCDateTime``'s text form
-by hand.
+Everything goes to the driver as tuples, skipping SQLAlchemy's per-row
+parameter and type processing, which cost more than SQLite's own work
+(``bench/server_ingest.py``); timestamps therefore get ``UTCDateTime``'s text
+form by hand. The ledger and trace upserts answer rows (``RETURNING``, which
+``executemany`` cannot give), so they are multi-row INSERTs; tags,
+texts and objects answer nothing and go through ``executemany`` and one fixed
+statement.
 """
 
 from __future__ import annotations
@@ -15,16 +15,9 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Table, func
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from raymon.server.store.models import IngestedEvent, Trace
-
 CHUNK_ROWS = 500  # rows per multi-row statement: under SQLite's parameter limit
-
-EVENTS: Table = IngestedEvent.__table__  # type: ignore[assignment]
-TRACES: Table = Trace.__table__  # type: ignore[assignment]
 
 _TAGS = (
     "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts) "
@@ -44,6 +37,14 @@ def sqlite_ts(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+class _TimeTexts(dict[datetime, str]):
+    """``sqlite_ts`` of each datetime asked for, computed once."""
+
+    def __missing__(self, ts: datetime) -> str:
+        text = self[ts] = sqlite_ts(ts)
+        return text
+
+
 def _chunks(rows: Sequence[Any], size: int = CHUNK_ROWS) -> Iterable[Sequence[Any]]:
     for start in range(0, len(rows), size):
         yield rows[start : start + size]
@@ -56,42 +57,42 @@ class SqliteWriter:
         self._conn = session.connection()
         self._project_id = project_id
 
+    def _returning(self, head: str, tail: str, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """``head VALUES (?, ...), ... tail`` over ``rows`` in chunks, answering what ``tail``'s RETURNING gives."""
+        found: list[Any] = []
+        for chunk in _chunks(rows):
+            marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
+            sql = f"{head} VALUES {', '.join([marks] * len(chunk))} {tail}"
+            params = tuple(value for row in chunk for value in row)
+            found.extend(self._conn.exec_driver_sql(sql, params).all())
+        return found
+
     def insert_ledger(self, rows: Sequence[tuple[str, str]], received: datetime) -> set[str]:
         """``rows`` of (event_id, kind); answers the event ids that were new."""
-        stmt = sqlite.insert(EVENTS).on_conflict_do_nothing().returning(EVENTS.c.event_id)
-        new_ids: set[str] = set()
-        for chunk in _chunks(rows):
-            params = [
-                {"project_id": self._project_id, "event_id": eid, "kind": kind, "received_at": received}
-                for eid, kind in chunk
-            ]
-            new_ids.update(self._conn.execute(stmt, params).scalars())
-        return new_ids
+        pid, at = self._project_id, sqlite_ts(received)
+        found = self._returning(
+            "INSERT INTO events (project_id, event_id, kind, received_at)",
+            "ON CONFLICT DO NOTHING RETURNING event_id",
+            [(pid, eid, kind, at) for eid, kind in rows],
+        )
+        return {eid for (eid,) in found}
 
     def upsert_traces(self, rows: Sequence[tuple[str, datetime, datetime]]) -> dict[str, int]:
         """``rows`` of (trace_id, first_ts, last_ts); answers each trace's primary key."""
-        insert = sqlite.insert(TRACES)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[TRACES.c.project_id, TRACES.c.trace_id],
-            set_={
-                "first_ts": func.min(TRACES.c.first_ts, insert.excluded.first_ts),
-                "last_ts": func.max(TRACES.c.last_ts, insert.excluded.last_ts),
-            },
-        ).returning(TRACES.c.trace_id, TRACES.c.id)
-        pks: dict[str, int] = {}
-        for chunk in _chunks(rows):
-            params = [
-                {"project_id": self._project_id, "trace_id": tid, "first_ts": first, "last_ts": last}
-                for tid, first, last in chunk
-            ]
-            for trace_id, pk in self._conn.execute(stmt, params):
-                pks[trace_id] = pk
-        return pks
+        pid = self._project_id
+        found = self._returning(
+            "INSERT INTO traces (project_id, trace_id, first_ts, last_ts)",
+            "ON CONFLICT (project_id, trace_id) DO UPDATE SET first_ts = min(traces.first_ts, "
+            "excluded.first_ts), last_ts = max(traces.last_ts, excluded.last_ts) RETURNING trace_id, id",
+            [(pid, tid, sqlite_ts(first), sqlite_ts(last)) for tid, first, last in rows],
+        )
+        return dict(found)
 
     def upsert_tags(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (trace_pk, name, type, grp, value_num, value_text, ts), one per (trace_pk, name)."""
         project_id = self._project_id
-        self._conn.exec_driver_sql(_TAGS, [(project_id, *row[:-1], sqlite_ts(row[-1])) for row in rows])
+        stored = _TimeTexts()  # the ten tags of an event share one time: format it once
+        self._conn.exec_driver_sql(_TAGS, [(project_id, *row[:-1], stored[row[-1]]) for row in rows])
 
     def insert_texts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (trace_pk, ts, level, message)."""

@@ -67,75 +67,124 @@ def numeric_reading(value: Any) -> float | None:
     return None
 
 
-def write_events(
-    session: Session,
-    project_id: str,
-    events: Sequence[Event],
-    object_store: ObjectStore,
-    inline_max_bytes: int,
-) -> WriteResult:
-    """Store ``events`` of ``project_id`` (validated, all of that project); answer how many were new."""
+@dataclass(frozen=True)
+class PreparedRows:
+    """What a batch writes, worked out before its transaction (and, on SQLite, outside the write lock).
+
+    Rows name their trace by ``trace_id``; the transaction swaps in the primary keys. Built from
+    every event of the batch: the transaction uses them when all turn out new (the usual case) and
+    works them out again from the new ones otherwise.
+    """
+
+    events: dict[str, Event]  # unique by event id, in sorted id order (lock order)
+    received: int
+    traces: list[tuple[str, datetime, datetime]]
+    tags: list[tuple[Any, ...]]  # (trace_id, name, type, grp, value_num, value_text, ts)
+    texts: list[tuple[Any, ...]]  # (trace_id, ts, level, message)
+    objects: list[tuple[Any, ...]]  # (id, trace_id, ref, ts, data_type, jcr bytes)
+
+
+def prepare_rows(events: Sequence[Event]) -> PreparedRows:
+    """Dedupe ``events`` (validated, of one project) by id and build their rows; no database needed."""
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(event["event_id"], event)
-    in_batch_dupes = len(events) - len(unique)
-    if not unique:
-        return WriteResult(0, in_batch_dupes)
+    ordered = {eid: unique[eid] for eid in sorted(unique)}
+    return _rows_of(ordered, len(events))
+
+
+def _rows_of(events: dict[str, Event], received: int) -> PreparedRows:
+    timestamps = {eid: parse_ts(e["ts"]) for eid, e in events.items()}
+    texts = []
+    objects = []
+    for eid, event in events.items():
+        kind = event["kind"]
+        if kind == "text":
+            texts.append((event["trace_id"], timestamps[eid], event["level"], event["message"]))
+        elif kind == "object":
+            data = event["data"]
+            objects.append(
+                (
+                    eid,
+                    event["trace_id"],
+                    event["ref"],
+                    timestamps[eid],
+                    str(data["type"])[:256],
+                    orjson.dumps(data),
+                )
+            )
+    return PreparedRows(
+        events=events,
+        received=received,
+        traces=_trace_rows(events, timestamps),
+        tags=_tag_rows(events, timestamps),
+        texts=texts,
+        objects=objects,
+    )
+
+
+def write_events(
+    session: Session,
+    project_id: str,
+    events: Sequence[Event] | PreparedRows,
+    object_store: ObjectStore,
+    inline_max_bytes: int,
+) -> WriteResult:
+    """Store ``events`` of ``project_id`` (validated, all of that project); answer how many were new.
+
+    ``events`` may come prepared by ``prepare_rows`` (the ingest service does it before taking a
+    transaction, so the Python work of one batch overlaps another's database work).
+    """
+    prepared = events if isinstance(events, PreparedRows) else prepare_rows(events)
+    received = prepared.received
+    if not prepared.events:
+        return WriteResult(0, received)
 
     is_pg = session.get_bind().dialect.name == "postgresql"
     writer: RowWriter = PostgresWriter(session, project_id) if is_pg else SqliteWriter(session, project_id)
-    new_ids = writer.insert_ledger([(eid, unique[eid]["kind"]) for eid in sorted(unique)], utcnow())
-    fresh = [unique[eid] for eid in sorted(new_ids)]
-    if not fresh:
-        return WriteResult(0, len(events))
+    new_ids = writer.insert_ledger([(eid, e["kind"]) for eid, e in prepared.events.items()], utcnow())
+    if not new_ids:
+        return WriteResult(0, received)
+    if len(new_ids) < len(prepared.events):  # some were stored before: rows of the new ones only
+        prepared = _rows_of({eid: e for eid, e in prepared.events.items() if eid in new_ids}, received)
 
-    timestamps = {e["event_id"]: parse_ts(e["ts"]) for e in fresh}
-    trace_pks = writer.upsert_traces(_trace_rows(fresh, timestamps))
-    tags = _tag_rows(fresh, timestamps, trace_pks)
-    if tags:
-        writer.upsert_tags(tags)
-    texts = [
-        (trace_pks[e["trace_id"]], timestamps[e["event_id"]], e["level"], e["message"])
-        for e in fresh
-        if e["kind"] == "text"
-    ]
-    if texts:
-        writer.insert_texts(texts)
-    objects = _object_rows(fresh, timestamps, trace_pks, project_id, object_store, inline_max_bytes)
-    if objects:
-        writer.insert_objects(objects)
-    return WriteResult(len(fresh), len(events) - len(fresh), tuple(sorted(new_ids)))
+    pks = writer.upsert_traces(prepared.traces)
+    if prepared.tags:
+        writer.upsert_tags([(pks[row[0]], *row[1:]) for row in prepared.tags])
+    if prepared.texts:
+        writer.insert_texts([(pks[row[0]], *row[1:]) for row in prepared.texts])
+    if prepared.objects:
+        writer.insert_objects(_object_rows(prepared.objects, pks, project_id, object_store, inline_max_bytes))
+    return WriteResult(len(new_ids), received - len(new_ids), tuple(sorted(new_ids)))
 
 
 def _trace_rows(
-    events: Sequence[Event], timestamps: dict[str, datetime]
+    events: dict[str, Event], timestamps: dict[str, datetime]
 ) -> list[tuple[str, datetime, datetime]]:
     """One row per trace: the earliest and latest time of its events here (sorted: lock order)."""
     spans: dict[str, tuple[datetime, datetime]] = {}
-    for event in events:
-        ts = timestamps[event["event_id"]]
-        first, last = spans.get(event["trace_id"], (ts, ts))
-        spans[event["trace_id"]] = (min(first, ts), max(last, ts))
+    for eid, event in events.items():
+        ts = timestamps[eid]
+        span = spans.get(event["trace_id"])
+        spans[event["trace_id"]] = (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
     return [(tid, first, last) for tid, (first, last) in sorted(spans.items())]
 
 
-def _tag_rows(
-    events: Sequence[Event], timestamps: dict[str, datetime], trace_pks: dict[str, int]
-) -> list[tuple[Any, ...]]:
+def _tag_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list[tuple[Any, ...]]:
     """One row per (trace, tag name), the last write winning by time then order (an upsert meets each once)."""
-    latest: dict[tuple[int, str], tuple[Any, ...]] = {}
-    for event in events:
+    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for eid, event in events.items():
         if event["kind"] != "tags":
             continue
-        ts = timestamps[event["event_id"]]
-        trace_pk = trace_pks[event["trace_id"]]
+        ts = timestamps[eid]
+        trace_id = event["trace_id"]
         for tag in event["tags"]:
             value = tag["value"]
-            key = (trace_pk, tag["name"])
+            key = (trace_id, tag["name"])
             previous = latest.get(key)
             if previous is None or ts >= previous[-1]:
                 latest[key] = (
-                    trace_pk,
+                    trace_id,
                     tag["name"],
                     tag.get("type") or "label",
                     tag.get("group"),
@@ -147,8 +196,7 @@ def _tag_rows(
 
 
 def _object_rows(
-    events: Sequence[Event],
-    timestamps: dict[str, datetime],
+    objects: Sequence[tuple[Any, ...]],
     trace_pks: dict[str, int],
     project_id: str,
     object_store: ObjectStore,
@@ -156,11 +204,7 @@ def _object_rows(
 ) -> list[tuple[Any, ...]]:
     """(id, trace_pk, ref, ts, data_type, size, body, store_key); large bodies go to the object store."""
     rows = []
-    for event in events:
-        if event["kind"] != "object":
-            continue
-        body = orjson.dumps(event["data"])
-        obj_id = event["event_id"]
+    for obj_id, trace_id, ref, ts, data_type, body in objects:
         inline: str | None = None
         key: str | None = None
         if len(body) > inline_max_bytes:
@@ -168,19 +212,7 @@ def _object_rows(
             object_store.put(key, body)  # before commit: a failed commit leaves an orphan, never a gap
         else:
             inline = body.decode()
-        data_type = str(event["data"]["type"])[:256]
-        rows.append(
-            (
-                obj_id,
-                trace_pks[event["trace_id"]],
-                event["ref"],
-                timestamps[obj_id],
-                data_type,
-                len(body),
-                inline,
-                key,
-            )
-        )
+        rows.append((obj_id, trace_pks[trace_id], ref, ts, data_type, len(body), inline, key))
     return rows
 
 
