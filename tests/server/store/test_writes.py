@@ -128,3 +128,17 @@ def test_a_rolled_back_write_leaves_nothing_and_the_same_events_store_later(data
         assert session.scalar(select(func.count()).select_from(Tag)) == 2
         assert session.scalar(select(func.count()).select_from(Trace)) == 2
         assert list(session.scalars(select(TextLine.message))) == ["2"]
+
+
+def test_two_writes_in_one_transaction_each_store_their_own_events(database: Database) -> None:
+    """Nothing of the first write's staged rows may reach the second (same trace, same tag name)."""
+    _reset(database)
+    first, second = [_event(0, 0, "tags", 1)], [_event(0, 1, "tags", 2), _event(0, 2, "text", 3)]
+    with database.write_session() as session:
+        results = [write_events(session, PID, batch, OBJECTS, 65536) for batch in (first, second, first)]
+    assert [(r.accepted, r.duplicates) for r in results] == [(1, 0), (2, 0), (0, 1)]
+    with database.session() as session:
+        assert list(session.scalars(select(Tag.value_num))) == [2.0]
+        assert session.scalar(select(func.count()).select_from(IngestedEvent)) == 3
+        trace = session.scalars(select(Trace)).one()
+        assert (trace.first_ts, trace.last_ts) == (BASE, BASE + timedelta(seconds=2))

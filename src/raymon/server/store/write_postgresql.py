@@ -7,8 +7,10 @@ more Python than the database's own work. ``COPY`` rows are written by
 psycopg's C code. Rows that need ``ON CONFLICT`` (the events ledger, traces,
 tags) are copied into session-local temporary tables first (``ON COMMIT
 DELETE ROWS``: empty again at commit, and a rolled-back transaction leaves
-nothing behind) and moved with one ``INSERT ... SELECT ... ORDER BY key ON
-CONFLICT``, in key order so concurrent writers lock rows in the same order.
+nothing behind) and moved with one ``WITH staged AS (DELETE ... RETURNING)
+INSERT ... SELECT ... ORDER BY key ON CONFLICT`` (the staging is empty again
+at once, also for a second write in the same transaction), in key order so
+concurrent writers lock rows in the same order.
 Texts and objects are new rows by construction (only new events reach them)
 and are copied straight into their tables.
 
@@ -35,21 +37,24 @@ _STAGING_DDL = (
 )
 
 _LEDGER = (
+    "WITH staged AS (DELETE FROM raymon_in_events RETURNING *) "
     "INSERT INTO events (project_id, event_id, kind, received_at) "
-    "SELECT %s, event_id, kind, %s FROM raymon_in_events ORDER BY event_id "
+    "SELECT %s, event_id, kind, %s FROM staged ORDER BY event_id "
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
 _TRACES = (
+    "WITH staged AS (DELETE FROM raymon_in_traces RETURNING *) "
     "INSERT INTO traces (project_id, trace_id, first_ts, last_ts) "
-    "SELECT %s, trace_id, first_ts, last_ts FROM raymon_in_traces ORDER BY trace_id "
+    "SELECT %s, trace_id, first_ts, last_ts FROM staged ORDER BY trace_id "
     "ON CONFLICT (project_id, trace_id) DO UPDATE SET "
     "first_ts = least(traces.first_ts, excluded.first_ts), "
     "last_ts = greatest(traces.last_ts, excluded.last_ts) "
     "RETURNING trace_id, id"
 )
 _TAGS = (
+    "WITH staged AS (DELETE FROM raymon_in_tags RETURNING *) "
     "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts) "
-    "SELECT %s, trace_pk, name, type, grp, value_num, value_text, ts FROM raymon_in_tags "
+    "SELECT %s, trace_pk, name, type, grp, value_num, value_text, ts FROM staged "
     "ORDER BY trace_pk, name "
     "ON CONFLICT (trace_pk, name) DO UPDATE SET type = excluded.type, grp = excluded.grp, "
     "value_num = excluded.value_num, value_text = excluded.value_text, ts = excluded.ts "
