@@ -276,6 +276,34 @@ def test_one_row_frame_series_and_dict_give_the_same_tags(
     assert built_houses.validate_input(frame, batch=True) == [from_dict]
 
 
+def test_a_series_sample_stays_a_series_for_positional_and_custom_extractors() -> None:
+    """Series rows become dicts only when every extractor looks up by label (a speed-up, not a change)."""
+    seen: list[type] = []
+
+    class FirstTimesTwo(Extractor):
+        def extract(self, sample: Any) -> Any:
+            seen.append(type(sample))
+            return float(sample["a"]) * 2
+
+    reference = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [10.0, 20.0, 30.0]})
+    by_label = ModelProfile("lab", "1", components=[InputComponent("b", ElementExtractor("b"))])
+    positional = ModelProfile("pos", "1", components=[InputComponent("b", ElementExtractor(1))])
+    custom = ModelProfile("cus", "1", components=[InputComponent("a2", FirstTimesTwo())])
+    for profile in (by_label, positional, custom):
+        profile.build(input=reference, silent=True)
+    row = reference.iloc[1]
+    assert by_label.validate_input(row, tag_format="simple") == {"b": 20.0}
+    assert positional.validate_input(row, tag_format="simple") == {"b": 20.0}
+    seen.clear()
+    assert custom.validate_input(row, tag_format="simple") == {"a2": 4.0}
+    assert seen == [pd.Series]
+    other_labels = pd.Series([15.0, 5.0], index=["b", "c"])
+    assert by_label.validate_input(other_labels, tag_format="simple") == {"b": 15.0}
+    assert by_label.validate_input(pd.Series([1.0], index=["c"]), tag_format="simple") == {
+        "b-error": "Value None"
+    }
+
+
 @pytest.mark.parametrize("which", ["cheap", "expensive"])
 def test_batch_validation_equals_row_by_row(
     built_houses: ModelProfile, houses: pd.DataFrame, houses_expensive: pd.DataFrame, which: str
