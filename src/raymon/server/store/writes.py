@@ -77,7 +77,7 @@ class PreparedRows:
     """
 
     events: dict[str, Event]  # unique by event id, in sorted id order (lock order)
-    received: int
+    n_events: int  # as sent, duplicates within the batch included
     traces: list[tuple[str, datetime, datetime]]
     tags: list[tuple[Any, ...]]  # (trace_id, name, type, grp, value_num, value_text, ts)
     texts: list[tuple[Any, ...]]  # (trace_id, ts, level, message)
@@ -93,7 +93,7 @@ def prepare_rows(events: Sequence[Event]) -> PreparedRows:
     return _rows_of(ordered, len(events))
 
 
-def _rows_of(events: dict[str, Event], received: int) -> PreparedRows:
+def _rows_of(events: dict[str, Event], n_events: int) -> PreparedRows:
     timestamps = {eid: parse_ts(e["ts"]) for eid, e in events.items()}
     texts = []
     objects = []
@@ -115,7 +115,7 @@ def _rows_of(events: dict[str, Event], received: int) -> PreparedRows:
             )
     return PreparedRows(
         events=events,
-        received=received,
+        n_events=n_events,
         traces=_trace_rows(events, timestamps),
         tags=_tag_rows(events, timestamps),
         texts=texts,
@@ -136,17 +136,17 @@ def write_events(
     transaction, so the Python work of one batch overlaps another's database work).
     """
     prepared = events if isinstance(events, PreparedRows) else prepare_rows(events)
-    received = prepared.received
+    n_events = prepared.n_events
     if not prepared.events:
-        return WriteResult(0, received)
+        return WriteResult(0, n_events)
 
     is_pg = session.get_bind().dialect.name == "postgresql"
     writer: RowWriter = PostgresWriter(session, project_id) if is_pg else SqliteWriter(session, project_id)
     new_ids = writer.insert_ledger([(eid, e["kind"]) for eid, e in prepared.events.items()], utcnow())
     if not new_ids:
-        return WriteResult(0, received)
+        return WriteResult(0, n_events)
     if len(new_ids) < len(prepared.events):  # some were stored before: rows of the new ones only
-        prepared = _rows_of({eid: e for eid, e in prepared.events.items() if eid in new_ids}, received)
+        prepared = _rows_of({eid: e for eid, e in prepared.events.items() if eid in new_ids}, n_events)
 
     pks = writer.upsert_traces(prepared.traces)
     if prepared.tags:
@@ -155,7 +155,7 @@ def write_events(
         writer.insert_texts([(pks[row[0]], *row[1:]) for row in prepared.texts])
     if prepared.objects:
         writer.insert_objects(_object_rows(prepared.objects, pks, project_id, object_store, inline_max_bytes))
-    return WriteResult(len(new_ids), received - len(new_ids), tuple(sorted(new_ids)))
+    return WriteResult(len(new_ids), n_events - len(new_ids), tuple(sorted(new_ids)))
 
 
 def _trace_rows(
