@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import statistics
@@ -29,7 +28,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mixed_frame import mixed_frame  # noqa: E402
-from profile_build import build_raymon  # noqa: E402
+from profile_build import best_of, build_raymon  # noqa: E402
 
 
 def floor_plan(profile: Any) -> list[tuple[str, str, Any, Any]]:
@@ -108,16 +107,6 @@ def per_call_us(fn: Any, rows: list[Any], calls: int) -> float:
             fn(rows[i % len(rows)])
         runs.append((time.perf_counter() - t) / calls * 1e6)
     return statistics.median(runs)
-
-
-def best_of(fn: Any, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> None:
