@@ -17,9 +17,9 @@ from fastapi.responses import JSONResponse
 
 from raymon.server.api import ROUTERS
 from raymon.server.api.deps import resolve_api_key
-from raymon.server.api.ingest import IngestGate
 from raymon.server.services.bootstrap import BootstrapReport, bootstrap
 from raymon.server.services.errors import ServiceError
+from raymon.server.services.ingest_gate import IngestGate
 from raymon.server.settings import Settings
 from raymon.server.store.db import Database
 from raymon.server.store.objects import open_object_store

@@ -12,7 +12,6 @@ Routes never talk SQL.
 
 from __future__ import annotations
 
-import asyncio
 import zlib
 
 from fastapi import APIRouter, HTTPException, Request
@@ -21,6 +20,7 @@ from fastapi.responses import JSONResponse
 
 from raymon.server.api.deps import IngestAccess, ProjectAccess
 from raymon.server.services.ingest import IngestResult, ingest_body
+from raymon.server.services.ingest_gate import IngestGate
 from raymon.server.settings import Settings
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["ingest"])
@@ -33,31 +33,6 @@ NDJSON_TYPES = (
     "application/jsonl",
     "text/plain",
 )
-
-
-class IngestGate:
-    """A bounded number of ingest requests in flight; the rest wait briefly, then get 429.
-
-    The asyncio semaphore is made on first use, inside the server's event loop.
-    """
-
-    def __init__(self, slots: int, wait_seconds: float) -> None:
-        self.slots = slots
-        self.wait_seconds = wait_seconds
-        self._semaphore: asyncio.Semaphore | None = None
-
-    async def acquire(self) -> bool:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.slots)
-        try:
-            await asyncio.wait_for(self._semaphore.acquire(), timeout=self.wait_seconds)
-        except TimeoutError:
-            return False
-        return True
-
-    def release(self) -> None:
-        assert self._semaphore is not None
-        self._semaphore.release()
 
 
 async def read_body(request: Request, limit: int) -> bytes:
