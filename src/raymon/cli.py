@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
+    from raymon.server.backend import Backend
     from raymon.server.settings import Settings
 
 _SERVER_EXTRA_HINT = 'the Raymon server is not installed: pip install "raymon[server]"'
@@ -45,21 +44,20 @@ def _settings(**overrides: Any) -> Settings:
 
 
 @contextmanager
-def _session(data_dir: str | None) -> Iterator[Session]:
-    """A write session on the configured database (migrated first), with service errors made readable."""
+def _backend(data_dir: str | None) -> Iterator[Backend]:
+    """The backend of the configured settings (database migrated first), service errors made readable."""
     settings = _settings(data_dir=data_dir)
+    from raymon.server.backend import build_backend
     from raymon.server.services.errors import ServiceError
-    from raymon.server.store.db import Database
 
-    database = Database(settings.effective_database_url)
+    backend = build_backend(settings)
     try:
-        database.migrate()
-        with database.write_session() as session:
-            yield session
+        backend.database.migrate()
+        yield backend
     except ServiceError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        database.dispose()
+        backend.close()
 
 
 _data_dir_option = click.option(
@@ -93,13 +91,15 @@ def server(
     import uvicorn
     from sqlalchemy.exc import SQLAlchemyError
 
-    from raymon.server.app import create_app, prepare
+    from raymon.server.app import create_app
+    from raymon.server.backend import build_backend
     from raymon.server.services.errors import ServiceError
 
     try:
-        app = create_app(settings)
-        click.echo(f"raymon: database {app.state.database!r}, objects {app.state.object_store!r}")
-        report = prepare(app)
+        backend = build_backend(settings)
+        app = create_app(backend=backend)
+        click.echo(f"raymon: database {backend.database!r}, objects {backend.object_store!r}")
+        report = backend.prepare()
     except (ServiceError, SQLAlchemyError, ValueError, RuntimeError) as exc:
         raise click.ClickException(f"cannot start: {exc}") from None
     for item in report.created:
@@ -113,13 +113,7 @@ def server(
     if settings.demo:
         from raymon.server.services.demo import load_demo
 
-        demo_info = load_demo(
-            app.state.database,
-            app.state.object_store,
-            settings,
-            progress=True,
-            listeners=app.state.ingest_listeners,
-        )
+        demo_info = load_demo(backend, progress=True)
         click.echo(
             f"raymon: demo project {demo_info.project_id!r}: {demo_info.traces} traces "
             f"({demo_info.accepted} new events); API key (read, ingest):\n\n    {demo_info.key}\n"
@@ -137,7 +131,7 @@ def server(
 @_data_dir_option
 def migrate(data_dir: str | None) -> None:
     """Apply database migrations and exit (the server also does this on start-up)."""
-    with _session(data_dir):
+    with _backend(data_dir):
         pass
     click.echo("raymon: the database schema is up to date")
 
@@ -159,9 +153,8 @@ def project_create(name: str, project_id: str | None, no_key: bool, data_dir: st
     """Create project NAME and print its id and a new admin API key."""
     from raymon.server.services import auth
 
-    with _session(data_dir) as session:
-        created = auth.create_project(session, name, project_id)
-        key = None if no_key else auth.create_key(session, created.id, "admin", name="cli")[1]
+    with _backend(data_dir) as backend:
+        created, _, key = auth.new_project(backend, name, project_id, key_name=None if no_key else "cli")
     click.echo(f"project_id: {created.id}")
     if key:
         click.echo(f"admin key:  {key}  (shown only now)")
@@ -173,8 +166,8 @@ def project_ls(data_dir: str | None) -> None:
     """List all projects."""
     from raymon.server.services import auth
 
-    with _session(data_dir) as session:
-        for row in auth.list_projects(session):
+    with _backend(data_dir) as backend:
+        for row in auth.projects(backend):
             click.echo(f"{row.id}\t{row.name}\t{row.created_at.isoformat()}")
 
 
@@ -197,8 +190,8 @@ def key_create(project_id: str, scopes: str, name: str, data_dir: str | None) ->
     """Create an API key for PROJECT_ID and print it (it is stored hashed: shown only now)."""
     from raymon.server.services import auth
 
-    with _session(data_dir) as session:
-        row, secret = auth.create_key(session, project_id, scopes, name=name)
+    with _backend(data_dir) as backend:
+        row, secret = auth.add_key(backend, project_id, scopes, name=name)
     click.echo(f"key_id: {row.id}\nscopes: {row.scopes}\nkey:    {secret}  (shown only now)")
 
 
@@ -209,8 +202,8 @@ def key_ls(project_id: str, data_dir: str | None) -> None:
     """List the keys of PROJECT_ID (ids and prefixes; the keys themselves are not stored)."""
     from raymon.server.services import auth
 
-    with _session(data_dir) as session:
-        for row in auth.list_keys(session, project_id):
+    with _backend(data_dir) as backend:
+        for row in auth.keys(backend, project_id):
             state = f"revoked {row.revoked_at.isoformat()}" if row.revoked_at else "active"
             click.echo(f"{row.id}\t{row.key_prefix}...\t{row.scopes}\t{state}\t{row.name}")
 
@@ -222,8 +215,8 @@ def key_revoke(key_id: str, data_dir: str | None) -> None:
     """Revoke the key KEY_ID (its id, or its prefix as `raymon key ls` shows it)."""
     from raymon.server.services import auth
 
-    with _session(data_dir) as session:
-        row = auth.revoke_key(session, key_id)
+    with _backend(data_dir) as backend:
+        row = auth.revoke_key(backend, key_id)
     click.echo(f"revoked key {row.id} ({row.key_prefix}...) of project {row.project_id}")
 
 
@@ -247,10 +240,8 @@ def user_create(email: str, project_id: str | None, role: str, password: str, da
     """Create the user EMAIL (with a role in --project if given)."""
     from raymon.server.services import auth
 
-    with _session(data_dir) as session:
-        auth.create_user(session, email, password)
-        if project_id:
-            auth.set_role(session, email, project_id, role)
+    with _backend(data_dir) as backend:
+        auth.new_user(backend, email, password, project_id, role)
     click.echo(f"created user {email}" + (f" ({role} of {project_id})" if project_id else ""))
 
 
@@ -263,8 +254,8 @@ def user_role(email: str, project_id: str, role: str, data_dir: str | None) -> N
     """Set the ROLE of user EMAIL in PROJECT_ID."""
     from raymon.server.services import auth
 
-    with _session(data_dir) as session:
-        auth.set_role(session, email, project_id, role)
+    with _backend(data_dir) as backend:
+        auth.role_set(backend, email, project_id, role)
     click.echo(f"{email} is {role} of {project_id}")
 
 

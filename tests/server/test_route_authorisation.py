@@ -49,7 +49,7 @@ def _route_table() -> list[RouteCase]:
                 continue
             for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
                 cases.append(RouteCase(method, route.path, tuple(required_scopes(route.dependant))))
-        app.state.database.dispose()
+        app.state.backend.close()
     return cases
 
 

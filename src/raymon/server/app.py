@@ -1,5 +1,8 @@
-"""The application factory: ``create_app(settings)`` wires settings, store, object store and routes.
+"""The application factory: ``create_app(settings)`` mounts the routes on a ``Backend``.
 
+The parts (database, object store, ingest gate, clock, ...) come from
+``backend.build_backend``, so the CLI and the worker build the same ones;
+``app.state`` holds the backend (``app.state.backend``) and nothing else.
 Building the app does no I/O beyond creating the engine object; start-up work
 (migrations, first-start initialisation) happens in ``prepare`` — called by
 ``raymon server`` before it listens, and by the lifespan otherwise — so a test
@@ -17,27 +20,27 @@ from fastapi.responses import JSONResponse
 
 from raymon.server.api import ROUTERS
 from raymon.server.api.deps import resolve_api_key
-from raymon.server.services.bootstrap import BootstrapReport, bootstrap
+from raymon.server.backend import Backend, build_backend
+from raymon.server.services.bootstrap import BootstrapReport
 from raymon.server.services.errors import ServiceError
-from raymon.server.services.ingest_gate import IngestGate
 from raymon.server.settings import Settings
-from raymon.server.store.db import Database
-from raymon.server.store.objects import open_object_store
 
 log = logging.getLogger("raymon.server")
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
-    settings = settings if settings is not None else Settings.from_env()
-    if database is None:
-        database = Database(settings.effective_database_url, pool_size=settings.db_pool_size)
+def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
+    """The web app over ``backend`` (default: one built from ``settings``, or from the environment)."""
+    if backend is None:
+        backend = build_backend(settings)
+    if resolve_api_key not in backend.principal_resolvers:
+        backend.principal_resolvers.insert(0, resolve_api_key)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if not app.state.prepared:
-            prepare(app)
+        if not backend.prepared:
+            backend.prepare()
         yield
-        database.dispose()
+        backend.close()
 
     app = FastAPI(
         title="Raymon",
@@ -45,14 +48,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         description="Observability for ML systems: ingest traces, tags and objects; query them.",
         lifespan=lifespan,
     )
-    app.state.settings = settings
-    app.state.database = database
-    app.state.object_store = open_object_store(settings)
-    app.state.ingest_gate = IngestGate(settings.ingest_max_inflight, settings.ingest_slot_wait_seconds)
-    app.state.principal_resolvers = [resolve_api_key]
-    app.state.ingest_listeners = []  # services.ingest.IngestListener: told of newly stored events
-    app.state.prepared = False
-    app.state.bootstrap_report = None
+    app.state.backend = backend
 
     @app.exception_handler(ServiceError)
     async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
@@ -70,12 +66,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
 def prepare(app: FastAPI) -> BootstrapReport:
     """Apply migrations and the first-start initialisation (idempotent); answer what was created."""
-    database: Database = app.state.database
-    database.migrate()
-    report = bootstrap(database, app.state.settings)
-    app.state.prepared = True
-    app.state.bootstrap_report = report
-    return report
+    backend: Backend = app.state.backend
+    return backend.prepare()
 
 
 def _version() -> str:

@@ -4,9 +4,10 @@ Every route under ``/api/v1/projects/{project_id}/...`` depends on
 ``require_scope("read" | "ingest" | "admin")``. A request without a usable
 credential gets 401, a known caller without the scope in that project 403,
 both as ``{"detail": "..."}``. Credentials are resolved by the functions in
-``app.state.principal_resolvers`` (the API key resolver first; the UI adds a
+``Backend.principal_resolvers`` (the API key resolver first; the UI adds a
 session-cookie resolver there), so routes never look at headers themselves.
-This module never talks SQL directly: it calls ``services.auth``.
+``get_backend`` is how a route reaches the application object. This module
+never talks SQL: it calls ``services.auth``.
 """
 
 from __future__ import annotations
@@ -17,16 +18,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 
+from raymon.server.backend import Backend
 from raymon.server.services import auth
 from raymon.server.services.auth import Principal
-from raymon.server.store.db import Database
-
-PrincipalResolver = Callable[[Request, Database], Principal | None]
 
 
-def get_database(request: Request) -> Database:
-    database: Database = request.app.state.database
-    return database
+def get_backend(request: Request) -> Backend:
+    """The application object the app was built on (``app.state.backend``)."""
+    backend: Backend = request.app.state.backend
+    return backend
 
 
 def bearer_token(request: Request) -> str | None:
@@ -39,12 +39,12 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def resolve_api_key(request: Request, database: Database) -> Principal | None:
+def resolve_api_key(request: Request, backend: Backend) -> Principal | None:
+    """The caller holding the request's bearer API key; 401 for an unknown or revoked one."""
     token = bearer_token(request)
     if token is None:
         return None
-    with database.session() as session:
-        principal = auth.principal_for_key(session, token)
+    principal = auth.principal_for_key(backend, token)
     if principal is None:
         raise HTTPException(401, detail="unknown or revoked API key")
     return principal
@@ -52,10 +52,9 @@ def resolve_api_key(request: Request, database: Database) -> Principal | None:
 
 def get_principal(request: Request) -> Principal:
     """The caller, or 401. Runs in the thread pool (it may query the database)."""
-    database = get_database(request)
-    resolvers: list[PrincipalResolver] = request.app.state.principal_resolvers
-    for resolve in resolvers:
-        principal = resolve(request, database)
+    backend = get_backend(request)
+    for resolve in backend.principal_resolvers:
+        principal = resolve(request, backend)
         if principal is not None:
             request.state.principal = principal
             return principal
@@ -123,3 +122,5 @@ def required_scopes(dependant: Any) -> list[str]:
 ReadAccess = Annotated[ProjectAccess, Depends(require_scope("read"))]
 IngestAccess = Annotated[ProjectAccess, Depends(require_scope("ingest"))]
 AdminAccess = Annotated[ProjectAccess, Depends(require_scope("admin"))]
+# The application object, for a route's call into a service (``backend: BackendDep``).
+BackendDep = Annotated[Backend, Depends(get_backend)]

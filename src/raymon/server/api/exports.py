@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from raymon.server.api.deps import get_database
+from raymon.server.api.deps import get_backend
 from raymon.server.api.reading import ReadAccess, attachment, body_reader, checked_text, required_text
 from raymon.server.api.traces import FILTER_HELP
 from raymon.server.services import exports
@@ -44,7 +44,12 @@ def export_dataset(
     )
     ref = required_text("ref", ref)
     chunks = exports.export_stream(
-        get_database(request), body_reader(request), access.project_id, ref, flt, exports.check_format(format)
+        get_backend(request).database,
+        body_reader(request),
+        access.project_id,
+        ref,
+        flt,
+        exports.check_format(format),
     )
     return StreamingResponse(
         chunks,

@@ -18,10 +18,8 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from raymon.server.api.deps import IngestAccess, ProjectAccess
+from raymon.server.api.deps import IngestAccess, ProjectAccess, get_backend
 from raymon.server.services.ingest import IngestResult, ingest_body
-from raymon.server.services.ingest_gate import IngestGate
-from raymon.server.settings import Settings
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["ingest"])
 
@@ -73,8 +71,8 @@ def _status(result: IngestResult) -> int:
 
 
 async def _ingest(request: Request, access: ProjectAccess) -> JSONResponse:
-    settings: Settings = request.app.state.settings
-    gate: IngestGate = request.app.state.ingest_gate
+    backend = get_backend(request)
+    settings, gate = backend.settings, backend.ingest_gate
     if not await gate.acquire():
         return JSONResponse(
             {"detail": f"the server is busy ingesting ({gate.slots} requests in flight): retry later"},
@@ -85,14 +83,7 @@ async def _ingest(request: Request, access: ProjectAccess) -> JSONResponse:
         body = await read_body(request, settings.max_request_bytes)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         result = await run_in_threadpool(
-            ingest_body,
-            request.app.state.database,
-            request.app.state.object_store,
-            settings,
-            access.project_id,
-            body,
-            content_type in NDJSON_TYPES,
-            request.app.state.ingest_listeners,
+            ingest_body, backend, access.project_id, body, content_type in NDJSON_TYPES
         )
     finally:
         gate.release()
@@ -101,9 +92,11 @@ async def _ingest(request: Request, access: ProjectAccess) -> JSONResponse:
 
 @router.post("/ingest", summary="Ingest events (one, a JSON array, NDJSON, or shipper/legacy records)")
 async def ingest(request: Request, access: IngestAccess) -> JSONResponse:
+    """Store events (one JSON event, a JSON array, NDJSON lines, or shipper/legacy records); see the module."""
     return await _ingest(request, access)
 
 
 @router.post("/ingest_batch", summary="The original Raymon client's batch endpoint (same formats)")
 async def ingest_batch(request: Request, access: IngestAccess) -> JSONResponse:
+    """The original Raymon client's batch endpoint: the same formats and answers as `/ingest`."""
     return await _ingest(request, access)

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from raymon.server.api.deps import get_database
+from raymon.server.api.deps import get_backend
 from raymon.server.api.reading import ReadAccess, attachment, body_reader, checked_text, required_text
 from raymon.server.services import query
 from raymon.server.services.query import DEFAULT_PAGE, MAX_PAGE
@@ -38,7 +38,7 @@ def objects_list(
 ) -> dict[str, Any]:
     """Object references (no data), newest first, with `next_cursor` for the next page."""
     return query.list_objects(
-        get_database(request),
+        get_backend(request).database,
         access.project_id,
         trace_id=checked_text("trace_id", trace_id),
         ref=checked_text("ref", ref),
@@ -57,7 +57,7 @@ def object_search(
 ) -> Response:
     """The object logged under `ref` on a trace (the latest, when the ref was logged more than once)."""
     meta, body = query.search_object(
-        get_database(request),
+        get_backend(request).database,
         body_reader(request),
         access.project_id,
         required_text("trace_id", trace_id),
@@ -75,7 +75,10 @@ def object_get(
 ) -> Response:
     """One object by id, with its data as `obj_data`."""
     meta, body = query.get_object(
-        get_database(request), body_reader(request), access.project_id, required_text("obj_id", obj_id)
+        get_backend(request).database,
+        body_reader(request),
+        access.project_id,
+        required_text("obj_id", obj_id),
     )
     return _object_response(meta, body, download)
 
@@ -86,4 +89,4 @@ def refs_list(
     access: ReadAccess,
 ) -> list[dict[str, Any]]:
     """Every ref objects were logged under: how many objects, their data types, the last time."""
-    return query.list_refs(get_database(request), access.project_id)
+    return query.list_refs(get_backend(request).database, access.project_id)

@@ -24,7 +24,7 @@ IngestAccess = Annotated[ProjectAccess, Depends(require_scope("ingest"))]
 
 def body_reader(request: Request) -> BodyReader:
     """Reads object bodies kept in the object store (not inline in SQL)."""
-    reader: BodyReader = request.app.state.object_store.get
+    reader: BodyReader = request.app.state.backend.object_store.get
     return reader
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from raymon.server.api.deps import get_database
+from raymon.server.api.deps import get_backend
 from raymon.server.api.reading import ReadAccess, checked_text
 from raymon.server.services import query
 from raymon.server.services.query import DEFAULT_STATS_SAMPLE, MAX_PAGE, MAX_STATS_SAMPLE
@@ -34,5 +34,5 @@ def tags_list(
 ) -> list[dict[str, Any]]:
     """Every tag name with `types` (type -> count), `count`, `numeric` range, top `values` and `distinct_values`."""
     return query.tag_stats(
-        get_database(request), access.project_id, checked_text("name", name), values, sample
+        get_backend(request).database, access.project_id, checked_text("name", name), values, sample
     )

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from raymon.server.api.deps import get_database
+from raymon.server.api.deps import get_backend
 from raymon.server.api.reading import ReadAccess, attachment, body_reader, checked_text, required_text
 from raymon.server.services import query
 from raymon.server.services.query import DEFAULT_PAGE, MAX_PAGE, TraceFilter
@@ -60,7 +60,7 @@ def traces_list(
         text=checked_text("text", text),
     )
     return query.list_traces(
-        get_database(request),
+        get_backend(request).database,
         access.project_id,
         flt,
         sort=sort,
@@ -78,7 +78,9 @@ def trace_get(
     access: ReadAccess,
 ) -> dict[str, Any]:
     """One trace: its tags, texts and object references (size and type; no data)."""
-    return query.get_trace(get_database(request), access.project_id, required_text("trace_id", trace_id))
+    return query.get_trace(
+        get_backend(request).database, access.project_id, required_text("trace_id", trace_id)
+    )
 
 
 @router.get("/traces/{trace_id}/tags")
@@ -88,7 +90,9 @@ def trace_tags(
     access: ReadAccess,
 ) -> list[dict[str, Any]]:
     """The tags of one trace."""
-    return query.trace_tags(get_database(request), access.project_id, required_text("trace_id", trace_id))
+    return query.trace_tags(
+        get_backend(request).database, access.project_id, required_text("trace_id", trace_id)
+    )
 
 
 @router.get("/traces/{trace_id}/download")
@@ -99,7 +103,7 @@ def trace_download(
 ) -> StreamingResponse:
     """The whole trace as a JSON file: tags, texts and every object with its data (`obj_data`)."""
     trace_id = required_text("trace_id", trace_id)
-    database = get_database(request)
+    database = get_backend(request).database
     query.get_trace(database, access.project_id, trace_id)  # 404 before the first byte
     chunks = query.download_trace(database, body_reader(request), access.project_id, trace_id)
     return StreamingResponse(

@@ -10,7 +10,14 @@ with a random salt (slow on purpose) instead.
 
 Scopes: ``ingest`` (write events), ``read`` (query), ``admin`` (keys, users,
 projects; implies the other two). User roles: ``admin`` (all scopes) and
-``viewer`` (read). This module never parses HTTP and never logs a key or password.
+``viewer`` (read). This module never parses HTTP, never logs a key or password
+and runs no SQL (``store.accounts`` does).
+
+Two kinds of function, one transaction convention: what routes and the CLI
+call takes the ``Backend`` and opens one transaction (``backend.reading()`` /
+``backend.writing()``); the steps those are made of (``create_project``,
+``create_key``, ``set_role``, ...) take that transaction's session first, so
+start-up and the demo can compose them in a transaction of their own.
 """
 
 from __future__ import annotations
@@ -23,15 +30,18 @@ import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from raymon.exceptions import WireFormatError
 from raymon.server.services.errors import ConflictError, InvalidInputError, NotFoundError
-from raymon.server.store.coltypes import utcnow
-from raymon.server.store.models import ApiKey, Membership, Project, User
+from raymon.server.store import accounts
+from raymon.server.store.accounts import KeyRow, ProjectRow, UserRow
+from raymon.server.store.db import Session
 from raymon.wire import check_id
+
+if TYPE_CHECKING:
+    from raymon.server.backend import Backend
 
 SCOPES = ("ingest", "read", "admin")
 ROLES: Mapping[str, frozenset[str]] = {
@@ -150,41 +160,32 @@ def _slug(name: str) -> str:
     return f"{slug or 'project'}-{secrets.token_hex(3)}"
 
 
-def create_project(session: Session, name: str, project_id: str | None = None) -> Project:
+def create_project(
+    session: Session, name: str, project_id: str | None = None, now: datetime | None = None
+) -> ProjectRow:
     """Create a project; its id defaults to a slug of the name plus a random suffix."""
     name = _check_name(name)
     project_id = check_project_id(project_id) if project_id else _slug(name)
-    if session.get(Project, project_id) is not None:
+    if accounts.get_project(session, project_id) is not None:
         raise ConflictError(f"project {project_id!r} exists already")
-    project = Project(id=project_id, name=name, created_at=utcnow())
-    session.add(project)
-    session.flush()
-    return project
+    return accounts.insert_project(session, project_id, name, now or _now())
 
 
-def ensure_project(session: Session, project_id: str, name: str | None = None) -> tuple[Project, bool]:
-    project = session.get(Project, check_project_id(project_id))
+def ensure_project(session: Session, project_id: str, name: str | None = None) -> tuple[ProjectRow, bool]:
+    project = accounts.get_project(session, check_project_id(project_id))
     if project is not None:
         return project, False
     return create_project(session, name or project_id, project_id), True
 
 
-def get_project(session: Session, project_id: str) -> Project:
-    project = session.get(Project, project_id)
+def get_project(session: Session, project_id: str) -> ProjectRow:
+    project = accounts.get_project(session, project_id)
     if project is None:
         raise NotFoundError(f"no project {project_id!r}")
     return project
 
 
-def list_projects(session: Session, project_ids: Iterable[str] | None = None) -> list[Project]:
-    """All projects (``project_ids=None``, for the CLI) or those named."""
-    query = select(Project).order_by(Project.created_at, Project.id)
-    if project_ids is not None:
-        query = query.where(Project.id.in_(list(project_ids)))
-    return list(session.scalars(query))
-
-
-def project_json(project: Project) -> dict[str, object]:
+def project_json(project: ProjectRow) -> dict[str, object]:
     return {"project_id": project.id, "name": project.name, "created_at": project.created_at.isoformat()}
 
 
@@ -192,8 +193,13 @@ def project_json(project: Project) -> dict[str, object]:
 
 
 def create_key(
-    session: Session, project_id: str, scopes: str | Iterable[str], name: str = "", key: str | None = None
-) -> tuple[ApiKey, str]:
+    session: Session,
+    project_id: str,
+    scopes: str | Iterable[str],
+    name: str = "",
+    key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[KeyRow, str]:
     """Create a key for ``project_id``; answers the row and the key itself (shown once, never stored)."""
     get_project(session, project_id)
     scope_list = parse_scopes(scopes)
@@ -202,25 +208,24 @@ def create_key(
     elif len(key) < MIN_KEY_LENGTH:
         raise InvalidInputError(f"an API key must be at least {MIN_KEY_LENGTH} characters long")
     digest = hash_key(key)
-    if session.scalar(select(ApiKey.id).where(ApiKey.key_hash == digest)) is not None:
+    if accounts.key_by_hash(session, digest) is not None:
         raise ConflictError("that API key exists already")
-    row = ApiKey(
-        id=uuid.uuid4().hex,
+    row = accounts.insert_key(
+        session,
+        key_id=uuid.uuid4().hex,
         project_id=project_id,
         name=name[:256],
         key_prefix=key[:12],
         key_hash=digest,
         scopes=",".join(scope_list),
-        created_at=utcnow(),
+        created_at=now or _now(),
     )
-    session.add(row)
-    session.flush()
     return row, key
 
 
 def ensure_key(session: Session, project_id: str, key: str, scopes: str, name: str) -> bool:
     """Make sure ``key`` exists for ``project_id``; answer whether it was created now."""
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    row = accounts.key_by_hash(session, hash_key(key))
     if row is not None:
         if row.project_id != project_id:
             raise ConflictError(f"that API key belongs to another project than {project_id!r}")
@@ -229,31 +234,7 @@ def ensure_key(session: Session, project_id: str, key: str, scopes: str, name: s
     return True
 
 
-def list_keys(session: Session, project_id: str) -> list[ApiKey]:
-    get_project(session, project_id)
-    return list(
-        session.scalars(select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.created_at))
-    )
-
-
-def revoke_key(session: Session, key_id: str, project_id: str | None = None) -> ApiKey:
-    """Revoke a key by id (or by its shown prefix, when that is unambiguous)."""
-    query = select(ApiKey).where((ApiKey.id == key_id) | (ApiKey.key_prefix == key_id))
-    if project_id is not None:
-        query = query.where(ApiKey.project_id == project_id)
-    rows = list(session.scalars(query))
-    if not rows:
-        where = f" in project {project_id!r}" if project_id else ""
-        raise NotFoundError(f"no API key {key_id!r}{where}")
-    if len(rows) > 1:
-        raise ConflictError(f"{key_id!r} matches {len(rows)} keys: give the key id")
-    row = rows[0]
-    if row.revoked_at is None:
-        row.revoked_at = utcnow()
-    return row
-
-
-def key_json(row: ApiKey) -> dict[str, object]:
+def key_json(row: KeyRow) -> dict[str, object]:
     return {
         "key_id": row.id,
         "project_id": row.project_id,
@@ -263,14 +244,6 @@ def key_json(row: ApiKey) -> dict[str, object]:
         "created_at": row.created_at.isoformat(),
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
     }
-
-
-def principal_for_key(session: Session, key: str) -> Principal | None:
-    """The caller holding ``key``, or None for an unknown or revoked key."""
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
-    if row is None or row.revoked_at is not None:
-        return None
-    return Principal(kind="key", id=row.id, grants={row.project_id: expand_scopes(row.scopes.split(","))})
 
 
 # --- users and roles ---------------------------------------------------------------------------
@@ -289,26 +262,23 @@ def _check_role(role: str) -> str:
     return role
 
 
-def get_user(session: Session, email: str) -> User:
-    user = session.scalar(select(User).where(User.email == _check_email(email)))
+def get_user(session: Session, email: str) -> UserRow:
+    user = accounts.user_by_email(session, _check_email(email))
     if user is None:
         raise NotFoundError(f"no user {email!r}")
     return user
 
 
-def create_user(session: Session, email: str, password: str) -> User:
+def create_user(session: Session, email: str, password: str) -> UserRow:
     email = _check_email(email)
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(f"a password must be at least {MIN_PASSWORD_LENGTH} characters long")
-    if session.scalar(select(User.id).where(User.email == email)) is not None:
+    if accounts.user_by_email(session, email) is not None:
         raise ConflictError(f"user {email!r} exists already")
-    user = User(id=uuid.uuid4().hex, email=email, password_hash=hash_password(password), created_at=utcnow())
-    session.add(user)
-    session.flush()
-    return user
+    return accounts.insert_user(session, uuid.uuid4().hex, email, hash_password(password), _now())
 
 
-def ensure_user(session: Session, email: str, password: str) -> tuple[User, bool]:
+def ensure_user(session: Session, email: str, password: str) -> tuple[UserRow, bool]:
     """The user with ``email``, created with ``password`` if missing (an existing password is kept)."""
     try:
         return get_user(session, email), False
@@ -316,34 +286,23 @@ def ensure_user(session: Session, email: str, password: str) -> tuple[User, bool
         return create_user(session, email, password), True
 
 
-def set_role(session: Session, email: str, project_id: str, role: str) -> Membership:
-    """Give a user a role in a project (replacing any role they had there)."""
+def set_role(session: Session, email: str, project_id: str, role: str) -> str:
+    """Give a user a role in a project (replacing any role they had there); answer the role."""
     role = _check_role(role)
     user = get_user(session, email)
     get_project(session, project_id)
-    membership = session.get(Membership, (user.id, project_id))
-    if membership is None:
-        membership = Membership(user_id=user.id, project_id=project_id, role=role)
-        session.add(membership)
-    else:
-        membership.role = role
-    session.flush()
-    return membership
-
-
-def grant_user_role(session: Session, user_id: str, project_id: str, role: str) -> None:
-    user = session.get(User, user_id)
-    if user is not None:
-        set_role(session, user.email, project_id, role)
+    accounts.set_role(session, user.id, project_id, role)
+    return role
 
 
 def add_member(
     session: Session, project_id: str, email: str, password: str | None, role: str
-) -> tuple[Membership, bool]:
+) -> tuple[str, bool]:
     """Give ``email`` a role in a project, creating the user (with ``password``) if missing.
 
-    An existing user's password is never changed here: a project admin must not
-    be able to take over an account that other projects trust.
+    Answers the role and whether the user was created. An existing user's password is
+    never changed here: a project admin must not be able to take over an account that
+    other projects trust.
     """
     _check_role(role)
     get_project(session, project_id)
@@ -360,28 +319,7 @@ def add_member(
     return set_role(session, email, project_id, role), created
 
 
-def remove_member(session: Session, email: str, project_id: str) -> None:
-    user = get_user(session, email)
-    membership = session.get(Membership, (user.id, project_id))
-    if membership is None:
-        raise NotFoundError(f"user {email!r} has no role in project {project_id!r}")
-    session.delete(membership)
-
-
-def list_members(session: Session, project_id: str) -> list[dict[str, object]]:
-    get_project(session, project_id)
-    rows = session.execute(
-        select(User.email, Membership.role, User.created_at)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.project_id == project_id)
-        .order_by(User.email)
-    )
-    return [
-        {"email": email, "role": role, "created_at": created.isoformat()} for email, role, created in rows
-    ]
-
-
-def authenticate_user(session: Session, email: str, password: str) -> User | None:
+def authenticate_user(session: Session, email: str, password: str) -> UserRow | None:
     """The user if ``password`` is theirs, else None (for the UI's login)."""
     try:
         user = get_user(session, email)
@@ -391,8 +329,124 @@ def authenticate_user(session: Session, email: str, password: str) -> User | Non
 
 
 def principal_for_user(session: Session, user_id: str) -> Principal | None:
-    user = session.get(User, user_id)
+    user = accounts.user_by_id(session, user_id)
     if user is None:
         return None
-    memberships = session.scalars(select(Membership).where(Membership.user_id == user_id))
-    return Principal(kind="user", id=user.id, grants={m.project_id: ROLES[m.role] for m in memberships})
+    roles = accounts.roles_of_user(session, user_id)
+    return Principal(kind="user", id=user.id, grants={pid: ROLES[role] for pid, role in roles.items()})
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- what routes and the CLI call: one transaction each ----------------------------------------
+
+
+def principal_for_key(backend: Backend, key: str) -> Principal | None:
+    """The caller holding ``key``, or None for an unknown or revoked key."""
+    with backend.reading() as session:
+        row = accounts.key_by_hash(session, hash_key(key))
+    if row is None or row.revoked_at is not None:
+        return None
+    return Principal(kind="key", id=row.id, grants={row.project_id: expand_scopes(row.scopes.split(","))})
+
+
+def new_project(
+    backend: Backend,
+    name: str,
+    project_id: str | None = None,
+    *,
+    key_name: str | None = None,
+    admin_user_id: str | None = None,
+) -> tuple[ProjectRow, KeyRow | None, str | None]:
+    """Create a project with, unless ``key_name`` is None, an admin key (answered once).
+
+    ``admin_user_id``: a user who becomes the project's admin (the one who created it).
+    """
+    with backend.writing() as session:
+        project = create_project(session, name, project_id, now=backend.clock())
+        key_row, key = (None, None)
+        if key_name is not None:
+            key_row, key = create_key(session, project.id, "admin", name=key_name, now=backend.clock())
+        if admin_user_id is not None:
+            user = accounts.user_by_id(session, admin_user_id)
+            if user is not None:
+                set_role(session, user.email, project.id, "admin")
+    return project, key_row, key
+
+
+def projects(backend: Backend, project_ids: Iterable[str] | None = None) -> list[ProjectRow]:
+    """All projects (``project_ids=None``, for the CLI) or those named."""
+    with backend.reading() as session:
+        return accounts.list_projects(session, project_ids)
+
+
+def project(backend: Backend, project_id: str) -> ProjectRow:
+    with backend.reading() as session:
+        return get_project(session, project_id)
+
+
+def add_key(
+    backend: Backend, project_id: str, scopes: str | Iterable[str], name: str = ""
+) -> tuple[KeyRow, str]:
+    """A new key of ``project_id``: its row and the key itself (shown once, never stored)."""
+    with backend.writing() as session:
+        return create_key(session, project_id, scopes, name=name, now=backend.clock())
+
+
+def keys(backend: Backend, project_id: str) -> list[KeyRow]:
+    with backend.reading() as session:
+        get_project(session, project_id)
+        return accounts.list_keys(session, project_id)
+
+
+def revoke_key(backend: Backend, key_id: str, project_id: str | None = None) -> KeyRow:
+    """Revoke a key by id (or by its shown prefix, when that is unambiguous)."""
+    with backend.writing() as session:
+        rows = accounts.keys_named(session, key_id, project_id)
+        if not rows:
+            where = f" in project {project_id!r}" if project_id else ""
+            raise NotFoundError(f"no API key {key_id!r}{where}")
+        if len(rows) > 1:
+            raise ConflictError(f"{key_id!r} matches {len(rows)} keys: give the key id")
+        return accounts.revoke_key(session, rows[0].id, backend.clock())
+
+
+def new_user(
+    backend: Backend, email: str, password: str, project_id: str | None = None, role: str = "viewer"
+) -> UserRow:
+    """Create a user (with ``role`` in ``project_id`` when given)."""
+    with backend.writing() as session:
+        user = create_user(session, email, password)
+        if project_id:
+            set_role(session, email, project_id, role)
+    return user
+
+
+def member_add(
+    backend: Backend, project_id: str, email: str, password: str | None, role: str
+) -> tuple[str, bool]:
+    """``add_member`` in a transaction of its own: the role and whether the user was created."""
+    with backend.writing() as session:
+        return add_member(session, project_id, email, password, role)
+
+
+def role_set(backend: Backend, email: str, project_id: str, role: str) -> str:
+    with backend.writing() as session:
+        return set_role(session, email, project_id, role)
+
+
+def member_remove(backend: Backend, email: str, project_id: str) -> None:
+    with backend.writing() as session:
+        user = get_user(session, email)
+        if not accounts.delete_membership(session, user.id, project_id):
+            raise NotFoundError(f"user {email!r} has no role in project {project_id!r}")
+
+
+def members(backend: Backend, project_id: str) -> list[dict[str, Any]]:
+    """The project's users and their roles: ``[{"email", "role", "created_at"}]``."""
+    with backend.reading() as session:
+        get_project(session, project_id)
+        rows = accounts.members(session, project_id)
+    return [{"email": r.email, "role": r.role, "created_at": r.created_at.isoformat()} for r in rows]

@@ -2,19 +2,20 @@
 
 Idempotent: every start may run it; it only creates what is missing. It never
 changes an existing key, user password or role, and never logs a secret (the
-caller decides whether to print a newly created key once).
+caller decides whether to print a newly created key once). It runs no SQL
+itself: the steps of ``services.auth`` do, in the one transaction it opens.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from sqlalchemy import select
+from typing import TYPE_CHECKING
 
 from raymon.server.services import auth
-from raymon.server.settings import Settings
-from raymon.server.store.db import Database
-from raymon.server.store.models import Membership, Project
+from raymon.server.store import accounts
+
+if TYPE_CHECKING:
+    from raymon.server.backend import Backend
 
 DEFAULT_PROJECT_ID = "default"
 
@@ -28,9 +29,10 @@ class BootstrapReport:
     created: list[str] = field(default_factory=list)
 
 
-def bootstrap(database: Database, settings: Settings) -> BootstrapReport:
+def bootstrap(backend: Backend) -> BootstrapReport:
+    settings = backend.settings
     report = BootstrapReport()
-    with database.write_session() as session:
+    with backend.writing() as session:
         if settings.init_requested:
             project, created = auth.ensure_project(
                 session, settings.init_project_id, settings.init_project_name or settings.init_project_id
@@ -45,12 +47,12 @@ def bootstrap(database: Database, settings: Settings) -> BootstrapReport:
             )
             if user_created:
                 report.created.append(f"user {settings.init_user_email}")
-            if session.get(Membership, (user.id, project.id)) is None:
+            if accounts.role_of(session, user.id, project.id) is None:
                 auth.set_role(session, user.email, project.id, "admin")
             return report
-        if session.scalar(select(Project.id).limit(1)) is None:
-            project = auth.create_project(session, "Default project", DEFAULT_PROJECT_ID)
-            _, key = auth.create_key(session, project.id, "admin", name="first start")
+        if not accounts.any_project(session):
+            project = auth.create_project(session, "Default project", DEFAULT_PROJECT_ID, now=backend.clock())
+            _, key = auth.create_key(session, project.id, "admin", name="first start", now=backend.clock())
             report.project_id, report.new_key = project.id, key
             report.created += [f"project {project.id}", "admin API key"]
     return report

@@ -10,18 +10,18 @@ ingest service like any request. It never touches other projects.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raymon.server.services import auth
-from raymon.server.services.ingest import IngestListener, ingest_records
-from raymon.server.settings import Settings
-from raymon.server.store.db import Database
-from raymon.server.store.objects import ObjectStore
+from raymon.server.services.ingest import ingest_records
 from raymon.wire import WIRE_VERSION, Event
+
+if TYPE_CHECKING:
+    from raymon.server.backend import Backend
 
 DEMO_PROJECT_ID = "demo"
 DEMO_NAMESPACE = uuid.UUID("0b6c3f5e-8d1a-4c2b-9e7f-64656d6f0001")
@@ -113,15 +113,9 @@ def demo_events(now: datetime | None = None) -> Iterator[Event]:
         yield _event(trace_id, "tags", ts, kind="tags", tags=tags)
 
 
-def load_demo(
-    database: Database,
-    object_store: ObjectStore,
-    settings: Settings,
-    progress: bool = False,
-    listeners: Sequence[IngestListener] = (),
-) -> DemoInfo:
+def load_demo(backend: Backend, progress: bool = False) -> DemoInfo:
     """Create the demo project if needed, load its traces (idempotent) and answer a new read/ingest key."""
-    with database.write_session() as session:
+    with backend.writing() as session:
         auth.ensure_project(session, DEMO_PROJECT_ID, "Demo: house prices")
         _, key = auth.create_key(session, DEMO_PROJECT_ID, "read,ingest", name="demo")
     events = list(demo_events())
@@ -133,7 +127,7 @@ def load_demo(
         bar = tqdm(total=len(events), desc="demo data", unit="event")
     for start in range(0, len(events), BATCH_EVENTS):
         batch = events[start : start + BATCH_EVENTS]
-        result = ingest_records(database, object_store, settings, DEMO_PROJECT_ID, batch, listeners)
+        result = ingest_records(backend, DEMO_PROJECT_ID, batch)
         if result.rejected:
             raise RuntimeError(f"demo data refused: {result.rejected[:3]}")
         accepted += result.accepted

@@ -4,8 +4,8 @@ Each record is checked on its own (shape, wire format, project, object size);
 the good ones are stored in one transaction, the bad ones are answered with
 their index and the reason. Nothing of a request is stored when the
 transaction fails, and nothing stored before is touched. This module never
-parses HTTP: the route hands it a body's records; ``demo`` and tests call it
-directly.
+parses HTTP and runs no SQL: the route hands it a body's records (``demo``
+and tests call it directly) and ``store.writes`` stores them.
 """
 
 from __future__ import annotations
@@ -14,26 +14,26 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from raymon.exceptions import WireFormatError
 from raymon.server.services.errors import LimitExceededError
 from raymon.server.services.ingest_formats import decode_body, record_to_event
 from raymon.server.settings import Settings
-from raymon.server.store.db import Database
-from raymon.server.store.objects import ObjectStore
-from raymon.server.store.writes import WriteResult, prepare_rows, write_events
+from raymon.server.store.writes import TRANSIENT_ERRORS, WriteResult, is_transient, prepare_rows, write_events
 from raymon.wire import Event
+
+if TYPE_CHECKING:
+    from raymon.server.backend import Backend
 
 _RETRIES = 3  # PostgreSQL deadlock/serialisation failures are retried; they roll back whole
 log = logging.getLogger("raymon.server.ingest")
 
 # Called after commit with (project_id, the events stored now): how the engine learns that an
 # object or tag arrived. A listener's failure is logged, never turned into a failed ingest: the
-# events are stored already. Register in ``app.state.ingest_listeners``.
+# events are stored already. Register in ``Backend.ingest_listeners``.
 IngestListener = Callable[[str, Sequence[Event]], None]
 
 
@@ -77,25 +77,18 @@ def check_records(
     return events, rejected
 
 
-def ingest_records(
-    database: Database,
-    object_store: ObjectStore,
-    settings: Settings,
-    project_id: str,
-    records: Sequence[Any],
-    listeners: Sequence[IngestListener] = (),
-) -> IngestResult:
+def ingest_records(backend: Backend, project_id: str, records: Sequence[Any]) -> IngestResult:
+    """Check decoded records, store the good ones in one transaction, tell the listeners what was new."""
+    settings = backend.settings
     if len(records) > settings.max_batch_events:
         raise LimitExceededError(
             f"the batch has {len(records)} records, over the limit "
             f"max_batch_events={settings.max_batch_events} (RAYMON_MAX_BATCH_EVENTS): split it"
         )
     events, rejected = check_records(records, project_id, settings)
-    written = (
-        store_events(database, object_store, settings, project_id, events) if events else WriteResult(0, 0)
-    )
-    if listeners and written.new_event_ids:
-        _notify(listeners, project_id, events, written.new_event_ids)
+    written = store_events(backend, project_id, events) if events else WriteResult(0, 0)
+    if backend.ingest_listeners and written.new_event_ids:
+        _notify(backend.ingest_listeners, project_id, events, written.new_event_ids)
     return IngestResult(written.accepted, written.duplicates, rejected, written.new_event_ids)
 
 
@@ -118,30 +111,16 @@ def _notify(
             )
 
 
-def ingest_body(
-    database: Database,
-    object_store: ObjectStore,
-    settings: Settings,
-    project_id: str,
-    body: bytes,
-    ndjson: bool = False,
-    listeners: Sequence[IngestListener] = (),
-) -> IngestResult:
+def ingest_body(backend: Backend, project_id: str, body: bytes, ndjson: bool = False) -> IngestResult:
     """Decode a request body (JSON event, array or NDJSON) and ingest its records."""
     try:
         records = decode_body(body, ndjson)
     except WireFormatError as exc:
         return IngestResult(rejected=[{"index": 0, "error": str(exc)}])
-    return ingest_records(database, object_store, settings, project_id, records, listeners)
+    return ingest_records(backend, project_id, records)
 
 
-def store_events(
-    database: Database,
-    object_store: ObjectStore,
-    settings: Settings,
-    project_id: str,
-    events: Sequence[Event],
-) -> WriteResult:
+def store_events(backend: Backend, project_id: str, events: Sequence[Event]) -> WriteResult:
     """Write validated events in one transaction, retrying a transaction the database aborted.
 
     The rows are built first, outside the transaction: on SQLite, where writers take turns, another
@@ -150,19 +129,17 @@ def store_events(
     prepared = prepare_rows(events)
     for attempt in range(_RETRIES):
         try:
-            with database.write_session() as session:
+            with backend.writing() as session:
                 return write_events(
-                    session, project_id, prepared, object_store, settings.inline_object_max_bytes
+                    session,
+                    project_id,
+                    prepared,
+                    backend.object_store,
+                    backend.settings.inline_object_max_bytes,
+                    received=backend.clock(),
                 )
-        except (OperationalError, DBAPIError) as exc:
-            if attempt == _RETRIES - 1 or not _is_retryable(exc):
+        except TRANSIENT_ERRORS as exc:
+            if attempt == _RETRIES - 1 or not is_transient(exc):
                 raise
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
-
-
-def _is_retryable(exc: DBAPIError) -> bool:
-    code = getattr(exc.orig, "sqlstate", None)
-    if code in ("40001", "40P01"):  # serialization_failure, deadlock_detected
-        return True
-    return "database is locked" in str(exc.orig)

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
 from raymon.server.store.coltypes import utcnow
@@ -129,11 +130,13 @@ def write_events(
     events: Sequence[Event] | PreparedRows,
     object_store: ObjectStore,
     inline_max_bytes: int,
+    received: datetime | None = None,
 ) -> WriteResult:
     """Store ``events`` of ``project_id`` (validated, all of that project); answer how many were new.
 
     ``events`` may come prepared by ``prepare_rows`` (the ingest service does it before taking a
-    transaction, so the Python work of one batch overlaps another's database work).
+    transaction, so the Python work of one batch overlaps another's database work). ``received``
+    is when the ledger says they arrived (default: now).
     """
     prepared = events if isinstance(events, PreparedRows) else prepare_rows(events)
     n_events = prepared.n_events
@@ -142,7 +145,9 @@ def write_events(
 
     is_pg = session.get_bind().dialect.name == "postgresql"
     writer: RowWriter = PostgresWriter(session, project_id) if is_pg else SqliteWriter(session, project_id)
-    new_ids = writer.insert_ledger([(eid, e["kind"]) for eid, e in prepared.events.items()], utcnow())
+    new_ids = writer.insert_ledger(
+        [(eid, e["kind"]) for eid, e in prepared.events.items()], received or utcnow()
+    )
     if not new_ids:
         return WriteResult(0, n_events)
     if len(new_ids) < len(prepared.events):  # some were stored before: rows of the new ones only
@@ -216,10 +221,14 @@ def _object_rows(
     return rows
 
 
-def read_object_body(row_body: str | None, store_key: str | None, object_store: ObjectStore) -> bytes:
-    """The jcr JSON bytes of a stored object, wherever its body lives (for query services)."""
-    if row_body is not None:
-        return row_body.encode()
-    if store_key is None:
-        raise ValueError("an object row has neither an inline body nor a store key")
-    return object_store.get(store_key)
+# A write transaction the database aborted; ``is_transient`` says whether trying again may succeed.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (OperationalError, DBAPIError)
+
+
+def is_transient(exc: Exception) -> bool:
+    """Whether the database aborted the transaction for a reason a retry can cure (deadlock, lock wait)."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None)
+    if code in ("40001", "40P01"):  # serialization_failure, deadlock_detected
+        return True
+    return "database is locked" in str(orig)

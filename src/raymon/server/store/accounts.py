@@ -1,0 +1,203 @@
+"""Projects, API keys, users and memberships: every SQL statement about who may do what.
+
+Functions take the caller's session first (they never open, commit or roll
+back a transaction) and answer frozen rows, never ORM objects, JSON or HTTP
+errors: a missing row is ``None``. Rules (names, scopes, roles, hashing) are
+``services.auth``'s; this module stores what it is given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from raymon.server.store.models import ApiKey, Membership, Project, User
+
+
+class ProjectRow(NamedTuple):
+    id: str
+    name: str
+    created_at: datetime
+
+
+class KeyRow(NamedTuple):
+    id: str
+    project_id: str
+    name: str
+    key_prefix: str
+    scopes: str  # comma-separated, canonical order
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class UserRow(NamedTuple):
+    id: str
+    email: str
+    password_hash: str
+    created_at: datetime
+
+
+class MemberRow(NamedTuple):
+    email: str
+    role: str
+    created_at: datetime  # the user's
+
+
+def _project(row: Project) -> ProjectRow:
+    return ProjectRow(row.id, row.name, row.created_at)
+
+
+def _key(row: ApiKey) -> KeyRow:
+    return KeyRow(
+        row.id, row.project_id, row.name, row.key_prefix, row.scopes, row.created_at, row.revoked_at
+    )
+
+
+def _user(row: User) -> UserRow:
+    return UserRow(row.id, row.email, row.password_hash, row.created_at)
+
+
+# -- projects ------------------------------------------------------------------------------------
+def get_project(session: Session, project_id: str) -> ProjectRow | None:
+    row = session.get(Project, project_id)
+    return None if row is None else _project(row)
+
+
+def any_project(session: Session) -> bool:
+    """Whether the store holds a project at all (first start or not)."""
+    return session.scalar(select(Project.id).limit(1)) is not None
+
+
+def insert_project(session: Session, project_id: str, name: str, created_at: datetime) -> ProjectRow:
+    row = Project(id=project_id, name=name, created_at=created_at)
+    session.add(row)
+    session.flush()
+    return _project(row)
+
+
+def list_projects(session: Session, project_ids: Iterable[str] | None = None) -> list[ProjectRow]:
+    """All projects (``None``) or those named, oldest first."""
+    query = select(Project).order_by(Project.created_at, Project.id)
+    if project_ids is not None:
+        query = query.where(Project.id.in_(list(project_ids)))
+    return [_project(row) for row in session.scalars(query)]
+
+
+# -- API keys ------------------------------------------------------------------------------------
+def key_by_hash(session: Session, key_hash: str) -> KeyRow | None:
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+    return None if row is None else _key(row)
+
+
+def insert_key(
+    session: Session,
+    key_id: str,
+    project_id: str,
+    name: str,
+    key_prefix: str,
+    key_hash: str,
+    scopes: str,
+    created_at: datetime,
+) -> KeyRow:
+    row = ApiKey(
+        id=key_id,
+        project_id=project_id,
+        name=name,
+        key_prefix=key_prefix,
+        key_hash=key_hash,
+        scopes=scopes,
+        created_at=created_at,
+    )
+    session.add(row)
+    session.flush()
+    return _key(row)
+
+
+def list_keys(session: Session, project_id: str) -> list[KeyRow]:
+    query = select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.created_at)
+    return [_key(row) for row in session.scalars(query)]
+
+
+def keys_named(session: Session, id_or_prefix: str, project_id: str | None = None) -> list[KeyRow]:
+    """The keys whose id or shown prefix is ``id_or_prefix`` (of ``project_id`` when given)."""
+    query = select(ApiKey).where((ApiKey.id == id_or_prefix) | (ApiKey.key_prefix == id_or_prefix))
+    if project_id is not None:
+        query = query.where(ApiKey.project_id == project_id)
+    return [_key(row) for row in session.scalars(query)]
+
+
+def revoke_key(session: Session, key_id: str, when: datetime) -> KeyRow:
+    """Mark key ``key_id`` revoked at ``when`` unless it was already; answer it as it now is."""
+    row = session.get_one(ApiKey, key_id)
+    if row.revoked_at is None:
+        row.revoked_at = when
+        session.flush()
+    return _key(row)
+
+
+# -- users and memberships -----------------------------------------------------------------------
+def user_by_email(session: Session, email: str) -> UserRow | None:
+    row = session.scalar(select(User).where(User.email == email))
+    return None if row is None else _user(row)
+
+
+def user_by_id(session: Session, user_id: str) -> UserRow | None:
+    row = session.get(User, user_id)
+    return None if row is None else _user(row)
+
+
+def insert_user(
+    session: Session, user_id: str, email: str, password_hash: str, created_at: datetime
+) -> UserRow:
+    row = User(id=user_id, email=email, password_hash=password_hash, created_at=created_at)
+    session.add(row)
+    session.flush()
+    return _user(row)
+
+
+def role_of(session: Session, user_id: str, project_id: str) -> str | None:
+    """The user's role in the project, ``None`` when they have none there."""
+    membership = session.get(Membership, (user_id, project_id))
+    return None if membership is None else membership.role
+
+
+def set_role(session: Session, user_id: str, project_id: str, role: str) -> None:
+    """Give the user ``role`` in the project, replacing any role they had there."""
+    membership = session.get(Membership, (user_id, project_id))
+    if membership is None:
+        session.add(Membership(user_id=user_id, project_id=project_id, role=role))
+    else:
+        membership.role = role
+    session.flush()
+
+
+def delete_membership(session: Session, user_id: str, project_id: str) -> bool:
+    """Remove the user's role in the project; answer whether they had one."""
+    membership = session.get(Membership, (user_id, project_id))
+    if membership is None:
+        return False
+    session.delete(membership)
+    session.flush()
+    return True
+
+
+def members(session: Session, project_id: str) -> list[MemberRow]:
+    rows = session.execute(
+        select(User.email, Membership.role, User.created_at)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.project_id == project_id)
+        .order_by(User.email)
+    )
+    return [MemberRow(email, role, created) for email, role, created in rows]
+
+
+def roles_of_user(session: Session, user_id: str) -> dict[str, str]:
+    """project id -> the user's role there."""
+    rows = session.execute(
+        select(Membership.project_id, Membership.role).where(Membership.user_id == user_id)
+    )
+    return {project_id: role for project_id, role in rows}
