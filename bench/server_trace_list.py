@@ -142,19 +142,19 @@ def explain(database_url: str, expression: str, limit: int) -> str:
     """The database's plan for the first page of ``expression`` (the query service's own statement)."""
     from sqlalchemy import select
 
-    from raymon.server.services import filter_plan
-    from raymon.server.services.query import TraceFilter, parse_filter, trace_conditions
+    from raymon.server.services.traces import TraceFilter, selection
+    from raymon.server.store import tagfilter_sql
     from raymon.server.store.db import Database
     from raymon.server.store.models import Trace
+    from raymon.server.store.traces import selection_conditions
 
     database = Database(database_url, pool_size=1)
     try:
-        conditions = trace_conditions(database, BENCH_PROJECT_ID, TraceFilter(expression=expression or None))
-        with database.session() as session:  # the plan hint list_traces adds (see services/filter_plan.py)
+        sel = selection(TraceFilter(expression=expression or None))
+        with database.session() as session:  # with the plan hint list_traces adds (store/tagfilter_sql.py)
+            conditions = selection_conditions(session, BENCH_PROJECT_ID, sel)
             collation = "C" if database.is_postgresql else None
-            conditions += filter_plan.rare_tag_hint(
-                session, BENCH_PROJECT_ID, parse_filter(expression), collation
-            )
+            conditions += tagfilter_sql.rare_tag_hint(session, BENCH_PROJECT_ID, sel.tree, collation)
         stmt = (
             select(Trace.id, Trace.trace_id, Trace.first_ts, Trace.last_ts)
             .where(*conditions)

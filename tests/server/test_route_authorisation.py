@@ -2,7 +2,8 @@
 
 The cases are generated from ``create_app().routes`` (included routers flattened), so a route added later
 (by anyone) is covered without editing this file, and a route that forgets
-``require_scope`` fails ``test_every_api_route_declares_a_scope``.
+``require_scope`` fails ``test_every_api_route_declares_a_scope`` (one without a docstring,
+``test_every_api_route_is_documented``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class RouteCase:
     method: str
     path: str
     scopes: tuple[str, ...]
+    description: str = ""  # the route's docstring (or explicit description): what /docs shows
 
     @property
     def project_bound(self) -> bool:
@@ -48,7 +50,10 @@ def _route_table() -> list[RouteCase]:
             if not isinstance(route.original_route, APIRoute):
                 continue
             for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
-                cases.append(RouteCase(method, route.path, tuple(required_scopes(route.dependant))))
+                description = (route.original_route.description or "").strip()
+                cases.append(
+                    RouteCase(method, route.path, tuple(required_scopes(route.dependant)), description)
+                )
         app.state.backend.close()
     return cases
 
@@ -78,6 +83,12 @@ def test_the_route_table_holds_the_ingest_and_admin_routes() -> None:
     assert "/api/v1/projects/{project_id}/ingest" in paths
     assert "/api/v1/projects" in paths
     assert "/api/v1/projects/{project_id}/keys" in paths
+
+
+@pytest.mark.parametrize("case", API_ROUTES, ids=str)
+def test_every_api_route_is_documented(case: RouteCase) -> None:
+    """A route without a docstring (or ``description=``) shows up bare in ``/docs``."""
+    assert len(case.description) >= 10, f"{case} has no docstring: say what it does and answers"
 
 
 @pytest.mark.parametrize("case", API_ROUTES, ids=str)

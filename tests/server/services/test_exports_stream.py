@@ -10,9 +10,14 @@ from pathlib import Path
 import orjson
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy import select
 
+from raymon.server.backend import Backend, build_backend
+from raymon.server.services.errors import NotFoundError
 from raymon.server.services.exports import export_rows, ndjson_lines, parquet_chunks
-from raymon.server.services.query import QueryError, TraceFilter
+from raymon.server.services.paging import QueryError
+from raymon.server.services.traces import TraceFilter
+from raymon.server.settings import Settings
 from raymon.server.store.db import Database, sqlite_url
 from raymon.server.store.models import DataObject, Project, Tag, Trace
 
@@ -21,8 +26,9 @@ N = 57
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    database = Database(sqlite_url(Path(tmp_path_factory.mktemp("exports")) / "raymon.sqlite3"))
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    tmp = Path(tmp_path_factory.mktemp("exports"))
+    database = Database(sqlite_url(tmp / "raymon.sqlite3"))
     database.migrate()
     with database.session() as session:
         session.add(Project(id="p", name="p"))
@@ -55,22 +61,18 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
                 body=orjson.dumps(body).decode(),
             )
             session.add(obj)
-    yield database
+    yield build_backend(Settings(data_dir=tmp), database=database)
     database.dispose()
 
 
-def _no_store(key: str) -> bytes:
-    raise KeyError(key)
-
-
-def test_batches_by_keyset_return_every_object_once_in_time_order(db: Database) -> None:
-    rows = list(export_rows(db, _no_store, "p", "r", TraceFilter(), batch_rows=4))
+def test_batches_by_keyset_return_every_object_once_in_time_order(db: Backend) -> None:
+    rows = list(export_rows(db, "p", "r", TraceFilter(), batch_rows=4))
     assert [r.obj_id for r in rows] == [f"o{i:03d}" for i in range(N)]
     assert [orjson.loads(r.data)["params"]["data"] for r in rows] == list(range(N))
 
 
-def test_parquet_is_written_and_handed_on_one_row_group_at_a_time(db: Database) -> None:
-    chunks = list(parquet_chunks(export_rows(db, _no_store, "p", "r", TraceFilter("k==1"), batch_rows=5), 6))
+def test_parquet_is_written_and_handed_on_one_row_group_at_a_time(db: Backend) -> None:
+    chunks = list(parquet_chunks(export_rows(db, "p", "r", TraceFilter("k==1"), batch_rows=5), 6))
     assert len(chunks) >= 4  # the file leaves as it is written, not in one piece at the end
     data = b"".join(chunks)
     parquet = pq.ParquetFile(io.BytesIO(data))
@@ -80,17 +82,37 @@ def test_parquet_is_written_and_handed_on_one_row_group_at_a_time(db: Database) 
     assert {orjson.loads(t)["k"] for t in table.column("tags").to_pylist()} == {"1"}
 
 
-def test_ndjson_lines_come_one_per_object(db: Database) -> None:
-    lines = list(ndjson_lines(export_rows(db, _no_store, "p", "r", TraceFilter("k==0"), batch_rows=7)))
+def test_ndjson_lines_come_one_per_object(db: Backend) -> None:
+    lines = list(ndjson_lines(export_rows(db, "p", "r", TraceFilter("k==0"), batch_rows=7)))
     assert len(lines) == len(range(0, N, 2))
     assert all(line.endswith(b"\n") and line.count(b"\n") == 1 for line in lines)
 
 
-def test_a_bad_filter_is_refused_before_any_row_is_read(db: Database) -> None:
+def test_a_bad_filter_is_refused_before_any_row_is_read(db: Backend) -> None:
     with pytest.raises(QueryError, match="position 2"):
-        export_rows(db, _no_store, "p", "r", TraceFilter("k=1"))
+        export_rows(db, "p", "r", TraceFilter("k=1"))
 
 
-def test_an_empty_export_is_still_a_readable_parquet_file(db: Database) -> None:
-    data = b"".join(parquet_chunks(export_rows(db, _no_store, "p", "nothing", TraceFilter())))
+def test_an_empty_export_is_still_a_readable_parquet_file(db: Backend) -> None:
+    data = b"".join(parquet_chunks(export_rows(db, "p", "nothing", TraceFilter())))
     assert pq.read_table(io.BytesIO(data)).num_rows == 0
+
+
+def test_a_body_gone_from_the_object_store_ends_the_export_naming_the_object(db: Backend) -> None:
+    with db.writing() as session:
+        trace_pk = session.scalar(select(Trace.id).where(Trace.trace_id == "t00"))
+        session.add(
+            DataObject(
+                id="gone1",
+                project_id="p",
+                trace_pk=trace_pk,
+                ref="gone",
+                ts=BASE,
+                data_type="raymon.types.Native",
+                size=100,
+                body=None,
+                store_key="p/go/gone1.json",
+            )
+        )
+    with pytest.raises(NotFoundError, match="'gone1' is missing from the object store"):
+        list(export_rows(db, "p", "gone", TraceFilter()))

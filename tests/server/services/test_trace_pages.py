@@ -12,8 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from raymon.server.services import query
+from raymon.server.backend import Backend, build_backend
+from raymon.server.services import traces
+from raymon.server.services.paging import QueryError
 from raymon.server.services.tagfilter import evaluate, parse
+from raymon.server.settings import Settings
 from raymon.server.store.db import Database, sqlite_url
 from raymon.server.store.models import Project, Tag, Trace
 from raymon.server.store.writes import numeric_reading
@@ -31,8 +34,9 @@ def _tags(i: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    database = Database(sqlite_url(Path(tmp_path_factory.mktemp("pages")) / "raymon.sqlite3"))
+def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    tmp = Path(tmp_path_factory.mktemp("pages"))
+    database = Database(sqlite_url(tmp / "raymon.sqlite3"))
     database.migrate()
     with database.session() as session:
         session.add(Project(id=PROJECT, name=PROJECT))
@@ -57,18 +61,18 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
                             ts=ts,
                         )
                     )
-    yield database
+    yield build_backend(Settings(data_dir=tmp), database=database)
     database.dispose()
 
 
-def _pages(db: Database, expression: str, sort: str, order: str, limit: int) -> list[str]:
+def _pages(db: Backend, expression: str, sort: str, order: str, limit: int) -> list[str]:
     got: list[str] = []
     cursor = None
     for _ in range(2 * N + 2):  # more pages than traces: the cursor is stuck
-        page = query.list_traces(
+        page = traces.list_traces(
             db,
             PROJECT,
-            query.TraceFilter(expression=expression),
+            traces.TraceFilter(expression=expression),
             sort=sort,  # type: ignore[arg-type]
             order=order,  # type: ignore[arg-type]
             limit=limit,
@@ -82,8 +86,8 @@ def _pages(db: Database, expression: str, sort: str, order: str, limit: int) -> 
     raise AssertionError(f"paging never ended: {got[:20]}...")
 
 
-def _reference(db: Database, expression: str, sort: str, order: str) -> list[str]:
-    with db.session() as session:
+def _reference(db: Backend, expression: str, sort: str, order: str) -> list[str]:
+    with db.reading() as session:
         rows = session.execute(
             select(Trace.id, Trace.trace_id, Trace.first_ts).where(Trace.project_id == PROJECT)
         ).all()
@@ -107,7 +111,7 @@ conditions = st.sampled_from(
     limit=st.sampled_from([1, 4, 50]),
 )
 def test_pages_hold_exactly_the_filters_traces_in_order(
-    db: Database, terms: list[str], either: bool, sort: str, order: str, limit: int
+    db: Backend, terms: list[str], either: bool, sort: str, order: str, limit: int
 ) -> None:
     expression = " && ".join(terms)
     if either and len(terms) > 1:
@@ -115,7 +119,7 @@ def test_pages_hold_exactly_the_filters_traces_in_order(
     assert _pages(db, expression, sort, order, limit) == _reference(db, expression, sort, order)
 
 
-def test_a_time_cursor_is_refused_for_received_order(db: Database) -> None:
-    page = query.list_traces(db, PROJECT, query.TraceFilter(), sort="time", limit=2)
-    with pytest.raises(query.QueryError, match="cursor"):
-        query.list_traces(db, PROJECT, query.TraceFilter(), sort="received", cursor=page["next_cursor"])
+def test_a_time_cursor_is_refused_for_received_order(db: Backend) -> None:
+    page = traces.list_traces(db, PROJECT, traces.TraceFilter(), sort="time", limit=2)
+    with pytest.raises(QueryError, match="cursor"):
+        traces.list_traces(db, PROJECT, traces.TraceFilter(), sort="received", cursor=page["next_cursor"])

@@ -14,10 +14,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from raymon.server.api.deps import get_backend
-from raymon.server.api.reading import ReadAccess, attachment, body_reader, checked_text, required_text
+from raymon.server.api.reading import ReadAccess, attachment, checked_text, required_text
 from raymon.server.api.traces import FILTER_HELP
 from raymon.server.services import exports
-from raymon.server.services.query import TraceFilter
+from raymon.server.services.traces import TraceFilter
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["exports"])
 
@@ -44,8 +44,7 @@ def export_dataset(
     )
     ref = required_text("ref", ref)
     chunks = exports.export_stream(
-        get_backend(request).database,
-        body_reader(request),
+        get_backend(request),
         access.project_id,
         ref,
         flt,

@@ -2,7 +2,7 @@
 
 An object answers ``{"obj_id", "trace_id", "ref", "ts", "data_type", "size",
 "obj_data"}`` where ``obj_data`` is the jcr, so ``rt.load_jcr(obj_data)``
-gives the logged object back. Thin: authorise, call ``services.query``,
+gives the logged object back. Thin: authorise, call ``services.objects``,
 answer. Routes never talk SQL.
 """
 
@@ -13,9 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from raymon.server.api.deps import get_backend
-from raymon.server.api.reading import ReadAccess, attachment, body_reader, checked_text, required_text
-from raymon.server.services import query
-from raymon.server.services.query import DEFAULT_PAGE, MAX_PAGE
+from raymon.server.api.reading import ReadAccess, attachment, checked_text, required_text
+from raymon.server.services import objects
+from raymon.server.services.paging import DEFAULT_PAGE, MAX_PAGE
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["objects"])
 
@@ -24,7 +24,7 @@ def _object_response(meta: dict[str, Any], body: bytes, download: bool) -> Respo
     headers = {}
     if download:
         headers["Content-Disposition"] = attachment(f"{meta['ref']}-{meta['obj_id']}.json")
-    return Response(query.object_json(meta, body), media_type="application/json", headers=headers)
+    return Response(objects.object_json(meta, body), media_type="application/json", headers=headers)
 
 
 @router.get("/objects")
@@ -37,8 +37,8 @@ def objects_list(
     cursor: str | None = Query(None, description="The next_cursor of the previous page"),
 ) -> dict[str, Any]:
     """Object references (no data), newest first, with `next_cursor` for the next page."""
-    return query.list_objects(
-        get_backend(request).database,
+    return objects.list_objects(
+        get_backend(request),
         access.project_id,
         trace_id=checked_text("trace_id", trace_id),
         ref=checked_text("ref", ref),
@@ -56,9 +56,8 @@ def object_search(
     download: bool = Query(False, description="Answer with a Content-Disposition to save it as a file"),
 ) -> Response:
     """The object logged under `ref` on a trace (the latest, when the ref was logged more than once)."""
-    meta, body = query.search_object(
-        get_backend(request).database,
-        body_reader(request),
+    meta, body = objects.search_object(
+        get_backend(request),
         access.project_id,
         required_text("trace_id", trace_id),
         required_text("ref", ref),
@@ -74,9 +73,8 @@ def object_get(
     download: bool = Query(False, description="Answer with a Content-Disposition to save it as a file"),
 ) -> Response:
     """One object by id, with its data as `obj_data`."""
-    meta, body = query.get_object(
-        get_backend(request).database,
-        body_reader(request),
+    meta, body = objects.get_object(
+        get_backend(request),
         access.project_id,
         required_text("obj_id", obj_id),
     )
@@ -89,4 +87,4 @@ def refs_list(
     access: ReadAccess,
 ) -> list[dict[str, Any]]:
     """Every ref objects were logged under: how many objects, their data types, the last time."""
-    return query.list_refs(get_backend(request).database, access.project_id)
+    return objects.list_refs(get_backend(request), access.project_id)

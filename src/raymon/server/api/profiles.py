@@ -29,7 +29,7 @@ def profile_create(
     body: dict[str, Any] = _PROFILE_BODY,
 ) -> dict[str, Any]:
     """Store a profile; 201 when new, 200 when the identical document was stored already, 409 on a clash."""
-    summary, created = profiles.create_profile(get_backend(request).database, access.project_id, body)
+    summary, created = profiles.create_profile(get_backend(request), access.project_id, body)
     if not created:
         response.status_code = 200
     return summary
@@ -42,9 +42,7 @@ def profile_list(
     name: str | None = Query(None, description="Only the versions of this profile"),
 ) -> list[dict[str, Any]]:
     """Every stored profile: name, version, `name@version` ref and creation time."""
-    return profiles.list_profiles(
-        get_backend(request).database, access.project_id, checked_text("name", name)
-    )
+    return profiles.list_profiles(get_backend(request), access.project_id, checked_text("name", name))
 
 
 @router.get("/profiles/{profile_ref}")
@@ -55,6 +53,6 @@ def profile_get(
 ) -> Response:
     """The stored JSON of one profile, by `name@version`."""
     body = profiles.get_profile(
-        get_backend(request).database, access.project_id, required_text("profile_ref", profile_ref)
+        get_backend(request), access.project_id, required_text("profile_ref", profile_ref)
     )
     return Response(orjson.dumps(body), media_type="application/json")

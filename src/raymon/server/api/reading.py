@@ -1,4 +1,4 @@
-"""What the read routes share: the object-store reader, checked text parameters, download headers.
+"""What the read routes share: checked text parameters, download headers, the read/ingest access types.
 
 It never talks SQL and never decides what a route answers.
 """
@@ -8,11 +8,10 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from raymon.server.api.deps import ProjectAccess, require_scope
 from raymon.server.services.errors import InvalidInputError
-from raymon.server.services.query import BodyReader
 
 TEXT_PARAM_MAX = 4096
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
@@ -20,12 +19,6 @@ _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 # The caller's access to the path's project, checked: ``read`` for queries, ``ingest`` to store.
 ReadAccess = Annotated[ProjectAccess, Depends(require_scope("read"))]
 IngestAccess = Annotated[ProjectAccess, Depends(require_scope("ingest"))]
-
-
-def body_reader(request: Request) -> BodyReader:
-    """Reads object bodies kept in the object store (not inline in SQL)."""
-    reader: BodyReader = request.app.state.backend.object_store.get
-    return reader
 
 
 def checked_text(param: str, value: str | None) -> str | None:

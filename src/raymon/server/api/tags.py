@@ -1,6 +1,6 @@
 """Tag statistics for building filters: names, types, trace counts, numeric ranges, common values.
 
-Thin: authorise, call ``services.query.tag_stats``, answer JSON. Routes never talk SQL.
+Thin: authorise, call ``services.tags.tag_stats``, answer JSON. Routes never talk SQL.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query, Request
 
 from raymon.server.api.deps import get_backend
 from raymon.server.api.reading import ReadAccess, checked_text
-from raymon.server.services import query
-from raymon.server.services.query import DEFAULT_STATS_SAMPLE, MAX_PAGE, MAX_STATS_SAMPLE
+from raymon.server.services import tags
+from raymon.server.services.paging import MAX_PAGE
+from raymon.server.services.tags import DEFAULT_STATS_SAMPLE, MAX_STATS_SAMPLE
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["tags"])
 
@@ -33,6 +34,4 @@ def tags_list(
     ),
 ) -> list[dict[str, Any]]:
     """Every tag name with `types` (type -> count), `count`, `numeric` range, top `values` and `distinct_values`."""
-    return query.tag_stats(
-        get_backend(request).database, access.project_id, checked_text("name", name), values, sample
-    )
+    return tags.tag_stats(get_backend(request), access.project_id, checked_text("name", name), values, sample)

@@ -1,7 +1,7 @@
 """Trace routes: list with tag filters and cursors, one trace, its tags, a whole-trace download.
 
 Thin: parse the query string, authorise with ``require_scope("read")``, call
-``services.query``, answer JSON. Routes never talk SQL.
+``services.traces``, answer JSON. Routes never talk SQL.
 """
 
 from __future__ import annotations
@@ -13,16 +13,17 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from raymon.server.api.deps import get_backend
-from raymon.server.api.reading import ReadAccess, attachment, body_reader, checked_text, required_text
-from raymon.server.services import query
-from raymon.server.services.query import DEFAULT_PAGE, MAX_PAGE, TraceFilter
+from raymon.server.api.reading import ReadAccess, attachment, checked_text, required_text
+from raymon.server.services import traces
+from raymon.server.services.paging import DEFAULT_PAGE, MAX_PAGE
+from raymon.server.services.traces import TraceFilter
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["traces"])
 
 FILTER_HELP = (
     "Tag filter expression, e.g. `client==bigshot && (app==v1.0.0 || latency_ms>120)`: "
     "operators == != < > <= >=, && || ! and parentheses; unquoted numbers compare numerically, "
-    'quote text with spaces ("a b"). See docs/query.md.'
+    'quote text with spaces ("a b"). See docs/traces.md.'
 )
 
 
@@ -59,8 +60,8 @@ def traces_list(
         tag_type=checked_text("tag_type", tag_type),
         text=checked_text("text", text),
     )
-    return query.list_traces(
-        get_backend(request).database,
+    return traces.list_traces(
+        get_backend(request),
         access.project_id,
         flt,
         sort=sort,
@@ -78,9 +79,7 @@ def trace_get(
     access: ReadAccess,
 ) -> dict[str, Any]:
     """One trace: its tags, texts and object references (size and type; no data)."""
-    return query.get_trace(
-        get_backend(request).database, access.project_id, required_text("trace_id", trace_id)
-    )
+    return traces.get_trace(get_backend(request), access.project_id, required_text("trace_id", trace_id))
 
 
 @router.get("/traces/{trace_id}/tags")
@@ -90,9 +89,7 @@ def trace_tags(
     access: ReadAccess,
 ) -> list[dict[str, Any]]:
     """The tags of one trace."""
-    return query.trace_tags(
-        get_backend(request).database, access.project_id, required_text("trace_id", trace_id)
-    )
+    return traces.trace_tags(get_backend(request), access.project_id, required_text("trace_id", trace_id))
 
 
 @router.get("/traces/{trace_id}/download")
@@ -103,9 +100,9 @@ def trace_download(
 ) -> StreamingResponse:
     """The whole trace as a JSON file: tags, texts and every object with its data (`obj_data`)."""
     trace_id = required_text("trace_id", trace_id)
-    database = get_backend(request).database
-    query.get_trace(database, access.project_id, trace_id)  # 404 before the first byte
-    chunks = query.download_trace(database, body_reader(request), access.project_id, trace_id)
+    backend = get_backend(request)
+    traces.get_trace(backend, access.project_id, trace_id)  # 404 before the first byte
+    chunks = traces.download_trace(backend, access.project_id, trace_id)
     return StreamingResponse(
         chunks,
         media_type="application/json",

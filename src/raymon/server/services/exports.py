@@ -4,8 +4,8 @@ For building training and evaluation sets from production data. An export is
 a generator of bytes that reads the objects in batches by keyset (object time,
 id) and encodes them as it goes, so memory stays at one batch (NDJSON) or one
 row group (Parquet) whatever the export's size. Rows carry the trace id and
-the trace's tags next to the object's data. It never parses HTTP and never
-writes to the store.
+the trace's tags next to the object's data. It never parses HTTP, never
+writes to the store and runs no SQL (``store.data_objects.export_batch`` does).
 """
 
 from __future__ import annotations
@@ -13,20 +13,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
-from sqlalchemy import ColumnElement, literal, select, tuple_
 
-from raymon.server.services.query import (
-    BodyReader,
-    QueryError,
-    TraceFilter,
-    tags_by_trace,
-    trace_conditions,
-)
-from raymon.server.store.db import Database
-from raymon.server.store.models import DataObject, Trace
+from raymon.server.services.objects import read_body
+from raymon.server.services.paging import QueryError
+from raymon.server.services.tags import tag_value
+from raymon.server.services.traces import TraceFilter, selection
+from raymon.server.store import data_objects
+from raymon.server.store import tags as tag_store
+from raymon.server.store.data_objects import StoredBody
+from raymon.server.store.traces import TraceSelection
+
+if TYPE_CHECKING:
+    from raymon.server.backend import Backend
 
 ExportFormat = Literal["ndjson", "parquet"]
 FORMATS: tuple[str, ...] = ("ndjson", "parquet")
@@ -48,77 +49,40 @@ class ExportRow:
 
 
 def export_rows(
-    db: Database,
-    read_body: BodyReader,
-    project_id: str,
-    ref: str,
-    flt: TraceFilter,
-    batch_rows: int = BATCH_ROWS,
+    backend: Backend, project_id: str, ref: str, flt: TraceFilter, batch_rows: int = BATCH_ROWS
 ) -> Iterator[ExportRow]:
     """Every object logged under ``ref`` on a trace ``flt`` selects, oldest first, batch by batch.
 
     Each batch is its own short read transaction, so a long export never holds
     the database; objects logged while it runs are included if they sort after
     the batch being read. The filter is checked here, before the first row is read.
+    An object whose body is gone from the object store ends the export with a
+    ``NotFoundError`` naming it (the stream breaks off: the file is visibly incomplete).
     """
-    conditions = trace_conditions(db, project_id, flt)
-    return _rows(db, read_body, project_id, ref, conditions, batch_rows)
+    return _rows(backend, project_id, ref, selection(flt), batch_rows)
 
 
 def _rows(
-    db: Database,
-    read_body: BodyReader,
-    project_id: str,
-    ref: str,
-    conditions: list[ColumnElement[bool]],
-    batch_rows: int,
+    backend: Backend, project_id: str, ref: str, sel: TraceSelection, batch_rows: int
 ) -> Iterator[ExportRow]:
     after: tuple[datetime, str] | None = None
     while True:
-        stmt = (
-            select(
-                DataObject.id,
-                DataObject.ts,
-                DataObject.data_type,
-                DataObject.body,
-                DataObject.store_key,
-                Trace.id.label("trace_pk"),
-                Trace.trace_id,
-            )
-            .join(Trace, Trace.id == DataObject.trace_pk)
-            .where(DataObject.project_id == project_id, DataObject.ref == ref, *conditions)
-            .order_by(DataObject.ts, DataObject.id)
-            .limit(batch_rows)
-        )
-        if after is not None:
-            stmt = stmt.where(tuple_(DataObject.ts, DataObject.id) > tuple_(*_bound(after)))
-        with db.session() as session:
-            rows = session.execute(stmt).all()
-            tags = tags_by_trace(session, project_id, sorted({row.trace_pk for row in rows}))
+        with backend.reading() as session:
+            rows = data_objects.export_batch(session, project_id, ref, sel, after, batch_rows)
+            tags = tag_store.tags_by_trace(session, project_id, sorted({row.trace_pk for row in rows}))
         for row in rows:
-            if row.body is not None:
-                body = row.body.encode()
-            else:
-                try:
-                    body = read_body(row.store_key)
-                except KeyError:
-                    body = b"null"  # the body went missing from the object store: keep the row, say so
             yield ExportRow(
                 trace_id=row.trace_id,
                 obj_id=row.id,
                 ref=ref,
                 ts=row.ts,
                 data_type=row.data_type,
-                tags={t["name"]: t["value"] for t in tags.get(row.trace_pk, [])},
-                data=body,
+                tags={t.name: tag_value(t.value_num, t.value_text) for t in tags.get(row.trace_pk, [])},
+                data=read_body(backend, StoredBody(row.id, row.body, row.store_key)),
             )
         if len(rows) < batch_rows:
             return
         after = (rows[-1].ts, rows[-1].id)
-
-
-def _bound(after: tuple[datetime, str]) -> tuple[Any, Any]:
-    return literal(after[0], DataObject.ts.type), literal(after[1], DataObject.id.type)
 
 
 def check_format(fmt: str) -> ExportFormat:
@@ -240,10 +204,10 @@ def parquet_chunks(
 
 
 def export_stream(
-    db: Database, read_body: BodyReader, project_id: str, ref: str, flt: TraceFilter, fmt: ExportFormat
+    backend: Backend, project_id: str, ref: str, flt: TraceFilter, fmt: ExportFormat
 ) -> Iterator[bytes]:
     """The export's bytes in ``fmt``; call it before sending headers so a bad filter is refused up front."""
-    rows = export_rows(db, read_body, project_id, ref, flt)
+    rows = export_rows(backend, project_id, ref, flt)
     return ndjson_lines(rows) if fmt == "ndjson" else parquet_chunks(rows)
 
 

@@ -6,21 +6,22 @@ given and only checks that it names itself (``name`` and ``version``, or a
 sending the same document again is a no-op, a different one under the same
 ``name@version`` is refused (publish a new version instead), so reducers and
 reports that refer to ``name@version`` always mean the same thing. This module
-never parses HTTP.
+never parses HTTP and runs no SQL (``store.profiles`` does).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from raymon.server.services.errors import ConflictError, InvalidInputError, NotFoundError
-from raymon.server.store.db import Database
-from raymon.server.store.models import Profile
+from raymon.server.store import profiles as profile_store
+from raymon.server.store.profiles import ProfileExists, ProfileRow
+
+if TYPE_CHECKING:
+    from raymon.server.backend import Backend
 
 NAME_MAX_LEN = 200
 VERSION_MAX_LEN = 64
@@ -91,7 +92,7 @@ def profile_identity(body: Any) -> tuple[str, str]:
     return check_name(name), check_version(version)
 
 
-def _summary(row: Profile) -> dict[str, Any]:
+def _summary(row: ProfileRow) -> dict[str, Any]:
     return {
         "name": row.name,
         "version": row.version,
@@ -100,7 +101,7 @@ def _summary(row: Profile) -> dict[str, Any]:
     }
 
 
-def create_profile(db: Database, project_id: str, body: Any) -> tuple[dict[str, Any], bool]:
+def create_profile(backend: Backend, project_id: str, body: Any) -> tuple[dict[str, Any], bool]:
     """Store a profile; answers its summary and whether it was new (False: the identical one was there)."""
     name, version = profile_identity(body)
     size = len(orjson.dumps(body))
@@ -108,24 +109,21 @@ def create_profile(db: Database, project_id: str, body: Any) -> tuple[dict[str, 
         raise InvalidInputError(
             f"profile {name}@{version} is {size} bytes, the maximum is {MAX_PROFILE_BYTES}"
         )
-    existing = _find(db, project_id, name, version)
+    existing = _find(backend, project_id, name, version)
     if existing is not None:
         return _same_or_conflict(existing, body)
     try:
-        with db.write_session() as session:
-            row = Profile(project_id=project_id, name=name, version=version, body=body)
-            session.add(row)
-            session.flush()
-            summary = _summary(row)
-    except IntegrityError:  # another request stored the same name@version just now
-        existing = _find(db, project_id, name, version)
+        with backend.writing() as session:
+            row = profile_store.insert(session, project_id, name, version, body)
+    except ProfileExists:  # another request stored the same name@version just now
+        existing = _find(backend, project_id, name, version)
         if existing is None:
             raise
         return _same_or_conflict(existing, body)
-    return summary, True
+    return _summary(row), True
 
 
-def _same_or_conflict(existing: Profile, body: Any) -> tuple[dict[str, Any], bool]:
+def _same_or_conflict(existing: ProfileRow, body: Any) -> tuple[dict[str, Any], bool]:
     if orjson.dumps(existing.body, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
         body, option=orjson.OPT_SORT_KEYS
     ):
@@ -136,29 +134,23 @@ def _same_or_conflict(existing: Profile, body: Any) -> tuple[dict[str, Any], boo
     )
 
 
-def _find(db: Database, project_id: str, name: str, version: str) -> Profile | None:
-    with db.session() as session:
-        return session.scalars(
-            select(Profile).where(
-                Profile.project_id == project_id, Profile.name == name, Profile.version == version
-            )
-        ).first()
+def _find(backend: Backend, project_id: str, name: str, version: str) -> ProfileRow | None:
+    with backend.reading() as session:
+        return profile_store.find(session, project_id, name, version)
 
 
-def list_profiles(db: Database, project_id: str, name: str | None = None) -> list[dict[str, Any]]:
+def list_profiles(backend: Backend, project_id: str, name: str | None = None) -> list[dict[str, Any]]:
     """Every stored profile of the project (optionally of one name), by name then creation time."""
-    stmt = select(Profile).where(Profile.project_id == project_id)
-    if name is not None:
-        stmt = stmt.where(Profile.name == check_name(name))
-    with db.session() as session:
-        rows = session.scalars(stmt.order_by(Profile.name, Profile.created_at, Profile.id)).all()
+    checked = None if name is None else check_name(name)
+    with backend.reading() as session:
+        rows = profile_store.list_all(session, project_id, checked)
     return [_summary(row) for row in rows]
 
 
-def get_profile(db: Database, project_id: str, ref: str) -> Any:
+def get_profile(backend: Backend, project_id: str, ref: str) -> Any:
     """The stored JSON document of ``name@version``."""
     name, version = parse_profile_ref(ref)
-    row = _find(db, project_id, name, version)
+    row = _find(backend, project_id, name, version)
     if row is None:
         raise NotFoundError(f"profile {name}@{version} not found in project {project_id!r}")
     return row.body

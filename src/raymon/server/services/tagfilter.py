@@ -2,9 +2,9 @@
 
 What users type in the trace list, the export and the API to select traces by
 their tags. This module parses an expression into a small typed tree (with
-errors that name the position of what is wrong) and compiles the tree into a
-SQLAlchemy clause over the ``traces`` and ``tags`` tables. It never runs a
-query and never sees HTTP.
+errors that name the position of what is wrong) and holds ``evaluate``, the
+reference semantics. The tree's SQL is ``store.tagfilter_sql``'s; this module
+never builds or runs SQL and never sees HTTP.
 
 Grammar (``!`` binds tightest, then ``&&``, then ``||``)::
 
@@ -34,12 +34,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, column, exists, literal, not_, or_, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import TableClause
-
 from raymon.exceptions import RaymonError
-from raymon.server.store.models import Tag, Trace
 from raymon.server.store.writes import numeric_reading
 
 MAX_EXPRESSION_LENGTH = 4096
@@ -344,123 +339,3 @@ def _compare(left: Any, op: str, right: Any) -> bool:
     if op == "<=":
         return bool(left <= right)
     return bool(left >= right)
-
-
-# -- SQL -----------------------------------------------------------------------------------------
-def to_clause(
-    node: Node,
-    project_id: str,
-    text_collation: str | None = None,
-    fenced_probes: bool = False,
-    trace_key: Any = None,
-) -> ColumnElement[bool]:
-    """A WHERE clause on ``traces`` (correlated EXISTS on ``tags``) that is true where ``evaluate`` is.
-
-    Every condition probes the tags of one trace by (trace, name), so a query that
-    walks the traces in time order stops after one page, whatever the table's size.
-    ``text_collation`` (``"C"`` on PostgreSQL) makes ``<``/``>`` on text compare by code
-    point, as SQLite and ``evaluate`` do, instead of by the database's locale.
-    ``fenced_probes`` keeps each probe a subquery run per trace (``OFFSET 0``): PostgreSQL
-    would otherwise turn the probes into joins that read every matching tag of the
-    project before sorting, a cost that grows with the project instead of the page.
-    ``trace_key`` is the column the probes correlate to (default ``traces.id``; the
-    trace list in received order drives from a tag index and passes its ``trace_pk``).
-    """
-    key = Trace.id if trace_key is None else trace_key
-    if isinstance(node, Comparison) and node.op == "==":
-        return _exists(_equality_probe(node, project_id, key), fenced_probes)
-    if isinstance(node, HasTag | Comparison):
-        probe = select(literal(1)).where(
-            Tag.trace_pk == key, *tag_row_conditions(node, project_id, text_collation)
-        )
-        return _exists(probe, fenced_probes)
-    if isinstance(node, Not):
-        return not_(to_clause(node.operand, project_id, text_collation, fenced_probes, trace_key))
-    clauses = [to_clause(op, project_id, text_collation, fenced_probes, trace_key) for op in node.operands]
-    return and_(*clauses) if isinstance(node, And) else or_(*clauses)
-
-
-def _exists(probe: Select[Any], fenced_probes: bool) -> ColumnElement[bool]:
-    """EXISTS over ``probe``, correlated to whatever outer table its trace key belongs to."""
-    return exists(probe.offset(0) if fenced_probes else probe)
-
-
-def tag_row_conditions(
-    node: Comparison | HasTag, project_id: str, text_collation: str | None = None
-) -> list[ColumnElement[bool]]:
-    """What one ``tags`` row must satisfy for ``node`` (the probe of ``to_clause``; the planner's count)."""
-    conditions: list[ColumnElement[bool]] = [Tag.project_id == project_id, Tag.name == node.name]
-    if isinstance(node, Comparison):
-        column: Any = Tag.value_num
-        if not isinstance(node.value, float):
-            column = Tag.value_text
-            if text_collation and node.op not in ("==", "!="):
-                column = column.collate(text_collation)
-        conditions.append(_sql_compare(column, node.op, node.value))
-    return conditions
-
-
-def _sql_compare(column: Any, op: str, value: str | float) -> ColumnElement[bool]:
-    if op == "==":
-        return column == value
-    if op == "!=":
-        return column != value
-    if op == "<":
-        return column < value
-    if op == ">":
-        return column > value
-    if op == "<=":
-        return column <= value
-    return column >= value
-
-
-class _TagsByValue(TableClause):
-    """``tags`` read through one named index: ``tags INDEXED BY <index>`` on SQLite, plain ``tags`` elsewhere.
-
-    An equality probe (``client==bigshot`` for one trace) is answered from the
-    (project, name, value, trace) index alone, without touching the table. SQLite
-    prefers the unique (trace, name) index instead, which then reads the table row
-    for the value: at 1M traces that made a filtered page about twice as slow.
-    """
-
-    inherit_cache = True
-    index_name = ""
-
-
-class _TagsByText(_TagsByValue):
-    inherit_cache = True
-    index_name = "ix_tags_project_name_text"
-
-
-class _TagsByNumber(_TagsByValue):
-    inherit_cache = True
-    index_name = "ix_tags_project_name_num"
-
-
-@compiles(_TagsByValue, "sqlite")
-def _render_indexed_by(element: _TagsByValue, compiler: Any, **kw: Any) -> str:
-    if kw.get("asfrom"):
-        return f"{compiler.visit_table(element, **kw)} INDEXED BY {element.index_name}"
-    return str(compiler.visit_table(element, **kw))
-
-
-_PROBE_COLUMNS = ("trace_pk", "project_id", "name", "value_text", "value_num")
-_TAGS_BY_TEXT = _TagsByText("tags", *(column(c) for c in _PROBE_COLUMNS))
-_TAGS_BY_NUMBER = _TagsByNumber("tags", *(column(c) for c in _PROBE_COLUMNS))
-
-
-def _equality_probe(node: Comparison, project_id: str, key: Any) -> Select[Any]:
-    numeric = isinstance(node.value, float)
-    tags = _TAGS_BY_NUMBER if numeric else _TAGS_BY_TEXT
-    value_column = tags.c.value_num if numeric else tags.c.value_text
-    probe = (
-        select(literal(1))
-        .select_from(tags)
-        .where(
-            tags.c.project_id == project_id,
-            tags.c.name == node.name,
-            value_column == node.value,
-            tags.c.trace_pk == key,
-        )
-    )
-    return probe

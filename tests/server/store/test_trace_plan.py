@@ -1,8 +1,9 @@
-"""The rare-tag hint steers the plan only: filtered trace pages are the same with and without it."""
+"""The planner (``store.tagfilter_sql``) steers the plan only: filtered trace pages are the same with and without it."""
 
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,10 +16,14 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from raymon.server.services import filter_plan, query
-from raymon.server.services.tagfilter import evaluate, parse, to_clause
+from raymon.server.backend import Backend, build_backend
+from raymon.server.services import traces
+from raymon.server.services.tagfilter import evaluate, parse
+from raymon.server.settings import Settings
+from raymon.server.store import tagfilter_sql
 from raymon.server.store.db import Database, sqlite_url
 from raymon.server.store.models import Base, Project, Tag, Trace
+from raymon.server.store.tagfilter_sql import to_clause
 from raymon.server.store.writes import numeric_reading
 
 PROJECT = "p1"
@@ -100,13 +105,13 @@ def filled_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 @pytest.fixture
 def small_cap(monkeypatch: pytest.MonkeyPatch) -> int:
     """A cap that the test data straddles: ``rare`` (3, 8 or 11 traces) is under it, ``common`` (60) over."""
-    monkeypatch.setattr(filter_plan, "RARE_TAG_TRACES", 15)
+    monkeypatch.setattr(tagfilter_sql, "MATCH_COUNT_CAP", 15)
     return 15
 
 
 def _hint(db: Database, expression: str) -> list[Any]:
     with db.session() as session:
-        return filter_plan.rare_tag_hint(
+        return tagfilter_sql.rare_tag_hint(
             session, PROJECT, parse(expression), "C" if db.is_postgresql else None
         )
 
@@ -126,14 +131,24 @@ def test_the_hint_picks_the_rarest_condition(filled_db: Database, small_cap: int
     assert picked == {t for t, tags in TRACES.items() if tags.get("rare") == "r1"}
 
 
+_BACKENDS: dict[int, Backend] = {}
+
+
+def _backend(db: Database) -> Backend:
+    """A backend on ``db`` (its object store in a temporary directory: these traces carry no objects)."""
+    if id(db) not in _BACKENDS:
+        _BACKENDS[id(db)] = build_backend(Settings(data_dir=Path(tempfile.mkdtemp())), database=db)
+    return _BACKENDS[id(db)]
+
+
 def _all_pages(db: Database, expression: str, limit: int) -> list[str]:
     pages: list[str] = []
     cursor = None
     while True:
-        page = query.list_traces(
-            db,
+        page = traces.list_traces(
+            _backend(db),
             PROJECT,
-            query.TraceFilter(expression=expression),
+            traces.TraceFilter(expression=expression),
             sort="time",  # the rare-tag hint steers the time-ordered walk
             limit=limit,
             cursor=cursor,

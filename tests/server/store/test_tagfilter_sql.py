@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
-from raymon.server.services.tagfilter import evaluate, parse, to_clause
+from raymon.server.services.tagfilter import evaluate, parse
 from raymon.server.store.db import Database, sqlite_url
 from raymon.server.store.models import Base, Project, Tag, Trace
+from raymon.server.store.tagfilter_sql import to_clause
 from raymon.server.store.writes import numeric_reading
 
 PROJECT = "p1"

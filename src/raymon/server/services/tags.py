@@ -1,0 +1,116 @@
+"""Tags as the API shows them: a trace's tags as JSON, stored values as logged, and tag statistics.
+
+It never parses HTTP and runs no SQL (``store.tags`` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from raymon.server.services.paging import MAX_PAGE, QueryError, iso
+from raymon.server.store import tags as tag_store
+from raymon.server.store import traces as trace_store
+from raymon.server.store.db import Session
+from raymon.server.store.tags import TagRow
+
+if TYPE_CHECKING:
+    from raymon.server.backend import Backend
+
+DEFAULT_STATS_SAMPLE = 10_000
+MAX_STATS_SAMPLE = 1_000_000
+
+
+def tag_value(value_num: float | None, value_text: str | None) -> str | int | float | None:
+    """A stored tag value as the user logged it: text, or a number (whole numbers as int)."""
+    if value_text is not None:
+        return value_text
+    if value_num is not None and value_num.is_integer() and abs(value_num) < 2**53:
+        return int(value_num)
+    return value_num
+
+
+def tag_json(row: TagRow) -> dict[str, Any]:
+    """``{"name", "value", "type", "group"}`` (and ``"ts"`` when the row carries it)."""
+    tag: dict[str, Any] = {
+        "name": row.name,
+        "value": tag_value(row.value_num, row.value_text),
+        "type": row.type,
+        "group": row.group,
+    }
+    if row.ts is not None:
+        tag["ts"] = iso(row.ts)
+    return tag
+
+
+def tags_json_by_trace(
+    session: Session, project_id: str, trace_pks: Sequence[int], with_ts: bool = False
+) -> dict[int, list[dict[str, Any]]]:
+    """The tags of several traces as JSON, by trace surrogate key (a step of a caller's transaction)."""
+    rows = tag_store.tags_by_trace(session, project_id, trace_pks, with_ts)
+    if with_ts:
+        return {pk: [tag_json(row) for row in tags] for pk, tags in rows.items()}
+    # The trace list's hot loop (hundreds of traces, ~10 tags each): no call per tag.
+    return {
+        pk: [
+            {"name": t.name, "value": tag_value(t.value_num, t.value_text), "type": t.type, "group": t.group}
+            for t in tags
+        ]
+        for pk, tags in rows.items()
+    }
+
+
+def tag_stats(
+    backend: Backend,
+    project_id: str,
+    name: str | None = None,
+    values: int = 20,
+    sample: int = DEFAULT_STATS_SAMPLE,
+) -> list[dict[str, Any]]:
+    """Every tag name with its types, how many traces carry it, numeric range and its most common values.
+
+    ``[{"name", "types": {type: count}, "count", "numeric": {"count", "min", "max"} | None,
+    "values": [{"value", "count"}], "distinct_values", "sample_traces"}]``: what a filter
+    box needs to suggest. Counted over the ``sample`` most recently received traces (0:
+    every trace, exact but a full scan), in one pass over their tags, so the answer
+    costs the same at 10k and at 10M traces.
+    """
+    if values < 0 or values > MAX_PAGE:
+        raise QueryError("values", f"must be between 0 and {MAX_PAGE}, got {values}")
+    if sample < 0 or sample > MAX_STATS_SAMPLE:
+        raise QueryError("sample", f"must be between 0 (every trace) and {MAX_STATS_SAMPLE}, got {sample}")
+    out: dict[str, dict[str, Any]] = {}
+    counts: dict[str, dict[tuple[str | None, float | None], int]] = {}
+    with backend.reading() as session:
+        first_pk, sample_traces = (None, None)
+        if sample:
+            first_pk, sample_traces = trace_store.latest_received(session, project_id, sample)
+        rows = tag_store.value_counts(session, project_id, name, first_pk)
+    for tag_name, tag_type, text, number, count in rows:
+        entry = out.setdefault(
+            tag_name,
+            {
+                "name": tag_name,
+                "types": {},
+                "count": 0,
+                "numeric": None,
+                "values": [],
+                "distinct_values": 0,
+                "sample_traces": sample_traces,
+            },
+        )
+        entry["types"][tag_type] = entry["types"].get(tag_type, 0) + count
+        entry["count"] += count
+        by_value = counts.setdefault(tag_name, {})
+        by_value[(text, number)] = by_value.get((text, number), 0) + count
+        if number is not None:
+            numeric = entry["numeric"] or {"count": 0, "min": number, "max": number}
+            numeric["count"] += count
+            numeric["min"], numeric["max"] = min(numeric["min"], number), max(numeric["max"], number)
+            entry["numeric"] = numeric
+    for tag_name, entry in out.items():
+        by_value = counts[tag_name]
+        entry["distinct_values"] = len(by_value)
+        top = sorted(by_value.items(), key=lambda kv: (-kv[1], kv[0][0] or "", kv[0][1] or 0.0))[:values]
+        entry["values"] = [{"value": tag_value(number, text), "count": n} for (text, number), n in top]
+    return sorted(out.values(), key=lambda e: e["name"])

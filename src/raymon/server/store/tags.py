@@ -1,0 +1,80 @@
+"""Tags: the tags of a page of traces in one query, and the counts behind tag statistics.
+
+Functions take the caller's session first and answer typed rows; what a tag
+value means to a user (text or number) is ``services.tags``'s to say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import Session
+
+from raymon.server.store.models import Tag
+
+
+class TagRow(NamedTuple):
+    trace_pk: int
+    name: str
+    type: str
+    group: str | None
+    value_num: float | None
+    value_text: str | None
+    ts: datetime | None  # None unless asked for (``with_ts``)
+
+
+class TagValueCount(NamedTuple):
+    """How many tags of one name carry one (type, value)."""
+
+    name: str
+    type: str
+    value_text: str | None
+    value_num: float | None
+    n: int  # how many
+
+
+def tags_by_trace(
+    session: Session, project_id: str, trace_pks: Sequence[int], with_ts: bool = False
+) -> dict[int, list[TagRow]]:
+    """The tags of several traces (by surrogate key) in one query, each trace's sorted by name.
+
+    Without ``with_ts`` the tags' own timestamps are not read: the trace list shows
+    hundreds of traces and formatting thousands of timestamps would double its cost.
+    """
+    out: dict[int, list[TagRow]] = {}
+    if not trace_pks:
+        return out
+    columns: list[Any] = [Tag.trace_pk, Tag.name, Tag.type, Tag.grp, Tag.value_num, Tag.value_text]
+    # The project is checked with a concatenation SQLite cannot answer from an index: a plain
+    # ``project_id = ?`` made SQLite without planner statistics (the server never runs ANALYZE)
+    # read every tag of the project through (project_id, ts) instead of the 10 per trace through
+    # (trace_pk, name): 1.9 s instead of 1 ms for a page at 1M traces (bench/server_trace_list.py).
+    stmt = (
+        select(*columns, *([Tag.ts] if with_ts else []))
+        .where(Tag.trace_pk.in_(trace_pks), Tag.project_id.concat("") == project_id)
+        .order_by(Tag.trace_pk, Tag.name)
+    )
+    for row in session.connection().execute(stmt):
+        tag = TagRow._make(row) if with_ts else TagRow._make((*row, None))
+        out.setdefault(row[0], []).append(tag)
+    return out
+
+
+def value_counts(
+    session: Session, project_id: str, name: str | None = None, from_trace_pk: int | None = None
+) -> list[TagValueCount]:
+    """Tag counts by (name, type, value), of one ``name`` or all, on traces from ``from_trace_pk`` on."""
+    conditions: list[ColumnElement[bool]] = [Tag.project_id == project_id]
+    if name is not None:
+        conditions.append(Tag.name == name)
+    if from_trace_pk is not None:
+        conditions.append(Tag.trace_pk >= from_trace_pk)
+    stmt = (
+        select(Tag.name, Tag.type, Tag.value_text, Tag.value_num, func.count())
+        .where(*conditions)
+        .group_by(Tag.name, Tag.type, Tag.value_text, Tag.value_num)
+    )
+    return [TagValueCount._make(row) for row in session.execute(stmt)]
