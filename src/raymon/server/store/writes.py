@@ -23,7 +23,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -47,7 +47,7 @@ class RowWriter(Protocol):
     """What each database does with one transaction's rows (``write_sqlite``, ``write_postgresql``)."""
 
     def insert_ledger(self, rows: Sequence[tuple[str, str]], received: datetime) -> set[str]: ...
-    def upsert_traces(self, rows: Sequence[tuple[str, datetime, datetime]]) -> dict[str, int]: ...
+    def upsert_traces(self, rows: Sequence[TraceSpan]) -> dict[str, int]: ...
     def upsert_tags(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
     def insert_texts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
     def insert_objects(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
@@ -68,6 +68,40 @@ def numeric_reading(value: Any) -> float | None:
     return None
 
 
+class TraceSpan(NamedTuple):
+    """A trace's earliest and latest event time in one batch (``upsert_traces`` widens the stored span)."""
+
+    trace_id: str
+    first_ts: datetime
+    last_ts: datetime
+
+
+class TagWrite(NamedTuple):
+    trace_id: str  # swapped for the trace's primary key in the transaction
+    name: str
+    type: str
+    group: str | None
+    value_num: float | None
+    value_text: str | None
+    ts: datetime
+
+
+class TextWrite(NamedTuple):
+    trace_id: str
+    ts: datetime
+    level: str
+    message: str
+
+
+class ObjectWrite(NamedTuple):
+    obj_id: str
+    trace_id: str
+    ref: str
+    ts: datetime
+    data_type: str
+    body: bytes  # the jcr as JSON
+
+
 @dataclass(frozen=True)
 class PreparedRows:
     """What a batch writes, worked out before its transaction (and, on SQLite, outside the write lock).
@@ -79,10 +113,10 @@ class PreparedRows:
 
     events: dict[str, Event]  # unique by event id, in sorted id order (lock order)
     n_events: int  # as sent, duplicates within the batch included
-    traces: list[tuple[str, datetime, datetime]]
-    tags: list[tuple[Any, ...]]  # (trace_id, name, type, grp, value_num, value_text, ts)
-    texts: list[tuple[Any, ...]]  # (trace_id, ts, level, message)
-    objects: list[tuple[Any, ...]]  # (id, trace_id, ref, ts, data_type, jcr bytes)
+    traces: list[TraceSpan]
+    tags: list[TagWrite]
+    texts: list[TextWrite]
+    objects: list[ObjectWrite]
 
 
 def prepare_rows(events: Sequence[Event]) -> PreparedRows:
@@ -96,16 +130,16 @@ def prepare_rows(events: Sequence[Event]) -> PreparedRows:
 
 def _rows_of(events: dict[str, Event], n_events: int) -> PreparedRows:
     timestamps = {eid: parse_ts(e["ts"]) for eid, e in events.items()}
-    texts = []
-    objects = []
+    texts: list[TextWrite] = []
+    objects: list[ObjectWrite] = []
     for eid, event in events.items():
         kind = event["kind"]
         if kind == "text":
-            texts.append((event["trace_id"], timestamps[eid], event["level"], event["message"]))
+            texts.append(TextWrite(event["trace_id"], timestamps[eid], event["level"], event["message"]))
         elif kind == "object":
             data = event["data"]
             objects.append(
-                (
+                ObjectWrite(
                     eid,
                     event["trace_id"],
                     event["ref"],
@@ -163,21 +197,19 @@ def write_events(
     return WriteResult(len(new_ids), n_events - len(new_ids), tuple(sorted(new_ids)))
 
 
-def _trace_rows(
-    events: dict[str, Event], timestamps: dict[str, datetime]
-) -> list[tuple[str, datetime, datetime]]:
+def _trace_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list[TraceSpan]:
     """One row per trace: the earliest and latest time of its events here (sorted: lock order)."""
     spans: dict[str, tuple[datetime, datetime]] = {}
     for eid, event in events.items():
         ts = timestamps[eid]
         span = spans.get(event["trace_id"])
         spans[event["trace_id"]] = (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
-    return [(tid, first, last) for tid, (first, last) in sorted(spans.items())]
+    return [TraceSpan(tid, first, last) for tid, (first, last) in sorted(spans.items())]
 
 
-def _tag_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list[tuple[Any, ...]]:
+def _tag_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list[TagWrite]:
     """One row per (trace, tag name), the last write winning by time then order (an upsert meets each once)."""
-    latest: dict[tuple[str, str], tuple[Any, ...]] = {}
+    latest: dict[tuple[str, str], TagWrite] = {}
     for eid, event in events.items():
         if event["kind"] != "tags":
             continue
@@ -187,8 +219,8 @@ def _tag_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list
             value = tag["value"]
             key = (trace_id, tag["name"])
             previous = latest.get(key)
-            if previous is None or ts >= previous[-1]:
-                latest[key] = (
+            if previous is None or ts >= previous.ts:
+                latest[key] = TagWrite(
                     trace_id,
                     tag["name"],
                     tag.get("type") or "label",
@@ -201,7 +233,7 @@ def _tag_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list
 
 
 def _object_rows(
-    objects: Sequence[tuple[Any, ...]],
+    objects: Sequence[ObjectWrite],
     trace_pks: dict[str, int],
     project_id: str,
     object_store: ObjectStore,
