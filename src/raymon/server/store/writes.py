@@ -102,6 +102,11 @@ class ObjectWrite(NamedTuple):
     body: bytes  # the jcr as JSON
 
 
+# ``tuple.__new__(RowType, values)``: a NamedTuple without its Python-level constructor, for the
+# hot loop (a batch of 1,000 events writes ~10,000 tags; the constructor would cost ~2.5 ms of it).
+_new_row = tuple.__new__
+
+
 @dataclass(frozen=True)
 class PreparedRows:
     """What a batch writes, worked out before its transaction (and, on SQLite, outside the write lock).
@@ -220,14 +225,17 @@ def _tag_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list
             key = (trace_id, tag["name"])
             previous = latest.get(key)
             if previous is None or ts >= previous.ts:
-                latest[key] = TagWrite(
-                    trace_id,
-                    tag["name"],
-                    tag.get("type") or "label",
-                    tag.get("group"),
-                    numeric_reading(value),
-                    value if isinstance(value, str) else None,
-                    ts,
+                latest[key] = _new_row(
+                    TagWrite,
+                    (
+                        trace_id,
+                        tag["name"],
+                        tag.get("type") or "label",
+                        tag.get("group"),
+                        numeric_reading(value),
+                        value if isinstance(value, str) else None,
+                        ts,
+                    ),
                 )
     return [latest[key] for key in sorted(latest)]
 
