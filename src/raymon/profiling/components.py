@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from raymon.exceptions import TagError
+from raymon.registry import ClassTable
 from raymon.profiling.errors import NotBuiltError, ProfileError
 from raymon.profiling.extractors.base import EvalExtractor, Extractor, ExtractorBase, extractor_from_jcr
 from raymon.profiling.stats import (
@@ -406,14 +407,14 @@ class Component:
         }
 
     @staticmethod
-    def from_jcr(jcr: Mapping[str, Any]) -> Component:
-        """Any role's component from its saved form."""
+    def from_jcr(jcr: Mapping[str, Any], classes: ClassTable | None = None) -> Component:
+        """Any role's component from its saved form; ``classes``: see ``extractor_from_jcr``."""
         if not isinstance(jcr, Mapping) or jcr.get("role") not in COMPONENT_CLASSES:
             got = jcr.get("role") if isinstance(jcr, Mapping) else jcr
             raise ProfileError(f"a saved component needs a role in {sorted(COMPONENT_CLASSES)}, got {got!r}")
         cls = COMPONENT_CLASSES[jcr["role"]]
         try:
-            component = cls(jcr["name"], extractor_from_jcr(jcr["extractor"]), jcr.get("dtype"))
+            component = cls(jcr["name"], extractor_from_jcr(jcr["extractor"], classes), jcr.get("dtype"))
             component.stats = None if jcr.get("stats") is None else stats_from_jcr(jcr["stats"])
             bounds = jcr.get("bounds")
             component.bounds = None if bounds is None else (float(bounds[0]), float(bounds[1]))
