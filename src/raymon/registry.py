@@ -98,8 +98,8 @@ class ClassTable:
         if cls is None:
             label = kind_label(kind)
             raise UnknownClassError(
-                f"unknown {label} class {name!r}: it is not registered here, and modules named in "
-                f"documents are never imported; register the class with a plugin (docs/plugins.md)",
+                f"unknown {label} class {name!r}: it is not registered, and a module named in a "
+                "document is never imported here; register the class with a server plugin (docs/plugins.md)",
                 kind,
                 str(name),
             )
