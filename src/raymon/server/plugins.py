@@ -63,15 +63,18 @@ class PluginError(Exception):
 
 @dataclass(frozen=True)
 class PluginInfo:
-    """One loaded plugin: its entry-point name, the distribution that ships it (None: built in), its module."""
+    """One loaded plugin: its entry-point name, the distribution that ships it, its module."""
 
     name: str
     distribution: str | None
     module: str
+    builtin: bool = False
 
     def describe(self) -> str:
-        if self.distribution is None:
+        if self.builtin:
             return f"{self.name!r} (built in)"
+        if self.distribution is None:
+            return f"{self.name!r} ({self.module})"
         return f"{self.name!r} (distribution {self.distribution!r})"
 
 
@@ -112,7 +115,7 @@ class Plugins:
             module = importlib.import_module(module_name)
             name = BUILTIN_NAME if module_name == DEFAULT_PLUGINS[0] else module_name
             manager.register(module, name=name)
-            infos[name] = PluginInfo(name, None, module_name)
+            infos[name] = PluginInfo(name, None, module_name, builtin=True)
         allowed = allowed_names(settings.plugins)
         found: set[str] = set()
         eps = metadata.entry_points(group=ENTRY_POINT_GROUP) if entry_points is None else entry_points
