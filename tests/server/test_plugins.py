@@ -303,7 +303,7 @@ def test_the_same_documents_do_import_the_module_in_a_clients_process(marker: Pa
         import json, sys
         sys.path.insert(0, {str(UNTRUSTED)!r})
         import raymon.types as rt
-        print(json.dumps(type(rt.load_jcr({{"type": "raymon_marker_module.Wrapper", "params": {"data": 1}}})).__name__))
+        print(json.dumps(type(rt.load_jcr({{"type": "raymon_marker_module.Wrapper", "params": {{"data": 1}}}})).__name__))
         """,
         RAYMON_TEST_IMPORT_MARKER=str(marker),
     )
