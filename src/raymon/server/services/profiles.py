@@ -5,14 +5,17 @@ given and only checks that it names itself (``name`` and ``version``, or a
 ``name`` written ``name@version``). A stored version is never overwritten:
 sending the same document again is a no-op, a different one under the same
 ``name@version`` is refused (publish a new version instead), so reducers and
-reports that refer to ``name@version`` always mean the same thing. This module
-never parses HTTP.
+reports that refer to ``name@version`` always mean the same thing. Given the
+server's plugins, a saved ``ModelProfile`` (a document with ``profile_format``)
+must load with the classes they registered: one naming any other extractor or
+score class is refused and nothing it names is imported. This module never
+parses HTTP.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import select
@@ -21,6 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from raymon.server.services.errors import ConflictError, InvalidInputError, NotFoundError
 from raymon.server.store.db import Database
 from raymon.server.store.models import Profile
+
+if TYPE_CHECKING:
+    from raymon.server.plugins import Plugins
 
 NAME_MAX_LEN = 200
 VERSION_MAX_LEN = 64
@@ -100,7 +106,9 @@ def _summary(row: Profile) -> dict[str, Any]:
     }
 
 
-def create_profile(db: Database, project_id: str, body: Any) -> tuple[dict[str, Any], bool]:
+def create_profile(
+    db: Database, project_id: str, body: Any, plugins: Plugins | None = None
+) -> tuple[dict[str, Any], bool]:
     """Store a profile; answers its summary and whether it was new (False: the identical one was there)."""
     name, version = profile_identity(body)
     size = len(orjson.dumps(body))
@@ -108,6 +116,8 @@ def create_profile(db: Database, project_id: str, body: Any) -> tuple[dict[str, 
         raise InvalidInputError(
             f"profile {name}@{version} is {size} bytes, the maximum is {MAX_PROFILE_BYTES}"
         )
+    if plugins is not None and "profile_format" in body:
+        _check_loads(plugins, body)
     existing = _find(db, project_id, name, version)
     if existing is not None:
         return _same_or_conflict(existing, body)
@@ -123,6 +133,16 @@ def create_profile(db: Database, project_id: str, body: Any) -> tuple[dict[str, 
             raise
         return _same_or_conflict(existing, body)
     return summary, True
+
+
+def _check_loads(plugins: Plugins, body: dict[str, Any]) -> None:
+    """Refuse a saved ModelProfile that does not load with the registered classes (nothing is imported)."""
+    from raymon.profiling.errors import ProfileError
+
+    try:
+        plugins.load_profile(body)
+    except ProfileError as exc:
+        raise InvalidInputError(f"profile {body.get('name')!r} cannot be loaded on this server: {exc}") from exc
 
 
 def _same_or_conflict(existing: Profile, body: Any) -> tuple[dict[str, Any], bool]:
