@@ -109,7 +109,9 @@ def test_an_installed_plugin_package_registers_its_visualisation_mapper_and_extr
     assert seen["validated"] == {"words": 3}
 
 
-def test_the_allow_list_names_installed_distributions_and_refuses_unknown_names(installed_plugin: str) -> None:
+def test_the_allow_list_names_installed_distributions_and_refuses_unknown_names(
+    installed_plugin: str,
+) -> None:
     code = """
         import json
         from raymon.server.plugins import Plugins, PluginError
@@ -179,7 +181,9 @@ def test_a_plugin_registering_a_builtin_class_again_is_refused_naming_both(
                 return [rt.Numpy]
             """,
     )
-    with pytest.raises(PluginError, match=r"data type 'raymon.types.Numpy': 'raymon' \(built in\) and 'plug_numpy'"):
+    with pytest.raises(
+        PluginError, match=r"data type 'raymon.types.Numpy': 'raymon' \(built in\) and 'plug_numpy'"
+    ):
         Plugins.load(Settings(), entry_points=eps)
 
 
@@ -207,7 +211,8 @@ def test_the_allow_list_loads_only_the_named_plugins_and_each_instance_keeps_its
     everything = Plugins.load(Settings(), entry_points=eps)
     views_only = Plugins.load(Settings.from_env({"RAYMON_PLUGINS": "plug_views"}), entry_points=eps)
     assert [p.name for p in everything.loaded] == ["raymon", "plug_alerts", "plug_views"]
-    assert everything.names("alert_channel") == ["pager"] and everything.names("visualisation") == ["table_view"]
+    assert everything.names("alert_channel") == ["pager"]
+    assert everything.names("visualisation") == ["table_view"]
     assert [p.name for p in views_only.loaded] == ["raymon", "plug_views"]
     assert views_only.names("alert_channel") == [] and views_only.names("visualisation") == ["table_view"]
     with pytest.raises(LookupError, match="unknown alert channel 'pager': registered are none"):
@@ -281,9 +286,13 @@ def _pinned_with(**changes: str) -> dict[str, Any]:
     return document
 
 
-def test_a_document_naming_an_unregistered_class_is_refused_and_its_module_never_imported(marker: Path) -> None:
+def test_a_document_naming_an_unregistered_class_is_refused_and_its_module_never_imported(
+    marker: Path,
+) -> None:
     plugins = Plugins.load(Settings(), entry_points=[])
-    with pytest.raises(DataTypeError, match="unknown data type class 'raymon_marker_module.Wrapper': it is not registered"):
+    with pytest.raises(
+        DataTypeError, match="unknown data type class 'raymon_marker_module.Wrapper': it is not registered"
+    ):
         plugins.load_object({"type": "raymon_marker_module.Wrapper", "params": {"data": 1}})
     with pytest.raises(ProfileError, match="unknown extractor class 'raymon_marker_module.Counter'.*plugin"):
         plugins.load_profile(_pinned_with(extractor="raymon_marker_module.Counter"))

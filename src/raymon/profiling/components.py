@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from raymon.exceptions import TagError
-from raymon.registry import ClassTable
 from raymon.profiling.errors import NotBuiltError, ProfileError
 from raymon.profiling.extractors.base import EvalExtractor, Extractor, ExtractorBase, extractor_from_jcr
 from raymon.profiling.stats import (
@@ -31,6 +30,7 @@ from raymon.profiling.stats import (
     numeric_edges,
     stats_from_jcr,
 )
+from raymon.registry import ClassTable
 from raymon.tags import NAME_MAX_LEN, TEXT_VALUE_MAX_LEN, tag_fields_to_jcr
 
 FLOAT, INT, CAT = "FLOAT", "INT", "CAT"

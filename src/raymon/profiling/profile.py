@@ -27,7 +27,6 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from raymon.exceptions import TagError
-from raymon.registry import ClassTable
 from raymon.profiling.components import (
     EXTRACTOR_ERROR,
     Component,
@@ -39,6 +38,7 @@ from raymon.profiling.extractors.base import batch_length, iter_samples
 from raymon.profiling.extractors.structured.element import ElementExtractor
 from raymon.profiling.scores import Score
 from raymon.profiling.stats import DEFAULT_NBINS, Stats
+from raymon.registry import ClassTable
 from raymon.tags import Tag, tag_fields_to_jcr
 
 PROFILE_FORMAT = 1

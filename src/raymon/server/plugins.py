@@ -100,9 +100,7 @@ class Plugins:
         self._collect()
 
     @classmethod
-    def load(
-        cls, settings: Settings, entry_points: Iterable[metadata.EntryPoint] | None = None
-    ) -> Plugins:
+    def load(cls, settings: Settings, entry_points: Iterable[metadata.EntryPoint] | None = None) -> Plugins:
         """Raymon's own plugin plus the installed ones ``settings.plugins`` allows (empty: all).
 
         ``entry_points`` defaults to the installed ``raymon`` entry points (read from the

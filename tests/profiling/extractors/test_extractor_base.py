@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raymon import InputComponent, ModelProfile
+from raymon import InputComponent, ModelProfile, registry
 from raymon.profiling import Extractor, ProfileError
-from raymon import registry
 from raymon.profiling.extractors.base import extractor_from_jcr
 
 

@@ -142,7 +142,9 @@ def _check_loads(plugins: Plugins, body: dict[str, Any]) -> None:
     try:
         plugins.load_profile(body)
     except ProfileError as exc:
-        raise InvalidInputError(f"profile {body.get('name')!r} cannot be loaded on this server: {exc}") from exc
+        raise InvalidInputError(
+            f"profile {body.get('name')!r} cannot be loaded on this server: {exc}"
+        ) from exc
 
 
 def _same_or_conflict(existing: Profile, body: Any) -> tuple[dict[str, Any], bool]:
