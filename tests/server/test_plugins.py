@@ -221,7 +221,7 @@ def test_the_allow_list_loads_only_the_named_plugins_and_each_instance_keeps_its
         Plugins.load(Settings(plugins="plug_views,plug_other"), entry_points=eps)
 
 
-def test_a_plugin_implementing_a_misspelt_hook_or_answering_the_wrong_thing_is_refused(
+def test_a_plugin_failing_to_import_misspelling_a_hook_or_answering_the_wrong_thing_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     eps = _plugin_modules(
@@ -241,8 +241,13 @@ def test_a_plugin_implementing_a_misspelt_hook_or_answering_the_wrong_thing_is_r
             def register_extractors():
                 return [dict]
             """,
+        plug_broken="""
+            import no_such_dependency_of_this_plugin
+            """,
     )
-    with pytest.raises(PluginError, match="register_visualization"):
+    with pytest.raises(PluginError, match="'plug_broken'.*failed to load.*no_such_dependency_of_this_plugin"):
+        Plugins.load(Settings(plugins="plug_broken"), entry_points=eps)
+    with pytest.raises(PluginError, match="'plug_typo'.*hook that does not exist.*register_visualization"):
         Plugins.load(Settings(plugins="plug_typo"), entry_points=eps)
     with pytest.raises(PluginError, match=r"'plug_wrong'.*register_extractors\(\) must answer subclasses"):
         Plugins.load(Settings(plugins="plug_wrong"), entry_points=eps)

@@ -54,7 +54,8 @@ __all__ = [
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 BUILTIN_NAME = "raymon"
-DEFAULT_PLUGINS = ("raymon.server.default_plugins",)
+# Raymon's own plugins, by name: registered first, whatever RAYMON_PLUGINS says.
+DEFAULT_PLUGINS: Mapping[str, str] = {BUILTIN_NAME: "raymon.server.default_plugins"}
 
 
 class PluginError(Exception):
@@ -109,10 +110,8 @@ class Plugins:
         manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         manager.add_hookspecs(hookspecs)
         infos: dict[str, PluginInfo] = {}
-        for module_name in DEFAULT_PLUGINS:
-            module = importlib.import_module(module_name)
-            name = BUILTIN_NAME if module_name == DEFAULT_PLUGINS[0] else module_name
-            manager.register(module, name=name)
+        for name, module_name in DEFAULT_PLUGINS.items():
+            manager.register(importlib.import_module(module_name), name=name)
             infos[name] = PluginInfo(name, None, module_name, builtin=True)
         allowed = allowed_names(settings.plugins)
         found: set[str] = set()
@@ -138,7 +137,7 @@ class Plugins:
             except (ValueError, pluggy.PluginValidationError) as exc:
                 raise PluginError(f"plugin {info.describe()} cannot be registered: {exc}") from exc
             infos[ep.name] = info
-        unknown = sorted(allowed - found - {_normalise(BUILTIN_NAME)})
+        unknown = sorted(allowed - found - {_normalise(name) for name in DEFAULT_PLUGINS})
         if unknown:
             raise PluginError(
                 f"RAYMON_PLUGINS names {unknown}, which no installed package provides as a "
@@ -147,7 +146,11 @@ class Plugins:
         try:
             manager.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {exc.plugin!r} implements a hook that does not exist: {exc}") from exc
+            name = manager.get_name(exc.plugin) or repr(exc.plugin)
+            raise PluginError(
+                f"plugin {infos[name].describe() if name in infos else name} implements a hook that "
+                f"does not exist: {exc}"
+            ) from exc
         return cls(manager, infos)
 
     # --- what was registered --------------------------------------------------------------------
