@@ -45,7 +45,7 @@ ACTION_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 @dataclass(frozen=True)
-class _Action:
+class NamedAction:
     """What every named action has: the name a manifest refers to it by, the callable, a description."""
 
     name: str
@@ -66,7 +66,7 @@ class _Action:
 
 
 @dataclass(frozen=True)
-class Visualisation(_Action):
+class Visualisation(NamedAction):
     """Turns a trace's objects into HTML for the trace page (manifest ``visualize``, ``function: <name>``).
 
     Called as ``function(inputs, params) -> str``: ``inputs`` maps each input name of the
@@ -77,7 +77,7 @@ class Visualisation(_Action):
 
 
 @dataclass(frozen=True)
-class Mapper(_Action):
+class Mapper(NamedAction):
     """Turns a trace's objects into tags once all its inputs are stored (manifest ``map``, ``mapper_type``).
 
     Called as ``function(inputs, params) -> list[raymon.Tag]``: ``inputs`` maps each input
@@ -86,7 +86,7 @@ class Mapper(_Action):
 
 
 @dataclass(frozen=True)
-class Reducer(_Action):
+class Reducer(NamedAction):
     """Aggregates tags over windows and slices into results and issues (manifest ``reduce``, ``reducer_type``).
 
     ``function(params)`` builds the reducer from its manifest entry; what the built
@@ -95,7 +95,7 @@ class Reducer(_Action):
 
 
 @dataclass(frozen=True)
-class AlertChannel(_Action):
+class AlertChannel(NamedAction):
     """Tells people of an issue event (manifest ``alert``, ``type``).
 
     Called as ``function(event, settings)``: ``event`` describes the issue event (opened,
@@ -142,7 +142,7 @@ def register_scores() -> Sequence[type[Score]]:  # type: ignore[empty-body]
     """``Score`` subclasses a stored profile may use."""
 
 
-ACTION_HOOKS: Mapping[str, tuple[str, type[_Action]]] = {
+ACTION_HOOKS: Mapping[str, tuple[str, type[NamedAction]]] = {
     "visualisation": ("register_visualisations", Visualisation),
     "mapper": ("register_mappers", Mapper),
     "reducer": ("register_reducers", Reducer),

@@ -95,7 +95,7 @@ class Plugins:
     def __init__(self, manager: pluggy.PluginManager, infos: Mapping[str, PluginInfo]) -> None:
         self._manager = manager
         self._infos = dict(infos)
-        self._actions: dict[str, dict[str, hookspecs._Action]] = {kind: {} for kind in ACTION_HOOKS}
+        self._actions: dict[str, dict[str, hookspecs.NamedAction]] = {kind: {} for kind in ACTION_HOOKS}
         self.classes = registry.ClassTable()
         """The classes documents may name on this server (``raymon.registry.ClassTable``)."""
         self._collect()
@@ -181,7 +181,7 @@ class Plugins:
     def alert_channel(self, name: str) -> AlertChannel:
         return self._action("alert_channel", name)  # type: ignore[return-value]
 
-    def _action(self, kind: str, name: str) -> hookspecs._Action:
+    def _action(self, kind: str, name: str) -> hookspecs.NamedAction:
         try:
             return self._actions[kind][name]
         except KeyError:
