@@ -2,9 +2,10 @@
 
 A jcr is ``{"type": "<module>.<Class>", "params": {...}}``. ``load_jcr`` finds the
 wrapper class again: the built-in ones and every subclass of ``RaymonDataType``
-register themselves when their class is defined, so a user's own wrapper is
-found without editing this library (``load_jcr`` imports the wrapper's module
-when it has not been imported yet).
+register themselves in ``raymon.registry`` when their class is defined, so a
+user's own wrapper is found without editing this library (``load_jcr`` imports
+the wrapper's module when it has not been imported yet; given the server's
+``ClassTable`` it resolves only the registered classes and imports nothing).
 
 Encodings, chosen so the round trip is exact and the JSON stays readable:
 
@@ -26,21 +27,20 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
-import importlib
 import io
 import math
 import os
 import zlib
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import orjson
 import pandas as pd
 
+from raymon import registry
 from raymon.exceptions import DataTypeError, ObjectTooLargeError
 
 DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024
-_REGISTRY: dict[str, type[RaymonDataType]] = {}
 
 
 def max_object_bytes() -> int:
@@ -70,8 +70,7 @@ class RaymonDataType:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.type_name = f"{cls.__module__}.{cls.__qualname__}"
-        _REGISTRY[cls.type_name] = cls
+        cls.type_name = registry.register("data_type", cls)
 
     def class2str(self) -> str:
         return type(self).type_name
@@ -90,24 +89,23 @@ class RaymonDataType:
         return f"{type(self).__name__}({self.data!r})"
 
 
-def load_jcr(jcr: dict[str, Any]) -> RaymonDataType:
-    """Answer the wrapper that ``jcr`` was made from; ``.data`` is the original object."""
+def load_jcr(jcr: dict[str, Any], classes: registry.ClassTable | None = None) -> RaymonDataType:
+    """Answer the wrapper that ``jcr`` was made from; ``.data`` is the original object.
+
+    ``classes`` (the server's): only the wrapper classes in it load; without it, the wrapper's
+    module is imported when needed (``raymon.registry.resolve``).
+    """
     if not isinstance(jcr, dict) or "type" not in jcr or "params" not in jcr:
         raise DataTypeError('a jcr must be a dict {"type": ..., "params": ...}')
-    type_name = jcr["type"]
-    cls = _REGISTRY.get(type_name)
-    if cls is None and isinstance(type_name, str) and "." in type_name:
-        module_name = type_name.rsplit(".", 1)[0]
-        try:
-            importlib.import_module(module_name)
-        except ImportError as exc:
-            raise DataTypeError(
-                f"cannot load jcr of type {type_name!r}: module {module_name!r} not found"
-            ) from exc
-        cls = _REGISTRY.get(type_name)
-    if cls is None:
-        raise DataTypeError(f"unknown jcr type {type_name!r}: no RaymonDataType subclass of that name")
+    try:
+        cls = cast(type[RaymonDataType], registry.resolve("data_type", jcr["type"], classes))
+    except registry.UnknownClassError as exc:
+        raise UnknownDataTypeError(str(exc), exc.kind, exc.name) from None
     return cls.from_jcr(jcr["params"])
+
+
+class UnknownDataTypeError(DataTypeError, registry.UnknownClassError):
+    """A jcr names a wrapper class that is not registered (or, on the client, cannot be imported)."""
 
 
 def jcr_size_check(jcr: dict[str, Any], limit: int | None = None) -> bytes:
@@ -533,6 +531,7 @@ __all__ = [
     "Series",
     "Image",
     "load_jcr",
+    "UnknownDataTypeError",
     "encode_value",
     "decode_value",
     "max_object_bytes",

@@ -58,10 +58,14 @@ def make_pinned_profile() -> ModelProfile:
     return profile
 
 
-def test_pinned_file_loads_and_saves_back_byte_for_byte_equal_json() -> None:
+def test_pinned_file_loads_and_saves_back_equal_json_with_score_classes_qualified() -> None:
+    """The pinned file names its scores the old way ("MeanScore"); saved again they are "module.Class"."""
     saved = json.loads(PINNED.read_text())
     assert saved["profile_format"] == 1
+    assert [s["class"] for s in saved["scores"]] == ["MeanScore", "PrecisionScore"]
     profile = ModelProfile.load(PINNED)
+    for score in saved["scores"]:
+        score["class"] = f"raymon.profiling.scores.{score['class']}"
     assert profile.to_jcr() == saved
 
 

@@ -30,6 +30,7 @@ from raymon.profiling.stats import (
     numeric_edges,
     stats_from_jcr,
 )
+from raymon.registry import ClassTable
 from raymon.tags import NAME_MAX_LEN, TEXT_VALUE_MAX_LEN, tag_fields_to_jcr
 
 FLOAT, INT, CAT = "FLOAT", "INT", "CAT"
@@ -406,14 +407,14 @@ class Component:
         }
 
     @staticmethod
-    def from_jcr(jcr: Mapping[str, Any]) -> Component:
-        """Any role's component from its saved form."""
+    def from_jcr(jcr: Mapping[str, Any], classes: ClassTable | None = None) -> Component:
+        """Any role's component from its saved form; ``classes``: see ``extractor_from_jcr``."""
         if not isinstance(jcr, Mapping) or jcr.get("role") not in COMPONENT_CLASSES:
             got = jcr.get("role") if isinstance(jcr, Mapping) else jcr
             raise ProfileError(f"a saved component needs a role in {sorted(COMPONENT_CLASSES)}, got {got!r}")
         cls = COMPONENT_CLASSES[jcr["role"]]
         try:
-            component = cls(jcr["name"], extractor_from_jcr(jcr["extractor"]), jcr.get("dtype"))
+            component = cls(jcr["name"], extractor_from_jcr(jcr["extractor"], classes), jcr.get("dtype"))
             component.stats = None if jcr.get("stats") is None else stats_from_jcr(jcr["stats"])
             bounds = jcr.get("bounds")
             component.bounds = None if bounds is None else (float(bounds[0]), float(bounds[1]))

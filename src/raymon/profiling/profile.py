@@ -38,6 +38,7 @@ from raymon.profiling.extractors.base import batch_length, iter_samples
 from raymon.profiling.extractors.structured.element import ElementExtractor
 from raymon.profiling.scores import Score
 from raymon.profiling.stats import DEFAULT_NBINS, Stats
+from raymon.registry import ClassTable
 from raymon.tags import Tag, tag_fields_to_jcr
 
 PROFILE_FORMAT = 1
@@ -456,7 +457,8 @@ class ModelProfile:
         }
 
     @classmethod
-    def from_jcr(cls, jcr: Mapping[str, Any]) -> ModelProfile:
+    def from_jcr(cls, jcr: Mapping[str, Any], classes: ClassTable | None = None) -> ModelProfile:
+        """The profile ``to_jcr`` answered; ``classes`` (the server's): only its extractors and scores load."""
         if not isinstance(jcr, Mapping) or "profile_format" not in jcr:
             raise ProfileError("not a saved ModelProfile: the document has no 'profile_format'")
         if not isinstance(jcr["profile_format"], int) or jcr["profile_format"] > PROFILE_FORMAT:
@@ -465,8 +467,8 @@ class ModelProfile:
                 "upgrade raymon"
             )
         try:
-            components = [Component.from_jcr(c) for c in jcr["components"]]
-            scores = [Score.from_jcr(s) for s in jcr.get("scores", [])]
+            components = [Component.from_jcr(c, classes) for c in jcr["components"]]
+            scores = [Score.from_jcr(s, classes) for s in jcr.get("scores", [])]
             results = [s.result for s in scores]
             profile = cls(jcr["name"], jcr["version"], components=components, scores=scores)
         except (KeyError, TypeError) as exc:

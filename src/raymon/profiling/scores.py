@@ -11,19 +11,20 @@ validates data.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
-from raymon.profiling.errors import ProfileError
+from raymon import registry
+from raymon.profiling.errors import ProfileError, UnknownProfileClassError
 from raymon.profiling.stats import CategoricalStats, NumericStats, Stats
 
 PREFERENCES = ("high", "low")
-_SCORES: dict[str, type[Score]] = {}
 
 
 class Score:
     """A named summary of ``inputs`` (component names); ``preference`` says whether higher or lower is better.
 
-    Subclass it and implement ``compute(stats_by_input)``; subclasses register by class name.
+    Subclass it and implement ``compute(stats_by_input)``; subclasses register in ``raymon.registry``
+    under their qualified name (``module.Class``), which is what a saved profile stores.
     """
 
     default_preference: ClassVar[str | None] = None
@@ -31,8 +32,7 @@ class Score:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _SCORES[cls.__name__] = cls
-        _SCORES[f"{cls.__module__}.{cls.__qualname__}"] = cls
+        registry.register("score", cls)
 
     def __init__(self, name: str, inputs: Sequence[str], preference: str | None = None) -> None:
         from raymon.profiling.components import normalize_name
@@ -73,7 +73,7 @@ class Score:
 
     def to_jcr(self) -> dict[str, Any]:
         return {
-            "class": type(self).__name__,
+            "class": registry.qualified_name(type(self)),
             "name": self.name,
             "inputs": list(self.inputs),
             "preference": self.preference,
@@ -81,10 +81,14 @@ class Score:
         }
 
     @staticmethod
-    def from_jcr(jcr: Mapping[str, Any]) -> Score:
-        cls = _SCORES.get(jcr.get("class", "")) if isinstance(jcr, Mapping) else None
-        if cls is None:
-            raise ProfileError(f"unknown score class in {jcr!r}: import the module that defines it first")
+    def from_jcr(jcr: Mapping[str, Any], classes: registry.ClassTable | None = None) -> Score:
+        """The score ``jcr`` was saved from; ``classes`` (the server's): only those classes load."""
+        if not isinstance(jcr, Mapping) or "class" not in jcr:
+            raise ProfileError(f'a score must be saved as {{"class": ..., "name": ...}}, got {jcr!r}')
+        try:
+            cls = cast(type[Score], registry.resolve("score", jcr["class"], classes))
+        except registry.UnknownClassError as exc:
+            raise UnknownProfileClassError(str(exc), exc.kind, exc.name) from None
         score = cls(jcr["name"], jcr["inputs"], jcr["preference"])
         score.result = None if jcr.get("result") is None else float(jcr["result"])
         return score

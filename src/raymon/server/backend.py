@@ -1,8 +1,9 @@
 """``Backend``: the one application object, built from ``Settings`` by ``build_backend``.
 
 Everything the server's parts share lives here, typed: the settings, the
-database, the object store, the ingest gate, the clock, and the extension
-lists (ingest listeners, principal resolvers). ``create_app`` puts the backend
+database, the object store, the plugins (one plugin manager per backend), the
+ingest gate, the clock, and the extension lists (ingest listeners, principal
+resolvers). ``create_app`` puts the backend
 on ``app.state.backend`` and nothing else there; every CLI command, the demo
 loader and the worker build their parts through ``build_backend`` too, so they
 cannot drift from the web server. Services take the backend (or a session it
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from raymon.server.plugins import Plugins
 from raymon.server.services.ingest_gate import IngestGate
 from raymon.server.settings import Settings
 from raymon.server.store.db import Database
@@ -50,6 +52,7 @@ class Backend:
     settings: Settings
     database: Database
     object_store: ObjectStore
+    plugins: Plugins
     ingest_gate: IngestGate
     clock: Clock = utc_now
     # Told of newly stored events after commit (services.ingest.IngestListener).
@@ -89,16 +92,26 @@ class Backend:
 
 
 def build_backend(
-    settings: Settings | None = None, *, database: Database | None = None, clock: Clock | None = None
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    clock: Clock | None = None,
+    plugins: Plugins | None = None,
 ) -> Backend:
-    """The backend for ``settings`` (default: from the environment); no I/O beyond making the engine."""
+    """The backend for ``settings`` (default: from the environment); no I/O beyond making the engine.
+
+    Loading the plugins (``RAYMON_PLUGINS``) happens here, so a duplicate or broken plugin stops
+    every command before it touches the database.
+    """
     settings = settings if settings is not None else Settings.from_env()
+    plugins = plugins if plugins is not None else Plugins.load(settings)
     if database is None:
         database = Database(settings.effective_database_url, pool_size=settings.db_pool_size)
     return Backend(
         settings=settings,
         database=database,
         object_store=open_object_store(settings),
+        plugins=plugins,
         ingest_gate=IngestGate(settings.ingest_max_inflight, settings.ingest_slot_wait_seconds),
         clock=clock or utc_now,
     )

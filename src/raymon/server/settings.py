@@ -49,6 +49,10 @@ class Settings:
     init_user_email: str = ""
     init_user_password: str = ""
 
+    # Comma-separated plugin (entry-point or distribution) names that may load; empty: every
+    # installed plugin. Raymon's own plugin always loads (docs/plugins.md).
+    plugins: str = ""
+
     demo: bool = False
     log_level: str = "info"
     db_pool_size: int = 10

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raymon import InputComponent, ModelProfile
+from raymon import InputComponent, ModelProfile, registry
 from raymon.profiling import Extractor, ProfileError
-from raymon.profiling.extractors.base import _REGISTRY, extractor_from_jcr
+from raymon.profiling.extractors.base import extractor_from_jcr
 
 
 class WordCount(Extractor):
@@ -108,11 +108,12 @@ def test_loading_imports_the_module_of_an_extractor_not_imported_yet(tmp_path: P
         profile = ModelProfile("m", "1", components=[InputComponent("twice", Doubler())])
         profile.build(input=pd.DataFrame({"x": [1.0, 2.0]}), silent=True)
         path = profile.save(tmp_path)
-        del sys.modules["my_company_extractors"], _REGISTRY["my_company_extractors.Doubler"]
+        del sys.modules["my_company_extractors"]
+        registry.defined.remove("extractor", "my_company_extractors.Doubler")
         loaded = ModelProfile.load(path)
         assert type(loaded.components["twice"].extractor).__name__ == "Doubler"
         assert loaded.validate_input({"x": 1.5}, tag_format="simple") == {"twice": 3.0}
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("my_company_extractors", None)
-        _REGISTRY.pop("my_company_extractors.Doubler", None)
+        registry.defined.remove("extractor", "my_company_extractors.Doubler")

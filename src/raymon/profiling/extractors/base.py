@@ -2,10 +2,11 @@
 
 Subclass ``Extractor`` (for input, output and actual components: one piece of
 data) or ``EvalExtractor`` (for evaluation components: an output and an
-actual). Every subclass registers itself under its qualified name
-(``module.Class``) when it is defined, so a saved profile finds its extractors
-again, including a user's own (``extractor_from_jcr`` imports the module when
-needed, as ``raymon.types`` does for data wrappers).
+actual). Every subclass registers itself in ``raymon.registry`` under its
+qualified name (``module.Class``) when it is defined, so a saved profile finds
+its extractors again, including a user's own (``extractor_from_jcr`` imports
+the module when needed, as ``raymon.types`` does for data wrappers; given the
+server's ``ClassTable`` it resolves only registered classes and imports nothing).
 
 An extractor's saved form is ``{"class": "<module>.<Class>", "state": {...}}``
 where ``state`` is plain JSON: its parameters and whatever it learnt in
@@ -17,17 +18,16 @@ releases and in other languages. This module never computes statistics.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 import numpy as np
 import pandas as pd
 
-from raymon.profiling.errors import ProfileError
+from raymon import registry
+from raymon.profiling.errors import ProfileError, UnknownProfileClassError
 
-_REGISTRY: dict[str, type[ExtractorBase]] = {}
 E = TypeVar("E", bound="ExtractorBase")
 
 
@@ -62,8 +62,7 @@ class ExtractorBase:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.class_name = f"{cls.__module__}.{cls.__qualname__}"
-        _REGISTRY[cls.class_name] = cls
+        cls.class_name = registry.register("extractor", cls)
 
     @property
     def is_fitted(self) -> bool:
@@ -137,25 +136,17 @@ class EvalExtractor(ExtractorBase):
         return [self.extract(o, a) for o, a in zip(iter_samples(outputs), iter_samples(actuals), strict=True)]
 
 
-def extractor_from_jcr(jcr: Mapping[str, Any]) -> ExtractorBase:
-    """The extractor ``jcr`` was saved from, importing the module of a user's own class when needed."""
+def extractor_from_jcr(jcr: Mapping[str, Any], classes: registry.ClassTable | None = None) -> ExtractorBase:
+    """The extractor ``jcr`` was saved from, importing the module of a user's own class when needed.
+
+    ``classes`` (the server's): only the extractor classes in it load, nothing is imported.
+    """
     if not isinstance(jcr, Mapping) or "class" not in jcr or "state" not in jcr:
         raise ProfileError(f'an extractor must be saved as {{"class": ..., "state": ...}}, got {jcr!r}')
-    name = jcr["class"]
-    cls = _REGISTRY.get(name)
-    if cls is None and isinstance(name, str) and "." in name and "<locals>" not in name:
-        module = name.rsplit(".", 1)[0]
-        while cls is None and module:
-            try:
-                importlib.import_module(module)
-                cls = _REGISTRY.get(name)
-            except ImportError:
-                pass
-            module = module.rsplit(".", 1)[0] if "." in module else ""
-    if cls is None:
-        raise ProfileError(
-            f"unknown extractor class {name!r}: import the module that defines it before loading the profile"
-        )
+    try:
+        cls = cast(type[ExtractorBase], registry.resolve("extractor", jcr["class"], classes))
+    except registry.UnknownClassError as exc:
+        raise UnknownProfileClassError(str(exc), exc.kind, exc.name) from None
     return cls.from_state(jcr["state"])
 
 

@@ -5,8 +5,11 @@ given and only checks that it names itself (``name`` and ``version``, or a
 ``name`` written ``name@version``). A stored version is never overwritten:
 sending the same document again is a no-op, a different one under the same
 ``name@version`` is refused (publish a new version instead), so reducers and
-reports that refer to ``name@version`` always mean the same thing. This module
-never parses HTTP and runs no SQL (``store.profiles`` does).
+reports that refer to ``name@version`` always mean the same thing. A saved
+``ModelProfile`` (a document with ``profile_format``) must load with the classes
+the server's plugins registered: one naming any other extractor or score class
+is refused and nothing it names is imported. This module never parses HTTP and
+runs no SQL (``store.profiles`` does).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from raymon.server.store.profiles import ProfileExists, ProfileRow
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
+    from raymon.server.plugins import Plugins
 
 NAME_MAX_LEN = 200
 VERSION_MAX_LEN = 64
@@ -109,6 +113,8 @@ def create_profile(backend: Backend, project_id: str, body: Any) -> tuple[dict[s
         raise InvalidInputError(
             f"profile {name}@{version} is {size} bytes, the maximum is {MAX_PROFILE_BYTES}"
         )
+    if "profile_format" in body:
+        _check_loads(backend.plugins, body)
     existing = _find(backend, project_id, name, version)
     if existing is not None:
         return _same_or_conflict(existing, body)
@@ -121,6 +127,18 @@ def create_profile(backend: Backend, project_id: str, body: Any) -> tuple[dict[s
             raise
         return _same_or_conflict(existing, body)
     return _summary(row), True
+
+
+def _check_loads(plugins: Plugins, body: dict[str, Any]) -> None:
+    """Refuse a saved ModelProfile that does not load with the registered classes (nothing is imported)."""
+    from raymon.profiling.errors import ProfileError
+
+    try:
+        plugins.load_profile(body)
+    except ProfileError as exc:
+        raise InvalidInputError(
+            f"profile {body.get('name')!r} cannot be loaded on this server: {exc}"
+        ) from exc
 
 
 def _same_or_conflict(existing: ProfileRow, body: Any) -> tuple[dict[str, Any], bool]:

@@ -1,0 +1,51 @@
+"""Raymon's own plugin: the built-in data types, extractors and scores, offered through the public hooks.
+
+Registered by ``Plugins.load`` exactly as a user's package is (``hookspecs``), so
+the server knows no class a plugin could not give it too. The lists are explicit:
+a new built-in class is loadable on the server once it is added here (a test
+compares them with every public class of ``raymon.types`` and
+``raymon.profiling``). The visualisations, mappers, reducers and alert channels
+of the coming engine and UI register here as well. This module never imports a
+module named in data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from raymon.server.hookspecs import hookimpl
+
+
+@hookimpl
+def register_data_types() -> list[type[Any]]:
+    from raymon import types as rt
+
+    return [rt.Native, rt.Numpy, rt.DataFrame, rt.Series, rt.Image]
+
+
+@hookimpl
+def register_extractors() -> list[type[Any]]:
+    from raymon.profiling.extractors.structured import anomaly, classifier, element, scoring
+    from raymon.profiling.extractors.vision import extractors as vision
+
+    return [
+        element.ElementExtractor,
+        anomaly.IsolationForestScorer,
+        anomaly.KMeansOutlierScorer,
+        classifier.ClassifierEntropy,
+        classifier.ClassifierMargin,
+        scoring.AbsoluteRegressionError,
+        scoring.SquaredRegressionError,
+        scoring.ClassificationCorrect,
+        scoring.ClassificationErrorType,
+        vision.AvgIntensity,
+        vision.Sharpness,
+        vision.ImageOutlierScorer,
+    ]
+
+
+@hookimpl
+def register_scores() -> list[type[Any]]:
+    from raymon.profiling import scores
+
+    return [scores.MeanScore, scores.PrecisionScore, scores.RecallScore, scores.F1Score, scores.AccuracyScore]

@@ -1,0 +1,155 @@
+"""Every extension point of the server in one place: pluggy hook specifications and what they answer.
+
+A plugin is a module (or object) with functions of these names marked
+``@hookimpl``; a package makes it known through an entry point in the ``raymon``
+group (see docs/plugins.md). Raymon's own data types, extractors and scores are
+a plugin of the same hooks (``raymon.server.default_plugins``). Every hook takes
+no argument and answers a list; ``raymon.server.plugins.Plugins`` collects the
+answers, refuses two plugins giving the same name for the same kind, and is
+what the server asks "which visualisation is called X?" or "may this class be
+loaded?".
+
+Two sorts of answers:
+
+- Named actions, each a small frozen spec: ``Visualisation``, ``Mapper``,
+  ``Reducer``, ``AlertChannel`` (a name the manifest uses, the callable, a
+  description). The engine and UI issues call them; their calling conventions
+  are written on each spec.
+- Loadable classes: ``RaymonDataType``, extractor and ``Score`` subclasses a
+  document may name. They are known by their qualified name (``module.Class``,
+  ``raymon.registry``); only these load on the server, nothing a document names
+  is ever imported.
+
+This module declares; it never loads plugins or calls hooks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from raymon.profiling.extractors.base import ExtractorBase
+    from raymon.profiling.scores import Score
+    from raymon.types import RaymonDataType
+
+PROJECT_NAME = "raymon"  # the pluggy project and the entry-point group
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+ACTION_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+@dataclass(frozen=True)
+class NamedAction:
+    """What every named action has: the name a manifest refers to it by, the callable, a description."""
+
+    name: str
+    function: Callable[..., Any]
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        kind = type(self).__name__
+        if not isinstance(self.name, str) or ACTION_NAME_RE.fullmatch(self.name) is None:
+            raise ValueError(
+                f"{kind} name must be 1 to 64 lower-case letters, digits or '_', starting with a letter; "
+                f"got {self.name!r}"
+            )
+        if not callable(self.function):
+            raise TypeError(f"{kind} {self.name!r}: function must be callable, got {self.function!r}")
+        if not isinstance(self.description, str):
+            raise TypeError(f"{kind} {self.name!r}: description must be a string")
+
+
+@dataclass(frozen=True)
+class Visualisation(NamedAction):
+    """Turns a trace's objects into HTML for the trace page (manifest ``visualize``, ``function: <name>``).
+
+    Called as ``function(inputs, params) -> str``: ``inputs`` maps each input name of the
+    action to the loaded data type (``RaymonDataType``), ``params`` is the action's
+    ``params`` (a dict, maybe empty). The answer is HTML inserted into the page as it is,
+    so it must escape everything taken from the data.
+    """
+
+
+@dataclass(frozen=True)
+class Mapper(NamedAction):
+    """Turns a trace's objects into tags once all its inputs are stored (manifest ``map``, ``mapper_type``).
+
+    Called as ``function(inputs, params) -> list[raymon.Tag]``: ``inputs`` maps each input
+    name to the loaded data type, ``params`` is the action's entry in the manifest.
+    """
+
+
+@dataclass(frozen=True)
+class Reducer(NamedAction):
+    """Aggregates tags over windows and slices into results and issues (manifest ``reduce``, ``reducer_type``).
+
+    ``function(params)`` builds the reducer from its manifest entry; what the built
+    reducer must offer (mergeable window state) is the engine's contract.
+    """
+
+
+@dataclass(frozen=True)
+class AlertChannel(NamedAction):
+    """Tells people of an issue event (manifest ``alert``, ``type``).
+
+    Called as ``function(event, settings)``: ``event`` describes the issue event (opened,
+    reopened, resolved), ``settings`` is the channel's entry in the manifest (its secrets
+    included: never log them).
+    """
+
+
+# The hooks. Each answers a list; a plugin implements only those it needs.
+
+
+@hookspec
+def register_visualisations() -> Sequence[Visualisation]:  # type: ignore[empty-body]
+    """Visualisations this plugin offers."""
+
+
+@hookspec
+def register_mappers() -> Sequence[Mapper]:  # type: ignore[empty-body]
+    """Mappers this plugin offers."""
+
+
+@hookspec
+def register_reducers() -> Sequence[Reducer]:  # type: ignore[empty-body]
+    """Reducers this plugin offers."""
+
+
+@hookspec
+def register_alert_channels() -> Sequence[AlertChannel]:  # type: ignore[empty-body]
+    """Alert channels this plugin offers."""
+
+
+@hookspec
+def register_data_types() -> Sequence[type[RaymonDataType]]:  # type: ignore[empty-body]
+    """``raymon.types.RaymonDataType`` subclasses whose logged objects the server may load."""
+
+
+@hookspec
+def register_extractors() -> Sequence[type[ExtractorBase]]:  # type: ignore[empty-body]
+    """Extractor classes (``Extractor``/``EvalExtractor`` subclasses) a stored profile may use."""
+
+
+@hookspec
+def register_scores() -> Sequence[type[Score]]:  # type: ignore[empty-body]
+    """``Score`` subclasses a stored profile may use."""
+
+
+ACTION_HOOKS: Mapping[str, tuple[str, type[NamedAction]]] = {
+    "visualisation": ("register_visualisations", Visualisation),
+    "mapper": ("register_mappers", Mapper),
+    "reducer": ("register_reducers", Reducer),
+    "alert_channel": ("register_alert_channels", AlertChannel),
+}
+CLASS_HOOKS: Mapping[str, str] = {
+    "data_type": "register_data_types",
+    "extractor": "register_extractors",
+    "score": "register_scores",
+}
