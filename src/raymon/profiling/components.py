@@ -21,6 +21,7 @@ import pandas as pd
 
 from raymon.exceptions import TagError
 from raymon.profiling.errors import NotBuiltError, ProfileError
+from raymon.profiling.names import name_key
 from raymon.profiling.extractors.base import EvalExtractor, Extractor, ExtractorBase, extractor_from_jcr
 from raymon.profiling.stats import (
     DEFAULT_NBINS,
@@ -58,10 +59,10 @@ _CONTAINERS = (list, dict, tuple, set, np.ndarray)  # never a category
 
 
 def normalize_name(name: Any, what: str = "component") -> str:
-    """A component or score name as the original Raymon's tags spelt it: lower case, checked as a tag name."""
+    """A component or score name as it is stored and tagged (``names.name_key``), checked as a tag name."""
     if not isinstance(name, str) or not name.strip():
         raise ProfileError(f"a {what} name must be a non-empty string, got {name!r}")
-    normalized = name.strip().lower()
+    normalized = name_key(name)
     try:
         tag_fields_to_jcr(normalized + "-error", 0)
     except TagError as exc:

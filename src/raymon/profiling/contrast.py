@@ -26,6 +26,7 @@ import numpy as np
 
 from raymon.profiling import drift
 from raymon.profiling.errors import NotBuiltError, ProfileError
+from raymon.profiling.names import name_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,10 +105,8 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         _check_metric_names(self.metrics, "thresholds")
-        # component names are lower case in profiles (as the original Raymon's tags were)
-        object.__setattr__(
-            self, "components", {str(k).strip().lower(): v for k, v in self.components.items()}
-        )
+        # compared as profiles compare component names (raymon.profiling.names)
+        object.__setattr__(self, "components", {name_key(k): v for k, v in self.components.items()})
         for name, overrides in self.components.items():
             if not isinstance(overrides, Mapping):
                 raise ContrastError(
@@ -138,7 +137,7 @@ class Thresholds:
         return cls(metrics=metrics, components=dict(components), alpha=alpha, min_count=min_count)
 
     def threshold(self, component: str, metric: str) -> float | None:
-        overrides = self.components.get(component, {})
+        overrides = self.components.get(name_key(component), {})
         if metric in overrides:
             return overrides[metric]
         return self.metrics.get(metric)

@@ -34,6 +34,7 @@ from raymon.profiling.components import (
     EvalComponent,
 )
 from raymon.profiling.errors import NotBuiltError, ProfileError
+from raymon.profiling.names import ByName, name_key
 from raymon.profiling.extractors.base import batch_length, iter_samples
 from raymon.profiling.extractors.structured.element import ElementExtractor
 from raymon.profiling.scores import Score
@@ -129,7 +130,7 @@ class ModelProfile:
             tag_fields_to_jcr("profile", 0, "label", self.group_idfr)
         except TagError as exc:
             raise ProfileError(f"profile {self.group_idfr!r} cannot be a tag group: {exc}") from exc
-        self.components: dict[str, Component] = {}
+        self.components: ByName[Component] = ByName(what="component")
         for component in components:
             if not isinstance(component, Component):
                 raise ProfileError(
@@ -144,7 +145,7 @@ class ModelProfile:
             if component.stats is not None:
                 component.compile()
             self.components[component.name] = component
-        self.scores: dict[str, Score] = {}
+        self.scores: ByName[Score] = ByName(what="score")
         for score in scores:
             if not isinstance(score, Score):
                 raise ProfileError(
@@ -203,7 +204,7 @@ class ModelProfile:
         lengths = {role: batch_length(d) for role, d in data.items() if d is not None}
         if len(set(lengths.values())) > 1:
             raise ProfileError(f"input, output and actual must hold as many samples each, got {lengths}")
-        domains = {str(k).strip().lower(): v for k, v in (domains or {}).items()}
+        domains = {name_key(k): v for k, v in (domains or {}).items()}
         unknown = sorted(set(domains) - set(self.components))
         if unknown:
             raise ProfileError(
