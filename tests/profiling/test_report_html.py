@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import stat
 import subprocess
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pandas as pd
 import pytest
 
 from raymon.profiling import ModelProfile, generate_components
+from raymon.profiling import report_html
 from raymon.profiling.report_html import write_contrast_html, write_profile_html
 
 HOSTILE = '<img src=x onerror="alert(1)">&</td>'
@@ -127,15 +130,36 @@ def test_contrast_drift_table_starts_with_the_most_drifted_component(
     assert order.index("mild") < order.index("stable")
 
 
-def test_default_path_is_in_the_temp_dir_and_named_after_the_profiles(
-    profiles: tuple[ModelProfile, ModelProfile],
+def test_default_path_is_a_private_temp_dir_and_named_after_the_profiles(
+    profiles: tuple[ModelProfile, ModelProfile], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(report_html, "_private_dir", None)
     path = write_contrast_html(*profiles)
-    try:
-        assert path.name == "contrast-reference@1.0.0-vs-current@1.0.0.html"
-        assert path.parent.name == "raymon-reports"
-    finally:
-        path.unlink()
+    assert path.name == "contrast-reference@1.0.0-vs-current@1.0.0.html"
+    assert path.parent.parent == tmp_path and path.parent.name.startswith("raymon-reports-")
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = write_contrast_html(*profiles)  # a second view replaces the first in the same directory
+    assert again == path and "Verdict" in again.read_text(encoding="utf-8")
+
+
+def test_view_never_follows_a_symlink_planted_at_the_old_shared_path(
+    profiles: tuple[ModelProfile, ModelProfile], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared-tmp"
+    (shared / "raymon-reports").mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    planted = shared / "raymon-reports" / "profile-reference@1.0.0.html"  # where view() used to write
+    planted.symlink_to(victim)
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    monkeypatch.setattr(report_html, "_private_dir", None)
+    path = profiles[0].view()
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert path != planted and not path.is_symlink()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "reference@1.0.0" in path.read_text(encoding="utf-8")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -122,19 +124,51 @@ def _is_numeric(stats: Any) -> bool:
     return hasattr(stats, "edges") and hasattr(stats, "sketch")
 
 
-def _default_path(stem: str) -> Path:
+_private_dir: Path | None = None
+
+
+def _report_dir() -> Path:
+    """This process's private report directory (mode 0700, made by ``tempfile.mkdtemp``).
+
+    The shared temp directory is writable by every local user: a fixed path there could be a
+    symlink another user planted. A directory only this user can enter cannot.
+    """
+    global _private_dir
+    if _private_dir is not None:
+        try:
+            st = os.lstat(_private_dir)
+        except FileNotFoundError:
+            st = None
+        if st is not None and stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077 == 0:
+            return _private_dir
+    _private_dir = Path(tempfile.mkdtemp(prefix="raymon-reports-"))
+    return _private_dir
+
+
+def _file_name(stem: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.@-]+", "_", stem).strip("_") or "report"
-    return Path(tempfile.gettempdir()) / "raymon-reports" / f"{safe}.html"
+    return f"{safe}.html"
 
 
-def _resolve(path: str | Path | None, stem: str) -> Path:
+def _write_private(target: Path, text: str) -> None:
+    """Create ``target`` afresh, readable by its owner only, never following a symlink."""
+    target.unlink(missing_ok=True)  # in our private directory: the previous report of this name
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _write_report(path: str | Path | None, stem: str, text: str) -> Path:
+    """Write a report where the user said (a file or a directory), else into the private report directory."""
     if path is None:
-        target = _default_path(stem)
-    else:
-        target = Path(path)
-        if target.is_dir():
-            target = target / _default_path(stem).name
+        target = _report_dir() / _file_name(stem)
+        _write_private(target, text)
+        return target
+    target = Path(path)
+    if target.is_dir():
+        target = target / _file_name(stem)
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
     return target
 
 
@@ -347,11 +381,9 @@ def render_profile_html(profile: Any) -> str:
 
 
 def write_profile_html(profile: Any, path: str | Path | None = None) -> Path:
-    """Write a profile's report to ``path`` (default: a file in the temp dir) and answer the path."""
+    """Write a profile's report to ``path`` (default: this process's private temp directory); answer the path."""
     require_built(profile, "viewed")
-    target = _resolve(path, f"profile-{_idfr(profile)}")
-    target.write_text(render_profile_html(profile), encoding="utf-8")
-    return target
+    return _write_report(path, f"profile-{_idfr(profile)}", render_profile_html(profile))
 
 
 # ---------------------------------------------------------------- contrast report
@@ -490,8 +522,7 @@ def write_contrast_html(
     path: str | Path | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
 ) -> Path:
-    """Contrast two profiles and write the report to ``path`` (default: the temp dir); answer the path."""
+    """Contrast two profiles and write the report to ``path`` (default: as ``write_profile_html``)."""
     report = contrast_profiles(reference, other, thresholds)
-    target = _resolve(path, f"contrast-{_idfr(reference)}-vs-{_idfr(other)}")
-    target.write_text(render_contrast_html(reference, other, report), encoding="utf-8")
-    return target
+    text = render_contrast_html(reference, other, report)
+    return _write_report(path, f"contrast-{_idfr(reference)}-vs-{_idfr(other)}", text)
