@@ -58,7 +58,9 @@ def test_an_unknown_name_raises_key_error_listing_the_names_there_are() -> None:
 
 def test_two_components_differing_only_by_case_are_refused() -> None:
     with pytest.raises(ProfileError, match="two components are named 'x'"):
-        ModelProfile("c", "1", [InputComponent("X", ElementExtractor("X")), InputComponent("x", ElementExtractor("x"))])
+        ModelProfile(
+            "c", "1", [InputComponent("X", ElementExtractor("X")), InputComponent("x", ElementExtractor("x"))]
+        )
 
 
 def test_a_saved_and_loaded_profile_keeps_the_case_insensitive_lookup(tmp_path: Path) -> None:

@@ -14,8 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from raymon.profiling import ModelProfile, generate_components
-from raymon.profiling import report_html
+from raymon.profiling import ModelProfile, generate_components, report_html
 from raymon.profiling.report_html import write_contrast_html, write_profile_html
 
 HOSTILE = '<img src=x onerror="alert(1)">&</td>'

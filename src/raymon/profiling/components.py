@@ -21,8 +21,8 @@ import pandas as pd
 
 from raymon.exceptions import TagError
 from raymon.profiling.errors import NotBuiltError, ProfileError
-from raymon.profiling.names import name_key
 from raymon.profiling.extractors.base import EvalExtractor, Extractor, ExtractorBase, extractor_from_jcr
+from raymon.profiling.names import name_key
 from raymon.profiling.stats import (
     DEFAULT_NBINS,
     CategoricalStats,

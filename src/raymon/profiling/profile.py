@@ -15,7 +15,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from raymon.exceptions import TagError
+from raymon.profile_names import check_profile_ref
 from raymon.profiling.components import (
     EXTRACTOR_ERROR,
     Component,
@@ -34,16 +34,14 @@ from raymon.profiling.components import (
     EvalComponent,
 )
 from raymon.profiling.errors import NotBuiltError, ProfileError
-from raymon.profiling.names import ByName, name_key
 from raymon.profiling.extractors.base import batch_length, iter_samples
 from raymon.profiling.extractors.structured.element import ElementExtractor
+from raymon.profiling.names import ByName, name_key
 from raymon.profiling.scores import Score
 from raymon.profiling.stats import DEFAULT_NBINS, Stats
 from raymon.tags import Tag, tag_fields_to_jcr
 
 PROFILE_FORMAT = 1
-# What the backend accepts in a profile's name and version (raymon.server.services.profiles).
-_IDFR_PART = re.compile(r"[A-Za-z0-9_\-.:+]{1,64}")
 PROGRESS_MIN_ROWS = 10_000
 ROLES = ("input", "output", "actual", "eval")
 TagFormat = Literal["jcr", "tag", "simple"]
@@ -109,23 +107,9 @@ class ModelProfile:
         components: Sequence[Component] = (),
         scores: Sequence[Score] = (),
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise ProfileError(f"a profile name must be a non-empty string, got {name!r}")
-        if "@" in name:
-            raise ProfileError(
-                f"a profile name must not contain '@' (it separates name@version), got {name!r}"
-            )
-        if _IDFR_PART.fullmatch(name) is None:
-            raise ProfileError(f"a profile name may hold only letters, digits and _ - . : +, got {name!r}")
-        if isinstance(version, bool) or not isinstance(version, (str, int, float)):
-            raise ProfileError(f"a profile version must be a string like '1.0.0', got {version!r}")
-        if _IDFR_PART.fullmatch(str(version)) is None:
-            raise ProfileError(
-                f"a profile version must be a non-empty string of letters, digits and _ - . : + "
-                f"(like '1.0.0'), got {version!r}"
-            )
+        name, version = check_profile_ref(name, version)  # the rule the backend applies too
         self.name = name
-        self.version = str(version)
+        self.version = version
         try:
             tag_fields_to_jcr("profile", 0, "label", self.group_idfr)
         except TagError as exc:

@@ -139,7 +139,12 @@ def _report_dir() -> Path:
             st = os.lstat(_private_dir)
         except FileNotFoundError:
             st = None
-        if st is not None and stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and st.st_mode & 0o077 == 0:
+        if (
+            st is not None
+            and stat.S_ISDIR(st.st_mode)
+            and st.st_uid == os.getuid()
+            and st.st_mode & 0o077 == 0
+        ):
             return _private_dir
     _private_dir = Path(tempfile.mkdtemp(prefix="raymon-reports-"))
     return _private_dir

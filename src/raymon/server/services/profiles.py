@@ -11,51 +11,34 @@ never parses HTTP.
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from raymon import profile_names
+from raymon.exceptions import ProfileNameError
 from raymon.server.services.errors import ConflictError, InvalidInputError, NotFoundError
 from raymon.server.store.db import Database
 from raymon.server.store.models import Profile
 
-NAME_MAX_LEN = 200
-VERSION_MAX_LEN = 64
 MAX_PROFILE_BYTES = 64 * 1024 * 1024
-_PART_RE = re.compile(r"[A-Za-z0-9_\-.:+]+")
+_T = TypeVar("_T")
+
+
+def _named(check: Callable[..., _T], *args: Any) -> _T:
+    """A check of ``raymon.profile_names`` (the client's rule), its refusal as a 422."""
+    try:
+        return check(*args)
+    except ProfileNameError as exc:
+        raise InvalidInputError(str(exc)) from exc
 
 
 def parse_profile_ref(ref: str) -> tuple[str, str]:
     """Split ``"name@version"`` and check both parts; ``InvalidInputError`` names what is wrong."""
-    if not isinstance(ref, str) or ref.count("@") != 1:
-        raise InvalidInputError(f"a profile is named 'name@version' (one '@'), got {ref!r}")
-    name, version = ref.split("@")
-    return check_name(name), check_version(version)
-
-
-def check_name(name: Any) -> str:
-    if type(name) is not str or not 1 <= len(name) <= NAME_MAX_LEN or _PART_RE.fullmatch(name) is None:
-        raise InvalidInputError(
-            f"profile name must be 1 to {NAME_MAX_LEN} letters, digits or _ - . : +, got {name!r}"
-        )
-    return name
-
-
-def check_version(version: Any) -> str:
-    if isinstance(version, int | float) and not isinstance(version, bool):
-        version = str(version)
-    if (
-        type(version) is not str
-        or not 1 <= len(version) <= VERSION_MAX_LEN
-        or _PART_RE.fullmatch(version) is None
-    ):
-        raise InvalidInputError(
-            f"profile version must be 1 to {VERSION_MAX_LEN} letters, digits or _ - . : +, got {version!r}"
-        )
-    return version
+    return _named(profile_names.parse_profile_ref, ref)
 
 
 def profile_identity(body: Any) -> tuple[str, str]:
@@ -83,12 +66,12 @@ def profile_identity(body: Any) -> tuple[str, str]:
         return parse_profile_ref(name)
     if isinstance(name, str) and "@" in name:
         given_name, given_version = parse_profile_ref(name)
-        if given_version != check_version(version):
+        if given_version != _named(profile_names.check_profile_version, version):
             raise InvalidInputError(
                 f"profile name {name!r} says version {given_version!r} but 'version' is {version!r}"
             )
         return given_name, given_version
-    return check_name(name), check_version(version)
+    return _named(profile_names.check_profile_ref, name, version)
 
 
 def _summary(row: Profile) -> dict[str, Any]:
@@ -149,7 +132,7 @@ def list_profiles(db: Database, project_id: str, name: str | None = None) -> lis
     """Every stored profile of the project (optionally of one name), by name then creation time."""
     stmt = select(Profile).where(Profile.project_id == project_id)
     if name is not None:
-        stmt = stmt.where(Profile.name == check_name(name))
+        stmt = stmt.where(Profile.name == _named(profile_names.check_profile_name, name))
     with db.session() as session:
         rows = session.scalars(stmt.order_by(Profile.name, Profile.created_at, Profile.id)).all()
     return [_summary(row) for row in rows]
