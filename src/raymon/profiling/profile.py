@@ -18,7 +18,7 @@ import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import orjson
@@ -85,6 +85,18 @@ def _one_sample(data: Any, by_label: bool) -> Any:
     return data
 
 
+class _Plan(NamedTuple):
+    """What validating one component needs, looked up once per profile (``ModelProfile._compile``)."""
+
+    extract: Callable[..., Any]
+    check: Callable[[Any], tuple[Any, str | None]]
+    name: str
+    tag_type: str
+    error_tag_name: str
+    error_tag_type: str
+    component: Component
+
+
 def _format_tags(tags: list[dict[str, Any]], tag_format: str) -> Any:
     if tag_format == "jcr":
         return tags
@@ -145,7 +157,7 @@ class ModelProfile:
                 )
             self.scores[score.name] = score
         self.n_samples: int | None = None
-        self._plans: dict[str, list[tuple[Any, ...]]] = {}
+        self._plans: dict[str, list[_Plan]] = {}
         self._by_label: dict[str, bool] = {}
         if self.is_built:
             self._compile()
@@ -250,7 +262,7 @@ class ModelProfile:
             score.build(stats)
 
     def _compile(self) -> None:
-        """Per role, the tuple each validation step needs, so one row costs a few lookups per component."""
+        """Per role, the plan of each component, so one row costs a few lookups per component."""
         self._by_label = {
             role: all(
                 type(c.extractor) is ElementExtractor and isinstance(c.extractor.element, str)
@@ -260,7 +272,7 @@ class ModelProfile:
         }
         self._plans = {
             role: [
-                (
+                _Plan(
                     c.extractor.extract,
                     c.check,
                     c.name,
@@ -352,6 +364,7 @@ class ModelProfile:
         tags: list[dict[str, Any]] = []
         append = tags.append
         for extract, check, name, type_, error_name, error_type, _component in self._plans[role]:
+            error: str | None
             try:
                 raw = extract(*samples)
             except Exception as exc:  # a user's extractor may raise anything; the tag says so
@@ -371,10 +384,10 @@ class ModelProfile:
             raise ProfileError(f"output and actual must hold as many samples each, got {sorted(lengths)}")
         n = lengths.pop()
         group = self.group_idfr
-        checked: list[tuple[tuple[Any, ...], np.ndarray, np.ndarray]] = []
+        checked: list[tuple[_Plan, np.ndarray, np.ndarray]] = []
         dirty = np.zeros(n, dtype=bool)  # rows with a missing value tag or an error tag
         for plan in self._plans[role]:
-            values, errors = self._check_component_batch(plan[-1], args, n)
+            values, errors = self._check_component_batch(plan.component, args, n)
             dirty |= (values == None) | (errors != None)  # noqa: E711 (elementwise on object arrays)
             checked.append((plan, values, errors))
         # Clean rows (the common case) are zipped from one list of value tags per component;
@@ -385,7 +398,10 @@ class ModelProfile:
         gc.disable()
         try:
             columns = [
-                [{"name": plan[2], "value": v, "type": plan[3], "group": group} for v in values.tolist()]
+                [
+                    {"name": plan.name, "value": v, "type": plan.tag_type, "group": group}
+                    for v in values.tolist()
+                ]
                 for plan, values, _ in checked
             ]
             rows: list[list[dict[str, Any]]] = (
