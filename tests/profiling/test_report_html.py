@@ -115,7 +115,7 @@ def test_contrast_report_escapes_and_is_self_contained(
 
 
 def _drift_table_rows(text: str) -> list[str]:
-    table = re.search(r'<table class="sortable">.*?<tbody>(.*?)</tbody>', text, re.S)
+    table = re.search(r'<table class="sortable drift">.*?<tbody>(.*?)</tbody>', text, re.S)
     assert table is not None
     return re.findall(r'<tr><td data-sort="([^"]*)"', table.group(1))
 
