@@ -230,12 +230,25 @@ class ContrastReport:
     """
 
     def __init__(
-        self, reference: str, other: str, rows: list[CheckResult], thresholds: Thresholds | None = None
+        self,
+        reference: str,
+        other: str,
+        rows: list[CheckResult],
+        thresholds: Thresholds | None = None,
+        profiles: tuple[Any, Any] | None = None,
     ) -> None:
         self.reference = reference
         self.other = other
         self.rows = rows
         self.thresholds = thresholds or Thresholds()
+        # The (reference, other) profiles it was made from, to draw the report; not saved in to_jcr.
+        self.profiles = profiles
+
+    def _repr_html_(self) -> str:
+        """The report inline in a notebook: self-contained, escaped HTML (``report_html``)."""
+        from raymon.profiling.report_html import contrast_fragment
+
+        return contrast_fragment(self)
 
     def __iter__(self) -> Iterator[CheckResult]:
         return iter(self.rows)
@@ -541,7 +554,7 @@ def contrast_profiles(
         if name not in ref_components:
             rows.append(_presence(name, str(getattr(oth_c, "role", "input")), 0.0, th))
     rows += _score_rows(reference, other, th)
-    return ContrastReport(_idfr(reference), _idfr(other), rows, th)
+    return ContrastReport(_idfr(reference), _idfr(other), rows, th, profiles=(reference, other))
 
 
 def require_built(profile: Any, what: str) -> None:

@@ -526,6 +526,12 @@ class ModelProfile:
 
         return contrast_alternatives(self, a, b, thresholds)
 
+    def _repr_html_(self) -> str:
+        """The profile's report inline in a notebook: self-contained, escaped HTML, no outside URLs."""
+        from raymon.profiling.report_html import profile_fragment
+
+        return profile_fragment(self)
+
     def view(self, path: str | Path | None = None) -> Path:
         """Write this profile's HTML report and answer its path."""
         from raymon.profiling.report_html import write_profile_html

@@ -278,7 +278,10 @@ def _numeric_slots(
     """
     if integer:
         firsts, lasts = edges[:-1] + 0.5, edges[1:] - 0.5
-        labels = [_fmt(int(a)) if a == b else f"{_fmt(int(a))}–{_fmt(int(b))}" for a, b in zip(firsts, lasts, strict=True)]
+        labels = [
+            _fmt(int(a)) if a == b else f"{_fmt(int(a))}–{_fmt(int(b))}"
+            for a, b in zip(firsts, lasts, strict=True)
+        ]
         low, high = _fmt(int(firsts[0])), _fmt(int(lasts[-1]))
     else:
         labels = [f"[{_fmt(edges[i])}, {_fmt(edges[i + 1])})" for i in range(edges.size - 1)]
@@ -364,7 +367,11 @@ def _stats_table(components: Sequence[Any], headers: Sequence[str] = ()) -> str:
         order += [k for k, _ in _stats_rows(c) if k not in order]
     head = ""
     if headers:
-        head = "<thead><tr><th></th>" + "".join(f'<th class="num">{_e(h)}</th>' for h in headers) + "</tr></thead>"
+        head = (
+            "<thead><tr><th></th>"
+            + "".join(f'<th class="num">{_e(h)}</th>' for h in headers)
+            + "</tr></thead>"
+        )
     body = "".join(
         f"<tr><th>{_e(k)}</th>"
         + "".join(_cell(col.get(k, 0 if k in _ERROR_ROWS else None)) for col in columns)
@@ -424,6 +431,28 @@ def _scores_table(profile: Any, other: Any | None = None) -> str:
 
 def render_profile_html(profile: Any) -> str:
     """The HTML text of a profile's report (``write_profile_html`` writes it to a file)."""
+    return _page(f"Profile {_idfr(profile)}", _profile_body(profile))
+
+
+def profile_fragment(profile: Any) -> str:
+    """A profile's report as one self-contained ``<div>`` (``ModelProfile._repr_html_``, for notebooks).
+
+    An unbuilt profile shows its components and says it is not built.
+    """
+    if not getattr(profile, "is_built", True):
+        rows = "".join(
+            f"<tr>{_cell(name)}{_cell(getattr(c, 'role', ''))}{_cell(getattr(c, 'dtype', None) or 'inferred')}</tr>"
+            for name, c in profile.components.items()
+        )
+        body = (
+            f'<h1>Profile {_e(_idfr(profile))}</h1><p class="muted">not built: call build() to see its stats.</p>'
+            f"<table><thead><tr><th>component</th><th>role</th><th>type</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+        return _fragment(body)
+    return _fragment(_profile_body(profile))
+
+
+def _profile_body(profile: Any) -> str:
     idfr = _idfr(profile)
     components: Mapping[str, Any] = profile.components
     summary_rows = []
@@ -451,12 +480,11 @@ def render_profile_html(profile: Any) -> str:
         )
         + f"</tr></thead><tbody>{''.join(summary_rows)}</tbody></table>"
     )
-    body = (
+    return (
         f"<h1>Profile {_e(idfr)}</h1><p>{len(components)} components.</p>"
         f"{_scores_table(profile)}<h2>Components</h2>{table}"
         f'<h2>Distributions</h2><div class="cards">{"".join(cards)}</div>'
     )
-    return _page(f"Profile {idfr}", body)
 
 
 def write_profile_html(profile: Any, path: str | Path | None = None) -> Path:
@@ -530,7 +558,7 @@ def _drift_table(report: ContrastReport) -> str:
     head_html = "".join(f'<th class="sortable">{_e(h)}</th>' for h in headers)
     return (
         f'<div class="wide"><table class="sortable drift"><thead><tr>{head_html}</tr></thead>'
-        f'<tbody>{"".join(rows)}</tbody></table></div>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -555,15 +583,37 @@ def _metrics_detail(report: ContrastReport, name: str) -> str:
 
 def render_contrast_html(reference: Any, other: Any, report: ContrastReport) -> str:
     """The HTML text of a contrast report between two profiles."""
-    ref_id, oth_id = _idfr(reference), _idfr(other)
-    verdict = report.verdict
-    vcss = {"alert": "alert", "ok": "ok"}.get(verdict, "nodata")
+    return _page(f"Contrast {_idfr(reference)} vs {_idfr(other)}", _contrast_body(reference, other, report))
+
+
+def contrast_fragment(report: ContrastReport) -> str:
+    """A contrast report as one self-contained ``<div>`` (``ContrastReport._repr_html_``, for notebooks).
+
+    With the profiles it was made from (``ModelProfile.contrast``), the whole report; a report
+    read back from JSON has no stats to draw, so its verdict and drift table.
+    """
+    if report.profiles is not None:
+        return _fragment(_contrast_body(*report.profiles, report))
+    body = (
+        f"<h1>Contrast {_e(report.reference)} → {_e(report.other)}</h1>{_verdict(report)}"
+        f"<h2>Drift by component</h2>{_drift_table(report)}"
+    )
+    return _fragment(body)
+
+
+def _verdict(report: ContrastReport) -> str:
+    vcss = {"alert": "alert", "ok": "ok"}.get(report.verdict, "nodata")
     flagged = report.flagged()
-    summary = (
-        f'<p class="verdict {vcss}">Verdict: {_e(verdict)}'
+    return (
+        f'<p class="verdict {vcss}">Verdict: {_e(report.verdict)}'
         + (f" — alerts on {_e(', '.join(flagged))}" if flagged else "")
         + "</p>"
     )
+
+
+def _contrast_body(reference: Any, other: Any, report: ContrastReport) -> str:
+    ref_id, oth_id = _idfr(reference), _idfr(other)
+    summary = _verdict(report)
     th = report.thresholds
     legend = (
         f'<p class="legend">Histograms:<span style="background:{REFERENCE_COLOUR}"></span>reference '
@@ -583,13 +633,12 @@ def render_contrast_html(reference: Any, other: Any, report: ContrastReport) -> 
             cards.append(_component_card(name, c, chart, _metrics_detail(report, name)))
         else:
             cards.append(_component_card(name, c, _chart(c, theirs), _metrics_detail(report, name), theirs))
-    body = (
+    return (
         f"<h1>Contrast {_e(ref_id)} → {_e(oth_id)}</h1>{summary}{legend}"
         f"<h2>Drift by component</h2>{_drift_table(report)}"
         f"{_scores_table(reference, other)}"
         f'<h2>Distributions</h2><div class="cards">{"".join(cards)}</div>'
     )
-    return _page(f"Contrast {ref_id} vs {oth_id}", body)
 
 
 def write_contrast_html(
