@@ -15,6 +15,14 @@ class TagError(RaymonError, ValueError):
     """A tag's name, value, type or group breaks the documented rules."""
 
 
+class ProfileError(RaymonError, ValueError):
+    """A profile, component, extractor or score is misconfigured, or given data it cannot use."""
+
+
+class ProfileNameError(ProfileError):
+    """A profile's name or version breaks the rule of ``raymon.profile_names``."""
+
+
 class DataTypeError(RaymonError, ValueError):
     """Data cannot be wrapped, serialised or loaded back by ``raymon.types``."""
 

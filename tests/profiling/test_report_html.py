@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import re
 import shutil
+import stat
 import subprocess
+import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from profiling_houses import FEATURES, build_houses, house_profile
 
-from raymon.profiling import ModelProfile, generate_components
-from raymon.profiling.report_html import write_contrast_html, write_profile_html
+from raymon.profiling import ModelProfile, generate_components, report_html
+from raymon.profiling.contrast import ContrastReport
+from raymon.profiling.report_html import (
+    render_contrast_html,
+    render_profile_html,
+    write_contrast_html,
+    write_profile_html,
+)
+from raymon.profiling.stats import integer_edges, numeric_edges
 
 HOSTILE = '<img src=x onerror="alert(1)">&</td>'
 
@@ -113,7 +123,7 @@ def test_contrast_report_escapes_and_is_self_contained(
 
 
 def _drift_table_rows(text: str) -> list[str]:
-    table = re.search(r'<table class="sortable">.*?<tbody>(.*?)</tbody>', text, re.S)
+    table = re.search(r'<table class="sortable drift">.*?<tbody>(.*?)</tbody>', text, re.S)
     assert table is not None
     return re.findall(r'<tr><td data-sort="([^"]*)"', table.group(1))
 
@@ -127,15 +137,36 @@ def test_contrast_drift_table_starts_with_the_most_drifted_component(
     assert order.index("mild") < order.index("stable")
 
 
-def test_default_path_is_in_the_temp_dir_and_named_after_the_profiles(
-    profiles: tuple[ModelProfile, ModelProfile],
+def test_default_path_is_a_private_temp_dir_and_named_after_the_profiles(
+    profiles: tuple[ModelProfile, ModelProfile], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(report_html, "_private_dir", None)
     path = write_contrast_html(*profiles)
-    try:
-        assert path.name == "contrast-reference@1.0.0-vs-current@1.0.0.html"
-        assert path.parent.name == "raymon-reports"
-    finally:
-        path.unlink()
+    assert path.name == "contrast-reference@1.0.0-vs-current@1.0.0.html"
+    assert path.parent.parent == tmp_path and path.parent.name.startswith("raymon-reports-")
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    again = write_contrast_html(*profiles)  # a second view replaces the first in the same directory
+    assert again == path and "Verdict" in again.read_text(encoding="utf-8")
+
+
+def test_view_never_follows_a_symlink_planted_at_the_old_shared_path(
+    profiles: tuple[ModelProfile, ModelProfile], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared-tmp"
+    (shared / "raymon-reports").mkdir(parents=True)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    planted = shared / "raymon-reports" / "profile-reference@1.0.0.html"  # where view() used to write
+    planted.symlink_to(victim)
+    monkeypatch.setattr(tempfile, "tempdir", str(shared))
+    monkeypatch.setattr(report_html, "_private_dir", None)
+    path = profiles[0].view()
+    assert victim.read_text(encoding="utf-8") == "precious"
+    assert path != planted and not path.is_symlink()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert "reference@1.0.0" in path.read_text(encoding="utf-8")
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -161,3 +192,197 @@ def test_drift_table_sorts_by_a_clicked_column_in_a_real_browser(
     order = _drift_table_rows(dom)
     assert order == sorted(order, reverse=True)
     assert order != _drift_table_rows(text)
+
+
+# ---------------------------------------------------------------- the house-prices reports
+
+
+@pytest.fixture(scope="module")
+def houses_pair(houses: pd.DataFrame, houses_expensive: pd.DataFrame) -> tuple[ModelProfile, ModelProfile]:
+    reference = build_houses(house_profile(houses[FEATURES].dtypes), houses)
+    other = build_houses(house_profile(houses_expensive[FEATURES].dtypes, "2.0.0"), houses_expensive)
+    return reference, other
+
+
+def _summary_row(text: str, name: str) -> list[str]:
+    """The data-sort values of a component's row in the profile report's summary table."""
+    row = re.search(rf'<tr><td data-sort="{name}">.*?</tr>', text)
+    assert row is not None, name
+    return re.findall(r'data-sort="([^"]*)"', row.group(0))
+
+
+def _card(text: str, name: str) -> str:
+    card = re.search(rf'<div class="card" id="c-{name}">(.*?)</div>', text, re.S)
+    assert card is not None, name
+    return card.group(1)
+
+
+def test_missing_values_are_counted_as_missing_not_again_as_errors(
+    houses_pair: tuple[ModelProfile, ModelProfile], houses: pd.DataFrame
+) -> None:
+    reference = houses_pair[0]
+    n_missing = int(houses["LotFrontage"].isna().sum())
+    assert n_missing == 172 and reference.components["lotfrontage"].stats.missing == n_missing
+    text = render_profile_html(reference)
+    _, _, _, values, missing_rate, errors = _summary_row(text, "lotfrontage")
+    assert float(values) == len(houses) - n_missing
+    assert float(missing_rate) == pytest.approx(n_missing / len(houses))
+    assert float(errors) == 0
+    card = _card(text, "lotfrontage")
+    assert "Value NaN" not in card and "<th>missing</th>" in card
+    # the validation tags still say why a value is absent, and the contrast's error rate ignores it
+    absent = int(np.flatnonzero(houses["LotFrontage"].isna().to_numpy())[0])
+    present = int(np.flatnonzero(houses["LotFrontage"].notna().to_numpy())[0])
+    tags = reference.validate_input(houses[FEATURES].iloc[[present, absent]], tag_format="simple")
+    assert [t.get("lotfrontage-error") for t in tags] == [None, "Value NaN"]
+    contrast = reference.contrast(houses_pair[1])
+    assert contrast.row("lotfrontage", "error_rate").n_reference == len(houses)
+
+
+def test_int_components_with_few_values_get_one_bin_per_integer(
+    houses_pair: tuple[ModelProfile, ModelProfile],
+) -> None:
+    qual = houses_pair[0].components["overallqual"]
+    assert qual.dtype == "INT"
+    assert qual.stats.edges.tolist() == [k - 0.5 for k in range(1, 12)]
+    inner = qual.stats.counts[1:-1]
+    assert inner.sum() == qual.stats.count and inner[0] > 0 and inner[-1] > 0
+    text = render_profile_html(houses_pair[0])
+    card = _card(text, "overallqual")
+    assert (
+        card.count("<rect") == 10 and "<title>reference · 5: " in card and "[" not in card.split("<table")[0]
+    )
+
+
+def test_int_components_with_a_wide_range_get_integer_aligned_bins(
+    houses_pair: tuple[ModelProfile, ModelProfile], houses: pd.DataFrame
+) -> None:
+    year = houses_pair[0].components["yearbuilt"].stats
+    lo, hi = int(houses["YearBuilt"].min()), int(houses["YearBuilt"].max())
+    edges = year.edges
+    assert edges[0] == lo - 0.5 and edges[-1] == hi + 0.5 and len(edges) - 1 <= 20
+    assert np.all(np.mod(edges, 1) == 0.5)  # every bin holds whole years
+    widths = np.diff(edges)
+    assert len(set(widths[:-1].tolist())) == 1 and 1 <= widths[-1] <= widths[0]
+    assert year.counts[0] == year.counts[-1] == 0 and year.counts[1:-1].sum() == len(houses)
+    card = _card(render_profile_html(houses_pair[0]), "yearbuilt")
+    assert f"<title>reference · {lo:,}–{lo + int(widths[0]) - 1:,}: " in card
+
+
+def test_integer_edges_hold_whole_numbers_and_end_at_the_range() -> None:
+    assert integer_edges(3, 3).tolist() == [2.5, 3.5]
+    assert integer_edges(0, 19, 20).tolist() == [k - 0.5 for k in range(21)]
+    assert integer_edges(0, 20, 20).tolist()[-2:] == [19.5, 20.5]  # 21 integers: 2 per bin, the last holds 1
+    assert integer_edges(0.2, 0.8).tolist() == numeric_edges(0.2, 0.8).tolist()  # no integer inside
+    assert integer_edges(-1e300, 1e300).tolist() == numeric_edges(-1e300, 1e300).tolist()
+
+
+def test_contrast_cards_show_the_reference_and_the_others_stats(
+    houses_pair: tuple[ModelProfile, ModelProfile],
+) -> None:
+    reference, other = houses_pair
+    report = reference.contrast(other)
+    card = _card(render_contrast_html(reference, other, report), "lotarea")
+    assert '<th class="num">reference</th><th class="num">other</th>' in card
+    values = re.search(r"<tr><th>values</th>(.*?)</tr>", card)
+    assert values is not None
+    counts = re.findall(r'data-sort="([^"]*)"', values.group(1))
+    assert [int(float(c)) for c in counts] == [
+        reference.components["lotarea"].stats.count,
+        other.components["lotarea"].stats.count,
+    ]
+    maxima = re.search(r"<tr><th>max</th>(.*?)</tr>", card)
+    assert maxima is not None
+    assert [float(m) for m in re.findall(r'data-sort="([^"]*)"', maxima.group(1))] == [
+        reference.components["lotarea"].stats.max,
+        other.components["lotarea"].stats.max,
+    ]
+
+
+_MEASURE = """<script>
+window.addEventListener('load', function(){
+  var width = document.documentElement.clientWidth, clipped = [];
+  document.querySelectorAll('body *').forEach(function(el){
+    var r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > width + 0.5) clipped.push(el.tagName + ' ends at ' + Math.round(r.right));
+    if (getComputedStyle(el).overflowX !== 'visible' && el.scrollWidth > el.clientWidth + 1)
+      clipped.push(el.tagName + ' scrolls');
+  });
+  document.body.setAttribute('data-viewport', width);
+  document.body.setAttribute('data-clipped', clipped.length + ': ' + clipped.slice(0, 5).join('; '));
+});
+</script></body>"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+@pytest.mark.parametrize("window", [1400, 800])
+def test_reports_fit_the_window_without_horizontal_clipping_in_a_real_browser(
+    houses_pair: tuple[ModelProfile, ModelProfile], tmp_path: Path, window: int
+) -> None:
+    reference, other = houses_pair
+    pages = {
+        "profile": reference.view(tmp_path / "p.html"),
+        "contrast": reference.view_contrast(other, tmp_path / "c.html"),
+    }
+    assert CHROMIUM is not None
+    for kind, path in pages.items():
+        page = tmp_path / f"measured-{kind}.html"
+        page.write_text(path.read_text(encoding="utf-8").replace("</body>", _MEASURE), encoding="utf-8")
+        dom = subprocess.run(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                f"--window-size={window},900",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
+        viewport = re.search(r'data-viewport="(\d+)"', dom)
+        clipped = re.search(r'data-clipped="([^"]*)"', dom)
+        assert viewport is not None and clipped is not None, dom[:500]
+        assert window - 40 <= int(viewport.group(1)) <= window
+        assert clipped.group(1) == "0: ", (kind, clipped.group(1))
+
+
+def _assert_scoped_fragment(fragment: str) -> None:
+    """What a notebook shows: one div, its CSS scoped to it, nothing loaded from elsewhere."""
+    assert fragment.startswith('<div class="raymon-report">') and fragment.endswith("</div>")
+    assert "<html" not in fragment and "<body" not in fragment
+    _assert_self_contained(fragment)
+    assert "http://" not in fragment.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "https://" not in fragment
+    style = re.search(r"<style>(.*?)</style>", fragment, re.S)
+    assert style is not None
+    css = re.sub(r"@media[^{]*\{", "", style.group(1))
+    for selectors in re.findall(r"([^{}]+)\{[^{}]*\}", css):
+        for selector in selectors.split(","):
+            assert selector.strip().startswith(".raymon-report"), selector
+
+
+def test_a_profile_shows_inline_in_a_notebook(profiles: tuple[ModelProfile, ModelProfile]) -> None:
+    fragment = profiles[0]._repr_html_()
+    _assert_scoped_fragment(fragment)
+    _assert_escaped(fragment)
+    assert fragment.count("<svg") == len(profiles[0].components)
+    unbuilt = ModelProfile("draft", "0.1", generate_components(pd.DataFrame({"a": [1]}).dtypes))._repr_html_()
+    _assert_scoped_fragment(unbuilt)
+    assert "not built" in unbuilt and '<td data-sort="a">a</td>' in unbuilt
+
+
+def test_a_contrast_report_shows_inline_in_a_notebook(profiles: tuple[ModelProfile, ModelProfile]) -> None:
+    report = profiles[0].contrast(profiles[1])
+    fragment = report._repr_html_()
+    _assert_scoped_fragment(fragment)
+    _assert_escaped(fragment)
+    assert "Verdict: alert" in fragment and fragment.count("<svg") == len(profiles[0].components)
+    # read back from JSON it has no stats to draw: the verdict and the drift table
+    loaded = ContrastReport.from_jcr(report.to_jcr())._repr_html_()
+    _assert_scoped_fragment(loaded)
+    assert "Verdict: alert" in loaded and "<svg" not in loaded
+    assert _drift_table_rows(loaded) == _drift_table_rows(fragment)

@@ -92,3 +92,36 @@ def test_storing_needs_ingest_and_reading_needs_read(project: QueryProject) -> N
         assert api.profile_ls(project.project_id).status_code == 403
     with project.api(key=read_only) as api:
         assert api.profile_get(project.project_id, "p@1").json()["name"] == "p"
+
+
+@pytest.mark.parametrize(
+    ("name", "version", "words"),
+    [
+        ("n" * 65, "1", "profile name must be 1 to 64"),
+        ("p", "v" * 65, "profile version must be 1 to 64"),
+        ("n" * 64, "v" * 64, "name@version must be at most 128"),
+    ],
+)
+def test_the_server_refuses_names_the_client_refuses_with_422_naming_the_rule(
+    project: QueryProject, name: str, version: str, words: str
+) -> None:
+    """The client's rule (raymon.profile_names), so no profile is stored that a client could not make."""
+    with project.api() as api:
+        created = api.profile_create(project.project_id, FakeProfile(name, version, []))
+        fetched = api.profile_get(project.project_id, f"{name}@{version}")
+        listed = api.get(f"/api/v1/projects/{project.project_id}/profiles", params={"name": name})
+    assert created.status_code == 422 and words in created.json()["detail"], created.text
+    assert fetched.status_code == 422 and words in fetched.json()["detail"], fetched.text
+    if len(name) > 64:  # listing by name checks the name alone
+        assert listed.status_code == 422 and words in listed.json()["detail"], listed.text
+
+
+def test_the_server_stores_the_longest_names_the_client_makes(project: QueryProject) -> None:
+    from raymon.profiling import ModelProfile
+
+    longest = ModelProfile("n" * 64, "v" * 63)
+    with project.api() as api:
+        created = api.profile_create(project.project_id, FakeProfile(longest.name, longest.version, []))
+        fetched = api.profile_get(project.project_id, longest.group_idfr)
+    assert created.status_code == 201, created.text
+    assert fetched.status_code == 200

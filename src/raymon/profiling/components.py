@@ -22,11 +22,13 @@ import pandas as pd
 from raymon.exceptions import TagError
 from raymon.profiling.errors import NotBuiltError, ProfileError
 from raymon.profiling.extractors.base import EvalExtractor, Extractor, ExtractorBase, extractor_from_jcr
+from raymon.profiling.names import name_key
 from raymon.profiling.stats import (
     DEFAULT_NBINS,
     CategoricalStats,
     NumericStats,
     Stats,
+    integer_edges,
     numeric_edges,
     stats_from_jcr,
 )
@@ -44,6 +46,9 @@ DOMAIN_ERROR = "Domain Error"
 TYPE_ERROR = "Type Error"
 EXTRACTOR_ERROR = "Extractor Error"
 ERROR_KINDS = (VALUE_NONE, VALUE_NAN, UPPER_BOUND, LOWER_BOUND, DOMAIN_ERROR, TYPE_ERROR, EXTRACTOR_ERROR)
+# Missing values: tagged "<name>-error: Value None/NaN" (the original Raymon's scheme) and counted in
+# ``stats.missing``; reports and contrasts count them as missing, never again as errors.
+MISSING_KINDS = frozenset({VALUE_NONE, VALUE_NAN})
 
 ROLE_TAG_TYPES = {
     "input": "profile-input",
@@ -59,10 +64,10 @@ _CONTAINERS = (list, dict, tuple, set, np.ndarray)  # never a category
 
 
 def normalize_name(name: Any, what: str = "component") -> str:
-    """A component or score name as the original Raymon's tags spelt it: lower case, checked as a tag name."""
+    """A component or score name as it is stored and tagged (``names.name_key``), checked as a tag name."""
     if not isinstance(name, str) or not name.strip():
         raise ProfileError(f"a {what} name must be a non-empty string, got {name!r}")
-    normalized = name.strip().lower()
+    normalized = name_key(name)
     try:
         tag_fields_to_jcr(normalized + "-error", 0)
     except TagError as exc:
@@ -191,6 +196,11 @@ class Component:
         return self.stats is not None and self.extractor.is_fitted
 
     @property
+    def value_errors(self) -> dict[str, int]:
+        """The reference's error counts by kind, missing values left out (they are ``stats.missing``)."""
+        return {kind: n for kind, n in self.errors.items() if kind not in MISSING_KINDS and n}
+
+    @property
     def is_numeric(self) -> bool:
         return self.dtype in (FLOAT, INT)
 
@@ -206,13 +216,13 @@ class Component:
         if dtype == CAT:
             stats, bounds, errors = self._categorical_from(values, domain)
         else:
-            stats, bounds, errors = self._numeric_from(values, domain, nbins)
+            stats, bounds, errors = self._numeric_from(values, domain, nbins, integer=dtype == INT)
         self.dtype, self.stats, self.bounds, self.errors = dtype, stats, bounds, errors
         self.domain_fixed = domain is not None
         self.compile()
 
     def _numeric_from(
-        self, values: Any, domain: Domain | None, nbins: int
+        self, values: Any, domain: Domain | None, nbins: int, integer: bool
     ) -> tuple[NumericStats, tuple[float, float], dict[str, int]]:
         arr, none, nan, type_error = _numeric_batch(values)
         if domain is not None:
@@ -225,9 +235,11 @@ class Component:
                     "give it a domain=(min, max) or check the extractor"
                 )
             lo, hi = float(valid.min()), float(valid.max())
-        stats = NumericStats(numeric_edges(lo, hi, nbins))
+        # INT components bin on whole numbers (one bin per integer when few), FLOAT ones evenly.
+        edges = integer_edges(lo, hi, nbins) if integer else numeric_edges(lo, hi, nbins)
+        stats = NumericStats(edges)
         stats.update(arr[~type_error] if type_error.any() else arr)
-        # Out-of-range values are exactly the outer bins (the edges span the bounds).
+        # Out-of-range values are the outer bins (the edges span the bounds; for INT edges, whole numbers exactly).
         errors = {
             VALUE_NONE: int(none.sum()),
             VALUE_NAN: int(nan.sum()),

@@ -26,6 +26,7 @@ import numpy as np
 
 from raymon.profiling import drift
 from raymon.profiling.errors import NotBuiltError, ProfileError
+from raymon.profiling.names import name_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,10 +105,8 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         _check_metric_names(self.metrics, "thresholds")
-        # component names are lower case in profiles (as the original Raymon's tags were)
-        object.__setattr__(
-            self, "components", {str(k).strip().lower(): v for k, v in self.components.items()}
-        )
+        # compared as profiles compare component names (raymon.profiling.names)
+        object.__setattr__(self, "components", {name_key(k): v for k, v in self.components.items()})
         for name, overrides in self.components.items():
             if not isinstance(overrides, Mapping):
                 raise ContrastError(
@@ -138,7 +137,7 @@ class Thresholds:
         return cls(metrics=metrics, components=dict(components), alpha=alpha, min_count=min_count)
 
     def threshold(self, component: str, metric: str) -> float | None:
-        overrides = self.components.get(component, {})
+        overrides = self.components.get(name_key(component), {})
         if metric in overrides:
             return overrides[metric]
         return self.metrics.get(metric)
@@ -231,12 +230,25 @@ class ContrastReport:
     """
 
     def __init__(
-        self, reference: str, other: str, rows: list[CheckResult], thresholds: Thresholds | None = None
+        self,
+        reference: str,
+        other: str,
+        rows: list[CheckResult],
+        thresholds: Thresholds | None = None,
+        profiles: tuple[Any, Any] | None = None,
     ) -> None:
         self.reference = reference
         self.other = other
         self.rows = rows
         self.thresholds = thresholds or Thresholds()
+        # The (reference, other) profiles it was made from, to draw the report; not saved in to_jcr.
+        self.profiles = profiles
+
+    def _repr_html_(self) -> str:
+        """The report inline in a notebook: self-contained, escaped HTML (``report_html``)."""
+        from raymon.profiling.report_html import contrast_fragment
+
+        return contrast_fragment(self)
 
     def __iter__(self) -> Iterator[CheckResult]:
         return iter(self.rows)
@@ -542,7 +554,7 @@ def contrast_profiles(
         if name not in ref_components:
             rows.append(_presence(name, str(getattr(oth_c, "role", "input")), 0.0, th))
     rows += _score_rows(reference, other, th)
-    return ContrastReport(_idfr(reference), _idfr(other), rows, th)
+    return ContrastReport(_idfr(reference), _idfr(other), rows, th, profiles=(reference, other))
 
 
 def require_built(profile: Any, what: str) -> None:

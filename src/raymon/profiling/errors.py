@@ -1,16 +1,15 @@
 """The errors of model profiling, under ``raymon.RaymonError`` so users catch one base class.
 
-This module only declares exception classes; it never raises them itself.
+This module only declares exception classes; it never raises them itself. ``ProfileError`` lives in
+``raymon.exceptions`` (re-exported here), so the light ``raymon.profile_names`` can raise it too.
 """
 
 from __future__ import annotations
 
-from raymon.exceptions import RaymonError
+from raymon.exceptions import ProfileError, ProfileNameError
 from raymon.registry import UnknownClassError
 
-
-class ProfileError(RaymonError, ValueError):
-    """A profile, component, extractor or score is misconfigured, or given data it cannot use."""
+__all__ = ["ProfileError", "ProfileNameError", "NotBuiltError", "UnknownProfileClassError"]
 
 
 class NotBuiltError(ProfileError):

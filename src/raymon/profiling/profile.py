@@ -15,11 +15,10 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import orjson
@@ -27,6 +26,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from raymon.exceptions import TagError
+from raymon.profile_names import check_profile_ref
 from raymon.profiling.components import (
     EXTRACTOR_ERROR,
     Component,
@@ -36,14 +36,13 @@ from raymon.profiling.components import (
 from raymon.profiling.errors import NotBuiltError, ProfileError
 from raymon.profiling.extractors.base import batch_length, iter_samples
 from raymon.profiling.extractors.structured.element import ElementExtractor
+from raymon.profiling.names import ByName, name_key
 from raymon.profiling.scores import Score
 from raymon.profiling.stats import DEFAULT_NBINS, Stats
 from raymon.registry import ClassTable
 from raymon.tags import Tag, tag_fields_to_jcr
 
 PROFILE_FORMAT = 1
-# What the backend accepts in a profile's name and version (raymon.server.services.profiles).
-_IDFR_PART = re.compile(r"[A-Za-z0-9_\-.:+]{1,64}")
 PROGRESS_MIN_ROWS = 10_000
 ROLES = ("input", "output", "actual", "eval")
 TagFormat = Literal["jcr", "tag", "simple"]
@@ -87,6 +86,18 @@ def _one_sample(data: Any, by_label: bool) -> Any:
     return data
 
 
+class _Plan(NamedTuple):
+    """What validating one component needs, looked up once per profile (``ModelProfile._compile``)."""
+
+    extract: Callable[..., Any]
+    check: Callable[[Any], tuple[Any, str | None]]
+    name: str
+    tag_type: str
+    error_tag_name: str
+    error_tag_type: str
+    component: Component
+
+
 def _format_tags(tags: list[dict[str, Any]], tag_format: str) -> Any:
     if tag_format == "jcr":
         return tags
@@ -109,28 +120,14 @@ class ModelProfile:
         components: Sequence[Component] = (),
         scores: Sequence[Score] = (),
     ) -> None:
-        if not isinstance(name, str) or not name:
-            raise ProfileError(f"a profile name must be a non-empty string, got {name!r}")
-        if "@" in name:
-            raise ProfileError(
-                f"a profile name must not contain '@' (it separates name@version), got {name!r}"
-            )
-        if _IDFR_PART.fullmatch(name) is None:
-            raise ProfileError(f"a profile name may hold only letters, digits and _ - . : +, got {name!r}")
-        if isinstance(version, bool) or not isinstance(version, (str, int, float)):
-            raise ProfileError(f"a profile version must be a string like '1.0.0', got {version!r}")
-        if _IDFR_PART.fullmatch(str(version)) is None:
-            raise ProfileError(
-                f"a profile version must be a non-empty string of letters, digits and _ - . : + "
-                f"(like '1.0.0'), got {version!r}"
-            )
+        name, version = check_profile_ref(name, version)  # the rule the backend applies too
         self.name = name
-        self.version = str(version)
+        self.version = version
         try:
             tag_fields_to_jcr("profile", 0, "label", self.group_idfr)
         except TagError as exc:
             raise ProfileError(f"profile {self.group_idfr!r} cannot be a tag group: {exc}") from exc
-        self.components: dict[str, Component] = {}
+        self.components: ByName[Component] = ByName(what="component")
         for component in components:
             if not isinstance(component, Component):
                 raise ProfileError(
@@ -145,7 +142,7 @@ class ModelProfile:
             if component.stats is not None:
                 component.compile()
             self.components[component.name] = component
-        self.scores: dict[str, Score] = {}
+        self.scores: ByName[Score] = ByName(what="score")
         for score in scores:
             if not isinstance(score, Score):
                 raise ProfileError(
@@ -161,7 +158,7 @@ class ModelProfile:
                 )
             self.scores[score.name] = score
         self.n_samples: int | None = None
-        self._plans: dict[str, list[tuple[Any, ...]]] = {}
+        self._plans: dict[str, list[_Plan]] = {}
         self._by_label: dict[str, bool] = {}
         if self.is_built:
             self._compile()
@@ -204,7 +201,7 @@ class ModelProfile:
         lengths = {role: batch_length(d) for role, d in data.items() if d is not None}
         if len(set(lengths.values())) > 1:
             raise ProfileError(f"input, output and actual must hold as many samples each, got {lengths}")
-        domains = {str(k).strip().lower(): v for k, v in (domains or {}).items()}
+        domains = {name_key(k): v for k, v in (domains or {}).items()}
         unknown = sorted(set(domains) - set(self.components))
         if unknown:
             raise ProfileError(
@@ -266,7 +263,7 @@ class ModelProfile:
             score.build(stats)
 
     def _compile(self) -> None:
-        """Per role, the tuple each validation step needs, so one row costs a few lookups per component."""
+        """Per role, the plan of each component, so one row costs a few lookups per component."""
         self._by_label = {
             role: all(
                 type(c.extractor) is ElementExtractor and isinstance(c.extractor.element, str)
@@ -276,7 +273,7 @@ class ModelProfile:
         }
         self._plans = {
             role: [
-                (
+                _Plan(
                     c.extractor.extract,
                     c.check,
                     c.name,
@@ -368,6 +365,7 @@ class ModelProfile:
         tags: list[dict[str, Any]] = []
         append = tags.append
         for extract, check, name, type_, error_name, error_type, _component in self._plans[role]:
+            error: str | None
             try:
                 raw = extract(*samples)
             except Exception as exc:  # a user's extractor may raise anything; the tag says so
@@ -387,10 +385,10 @@ class ModelProfile:
             raise ProfileError(f"output and actual must hold as many samples each, got {sorted(lengths)}")
         n = lengths.pop()
         group = self.group_idfr
-        checked: list[tuple[tuple[Any, ...], np.ndarray, np.ndarray]] = []
+        checked: list[tuple[_Plan, np.ndarray, np.ndarray]] = []
         dirty = np.zeros(n, dtype=bool)  # rows with a missing value tag or an error tag
         for plan in self._plans[role]:
-            values, errors = self._check_component_batch(plan[-1], args, n)
+            values, errors = self._check_component_batch(plan.component, args, n)
             dirty |= (values == None) | (errors != None)  # noqa: E711 (elementwise on object arrays)
             checked.append((plan, values, errors))
         # Clean rows (the common case) are zipped from one list of value tags per component;
@@ -401,7 +399,10 @@ class ModelProfile:
         gc.disable()
         try:
             columns = [
-                [{"name": plan[2], "value": v, "type": plan[3], "group": group} for v in values.tolist()]
+                [
+                    {"name": plan.name, "value": v, "type": plan.tag_type, "group": group}
+                    for v in values.tolist()
+                ]
                 for plan, values, _ in checked
             ]
             rows: list[list[dict[str, Any]]] = (
@@ -526,6 +527,12 @@ class ModelProfile:
         from raymon.profiling.contrast import contrast_alternatives
 
         return contrast_alternatives(self, a, b, thresholds)
+
+    def _repr_html_(self) -> str:
+        """The profile's report inline in a notebook: self-contained, escaped HTML, no outside URLs."""
+        from raymon.profiling.report_html import profile_fragment
+
+        return profile_fragment(self)
 
     def view(self, path: str | Path | None = None) -> Path:
         """Write this profile's HTML report and answer its path."""

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import re
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from raymon.profiling import drift
+from raymon.profiling.components import ERROR_KINDS, INT
 from raymon.profiling.contrast import (
     ContrastReport,
     Thresholds,
@@ -36,24 +39,42 @@ OTHER_COLOUR = "#e07b39"
 TOP_CATEGORIES = 20
 _CHART_W, _CHART_H, _PAD = 540, 140, 22
 
+_ROOT = "raymon-report"  # every rule is scoped to it, so a report inside a notebook restyles nothing else
 _STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222;max-width:1200px}
-h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em}h3{font-size:1em;margin:0 0 .4em}
-table{border-collapse:collapse;margin:.5em 0}td{white-space:nowrap}th,td{padding:.25em .6em;border-bottom:1px solid #ddd;text-align:left}
-th.sortable{cursor:pointer;user-select:none}th.sortable:after{content:" \\2195";color:#aaa}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.cards{display:flex;flex-wrap:wrap;gap:1em}.card{border:1px solid #ddd;border-radius:6px;padding:.8em;width:600px;overflow-x:auto}
-.card table{font-size:.85em}
-.alert{color:#b00020;font-weight:600}.ok{color:#2e7d32}.muted{color:#777}
-.verdict{font-size:1.2em;padding:.5em .8em;border-radius:6px;display:inline-block}
-.verdict.alert{background:#fde7e9}.verdict.ok{background:#e8f5e9}.verdict.nodata{background:#eee}
-.legend span{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em;vertical-align:middle}
-small{color:#666}
+.raymon-report{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:#222;max-width:1600px;
+  line-height:1.35}
+.raymon-report h1,.raymon-report h3,.raymon-report p{overflow-wrap:anywhere}
+.raymon-report h1{font-size:1.5em}.raymon-report h2{font-size:1.2em;margin-top:2em}
+.raymon-report h3{font-size:1em;margin:0 0 .4em}
+.raymon-report table{border-collapse:collapse;margin:.5em 0;max-width:100%}
+.raymon-report th,.raymon-report td{padding:.25em .5em;border-bottom:1px solid #ddd;text-align:left;
+  vertical-align:top}
+.raymon-report th.sortable{cursor:pointer;user-select:none}
+.raymon-report th.sortable:after{content:" \\2195";color:#aaa}
+.raymon-report th.num{text-align:right}
+.raymon-report td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.raymon-report .cards{display:grid;gap:1em;grid-template-columns:repeat(auto-fill,minmax(min(100%,34em),1fr))}
+.raymon-report .card{border:1px solid #ddd;border-radius:6px;padding:.8em;min-width:0}
+.raymon-report .card svg{display:block;width:100%;height:auto}
+.raymon-report .card table{font-size:.85em;width:100%}
+.raymon-report .card thead th{white-space:nowrap}
+.raymon-report .alert{color:#b00020;font-weight:600}.raymon-report .ok{color:#2e7d32}
+.raymon-report .muted{color:#777}.raymon-report small{color:#666}
+.raymon-report .verdict{font-size:1.2em;padding:.5em .8em;border-radius:6px;display:inline-block}
+.raymon-report .verdict.alert{background:#fde7e9}.raymon-report .verdict.ok{background:#e8f5e9}
+.raymon-report .verdict.nodata{background:#eee}
+.raymon-report .legend span{display:inline-block;width:.8em;height:.8em;margin:0 .3em 0 .8em;vertical-align:middle}
+.raymon-report .wide{overflow-x:auto;max-width:100%}
+@media (max-width:1000px){.raymon-report table.drift{font-size:.75em}
+  .raymon-report table.drift th,.raymon-report table.drift td{padding:.2em .25em}}
 """
+_PAGE_STYLE = "body{margin:1.5em}@media (max-width:1000px){body{margin:1em}}"
 
 # Sorts a table by a clicked header: numbers by data-sort value, text otherwise. No user data inside.
+# It binds the tables of its own report only (a notebook may show several).
 _SORT_JS = """
-document.querySelectorAll('table.sortable').forEach(function(table){
+(function(root){
+root.querySelectorAll('table.sortable').forEach(function(table){
   table.querySelectorAll('th.sortable').forEach(function(th, col){
     th.addEventListener('click', function(){
       var body = table.tBodies[0];
@@ -72,6 +93,7 @@ document.querySelectorAll('table.sortable').forEach(function(table){
     });
   });
 });
+})(document.currentScript ? document.currentScript.parentElement : document);
 """
 
 
@@ -122,27 +144,69 @@ def _is_numeric(stats: Any) -> bool:
     return hasattr(stats, "edges") and hasattr(stats, "sketch")
 
 
-def _default_path(stem: str) -> Path:
+_private_dir: Path | None = None
+
+
+def _report_dir() -> Path:
+    """This process's private report directory (mode 0700, made by ``tempfile.mkdtemp``).
+
+    The shared temp directory is writable by every local user: a fixed path there could be a
+    symlink another user planted. A directory only this user can enter cannot.
+    """
+    global _private_dir
+    if _private_dir is not None:
+        try:
+            st = os.lstat(_private_dir)
+        except FileNotFoundError:
+            st = None
+        if (
+            st is not None
+            and stat.S_ISDIR(st.st_mode)
+            and st.st_uid == os.getuid()
+            and st.st_mode & 0o077 == 0
+        ):
+            return _private_dir
+    _private_dir = Path(tempfile.mkdtemp(prefix="raymon-reports-"))
+    return _private_dir
+
+
+def _file_name(stem: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.@-]+", "_", stem).strip("_") or "report"
-    return Path(tempfile.gettempdir()) / "raymon-reports" / f"{safe}.html"
+    return f"{safe}.html"
 
 
-def _resolve(path: str | Path | None, stem: str) -> Path:
+def _write_private(target: Path, text: str) -> None:
+    """Create ``target`` afresh, readable by its owner only, never following a symlink."""
+    target.unlink(missing_ok=True)  # in our private directory: the previous report of this name
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _write_report(path: str | Path | None, stem: str, text: str) -> Path:
+    """Write a report where the user said (a file or a directory), else into the private report directory."""
     if path is None:
-        target = _default_path(stem)
-    else:
-        target = Path(path)
-        if target.is_dir():
-            target = target / _default_path(stem).name
+        target = _report_dir() / _file_name(stem)
+        _write_private(target, text)
+        return target
+    target = Path(path)
+    if target.is_dir():
+        target = target / _file_name(stem)
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
     return target
+
+
+def _fragment(body: str) -> str:
+    """A report as one ``<div>``: its style scoped to it and its script bound to it (what notebooks show)."""
+    return f'<div class="{_ROOT}"><style>{_STYLE}</style>{body}<script>{_SORT_JS}</script></div>'
 
 
 def _page(title: str, body: str) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{_e(title)}</title>'
-        f"<style>{_STYLE}</style></head><body>{body}<script>{_SORT_JS}</script></body></html>\n"
+        f"<style>{_PAGE_STYLE}</style></head><body>{_fragment(body)}</body></html>\n"
     )
 
 
@@ -200,23 +264,40 @@ def _bars_svg(
     return "".join(parts)
 
 
+def _on_integers(edges: np.ndarray) -> bool:
+    """Whether ``edges`` are ``stats.integer_edges``: every edge half way between two integers."""
+    return bool(edges.size and np.all(np.mod(edges, 1.0) == 0.5))
+
+
 def _numeric_slots(
-    edges: np.ndarray, counts_list: Sequence[np.ndarray]
-) -> tuple[list[str], list[float], list[int]]:
-    """Bin labels and widths, keeping the below/above slots only when some side has values there."""
-    labels = [f"[{_fmt(edges[i])}, {_fmt(edges[i + 1])})" for i in range(edges.size - 1)]
+    edges: np.ndarray, counts_list: Sequence[np.ndarray], integer: bool = False
+) -> tuple[list[str], list[float], list[int], tuple[str, str]]:
+    """Bin labels, widths and the axis' end labels, keeping the below/above slots only when some side has values there.
+
+    Bins on integers are labelled by the integers they hold (``3`` or ``3–5``), others as ``[a, b)``.
+    """
+    if integer:
+        firsts, lasts = edges[:-1] + 0.5, edges[1:] - 0.5
+        labels = [
+            _fmt(int(a)) if a == b else f"{_fmt(int(a))}–{_fmt(int(b))}"
+            for a, b in zip(firsts, lasts, strict=True)
+        ]
+        low, high = _fmt(int(firsts[0])), _fmt(int(lasts[-1]))
+    else:
+        labels = [f"[{_fmt(edges[i])}, {_fmt(edges[i + 1])})" for i in range(edges.size - 1)]
+        low, high = _fmt(edges[0]), _fmt(edges[-1])
     widths = list(np.diff(edges).astype(float))
     mean_w = float(np.mean(widths)) if widths else 1.0
     keep = list(range(1, edges.size))
     if any(c[0] > 0 for c in counts_list):
-        labels = [f"< {_fmt(edges[0])}"] + labels
+        labels = [f"< {low}"] + labels
         widths = [mean_w] + widths
         keep = [0] + keep
     if any(c[-1] > 0 for c in counts_list):
-        labels = labels + [f"> {_fmt(edges[-1])}"]
+        labels = labels + [f"> {high}"]
         widths = widths + [mean_w]
         keep = keep + [edges.size]
-    return labels, widths, keep
+    return labels, widths, keep, (low, high)
 
 
 def _proportions(counts: np.ndarray) -> np.ndarray:
@@ -224,16 +305,17 @@ def _proportions(counts: np.ndarray) -> np.ndarray:
     return counts / total if total > 0 else counts * 0.0
 
 
-def _numeric_chart(ref: Any, oth: Any | None = None) -> str:
+def _numeric_chart(ref: Any, oth: Any | None = None, integer: bool = False) -> str:
+    """Histogram of numeric stats (and of ``oth`` on the same bins); ``integer``: an INT component's."""
     edges = np.asarray(ref.edges, dtype=float)
     if oth is None:
         counts = [np.asarray(ref.counts, dtype=float)]
     else:
         counts = list(binned_counts(ref, oth))
-    labels, widths, keep = _numeric_slots(edges, counts)
+    labels, widths, keep, axis = _numeric_slots(edges, counts, integer and _on_integers(edges))
     names = [("reference", REFERENCE_COLOUR), ("other", OTHER_COLOUR)]
     series = [(names[i][0], names[i][1], list(_proportions(c)[keep])) for i, c in enumerate(counts)]
-    return _bars_svg(labels, series, widths, axis=(_fmt(edges[0]), _fmt(edges[-1])))
+    return _bars_svg(labels, series, widths, axis=axis)
 
 
 def _categorical_chart(ref: Any, oth: Any | None = None) -> str:
@@ -258,36 +340,75 @@ def _categorical_chart(ref: Any, oth: Any | None = None) -> str:
 
 
 def _stats_rows(component: Any) -> list[tuple[str, Any]]:
+    """What a card's table shows of one side: counts, missing (never again as errors), shape, error kinds."""
     s = component.stats
     total = int(s.count) + int(s.missing)
     rows: list[tuple[str, Any]] = [("values", int(s.count)), ("missing", int(s.missing))]
-    if total:
-        rows.append(("missing rate", s.missing / total))
+    rows.append(("missing rate", s.missing / total if total else None))
     if _is_numeric(s):
         rows += [("min", s.min), ("max", s.max), ("mean", s.mean), ("std", s.std)]
-        if s.count:
-            qs = [0.05, 0.25, 0.5, 0.75, 0.95]
-            values = np.atleast_1d(s.quantile(qs))
-            rows += [(f"p{int(q * 100)}", float(v)) for q, v in zip(qs, values, strict=True)]
+        qs = [0.05, 0.25, 0.5, 0.75, 0.95]
+        values = np.atleast_1d(s.quantile(qs)) if s.count else [math.nan] * len(qs)
+        rows += [(f"p{int(q * 100)}", float(v)) for q, v in zip(qs, values, strict=True)]
     else:
-        freq = s.frequencies()
-        rows.append(("distinct", len(freq)))
-        if getattr(s, "unseen", 0):
+        rows.append(("distinct", len(s.frequencies())))
+        if s.unseen:
             rows.append(("outside domain", int(s.unseen)))
-    for name, count in sorted((getattr(component, "errors", None) or {}).items()):
-        if count:
-            rows.append((name, int(count)))
+    for name, count in sorted(component.value_errors.items()):
+        rows.append((name, int(count)))
     return rows
 
 
-def _component_card(name: str, component: Any, chart: str, extra: str = "") -> str:
+def _stats_table(components: Sequence[Any], headers: Sequence[str] = ()) -> str:
+    """One column per side (reference, other), one row per stat either side has."""
+    columns = [dict(_stats_rows(c)) for c in components]
+    order: list[str] = []
+    for c in components:
+        order += [k for k, _ in _stats_rows(c) if k not in order]
+    head = ""
+    if headers:
+        head = (
+            "<thead><tr><th></th>"
+            + "".join(f'<th class="num">{_e(h)}</th>' for h in headers)
+            + "</tr></thead>"
+        )
+    body = "".join(
+        f"<tr><th>{_e(k)}</th>"
+        + "".join(_cell(col.get(k, 0 if k in _ERROR_ROWS else None)) for col in columns)
+        + "</tr>"
+        for k in order
+    )
+    return f"<table>{head}<tbody>{body}</tbody></table>"
+
+
+_ERROR_ROWS = frozenset(ERROR_KINDS)
+
+
+def _component_card(name: str, component: Any, chart: str, extra: str = "", other: Any | None = None) -> str:
+    """A component's card: chart, then its stats (both sides' when ``other`` is given), then ``extra``."""
     role = getattr(component, "role", "")
     dtype = getattr(component, "dtype", "")
-    table = "".join(f"<tr><th>{_e(k)}</th>{_cell(v)}</tr>" for k, v in _stats_rows(component))
+    if other is None:
+        table = _stats_table([component])
+    else:
+        table = _stats_table([component, other], ("reference", "other"))
     return (
         f'<div class="card" id="c-{_e(name)}"><h3>{_e(name)} <small>{_e(role)} · {_e(dtype)}</small></h3>'
-        f"{chart}{extra}<table>{table}</table></div>"
+        f"{chart}{table}{extra}</div>"
     )
+
+
+def _chart(component: Any, other: Any | None = None) -> str:
+    s = component.stats
+    integer = getattr(component, "dtype", None) == INT
+    if other is None:
+        return _numeric_chart(s, integer=integer) if _is_numeric(s) else _categorical_chart(s)
+    o = other.stats
+    if _is_numeric(s) and _is_numeric(o):
+        return _numeric_chart(s, o, integer=integer) if s.count and o.count else ""
+    if not _is_numeric(s) and not _is_numeric(o):
+        return _categorical_chart(s, o)
+    return '<p class="alert">numeric in one profile, categorical in the other</p>'
 
 
 def _scores_table(profile: Any, other: Any | None = None) -> str:
@@ -310,6 +431,28 @@ def _scores_table(profile: Any, other: Any | None = None) -> str:
 
 def render_profile_html(profile: Any) -> str:
     """The HTML text of a profile's report (``write_profile_html`` writes it to a file)."""
+    return _page(f"Profile {_idfr(profile)}", _profile_body(profile))
+
+
+def profile_fragment(profile: Any) -> str:
+    """A profile's report as one self-contained ``<div>`` (``ModelProfile._repr_html_``, for notebooks).
+
+    An unbuilt profile shows its components and says it is not built.
+    """
+    if not getattr(profile, "is_built", True):
+        rows = "".join(
+            f"<tr>{_cell(name)}{_cell(getattr(c, 'role', ''))}{_cell(getattr(c, 'dtype', None) or 'inferred')}</tr>"
+            for name, c in profile.components.items()
+        )
+        body = (
+            f'<h1>Profile {_e(_idfr(profile))}</h1><p class="muted">not built: call build() to see its stats.</p>'
+            f"<table><thead><tr><th>component</th><th>role</th><th>type</th></tr></thead><tbody>{rows}</tbody></table>"
+        )
+        return _fragment(body)
+    return _fragment(_profile_body(profile))
+
+
+def _profile_body(profile: Any) -> str:
     idfr = _idfr(profile)
     components: Mapping[str, Any] = profile.components
     summary_rows = []
@@ -317,7 +460,7 @@ def render_profile_html(profile: Any) -> str:
     for name, c in components.items():
         s = c.stats
         total = int(s.count) + int(s.missing)
-        errors = sum((getattr(c, "errors", None) or {}).values())
+        errors = sum(c.value_errors.values())
         summary_rows.append(
             "<tr>"
             + _cell(name, text=None)
@@ -328,8 +471,7 @@ def render_profile_html(profile: Any) -> str:
             + _cell(int(errors))
             + "</tr>"
         )
-        chart = _numeric_chart(s) if _is_numeric(s) else _categorical_chart(s)
-        cards.append(_component_card(name, c, chart))
+        cards.append(_component_card(name, c, _chart(c)))
     table = (
         '<table class="sortable"><thead><tr>'
         + "".join(
@@ -338,20 +480,17 @@ def render_profile_html(profile: Any) -> str:
         )
         + f"</tr></thead><tbody>{''.join(summary_rows)}</tbody></table>"
     )
-    body = (
+    return (
         f"<h1>Profile {_e(idfr)}</h1><p>{len(components)} components.</p>"
         f"{_scores_table(profile)}<h2>Components</h2>{table}"
         f'<h2>Distributions</h2><div class="cards">{"".join(cards)}</div>'
     )
-    return _page(f"Profile {idfr}", body)
 
 
 def write_profile_html(profile: Any, path: str | Path | None = None) -> Path:
-    """Write a profile's report to ``path`` (default: a file in the temp dir) and answer the path."""
+    """Write a profile's report to ``path`` (default: this process's private temp directory); answer the path."""
     require_built(profile, "viewed")
-    target = _resolve(path, f"profile-{_idfr(profile)}")
-    target.write_text(render_profile_html(profile), encoding="utf-8")
-    return target
+    return _write_report(path, f"profile-{_idfr(profile)}", render_profile_html(profile))
 
 
 # ---------------------------------------------------------------- contrast report
@@ -418,7 +557,8 @@ def _drift_table(report: ContrastReport) -> str:
     rows.sort(key=score, reverse=True)
     head_html = "".join(f'<th class="sortable">{_e(h)}</th>' for h in headers)
     return (
-        f'<table class="sortable"><thead><tr>{head_html}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        f'<div class="wide"><table class="sortable drift"><thead><tr>{head_html}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -443,15 +583,37 @@ def _metrics_detail(report: ContrastReport, name: str) -> str:
 
 def render_contrast_html(reference: Any, other: Any, report: ContrastReport) -> str:
     """The HTML text of a contrast report between two profiles."""
-    ref_id, oth_id = _idfr(reference), _idfr(other)
-    verdict = report.verdict
-    vcss = {"alert": "alert", "ok": "ok"}.get(verdict, "nodata")
+    return _page(f"Contrast {_idfr(reference)} vs {_idfr(other)}", _contrast_body(reference, other, report))
+
+
+def contrast_fragment(report: ContrastReport) -> str:
+    """A contrast report as one self-contained ``<div>`` (``ContrastReport._repr_html_``, for notebooks).
+
+    With the profiles it was made from (``ModelProfile.contrast``), the whole report; a report
+    read back from JSON has no stats to draw, so its verdict and drift table.
+    """
+    if report.profiles is not None:
+        return _fragment(_contrast_body(*report.profiles, report))
+    body = (
+        f"<h1>Contrast {_e(report.reference)} → {_e(report.other)}</h1>{_verdict(report)}"
+        f"<h2>Drift by component</h2>{_drift_table(report)}"
+    )
+    return _fragment(body)
+
+
+def _verdict(report: ContrastReport) -> str:
+    vcss = {"alert": "alert", "ok": "ok"}.get(report.verdict, "nodata")
     flagged = report.flagged()
-    summary = (
-        f'<p class="verdict {vcss}">Verdict: {_e(verdict)}'
+    return (
+        f'<p class="verdict {vcss}">Verdict: {_e(report.verdict)}'
         + (f" — alerts on {_e(', '.join(flagged))}" if flagged else "")
         + "</p>"
     )
+
+
+def _contrast_body(reference: Any, other: Any, report: ContrastReport) -> str:
+    ref_id, oth_id = _idfr(reference), _idfr(other)
+    summary = _verdict(report)
     th = report.thresholds
     legend = (
         f'<p class="legend">Histograms:<span style="background:{REFERENCE_COLOUR}"></span>reference '
@@ -468,20 +630,15 @@ def render_contrast_html(reference: Any, other: Any, report: ContrastReport) -> 
         theirs = oth_components.get(name)
         if theirs is None:
             chart = '<p class="alert">not in the other profile</p>'
-        elif _is_numeric(c.stats) and _is_numeric(theirs.stats):
-            chart = _numeric_chart(c.stats, theirs.stats) if c.stats.count and theirs.stats.count else ""
-        elif not _is_numeric(c.stats) and not _is_numeric(theirs.stats):
-            chart = _categorical_chart(c.stats, theirs.stats)
+            cards.append(_component_card(name, c, chart, _metrics_detail(report, name)))
         else:
-            chart = '<p class="alert">numeric in one profile, categorical in the other</p>'
-        cards.append(_component_card(name, c, chart, _metrics_detail(report, name)))
-    body = (
+            cards.append(_component_card(name, c, _chart(c, theirs), _metrics_detail(report, name), theirs))
+    return (
         f"<h1>Contrast {_e(ref_id)} → {_e(oth_id)}</h1>{summary}{legend}"
         f"<h2>Drift by component</h2>{_drift_table(report)}"
         f"{_scores_table(reference, other)}"
         f'<h2>Distributions</h2><div class="cards">{"".join(cards)}</div>'
     )
-    return _page(f"Contrast {ref_id} vs {oth_id}", body)
 
 
 def write_contrast_html(
@@ -490,8 +647,7 @@ def write_contrast_html(
     path: str | Path | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
 ) -> Path:
-    """Contrast two profiles and write the report to ``path`` (default: the temp dir); answer the path."""
+    """Contrast two profiles and write the report to ``path`` (default: as ``write_profile_html``)."""
     report = contrast_profiles(reference, other, thresholds)
-    target = _resolve(path, f"contrast-{_idfr(reference)}-vs-{_idfr(other)}")
-    target.write_text(render_contrast_html(reference, other, report), encoding="utf-8")
-    return target
+    text = render_contrast_html(reference, other, report)
+    return _write_report(path, f"contrast-{_idfr(reference)}-vs-{_idfr(other)}", text)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, cast
 
 from raymon import registry
 from raymon.profiling.errors import ProfileError, UnknownProfileClassError
+from raymon.profiling.names import name_key
 from raymon.profiling.stats import CategoricalStats, NumericStats, Stats
 
 PREFERENCES = ("high", "low")
@@ -52,7 +53,7 @@ class Score:
             raise ProfileError(
                 f"score {self.name!r}: {type(self).__name__} takes {self.n_inputs} input component(s), got {list(inputs)}"
             )
-        self.inputs = [i.strip().lower() for i in inputs]
+        self.inputs = [name_key(i) for i in inputs]
         preference = preference if preference is not None else self.default_preference
         if preference not in PREFERENCES:
             raise ProfileError(f"score {self.name!r}: preference must be 'high' or 'low', got {preference!r}")

@@ -55,6 +55,30 @@ def numeric_edges(lo: float, hi: float, nbins: int = DEFAULT_NBINS) -> np.ndarra
     return np.linspace(lo, hi, nbins + 1)
 
 
+_EXACT = 2.0**52  # below this, every half-integer is an exact float
+
+
+def integer_edges(lo: float, hi: float, nbins: int = DEFAULT_NBINS) -> np.ndarray:
+    """Bin edges for whole numbers in ``[lo, hi]``: every bin holds whole integers, none is empty by construction.
+
+    With at most ``nbins`` integers in the range, one bin per integer (edges at ``k - 0.5``);
+    otherwise bins of ``ceil(count / nbins)`` integers each, the last one holding the rest, so
+    the edges still end at ``hi + 0.5`` and values out of ``[lo, hi]`` land in the outer bins.
+    A range with no integer in it, or too large for exact half-integers, gets ``numeric_edges``.
+    """
+    if nbins < 1:
+        raise StatsError(f"a histogram needs at least one bin, got nbins={nbins}")
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise StatsError(f"histogram range must be finite numbers, got ({lo}, {hi})")
+    first, last = math.ceil(lo), math.floor(hi)
+    if first > last or max(abs(first), abs(last)) >= _EXACT or last - first >= _EXACT:
+        return numeric_edges(lo, hi, nbins)
+    count = last - first + 1
+    width = -(-count // nbins)
+    starts = np.arange(first, last + 1, width, dtype=np.float64)
+    return np.append(starts - 0.5, last + 0.5)
+
+
 def _float_values(values: Any) -> np.ndarray:
     """Values as a float64 array; None and pandas NA become NaN."""
     if isinstance(values, pd.Series | pd.Index):

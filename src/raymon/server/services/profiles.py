@@ -14,11 +14,13 @@ runs no SQL (``store.profiles`` does).
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
+from raymon import profile_names
+from raymon.exceptions import ProfileNameError
 from raymon.server.services.errors import ConflictError, InvalidInputError, NotFoundError
 from raymon.server.store import profiles as profile_store
 from raymon.server.store.profiles import ProfileExists, ProfileRow
@@ -27,40 +29,21 @@ if TYPE_CHECKING:
     from raymon.server.backend import Backend
     from raymon.server.plugins import Plugins
 
-NAME_MAX_LEN = 200
-VERSION_MAX_LEN = 64
 MAX_PROFILE_BYTES = 64 * 1024 * 1024
-_PART_RE = re.compile(r"[A-Za-z0-9_\-.:+]+")
+_T = TypeVar("_T")
+
+
+def _named(check: Callable[..., _T], *args: Any) -> _T:
+    """A check of ``raymon.profile_names`` (the client's rule), its refusal as a 422."""
+    try:
+        return check(*args)
+    except ProfileNameError as exc:
+        raise InvalidInputError(str(exc)) from exc
 
 
 def parse_profile_ref(ref: str) -> tuple[str, str]:
     """Split ``"name@version"`` and check both parts; ``InvalidInputError`` names what is wrong."""
-    if not isinstance(ref, str) or ref.count("@") != 1:
-        raise InvalidInputError(f"a profile is named 'name@version' (one '@'), got {ref!r}")
-    name, version = ref.split("@")
-    return check_name(name), check_version(version)
-
-
-def check_name(name: Any) -> str:
-    if type(name) is not str or not 1 <= len(name) <= NAME_MAX_LEN or _PART_RE.fullmatch(name) is None:
-        raise InvalidInputError(
-            f"profile name must be 1 to {NAME_MAX_LEN} letters, digits or _ - . : +, got {name!r}"
-        )
-    return name
-
-
-def check_version(version: Any) -> str:
-    if isinstance(version, int | float) and not isinstance(version, bool):
-        version = str(version)
-    if (
-        type(version) is not str
-        or not 1 <= len(version) <= VERSION_MAX_LEN
-        or _PART_RE.fullmatch(version) is None
-    ):
-        raise InvalidInputError(
-            f"profile version must be 1 to {VERSION_MAX_LEN} letters, digits or _ - . : +, got {version!r}"
-        )
-    return version
+    return _named(profile_names.parse_profile_ref, ref)
 
 
 def profile_identity(body: Any) -> tuple[str, str]:
@@ -88,12 +71,12 @@ def profile_identity(body: Any) -> tuple[str, str]:
         return parse_profile_ref(name)
     if isinstance(name, str) and "@" in name:
         given_name, given_version = parse_profile_ref(name)
-        if given_version != check_version(version):
+        if given_version != _named(profile_names.check_profile_version, version):
             raise InvalidInputError(
                 f"profile name {name!r} says version {given_version!r} but 'version' is {version!r}"
             )
         return given_name, given_version
-    return check_name(name), check_version(version)
+    return _named(profile_names.check_profile_ref, name, version)
 
 
 def _summary(row: ProfileRow) -> dict[str, Any]:
@@ -159,7 +142,7 @@ def _find(backend: Backend, project_id: str, name: str, version: str) -> Profile
 
 def list_profiles(backend: Backend, project_id: str, name: str | None = None) -> list[dict[str, Any]]:
     """Every stored profile of the project (optionally of one name), by name then creation time."""
-    checked = None if name is None else check_name(name)
+    checked = None if name is None else _named(profile_names.check_profile_name, name)
     with backend.reading() as session:
         rows = profile_store.list_all(session, project_id, checked)
     return [_summary(row) for row in rows]
