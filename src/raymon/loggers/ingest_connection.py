@@ -15,6 +15,8 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from raymon.exceptions import ConfigurationError
+
 
 @dataclass
 class IngestAnswer:
@@ -33,7 +35,7 @@ class IngestConnection:
     def __init__(self, endpoint: str, headers: dict[str, str], timeout: float) -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url must be http(s)://host[:port][/prefix], got {endpoint!r}")
+            raise ConfigurationError("url", f"url must be http(s)://host[:port][/prefix], got {endpoint!r}")
         self.endpoint = endpoint
         self.https = parts.scheme == "https"
         self.host = parts.hostname

@@ -1,0 +1,37 @@
+"""Which optional extra a missing package belongs to, and the error that says how to install it.
+
+The base install is the light logging client (orjson, httpx, click). Parts that
+need more say so when their packages are missing, in one wording, instead of
+a bare ``ModuleNotFoundError``. Never imports an optional package itself.
+"""
+
+from __future__ import annotations
+
+# The top-level import names each extra brings (pip names differ: sklearn is scikit-learn, PIL is pillow).
+EXTRA_PACKAGES: dict[str, frozenset[str]] = {
+    "profiles": frozenset({"numpy", "pandas", "scipy", "sklearn", "datasketches", "PIL", "tqdm"}),
+    "server": frozenset(
+        {"fastapi", "uvicorn", "sqlalchemy", "alembic", "psycopg", "pyarrow", "jinja2", "multipart", "yaml"}
+    ),
+}
+
+
+def install_hint(extra: str) -> str:
+    return f'pip install "raymon[{extra}]"'
+
+
+def missing_extra(extra: str, what: str, exc: ModuleNotFoundError) -> ModuleNotFoundError:
+    """The error to raise when ``what`` could not import ``exc.name``, part of ``extra``.
+
+    A module missing for another reason (not one of the extra's packages) is handed back as it was.
+    """
+    top = (exc.name or "").split(".")[0]
+    if top not in EXTRA_PACKAGES.get(extra, frozenset()):
+        return exc
+    return ModuleNotFoundError(
+        f"{what} needs the {extra!r} extra, and {top!r} is not installed: {install_hint(extra)}",
+        name=exc.name,
+    )
+
+
+__all__ = ["EXTRA_PACKAGES", "install_hint", "missing_extra"]
