@@ -4,16 +4,16 @@ The client API: ``Trace`` and ``Tag`` to log what a request did, the loggers
 that send it (``RaymonFileLogger``, ``RaymonBatchLogger``, ``RaymonAPILogger``),
 ``raymon.types`` to wrap data objects and ``RaymonAPI`` to query the backend.
 
-Importing ``raymon`` stays light (no NumPy, no pandas): ``ModelProfile`` and
-the components are loaded on first use (module ``__getattr__``) and need the
-``profiles`` extra; without it the error says what to install.
+Importing ``raymon`` stays light (no NumPy, no pandas, no httpx): ``RaymonAPI``,
+``ModelProfile`` and the components are loaded on first use (module
+``__getattr__``); the profiling names need the ``profiles`` extra, and without
+it the error says what to install.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from raymon.api import RaymonAPI
 from raymon.exceptions import (
     BackendUnavailableError,
     ConfigurationError,
@@ -30,6 +30,7 @@ from raymon.tags import Tag
 from raymon.trace import Trace
 
 if TYPE_CHECKING:
+    from raymon.api import RaymonAPI
     from raymon.profiling import (
         ActualComponent,
         EvalComponent,
@@ -68,7 +69,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Load the profiling names on first use, so ``import raymon`` never imports NumPy or pandas."""
+    """Load ``RaymonAPI`` and the profiling names on first use: ``import raymon`` stays light.
+
+    ``RaymonAPI`` brings httpx; the profiling names NumPy, pandas, SciPy and scikit-learn.
+    """
+    if name == "RaymonAPI":
+        from raymon.api import RaymonAPI
+
+        globals()[name] = RaymonAPI
+        return RaymonAPI
     if name in _PROFILING_NAMES:
         from raymon import profiling
 

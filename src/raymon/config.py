@@ -29,9 +29,7 @@ def backend_url(url: str | None = None) -> str:
     """``url`` or ``RAYMON_URL``, without a trailing slash; refused when neither is set."""
     url = url or os.environ.get(URL)
     if not url:
-        raise ConfigurationError(
-            "url", f"url is required (or set {URL}), e.g. http://127.0.0.1:8000"
-        )
+        raise ConfigurationError("url", f"url is required (or set {URL}), e.g. http://127.0.0.1:8000")
     if not url.startswith(("http://", "https://")):
         raise ConfigurationError("url", f"url (or {URL}) must be http(s)://host[:port][/prefix], got {url!r}")
     return url.rstrip("/")
@@ -74,7 +72,8 @@ def max_object_bytes(limit: int | None = None) -> int:
         number = 0
     if number < 1:
         raise ConfigurationError(
-            "max_object_bytes", f"{MAX_OBJECT_BYTES} must be a positive integer number of bytes, got {value!r}"
+            "max_object_bytes",
+            f"{MAX_OBJECT_BYTES} must be a positive integer number of bytes, got {value!r}",
         )
     return number
 

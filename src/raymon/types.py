@@ -299,7 +299,8 @@ def _refuse_non_native(value: Any) -> Any:
     np_ = sys.modules.get("numpy")
     if np_ is not None and isinstance(value, np_.generic):
         raise _HoldsNumpy
-    for base in (str, int, float, dict, list):  # a subclass (an IntEnum, a str Enum...) as its base
+    bases: tuple[type[Any], ...] = (str, int, float, dict, list)
+    for base in bases:  # a subclass (an IntEnum, a str Enum...) as its base
         if isinstance(value, base):
             return base(value)
     raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")

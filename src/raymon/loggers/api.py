@@ -7,13 +7,17 @@ logger in production.
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
+
 import orjson
 
 from raymon import config
 from raymon.exceptions import BackendUnavailableError
 from raymon.loggers.base import RaymonLoggerBase
 from raymon.wire import Event
+
+if TYPE_CHECKING:
+    import httpx
 
 
 def resolve_url(url: str | None) -> str:
@@ -47,9 +51,13 @@ class RaymonAPILogger(RaymonLoggerBase):
         self.url = resolve_url(url)
         self.endpoint = ingest_url(self.url, self.project_id)
         headers = {"Content-Type": "application/json", **auth_headers(api_key)}
-        self._client = httpx.Client(headers=headers, timeout=timeout)
+        import httpx  # here, not at import: httpx (and what it pulls in) costs more than the rest of raymon
+
+        self._client: httpx.Client = httpx.Client(headers=headers, timeout=timeout)
 
     def emit(self, event: Event) -> None:
+        import httpx
+
         try:
             response = self._client.post(self.endpoint, content=orjson.dumps(event))
         except httpx.HTTPError as exc:

@@ -12,7 +12,6 @@ policy or the dead-letter rule.
 from __future__ import annotations
 
 import atexit
-import http.client
 import logging
 import os
 import random
@@ -21,7 +20,6 @@ import time
 import weakref
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -151,16 +149,20 @@ class RaymonBatchLogger(RaymonLoggerBase):
         if batch_bytes < 1024:
             raise ConfigurationError("batch_bytes", f"batch_bytes must be at least 1024, got {batch_bytes}")
         if not flush_interval > 0:
-            raise ConfigurationError("flush_interval", f"flush_interval must be a positive number of seconds, got {flush_interval}")
+            raise ConfigurationError(
+                "flush_interval", f"flush_interval must be a positive number of seconds, got {flush_interval}"
+            )
         if segment_bytes is None:
             segment_bytes = max(1024, min(8 * 1024 * 1024, max_spool_bytes // 8))
         if segment_bytes < 1024:
-            raise ConfigurationError("segment_bytes", f"segment_bytes must be at least 1024, got {segment_bytes}")
+            raise ConfigurationError(
+                "segment_bytes", f"segment_bytes must be at least 1024, got {segment_bytes}"
+            )
         if max_spool_bytes < 2 * segment_bytes:
             raise ConfigurationError(
                 "max_spool_bytes",
                 f"max_spool_bytes must be at least twice segment_bytes ({2 * segment_bytes}), "
-                f"got {max_spool_bytes}"
+                f"got {max_spool_bytes}",
             )
         self.url = resolve_url(url)
         self.endpoint = ingest_url(self.url, self.project_id)
@@ -422,6 +424,8 @@ class RaymonBatchLogger(RaymonLoggerBase):
     # -- HTTP -----------------------------------------------------------------------------------
     def _send(self, lines: list[bytes]) -> None:
         """Deliver ``lines``: acknowledged or dead-lettered when this returns; ``_Retry`` otherwise."""
+        import http.client  # loaded by IngestConnection when the logger started
+
         body = b"[" + b",".join(lines) + b"]"
         self.stats.requests += 1
         try:
@@ -540,6 +544,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     try:
         seconds = float(value)
     except ValueError:
+        from email.utils import parsedate_to_datetime
+
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):

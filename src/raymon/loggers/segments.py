@@ -45,7 +45,9 @@ class SegmentWriter:
         durability: str = "write",
     ) -> None:
         if durability not in ("write", "fsync", "buffer"):
-            raise ConfigurationError("durability", f"durability must be 'write', 'fsync' or 'buffer', got {durability!r}")
+            raise ConfigurationError(
+                "durability", f"durability must be 'write', 'fsync' or 'buffer', got {durability!r}"
+            )
         if max_bytes < 1024:
             raise ConfigurationError("max_bytes", f"max_bytes must be at least 1024, got {max_bytes}")
         self.directory = Path(directory)
