@@ -7,6 +7,8 @@ a bare ``ModuleNotFoundError``. Never imports an optional package itself.
 
 from __future__ import annotations
 
+import sys
+
 # The top-level import names each extra brings (pip names differ: sklearn is scikit-learn, PIL is pillow).
 EXTRA_PACKAGES: dict[str, frozenset[str]] = {
     "profiles": frozenset({"numpy", "pandas", "scipy", "sklearn", "datasketches", "PIL", "tqdm"}),
@@ -18,6 +20,26 @@ EXTRA_PACKAGES: dict[str, frozenset[str]] = {
 
 def install_hint(extra: str) -> str:
     return f'pip install "raymon[{extra}]"'
+
+
+def require_extra(extra: str, what: str) -> None:
+    """Refuse, with the install hint, when a package of ``extra`` is not installed (nothing is imported).
+
+    Catches the packages that ``what`` imports only when a method needs them (SciPy for drift,
+    scikit-learn for scores), so the hint comes at import, not in the middle of a build.
+    """
+    import importlib.util
+
+    for package in sorted(EXTRA_PACKAGES[extra]):
+        try:
+            found = package in sys.modules or importlib.util.find_spec(package) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ModuleNotFoundError(
+                f"{what} needs the {extra!r} extra, and {package!r} is not installed: {install_hint(extra)}",
+                name=package,
+            )
 
 
 def missing_extra(extra: str, what: str, exc: ModuleNotFoundError) -> ModuleNotFoundError:

@@ -8,8 +8,9 @@ Needs the ``profiles`` extra (NumPy, pandas, SciPy, scikit-learn, DataSketches):
 without it, importing this package says ``pip install "raymon[profiles]"``.
 """
 
-from raymon.extras import missing_extra
+from raymon.extras import missing_extra, require_extra
 
+require_extra("profiles", "raymon.profiling")
 try:
     from raymon.profiling.components import (
         ActualComponent,
