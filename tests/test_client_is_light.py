@@ -47,8 +47,7 @@ def test_logging_text_and_tags_to_a_file_loads_neither_numpy_nor_pandas(tmp_path
 
 def test_the_command_line_help_loads_neither_numpy_nor_pandas_nor_the_server():
     code = (
-        "import sys\nfrom raymon.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "import sys\nfrom raymon.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
     )
     loaded = _loaded_after(code, "numpy", "pandas", "fastapi", "sqlalchemy", "raymon.server.app")
     assert loaded == []
@@ -74,9 +73,7 @@ sys.meta_path.insert(0, Blocked())
 
 def test_without_the_profiles_extra_model_profile_says_what_to_install():
     code = BLOCK_PACKAGE.format(package="scipy") + (
-        "import raymon\n"
-        "try:\n    raymon.ModelProfile\n"
-        "except ModuleNotFoundError as exc:\n    print(exc)\n"
+        "import raymon\ntry:\n    raymon.ModelProfile\nexcept ModuleNotFoundError as exc:\n    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert 'pip install "raymon[profiles]"' in out.stdout
