@@ -79,11 +79,14 @@ def _layout(jcr: Any) -> tuple[tuple[Any, ...], int]:
         return ("other",), 1
     kind = jcr.get("type")
     params = jcr.get("params")
-    if kind == _DATAFRAME and isinstance(params, dict) and params.get("column_index") is None:
+    if kind == _DATAFRAME and isinstance(params, dict) and _column_names(params) is not None:
         columns = params["columns"]
         n = len(columns[0]["values"]) if columns and "values" in columns[0] else _index_length(params)
-        names = tuple(_hashable_name(col["name"]) + (col["dtype"],) for col in columns)
-        return (_DATAFRAME, names), n
+        layout = tuple(
+            _hashable_name(name) + (col["dtype"],)
+            for name, col in zip(_column_names(params) or [], columns, strict=True)
+        )
+        return (_DATAFRAME, layout), n
     if kind == _SERIES and isinstance(params, dict):
         index = params["index"]
         col = params["column"]
@@ -94,6 +97,16 @@ def _layout(jcr: Any) -> tuple[tuple[Any, ...], int]:
         if not params.get("tagged"):
             return (_NATIVE, tuple(params["data"])), 1
     return ("other",), 1
+
+
+def _column_names(params: dict[str, Any]) -> list[Any] | None:
+    """The encoded column labels of a DataFrame jcr, or None for a MultiIndex (or a range) of columns."""
+    column_index = params.get("column_index")
+    if column_index is None:
+        return [col["name"] for col in params["columns"]]
+    if "values" in column_index and "categories" not in column_index:
+        return list(column_index["values"])
+    return None
 
 
 def _index_length(params: dict[str, Any]) -> int:
@@ -142,9 +155,10 @@ class _Group:
 
     def _dataframe_columns(self) -> dict[Any, Any]:
         first = self.jcrs[0]["params"]["columns"]
+        names = _column_names(self.jcrs[0]["params"]) or []
         out: dict[Any, Any] = {}
-        for i, col in enumerate(first):
-            name = rt.decode_value(col["name"])
+        for i, (encoded_name, col) in enumerate(zip(names, first, strict=True)):
+            name = rt.decode_value(encoded_name)
             if "categories" in col:
                 out[name] = _categorical([jcr["params"]["columns"][i] for jcr in self.jcrs])
                 continue
