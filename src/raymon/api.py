@@ -315,11 +315,11 @@ class RaymonAPI:
         in one ``data`` column). Decoded column by column (``raymon.frames``), never one
         ``load_jcr`` per row. Needs pandas; raises ``httpx.HTTPStatusError`` when the backend refuses.
         """
-        from raymon.frames import export_frame
+        from raymon.frames import export_frame_from_ndjson
 
         resp = self.export(project_id, ref, slicestr=filter, begin=begin, end=end, format="ndjson")
         resp.raise_for_status()
-        return export_frame(orjson.loads(line) for line in resp.content.splitlines() if line)
+        return export_frame_from_ndjson(resp.content)
 
     # -- profiles ----------------------------------------------------------------------------
     def profile_create(self, project_id: str, profile: Any) -> Response:

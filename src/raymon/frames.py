@@ -15,8 +15,11 @@ Imports pandas when called (the client's base install has no pandas).
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from raymon import types as rt
 from raymon.exceptions import DataTypeError
@@ -35,31 +38,28 @@ def export_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """One DataFrame of export rows (dicts with ``trace_id``, ``obj_id``, ``ts``, ``tags``, ``data``)."""
     import pandas as pd
 
-    rows = list(rows)
-    meta: dict[str, list[Any]] = {name: [] for name in META_COLUMNS}
-    tags: dict[str, list[Any]] = {}
+    expanded: list[Mapping[str, Any]] = []  # each export row once per row of its object
     groups: dict[tuple[Any, ...], _Group] = {}
-    position = 0
     for row in rows:
         jcr = row.get("data")
         key, n = _layout(jcr)
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Group(key[0])
-        group.add(jcr, position, n)
-        row_tags = row.get("tags") or {}
-        for name in META_COLUMNS:
-            meta[name].extend([row.get(name)] * n)
-        for name, values in tags.items():
-            values.extend([row_tags.get(name)] * n)
-        for name, value in row_tags.items():
-            if name not in tags:
-                tags[name] = [None] * position + [value] * n
-        position += n
-    head = pd.DataFrame(meta)
+        group.add(jcr, len(expanded), n)
+        if n == 1:
+            expanded.append(row)
+        else:
+            expanded.extend([row] * n)
+    head = pd.DataFrame({name: [row.get(name) for row in expanded] for name in META_COLUMNS})
     head["ts"] = pd.to_datetime(head["ts"], utc=True, format="ISO8601")
+    tag_rows = [row.get("tags") or {} for row in expanded]
+    tag_names = list(dict.fromkeys(name for tags in _distinct(tag_rows) for name in tags))
     tag_frame = pd.DataFrame(
-        {TAG_PREFIX + name: pd.Series(values).infer_objects() for name, values in tags.items()},
+        {
+            TAG_PREFIX + name: pd.Series([tags.get(name) for tags in tag_rows], dtype=object).infer_objects()
+            for name in tag_names
+        },
         index=head.index,
     )
     parts = [group.frame() for group in groups.values()]
@@ -73,26 +73,48 @@ def export_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.concat([head, tag_frame, body], axis=1)
 
 
+def export_frame_from_ndjson(body: bytes) -> pd.DataFrame:
+    """``export_frame`` of an NDJSON export's bytes.
+
+    The cyclic garbage collector is paused while the lines are parsed and decoded
+    (they make millions of young dicts and lists and no cycles; collecting them
+    as they are made costs more than the decoding) and put back as it was.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return export_frame([orjson.loads(line) for line in body.splitlines() if line])
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _distinct(tag_rows: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """The tag dicts of different key sets (most traces share one), in order of first appearance."""
+    seen: set[tuple[str, ...]] = set()
+    for tags in tag_rows:
+        keys = tuple(tags)
+        if keys not in seen:
+            seen.add(keys)
+            yield tags
+
+
 def _layout(jcr: Any) -> tuple[tuple[Any, ...], int]:
     """The key of the objects that decode together, and how many rows this one gives."""
     if not isinstance(jcr, dict):
         return ("other",), 1
     kind = jcr.get("type")
     params = jcr.get("params")
-    if kind == _DATAFRAME and isinstance(params, dict) and _column_names(params) is not None:
+    names = _column_names(params) if kind == _DATAFRAME and isinstance(params, dict) else None
+    if names is not None:
         columns = params["columns"]
         n = len(columns[0]["values"]) if columns and "values" in columns[0] else _index_length(params)
-        layout = tuple(
-            _hashable_name(name) + (col["dtype"],)
-            for name, col in zip(_column_names(params) or [], columns, strict=True)
-        )
-        return (_DATAFRAME, layout), n
+        return (_DATAFRAME, _hashable_names(names), tuple([col["dtype"] for col in columns])), n
     if kind == _SERIES and isinstance(params, dict):
         index = params["index"]
         col = params["column"]
         if "values" in index and "values" in col and "categories" not in col:
-            names = tuple(_hashable_name(v) for v in index["values"])
-            return (_SERIES, index["dtype"], col["dtype"], names), 1
+            return (_SERIES, index["dtype"], col["dtype"], _hashable_names(index["values"])), 1
     if kind == _NATIVE and isinstance(params, dict) and isinstance(params.get("data"), dict):
         if not params.get("tagged"):
             return (_NATIVE, tuple(params["data"])), 1
@@ -117,8 +139,12 @@ def _index_length(params: dict[str, Any]) -> int:
     return len(rt.DataFrame.from_jcr(params).data)
 
 
-def _hashable_name(name: Any) -> tuple[Any, ...]:
-    return (name,) if isinstance(name, str | int | float | bool) or name is None else (repr(name),)
+def _hashable_names(names: list[Any]) -> tuple[Any, ...]:
+    """The encoded labels as a dict key (tagged labels, being dicts, by their JSON text)."""
+    try:
+        return tuple(names)
+    except TypeError:
+        return tuple(orjson.dumps(name) if isinstance(name, dict | list) else name for name in names)
 
 
 class _Group:
@@ -128,9 +154,14 @@ class _Group:
         self.kind = kind
         self.positions: list[int] = []
         self.jcrs: list[Any] = []
+        self.one_row_each = True
 
     def add(self, jcr: Any, position: int, n: int) -> None:
-        self.positions.extend(range(position, position + n))
+        if n == 1:
+            self.positions.append(position)
+        else:
+            self.positions.extend(range(position, position + n))
+            self.one_row_each = False
         self.jcrs.append(jcr)
 
     def frame(self) -> pd.DataFrame:
@@ -154,17 +185,20 @@ class _Group:
         return frame
 
     def _dataframe_columns(self) -> dict[Any, Any]:
-        first = self.jcrs[0]["params"]["columns"]
+        objects = [jcr["params"]["columns"] for jcr in self.jcrs]
         names = _column_names(self.jcrs[0]["params"]) or []
         out: dict[Any, Any] = {}
-        for i, (encoded_name, col) in enumerate(zip(names, first, strict=True)):
+        for i, (encoded_name, col) in enumerate(zip(names, objects[0], strict=True)):
             name = rt.decode_value(encoded_name)
             if "categories" in col:
-                out[name] = _categorical([jcr["params"]["columns"][i] for jcr in self.jcrs])
+                out[name] = _categorical([columns[i] for columns in objects])
                 continue
-            values: list[Any] = []
-            for jcr in self.jcrs:
-                values.extend(jcr["params"]["columns"][i]["values"])
+            if self.one_row_each:
+                values = [columns[i]["values"][0] for columns in objects]
+            else:
+                values = []
+                for columns in objects:
+                    values.extend(columns[i]["values"])
             out[name] = _decoded_column({**col, "values": values})
         return out
 
@@ -215,7 +249,12 @@ def _uniform_numpy_scalars(values: list[Any]) -> Any:
         raw = [v["$np"][1] for v in values if v["$np"][0] == dtype]
     except (TypeError, KeyError, IndexError):
         return None
-    if len(raw) != len(values) or np.dtype(dtype).kind not in "biuf" or any(isinstance(v, dict) for v in raw):
+    kind = np.dtype(dtype).kind
+    if len(raw) != len(values) or kind not in "biuf":
+        return None
+    if kind == "f":  # NaN and infinities are tagged: {"$float": "NaN"}
+        raw = [rt.decode_value(v) if isinstance(v, dict) else v for v in raw]
+    elif any(isinstance(v, dict) for v in raw):  # integers past 64 bits
         return None
     return np.array(raw, dtype=dtype)
 
@@ -240,4 +279,4 @@ def _as_series(values: Any, index: Any) -> pd.Series:
     return pd.Series(values, index=index, dtype=values.dtype, copy=False)
 
 
-__all__ = ["export_frame", "META_COLUMNS", "TAG_PREFIX"]
+__all__ = ["export_frame", "export_frame_from_ndjson", "META_COLUMNS", "TAG_PREFIX"]
