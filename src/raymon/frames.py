@@ -106,7 +106,7 @@ def _layout(jcr: Any) -> tuple[tuple[Any, ...], int]:
     kind = jcr.get("type")
     params = jcr.get("params")
     names = _column_names(params) if kind == _DATAFRAME and isinstance(params, dict) else None
-    if names is not None:
+    if names is not None and isinstance(params, dict):
         columns = params["columns"]
         n = len(columns[0]["values"]) if columns and "values" in columns[0] else _index_length(params)
         return (_DATAFRAME, _hashable_names(names), tuple([col["dtype"] for col in columns])), n
