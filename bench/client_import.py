@@ -5,7 +5,10 @@ slows what it measures); the child times its own statement with
 ``time.perf_counter`` and the script keeps the best of ``--repeats`` runs, the
 setups interleaved in a new random order every round. Baselines: ``pass`` (the
 interpreter alone: 0 by construction, shown with its process wall time) and
-``import orjson, httpx`` (the two libraries the logging client is built on).
+``import orjson`` and ``import orjson, httpx`` (the libraries the logging client is
+built on; ``raymon`` imports httpx only when ``RaymonAPI`` or ``RaymonAPILogger`` is
+used), and ``import numpy, pandas``, what ``import raymon`` paid at least before
+the client became light.
 
     python bench/client_import.py [--repeats 15]
 
@@ -27,6 +30,7 @@ STATEMENTS = {
     "pass": "pass",
     "import orjson": "import orjson",
     "import orjson, httpx": "import orjson, httpx",
+    "import numpy, pandas (what import raymon cost before)": "import numpy, pandas",
     "import raymon": "import raymon",
     "import raymon, raymon.types, raymon.loggers": "import raymon, raymon.types, raymon.loggers",
     "from raymon import RaymonAPI": "from raymon import RaymonAPI",
@@ -68,14 +72,14 @@ def main() -> None:
             loaded[name] = (np_loaded, pd_loaded)
     floor = min(times["import orjson, httpx"])
     print(
-        f"{'statement':46} {'best ms':>8} {'median':>8} {'process':>8}  {'vs orjson+httpx':>15}  numpy/pandas"
+        f"{'statement':56} {'best ms':>8} {'median':>8} {'process':>8}  {'vs orjson+httpx':>15}  numpy/pandas"
     )
     for name in STATEMENTS:
         best = min(times[name])
         ratio = f"{best / floor:.2f}x" if floor else "-"
         np_loaded, pd_loaded = loaded[name]
         print(
-            f"{name:46} {best:8.1f} {statistics.median(times[name]):8.1f} {min(walls[name]):8.1f}"
+            f"{name:56} {best:8.1f} {statistics.median(times[name]):8.1f} {min(walls[name]):8.1f}"
             f"  {ratio:>15}  {'yes' if np_loaded else 'no'}/{'yes' if pd_loaded else 'no'}"
         )
     best = min(times["import raymon"])
