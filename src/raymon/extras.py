@@ -30,16 +30,21 @@ def require_extra(extra: str, what: str) -> None:
     """
     import importlib.util
 
-    for package in sorted(EXTRA_PACKAGES[extra]):
+    missing = []
+    for package in sorted(EXTRA_PACKAGES[extra], key=str.lower):
         try:
             found = package in sys.modules or importlib.util.find_spec(package) is not None
         except (ImportError, ValueError):
             found = False
         if not found:
-            raise ModuleNotFoundError(
-                f"{what} needs the {extra!r} extra, and {package!r} is not installed: {install_hint(extra)}",
-                name=package,
-            )
+            missing.append(package)
+    if missing:
+        names = ", ".join(repr(name) for name in missing)
+        verb = "is" if len(missing) == 1 else "are"
+        raise ModuleNotFoundError(
+            f"{what} needs the {extra!r} extra, and {names} {verb} not installed: {install_hint(extra)}",
+            name=missing[0],
+        )
 
 
 def missing_extra(extra: str, what: str, exc: ModuleNotFoundError) -> ModuleNotFoundError:
