@@ -24,6 +24,52 @@ def through_json(wrapper: rt.RaymonDataType) -> rt.RaymonDataType:
     return rt.load_jcr(orjson.loads(orjson.dumps(wrapper.to_jcr())))
 
 
+SCALAR_DTYPES = [
+    "float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
+    "uint64", "bool", "complex64", "complex128", "datetime64[s]", "datetime64[ns]", "timedelta64[ms]", "<U4",
+]  # fmt: skip
+
+
+def numpy_scalars(allow_nan: bool = True) -> st.SearchStrategy:
+    """NumPy scalars of every kind (what ``df.iloc[0]`` of a mixed frame or a computation hands a user)."""
+
+    def of(name: str) -> st.SearchStrategy:
+        dtype = np.dtype(name)
+        if dtype.kind in "fc":
+            values = hnp.from_dtype(dtype, allow_nan=allow_nan)
+        elif dtype.kind in "mM":  # ticks of the unit; the lowest int64 is NaT
+            ticks = st.integers(-(2**40), 2**40)
+            if allow_nan:
+                ticks = ticks | st.just(np.iinfo(np.int64).min)
+            return ticks.map(lambda v: np.array(v, dtype="int64").view(dtype)[()])
+        else:
+            values = hnp.from_dtype(dtype)
+        return values.map(lambda v: np.array(v, dtype=dtype)[()])
+
+    return st.sampled_from(SCALAR_DTYPES).flatmap(of)
+
+
+def assert_same(back, value):
+    """Equal and of the same type, all the way down (a NumPy scalar must not come back as a float)."""
+    assert type(back) is type(value), (back, value)
+    if isinstance(value, dict):
+        assert list(back) == list(value)
+        for k in value:
+            assert_same(back[k], value[k])
+    elif isinstance(value, list):
+        assert len(back) == len(value)
+        for b, v in zip(back, value, strict=True):
+            assert_same(b, v)
+    elif isinstance(value, np.generic):
+        assert back.dtype == value.dtype
+        if value.dtype.kind in "fc" and np.isnan(value):  # any NaN: JSON keeps no sign or payload
+            assert np.isnan(back)
+        else:
+            assert back.tobytes() == value.tobytes()
+    else:
+        assert back == value
+
+
 json_values = st.recursive(
     st.none()
     | st.booleans()
@@ -42,6 +88,35 @@ def test_native_round_trips_json_values(value):
     back = through_json(rt.Native(value))
     assert isinstance(back, rt.Native)
     assert back.data == value
+
+
+native_values_with_numpy = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | numpy_scalars(allow_nan=False),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(native_values_with_numpy)
+def test_native_round_trips_numpy_scalars_with_their_dtype(value):
+    back = through_json(rt.Native(value))
+    assert_same(back.data, value)
+
+
+def test_native_without_numpy_scalars_keeps_its_plain_json_params():
+    assert rt.Native({"a": [1, 2.5, "x"]}).to_jcr()["params"] == {"data": {"a": [1, 2.5, "x"]}}
+
+
+def test_native_with_numpy_scalars_keeps_a_users_dollar_keyed_dict_as_it_was():
+    value = {"$np": [1, 2], "score": np.float32(0.25), "rows": [{"$float": "NaN"}]}
+    assert_same(through_json(rt.Native(value)).data, value)
 
 
 def test_native_refuses_values_json_cannot_hold():
@@ -120,7 +195,12 @@ def _column(kind: str, n: int) -> st.SearchStrategy:
         )
     if kind == "object":
         scalar = st.one_of(
-            st.none(), st.text(max_size=4), st.integers(-5, 5), st.floats(allow_nan=True), st.booleans()
+            st.none(),
+            st.text(max_size=4),
+            st.integers(-5, 5),
+            st.floats(allow_nan=True),
+            st.booleans(),
+            numpy_scalars(),
         )
         return st.lists(scalar, min_size=n, max_size=n).map(lambda v: pd.Series(v, dtype=object))
     if kind in ("datetime", "datetime_tz"):
@@ -187,6 +267,58 @@ def test_series_round_trip_keeps_dtype_and_name(series, name):
     series.name = name
     back = through_json(rt.Series(series)).data
     pd.testing.assert_series_equal(back, series, check_exact=True)
+
+
+@st.composite
+def mixed_frame_rows(draw: st.DrawFn) -> pd.Series:
+    """A row of a frame of several dtypes, ``df.iloc[i]``: an object Series of NumPy scalars and more."""
+    n = draw(st.integers(1, 4))
+    kinds = draw(st.lists(st.sampled_from(KINDS), min_size=2, max_size=6))
+    data = {f"c{i}": draw(_column(kind, n)).reset_index(drop=True) for i, kind in enumerate(kinds)}
+    return pd.DataFrame(data).iloc[draw(st.integers(0, n - 1))]
+
+
+def _assert_same_values(back: pd.Series, series: pd.Series) -> None:
+    assert [type(v) for v in back] == [type(v) for v in series]
+    for b, v in zip(back, series, strict=True):
+        if isinstance(v, np.generic):
+            assert_same(b, v)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_frame_rows())
+def test_a_row_of_a_mixed_frame_logs_and_round_trips_with_its_numpy_scalars(row):
+    sink = _Sink()
+    Trace(sink).log("request_data", rt.Series(row))  # the original Raymon's demo logs exactly this
+    back = rt.load_jcr(orjson.loads(orjson.dumps(sink.events[0]["data"]))).data
+    pd.testing.assert_series_equal(back, row, check_exact=True)
+    _assert_same_values(back, row)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(numpy_scalars(), min_size=1, max_size=5))
+def test_object_columns_of_numpy_scalars_keep_each_scalars_dtype(values):
+    series = pd.Series(values, dtype=object)
+    back = through_json(rt.Series(series)).data
+    _assert_same_values(back, series)
+    frame = through_json(rt.DataFrame(pd.DataFrame({"x": series}))).data
+    _assert_same_values(frame["x"], series)
+
+
+def test_the_mixed_frame_row_of_the_issue_logs():
+    df = pd.DataFrame({"price": [1.5], "rooms": [3], "city": ["Gent"], "new": [True]})
+    row = df.iloc[0]
+    assert isinstance(row["price"], np.float64)
+    sink = _Sink()
+    Trace(sink).log("request_data", rt.Series(row))
+    back = rt.load_jcr(sink.events[0]["data"]).data
+    assert [type(v) for v in back] == [np.float64, np.int64, str, np.bool_]
+
+
+def test_long_double_scalars_keep_every_bit():
+    value = np.longdouble(1) / np.longdouble(3)
+    back = through_json(rt.Native({"third": value})).data["third"]
+    assert type(back) is np.longdouble and back == value
 
 
 def test_dataframe_examples_from_the_issue():

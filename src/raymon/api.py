@@ -11,14 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 import orjson
 
+from raymon import config
+from raymon.exceptions import ConfigurationError
 from raymon.loggers.api import auth_headers, resolve_url
 from raymon.wire import Event
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class Response(httpx.Response):
@@ -43,7 +48,9 @@ def _as_time(value: datetime | str | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
     if value.tzinfo is None:
-        raise ValueError(f"give begin/end as timezone-aware datetimes (or RFC 3339 strings), got {value!r}")
+        raise ConfigurationError(
+            "begin/end", f"give begin/end as timezone-aware datetimes (or RFC 3339 strings), got {value!r}"
+        )
     return value.isoformat()
 
 
@@ -52,7 +59,7 @@ class RaymonAPI:
 
     def __init__(self, url: str | None = None, api_key: str | None = None, timeout: float = 30.0) -> None:
         self.url = resolve_url(url)
-        self.api_key = api_key if api_key is not None else os.environ.get("RAYMON_API_KEY")
+        self.api_key = config.api_key(api_key)
         self._client = httpx.Client(base_url=self.url, headers=auth_headers(self.api_key), timeout=timeout)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -292,6 +299,27 @@ class RaymonAPI:
                     for chunk in resp.iter_bytes():
                         out.write(chunk)
             return _as_response(resp)
+
+    def export_frame(
+        self,
+        project_id: str,
+        ref: str,
+        filter: str | None = None,  # noqa: A002
+        begin: datetime | str | None = None,
+        end: datetime | str | None = None,
+    ) -> pd.DataFrame:
+        """Every object logged under ``ref`` on the traces ``filter`` selects, as one pandas DataFrame.
+
+        Columns: ``trace_id``, ``obj_id``, ``ts`` (UTC), one ``tags.<name>`` per tag name, then the
+        object's own columns (a DataFrame's rows, a Series or a dict as one row; other objects
+        in one ``data`` column). Decoded column by column (``raymon.frames``), never one
+        ``load_jcr`` per row. Needs pandas; raises ``httpx.HTTPStatusError`` when the backend refuses.
+        """
+        from raymon.frames import export_frame_from_ndjson
+
+        resp = self.export(project_id, ref, slicestr=filter, begin=begin, end=end, format="ndjson")
+        resp.raise_for_status()
+        return export_frame_from_ndjson(resp.content)
 
     # -- profiles ----------------------------------------------------------------------------
     def profile_create(self, project_id: str, profile: Any) -> Response:

@@ -50,3 +50,14 @@ class BackendUnavailableError(LoggerError):
         super().__init__(message)
         self.status_code = status_code
         self.body = body
+
+
+class ConfigurationError(RaymonError, ValueError):
+    """A setting (an argument or its ``RAYMON_*`` environment variable) is missing or invalid.
+
+    ``setting`` names it, as the user would write it (``url``/``RAYMON_URL``, ``batch_size``...).
+    """
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(message)
+        self.setting = setting

@@ -29,31 +29,25 @@ import datetime as dt
 import decimal
 import io
 import math
-import os
+import sys
 import zlib
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
-import numpy as np
 import orjson
-import pandas as pd
 
-from raymon import registry
+from raymon import config, registry
 from raymon.exceptions import DataTypeError, ObjectTooLargeError
 
-DEFAULT_MAX_OBJECT_BYTES = 16 * 1024 * 1024
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+DEFAULT_MAX_OBJECT_BYTES = config.DEFAULT_MAX_OBJECT_BYTES
 
 
 def max_object_bytes() -> int:
     """The size limit for one serialised object: ``RAYMON_MAX_OBJECT_BYTES`` or 16 MiB."""
-    value = os.environ.get("RAYMON_MAX_OBJECT_BYTES")
-    if not value:
-        return DEFAULT_MAX_OBJECT_BYTES
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise DataTypeError(
-            f"RAYMON_MAX_OBJECT_BYTES must be an integer number of bytes, got {value!r}"
-        ) from exc
+    return config.max_object_bytes()
 
 
 class RaymonDataType:
@@ -127,29 +121,37 @@ def jcr_size_check(jcr: dict[str, Any], limit: int | None = None) -> bytes:
 
 
 def encode_value(value: Any) -> Any:
-    """Encode one Python/NumPy/pandas scalar (or nested list/dict) so ``decode_value`` gives it back."""
-    if value is None or isinstance(value, (str, bool)):
+    """Encode one Python/NumPy/pandas scalar (or nested list/dict) so ``decode_value`` gives it back.
+
+    NumPy and pandas values are recognised only when those libraries are loaded
+    (a value of theirs cannot exist otherwise), so encoding never imports them.
+    """
+    cls = type(value)
+    if value is None or cls is str or cls is bool:
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
+    if cls is int:
         return value if -(2**63) <= value < 2**64 else {"$int": str(value)}
+    if cls is float:
+        return value if math.isfinite(value) else _nonfinite_tag(value)
+    np_ = sys.modules.get("numpy")
+    if np_ is not None and isinstance(value, np_.generic):  # before str/int/float: np.float64 is a float
+        return _encode_numpy_scalar(value)
+    pd_ = sys.modules.get("pandas")
+    if pd_ is not None:
+        if value is pd_.NaT:
+            return {"$nat": None}
+        if value is pd_.NA:
+            return {"$na": None}
+        if isinstance(value, pd_.Timestamp):
+            return {"$ts": [value.value, str(value.tz) if value.tz else None, value.unit]}
+        if isinstance(value, pd_.Timedelta):
+            return {"$td": value.value}
+    if isinstance(value, str | bool):
+        return value
+    if isinstance(value, int):
+        return encode_value(int(value))
     if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return {"$float": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
-    if value is pd.NaT:
-        return {"$nat": None}
-    if value is pd.NA:
-        return {"$na": None}
-    if isinstance(value, np.generic):
-        if isinstance(value, np.datetime64 | np.timedelta64):
-            unit, _ = np.datetime_data(value.dtype)
-            kind = "$dt64" if isinstance(value, np.datetime64) else "$td64"
-            return {kind: [None if np.isnat(value) else int(value.astype(np.int64)), unit]}
-        return {"$np": [value.dtype.str, encode_value(value.item())]}
-    if isinstance(value, pd.Timestamp):
-        return {"$ts": [value.value, str(value.tz) if value.tz else None, value.unit]}
-    if isinstance(value, pd.Timedelta):
-        return {"$td": value.value}
+        return encode_value(float(value))
     if isinstance(value, dt.datetime):
         return {"$datetime": value.isoformat()}
     if isinstance(value, dt.date):
@@ -173,6 +175,24 @@ def encode_value(value: Any) -> Any:
     raise DataTypeError(f"cannot serialise a value of type {type(value).__name__}: {value!r}")
 
 
+def _nonfinite_tag(value: float) -> dict[str, str]:
+    return {"$float": "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")}
+
+
+def _encode_numpy_scalar(value: Any) -> Any:
+    """A NumPy scalar as ``$np`` (dtype and value), ``$dt64`` or ``$td64``: it comes back with its dtype."""
+    import numpy as np
+
+    if isinstance(value, np.datetime64 | np.timedelta64):
+        unit, _ = np.datetime_data(value.dtype)
+        kind = "$dt64" if isinstance(value, np.datetime64) else "$td64"
+        return {kind: [None if np.isnat(value) else int(value.astype(np.int64)), unit]}
+    item = value.item()
+    if isinstance(item, np.generic):  # long double and its complex: no Python type holds them exactly
+        return {"$np": [value.dtype.str, {"$repr": str(item)}]}
+    return {"$np": [value.dtype.str, encode_value(item)]}
+
+
 def decode_value(value: Any) -> Any:
     if isinstance(value, list):
         return [decode_value(v) for v in value]
@@ -185,20 +205,10 @@ def decode_value(value: Any) -> Any:
         return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[arg])
     if tag == "$int":
         return int(arg)
-    if tag == "$nat":
-        return pd.NaT
-    if tag == "$na":
-        return pd.NA
-    if tag in ("$dt64", "$td64"):
-        ctor = np.datetime64 if tag == "$dt64" else np.timedelta64
-        return ctor("NaT", arg[1]) if arg[0] is None else ctor(arg[0], arg[1])
-    if tag == "$np":
-        return np.array(decode_value(arg[1]), dtype=np.dtype(arg[0]))[()]
-    if tag == "$ts":
-        ts = pd.Timestamp(arg[0], tz="UTC").tz_convert(arg[1]) if arg[1] else pd.Timestamp(arg[0])
-        return ts.as_unit(arg[2]) if len(arg) > 2 else ts
-    if tag == "$td":
-        return pd.Timedelta(arg)
+    if tag in ("$nat", "$na", "$ts", "$td"):
+        return _decode_pandas_scalar(tag, arg)
+    if tag in ("$dt64", "$td64", "$np"):
+        return _decode_numpy_scalar(tag, arg)
     if tag == "$datetime":
         return dt.datetime.fromisoformat(arg)
     if tag == "$date":
@@ -220,6 +230,32 @@ def decode_value(value: Any) -> Any:
     raise DataTypeError(f"unknown tagged value {tag!r}")
 
 
+def _decode_pandas_scalar(tag: str, arg: Any) -> Any:
+    import pandas as pd
+
+    if tag == "$nat":
+        return pd.NaT
+    if tag == "$na":
+        return pd.NA
+    if tag == "$ts":
+        ts = pd.Timestamp(arg[0], tz="UTC").tz_convert(arg[1]) if arg[1] else pd.Timestamp(arg[0])
+        return ts.as_unit(arg[2]) if len(arg) > 2 else ts
+    return pd.Timedelta(arg)
+
+
+def _decode_numpy_scalar(tag: str, arg: Any) -> Any:
+    import numpy as np
+
+    if tag in ("$dt64", "$td64"):
+        ctor = np.datetime64 if tag == "$dt64" else np.timedelta64
+        return ctor("NaT", arg[1]) if arg[0] is None else ctor(arg[0], arg[1])
+    dtype = np.dtype(arg[0])
+    raw = arg[1]
+    if isinstance(raw, dict) and "$repr" in raw:  # long double: parsed from its full-precision text
+        return dtype.type(raw["$repr"])
+    return np.array(decode_value(raw), dtype=dtype)[()]
+
+
 def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
 
@@ -228,31 +264,81 @@ def _hashable(key: Any) -> Any:
 
 
 class Native(RaymonDataType):
-    """Any JSON-native value: dicts with string keys, lists, strings, numbers, booleans, None."""
+    """Any JSON-native value: dicts with string keys, lists, strings, numbers, booleans, None.
+
+    NumPy scalars inside it (``np.float64`` from a computation, ``np.bool_``...) come back
+    with their dtype: the params then say ``"tagged": true`` and hold them as tagged values.
+    """
 
     def to_jcr(self) -> dict[str, Any]:
         try:
-            orjson.dumps(self.data)
+            orjson.dumps(self.data, default=_refuse_non_native, option=orjson.OPT_PASSTHROUGH_SUBCLASS)
         except TypeError as exc:
-            raise DataTypeError(
-                f"rt.Native needs JSON-native data (dict, list, str, int, float, bool, None): {exc}"
-            ) from exc
+            if not isinstance(exc.__cause__, _HoldsNumpy):
+                raise DataTypeError(
+                    f"rt.Native needs JSON-native data (dict, list, str, int, float, bool, None): {exc}"
+                ) from exc
+            return {"type": self.type_name, "params": {"data": _encode_native(self.data), "tagged": True}}
         return {"type": self.type_name, "params": {"data": self.data}}
 
     @classmethod
     def from_jcr(cls, params: Any) -> Native:
+        if params.get("tagged"):
+            return cls(_decode_native(params["data"]))
         return cls(params["data"])
+
+
+class _HoldsNumpy(Exception):
+    """Raised inside orjson's ``default`` to say a Native value holds a NumPy scalar."""
+
+
+def _refuse_non_native(value: Any) -> Any:
+    np_ = sys.modules.get("numpy")
+    if np_ is not None and isinstance(value, np_.generic):
+        raise _HoldsNumpy
+    bases: tuple[type[Any], ...] = (str, int, float, dict, list)
+    for base in bases:  # a subclass (an IntEnum, a str Enum...) as its base
+        if isinstance(value, base):
+            return base(value)
+    raise TypeError(f"Type is not JSON serializable: {type(value).__name__}")
+
+
+def _encode_native(value: Any) -> Any:
+    """A JSON-native value with its NumPy scalars as tagged values (dicts that look tagged escaped)."""
+    np_ = sys.modules.get("numpy")
+    if np_ is not None and isinstance(value, np_.generic):
+        return encode_value(value)
+    if isinstance(value, dict):
+        if len(value) == 1 and str(next(iter(value))).startswith("$"):
+            return encode_value(value)  # {"$x": ...} of the user's: as a $dict, never read as a tag
+        return {k: _encode_native(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encode_native(v) for v in value]
+    return value
+
+
+def _decode_native(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode_native(v) for v in value]
+    if isinstance(value, dict):
+        if len(value) == 1 and next(iter(value)).startswith("$"):
+            return decode_value(value)
+        return {k: _decode_native(v) for k, v in value.items()}
+    return value
 
 
 class Numpy(RaymonDataType):
     """A NumPy array of any shape and dtype."""
 
     def __init__(self, data: np.ndarray) -> None:
-        if not isinstance(data, np.ndarray):
+        np_ = sys.modules.get("numpy")
+        if np_ is None or not isinstance(data, np_.ndarray):
             raise DataTypeError(f"rt.Numpy needs a numpy.ndarray, got {type(data).__name__}")
         super().__init__(data)
 
     def to_jcr(self) -> dict[str, Any]:
+        import numpy as np
+
         arr = self.data
         params: dict[str, Any] = {"dtype": arr.dtype.str, "shape": list(arr.shape)}
         if arr.dtype.kind in "biufcmMSUV":
@@ -266,6 +352,8 @@ class Numpy(RaymonDataType):
 
     @classmethod
     def from_jcr(cls, params: Any) -> Numpy:
+        import numpy as np
+
         raw_dtype = params["dtype"]
         dtype = (
             np.dtype([tuple(f) for f in raw_dtype]) if isinstance(raw_dtype, list) else np.dtype(raw_dtype)
@@ -283,6 +371,9 @@ class Numpy(RaymonDataType):
 
 def _encode_column(values: Any) -> dict[str, Any]:
     """Encode a 1-D pandas array-like (Series, Index) with its dtype, losslessly."""
+    import numpy as np
+    import pandas as pd
+
     dtype = values.dtype
     out: dict[str, Any] = {"dtype": str(dtype)}
     if isinstance(dtype, pd.CategoricalDtype):
@@ -332,10 +423,15 @@ def _nonfinite(v: float) -> str | None:
 
 
 def _py(v: Any) -> Any:
+    import numpy as np
+
     return v.item() if isinstance(v, np.generic) and not isinstance(v, np.datetime64 | np.timedelta64) else v
 
 
 def _decode_dtype(col: dict[str, Any]) -> Any:
+    import numpy as np
+    import pandas as pd
+
     args = col.get("dtype_args")
     if args is not None:
         na_value = np.nan if args["na_value"] == "nan" else pd.NA
@@ -348,6 +444,9 @@ def _decode_dtype(col: dict[str, Any]) -> Any:
 
 def _decode_column(col: dict[str, Any]) -> Any:
     """Answer a pandas array (ExtensionArray or ndarray) for an encoded column."""
+    import numpy as np
+    import pandas as pd
+
     if "categories" in col:
         categories = _decode_column(col["categories"])
         return pd.Categorical.from_codes(
@@ -384,6 +483,8 @@ def _decode_column(col: dict[str, Any]) -> Any:
 
 
 def _encode_index(index: pd.Index) -> dict[str, Any]:
+    import pandas as pd
+
     if isinstance(index, pd.RangeIndex):
         return {"range": [index.start, index.stop, index.step], "name": encode_value(index.name)}
     if isinstance(index, pd.MultiIndex):
@@ -397,6 +498,8 @@ def _encode_index(index: pd.Index) -> dict[str, Any]:
 
 
 def _decode_index(enc: dict[str, Any]) -> pd.Index:
+    import pandas as pd
+
     if "range" in enc:
         start, stop, step = enc["range"]
         return pd.RangeIndex(start, stop, step, name=decode_value(enc["name"]))
@@ -413,7 +516,8 @@ class DataFrame(RaymonDataType):
     """A pandas DataFrame, with dtypes, missing values, time zones and categoricals kept."""
 
     def __init__(self, data: pd.DataFrame) -> None:
-        if not isinstance(data, pd.DataFrame):
+        pd_ = sys.modules.get("pandas")
+        if pd_ is None or not isinstance(data, pd_.DataFrame):
             raise DataTypeError(f"rt.DataFrame needs a pandas.DataFrame, got {type(data).__name__}")
         super().__init__(data)
 
@@ -433,6 +537,8 @@ class DataFrame(RaymonDataType):
 
     @classmethod
     def from_jcr(cls, params: Any) -> DataFrame:
+        import pandas as pd
+
         index = _decode_index(params["index"])
         arrays = [_decode_column(col) for col in params["columns"]]
         if params.get("column_index") is not None:
@@ -452,6 +558,8 @@ class DataFrame(RaymonDataType):
 
 def _plain_columns(columns: pd.Index) -> bool:
     """True when the column labels alone rebuild the column index (an object Index or an empty one)."""
+    import pandas as pd
+
     return type(columns) is pd.Index and columns.dtype == object and columns.name is None
 
 
@@ -459,7 +567,8 @@ class Series(RaymonDataType):
     """A pandas Series, with its dtype, index and name."""
 
     def __init__(self, data: pd.Series) -> None:
-        if not isinstance(data, pd.Series):
+        pd_ = sys.modules.get("pandas")
+        if pd_ is None or not isinstance(data, pd_.Series):
             raise DataTypeError(f"rt.Series needs a pandas.Series, got {type(data).__name__}")
         super().__init__(data)
 
@@ -470,6 +579,8 @@ class Series(RaymonDataType):
 
     @classmethod
     def from_jcr(cls, params: Any) -> Series:
+        import pandas as pd
+
         col = params["column"]
         arr = _decode_column(col)
         index = _decode_index(params["index"])

@@ -13,7 +13,6 @@ import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
 
 import orjson
@@ -219,5 +218,7 @@ def parse_ts(ts: str) -> datetime:
 
 def event_schema() -> dict[str, Any]:
     """The JSON Schema of one event (schema/event.schema.json), for tests and other languages."""
+    from importlib import resources
+
     text = resources.files("raymon").joinpath("schema/event.schema.json").read_bytes()
     return orjson.loads(text)

@@ -7,21 +7,21 @@ logger in production.
 
 from __future__ import annotations
 
-import os
+from typing import TYPE_CHECKING
 
-import httpx
 import orjson
 
+from raymon import config
 from raymon.exceptions import BackendUnavailableError
 from raymon.loggers.base import RaymonLoggerBase
 from raymon.wire import Event
 
+if TYPE_CHECKING:
+    import httpx
+
 
 def resolve_url(url: str | None) -> str:
-    url = url or os.environ.get("RAYMON_URL")
-    if not url:
-        raise ValueError("url is required (or set RAYMON_URL), e.g. http://127.0.0.1:8000")
-    return url.rstrip("/")
+    return config.backend_url(url)
 
 
 def ingest_url(url: str, project_id: str) -> str:
@@ -29,7 +29,7 @@ def ingest_url(url: str, project_id: str) -> str:
 
 
 def auth_headers(api_key: str | None) -> dict[str, str]:
-    api_key = api_key if api_key is not None else os.environ.get("RAYMON_API_KEY")
+    api_key = config.api_key(api_key)
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
@@ -51,9 +51,13 @@ class RaymonAPILogger(RaymonLoggerBase):
         self.url = resolve_url(url)
         self.endpoint = ingest_url(self.url, self.project_id)
         headers = {"Content-Type": "application/json", **auth_headers(api_key)}
-        self._client = httpx.Client(headers=headers, timeout=timeout)
+        import httpx  # here, not at import: httpx (and what it pulls in) costs more than the rest of raymon
+
+        self._client: httpx.Client = httpx.Client(headers=headers, timeout=timeout)
 
     def emit(self, event: Event) -> None:
+        import httpx
+
         try:
             response = self._client.post(self.endpoint, content=orjson.dumps(event))
         except httpx.HTTPError as exc:

@@ -5,11 +5,11 @@ Subclasses only decide where the bytes go, by implementing ``emit(event)``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from raymon.exceptions import DataTypeError
+from raymon import config
+from raymon.exceptions import ConfigurationError, DataTypeError, WireFormatError
 from raymon.tags import Tag, tags_to_jcr
 from raymon.types import RaymonDataType, jcr_size_check, max_object_bytes
 from raymon.wire import Event, check_id, object_event, tags_event, text_event
@@ -23,10 +23,12 @@ class RaymonLoggerBase:
     """
 
     def __init__(self, project_id: str | None = None, max_object_bytes: int | None = None) -> None:
-        project_id = project_id if project_id is not None else os.environ.get("RAYMON_PROJECT_ID")
-        if project_id is None:
-            raise ValueError("project_id is required (or set RAYMON_PROJECT_ID)")
-        self.project_id = check_id("project_id", project_id)
+        try:
+            self.project_id = check_id("project_id", config.project_id(project_id))
+        except WireFormatError as exc:
+            raise ConfigurationError("project_id", str(exc)) from exc
+        if max_object_bytes is not None:
+            config.max_object_bytes(max_object_bytes)  # refuses a limit below one byte
         self.max_object_bytes = max_object_bytes
 
     # -- the interface Trace uses ------------------------------------------------------------

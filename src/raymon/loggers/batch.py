@@ -12,7 +12,6 @@ policy or the dead-letter rule.
 from __future__ import annotations
 
 import atexit
-import http.client
 import logging
 import os
 import random
@@ -21,13 +20,13 @@ import time
 import weakref
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 
-from raymon.exceptions import LoggerError
+from raymon import config
+from raymon.exceptions import ConfigurationError, LoggerError
 from raymon.loggers.api import auth_headers, ingest_url, resolve_url
 from raymon.loggers.base import RaymonLoggerBase
 from raymon.loggers.ingest_connection import IngestAnswer, IngestConnection
@@ -146,24 +145,28 @@ class RaymonBatchLogger(RaymonLoggerBase):
     ) -> None:
         super().__init__(project_id=project_id, max_object_bytes=max_object_bytes)
         if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+            raise ConfigurationError("batch_size", f"batch_size must be at least 1, got {batch_size}")
         if batch_bytes < 1024:
-            raise ValueError(f"batch_bytes must be at least 1024, got {batch_bytes}")
+            raise ConfigurationError("batch_bytes", f"batch_bytes must be at least 1024, got {batch_bytes}")
         if not flush_interval > 0:
-            raise ValueError(f"flush_interval must be a positive number of seconds, got {flush_interval}")
+            raise ConfigurationError(
+                "flush_interval", f"flush_interval must be a positive number of seconds, got {flush_interval}"
+            )
         if segment_bytes is None:
             segment_bytes = max(1024, min(8 * 1024 * 1024, max_spool_bytes // 8))
         if segment_bytes < 1024:
-            raise ValueError(f"segment_bytes must be at least 1024, got {segment_bytes}")
+            raise ConfigurationError(
+                "segment_bytes", f"segment_bytes must be at least 1024, got {segment_bytes}"
+            )
         if max_spool_bytes < 2 * segment_bytes:
-            raise ValueError(
+            raise ConfigurationError(
+                "max_spool_bytes",
                 f"max_spool_bytes must be at least twice segment_bytes ({2 * segment_bytes}), "
-                f"got {max_spool_bytes}"
+                f"got {max_spool_bytes}",
             )
         self.url = resolve_url(url)
         self.endpoint = ingest_url(self.url, self.project_id)
-        spool_dir = spool_dir if spool_dir is not None else os.environ.get("RAYMON_SPOOL_DIR", "raymon-spool")
-        self.spool_dir = Path(spool_dir)
+        self.spool_dir = Path(config.spool_dir(spool_dir))
         self.project_dir = project_spool_dir(self.spool_dir, self.project_id)
         self.batch_size = batch_size
         self.batch_bytes = batch_bytes
@@ -421,6 +424,8 @@ class RaymonBatchLogger(RaymonLoggerBase):
     # -- HTTP -----------------------------------------------------------------------------------
     def _send(self, lines: list[bytes]) -> None:
         """Deliver ``lines``: acknowledged or dead-lettered when this returns; ``_Retry`` otherwise."""
+        import http.client  # loaded by IngestConnection when the logger started
+
         body = b"[" + b",".join(lines) + b"]"
         self.stats.requests += 1
         try:
@@ -539,6 +544,8 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     try:
         seconds = float(value)
     except ValueError:
+        from email.utils import parsedate_to_datetime
+
         try:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):

@@ -10,10 +10,14 @@ logger connects straight to ``url``.
 
 from __future__ import annotations
 
-import http.client
-import ssl
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from raymon.exceptions import ConfigurationError
+
+if TYPE_CHECKING:
+    import http.client
 
 
 @dataclass
@@ -33,7 +37,7 @@ class IngestConnection:
     def __init__(self, endpoint: str, headers: dict[str, str], timeout: float) -> None:
         parts = urlsplit(endpoint)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"url must be http(s)://host[:port][/prefix], got {endpoint!r}")
+            raise ConfigurationError("url", f"url must be http(s)://host[:port][/prefix], got {endpoint!r}")
         self.endpoint = endpoint
         self.https = parts.scheme == "https"
         self.host = parts.hostname
@@ -41,16 +45,23 @@ class IngestConnection:
         self.path = parts.path + (f"?{parts.query}" if parts.query else "")
         self.headers = {**headers, "Content-Type": "application/json"}
         self.timeout = timeout
+        import http.client  # noqa: F401  here, not at import: ``import raymon`` stays light; the sending thread finds it loaded
+        import ssl
+
         self._conn: http.client.HTTPConnection | None = None
         self._ssl = ssl.create_default_context() if self.https else None
 
     def _connect(self) -> http.client.HTTPConnection:
+        import http.client
+
         if self.https:
             return http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._ssl)
         return http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
 
     def post(self, body: bytes) -> IngestAnswer:
         """Send ``body``; raise ``OSError`` or ``http.client.HTTPException`` when no answer came."""
+        import http.client
+
         for attempt in (1, 2):
             reused = self._conn is not None
             conn = self._conn or self._connect()

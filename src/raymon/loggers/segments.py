@@ -17,6 +17,8 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+from raymon.exceptions import ConfigurationError
+
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 SEGMENT_SUFFIX = ".ndjson"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -43,9 +45,11 @@ class SegmentWriter:
         durability: str = "write",
     ) -> None:
         if durability not in ("write", "fsync", "buffer"):
-            raise ValueError(f"durability must be 'write', 'fsync' or 'buffer', got {durability!r}")
+            raise ConfigurationError(
+                "durability", f"durability must be 'write', 'fsync' or 'buffer', got {durability!r}"
+            )
         if max_bytes < 1024:
-            raise ValueError(f"max_bytes must be at least 1024, got {max_bytes}")
+            raise ConfigurationError("max_bytes", f"max_bytes must be at least 1024, got {max_bytes}")
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.prefix = prefix

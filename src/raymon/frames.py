@@ -1,0 +1,282 @@
+"""Export rows back into one pandas DataFrame, decoded column by column.
+
+An export row (``RaymonAPI.export``, NDJSON) holds a trace id, the trace's tags
+and one object's jcr. ``export_frame`` turns many rows into one frame: the
+trace id, object id and time, one ``tags.<name>`` column per tag name, and the
+object's own columns (a ``rt.DataFrame`` gives its rows, a ``rt.Series`` one
+row with its index labels as columns, ``rt.Native`` dicts one row with their
+keys as columns, any other type one ``data`` column of the loaded objects).
+
+Objects with the same column layout are decoded together, one array per column
+for all of them (never one ``load_jcr`` per row); objects of another layout are
+decoded as their own group and the groups concatenated, so no value is lost.
+Imports pandas when called (the client's base install has no pandas).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from raymon import types as rt
+from raymon.exceptions import DataTypeError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+META_COLUMNS = ("trace_id", "obj_id", "ts")
+TAG_PREFIX = "tags."
+_DATAFRAME = rt.DataFrame.type_name
+_SERIES = rt.Series.type_name
+_NATIVE = rt.Native.type_name
+
+
+def export_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One DataFrame of export rows (dicts with ``trace_id``, ``obj_id``, ``ts``, ``tags``, ``data``)."""
+    import pandas as pd
+
+    expanded: list[Mapping[str, Any]] = []  # each export row once per row of its object
+    groups: dict[tuple[Any, ...], _Group] = {}
+    for row in rows:
+        jcr = row.get("data")
+        key, n = _layout(jcr)
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(key[0])
+        group.add(jcr, len(expanded), n)
+        if n == 1:
+            expanded.append(row)
+        else:
+            expanded.extend([row] * n)
+    head = pd.DataFrame({name: [row.get(name) for row in expanded] for name in META_COLUMNS})
+    head["ts"] = pd.to_datetime(head["ts"], utc=True, format="ISO8601")
+    tag_rows = [row.get("tags") or {} for row in expanded]
+    tag_names = list(dict.fromkeys(name for tags in _distinct(tag_rows) for name in tags))
+    tag_frame = pd.DataFrame(
+        {
+            TAG_PREFIX + name: pd.Series([tags.get(name) for tags in tag_rows], dtype=object).infer_objects()
+            for name in tag_names
+        },
+        index=head.index,
+    )
+    parts = [group.frame() for group in groups.values()]
+    if not parts:
+        body = pd.DataFrame(index=head.index)
+    elif len(parts) == 1:
+        body = parts[0]
+    else:
+        body = pd.concat(parts, axis=0, sort=False).sort_index()
+    body.index = head.index
+    return pd.concat([head, tag_frame, body], axis=1)
+
+
+def export_frame_from_ndjson(body: bytes) -> pd.DataFrame:
+    """``export_frame`` of an NDJSON export's bytes.
+
+    The cyclic garbage collector is paused while the lines are parsed and decoded
+    (they make millions of young dicts and lists and no cycles; collecting them
+    as they are made costs more than the decoding) and put back as it was.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return export_frame([orjson.loads(line) for line in body.splitlines() if line])
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _distinct(tag_rows: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    """The tag dicts of different key sets (most traces share one), in order of first appearance."""
+    seen: set[tuple[str, ...]] = set()
+    for tags in tag_rows:
+        keys = tuple(tags)
+        if keys not in seen:
+            seen.add(keys)
+            yield tags
+
+
+def _layout(jcr: Any) -> tuple[tuple[Any, ...], int]:
+    """The key of the objects that decode together, and how many rows this one gives."""
+    if not isinstance(jcr, dict):
+        return ("other",), 1
+    kind = jcr.get("type")
+    params = jcr.get("params")
+    names = _column_names(params) if kind == _DATAFRAME and isinstance(params, dict) else None
+    if names is not None and isinstance(params, dict):
+        columns = params["columns"]
+        n = len(columns[0]["values"]) if columns and "values" in columns[0] else _index_length(params)
+        return (_DATAFRAME, _hashable_names(names), tuple([col["dtype"] for col in columns])), n
+    if kind == _SERIES and isinstance(params, dict):
+        index = params["index"]
+        col = params["column"]
+        if "values" in index and "values" in col and "categories" not in col:
+            return (_SERIES, index["dtype"], col["dtype"], _hashable_names(index["values"])), 1
+    if kind == _NATIVE and isinstance(params, dict) and isinstance(params.get("data"), dict):
+        if not params.get("tagged"):
+            return (_NATIVE, tuple(params["data"])), 1
+    return ("other",), 1
+
+
+def _column_names(params: dict[str, Any]) -> list[Any] | None:
+    """The encoded column labels of a DataFrame jcr, or None for a MultiIndex (or a range) of columns."""
+    column_index = params.get("column_index")
+    if column_index is None:
+        return [col["name"] for col in params["columns"]]
+    if "values" in column_index and "categories" not in column_index:
+        return list(column_index["values"])
+    return None
+
+
+def _index_length(params: dict[str, Any]) -> int:
+    index = params["index"]
+    if "range" in index:
+        start, stop, step = index["range"]
+        return len(range(start, stop, step))
+    return len(rt.DataFrame.from_jcr(params).data)
+
+
+def _hashable_names(names: list[Any]) -> tuple[Any, ...]:
+    """The encoded labels as a dict key (tagged labels, being dicts, by their JSON text)."""
+    try:
+        return tuple(names)
+    except TypeError:
+        return tuple(orjson.dumps(name) if isinstance(name, dict | list) else name for name in names)
+
+
+class _Group:
+    """Objects of one layout: their raw column values gathered, decoded once at the end."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.positions: list[int] = []
+        self.jcrs: list[Any] = []
+        self.one_row_each = True
+
+    def add(self, jcr: Any, position: int, n: int) -> None:
+        if n == 1:
+            self.positions.append(position)
+        else:
+            self.positions.extend(range(position, position + n))
+            self.one_row_each = False
+        self.jcrs.append(jcr)
+
+    def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        if self.kind == _DATAFRAME:
+            data = self._dataframe_columns()
+        elif self.kind == _SERIES:
+            data = self._series_columns()
+        elif self.kind == _NATIVE:
+            data = self._native_columns()
+        else:
+            data = {"data": [_loaded(jcr) for jcr in self.jcrs]}
+        index = pd.Index(self.positions)
+        frame = pd.DataFrame(
+            {i: _as_series(values, index) for i, (_, values) in enumerate(data.items())}, index=index
+        )
+        frame.columns = pd.Index(list(data), dtype=object, tupleize_cols=False)
+        if self.kind in (_SERIES, _NATIVE):  # a row of a mixed frame: each column finds its dtype again
+            frame = frame.infer_objects()
+        return frame
+
+    def _dataframe_columns(self) -> dict[Any, Any]:
+        objects = [jcr["params"]["columns"] for jcr in self.jcrs]
+        names = _column_names(self.jcrs[0]["params"]) or []
+        out: dict[Any, Any] = {}
+        for i, (encoded_name, col) in enumerate(zip(names, objects[0], strict=True)):
+            name = rt.decode_value(encoded_name)
+            if "categories" in col:
+                out[name] = _categorical([columns[i] for columns in objects])
+                continue
+            if self.one_row_each:
+                values = [columns[i]["values"][0] for columns in objects]
+            else:
+                values = []
+                for columns in objects:
+                    values.extend(columns[i]["values"])
+            out[name] = _decoded_column({**col, "values": values})
+        return out
+
+    def _series_columns(self) -> dict[Any, Any]:
+        params = self.jcrs[0]["params"]
+        names = [rt.decode_value(v) for v in params["index"]["values"]]
+        dtype = params["column"]["dtype"]
+        columns = zip(*(jcr["params"]["column"]["values"] for jcr in self.jcrs), strict=True)
+        return {
+            name: _decoded_column({**params["column"], "dtype": dtype, "values": list(values)})
+            for name, values in zip(names, columns, strict=True)
+        }
+
+    def _native_columns(self) -> dict[Any, Any]:
+        names = list(self.jcrs[0]["params"]["data"])
+        return {name: [jcr["params"]["data"][name] for jcr in self.jcrs] for name in names}
+
+
+def _loaded(jcr: Any) -> Any:
+    if jcr is None:
+        return None
+    try:
+        return rt.load_jcr(jcr).data
+    except DataTypeError:
+        return jcr
+
+
+def _decoded_column(col: dict[str, Any]) -> Any:
+    """One encoded column of many objects, as one array; object columns of NumPy scalars typed again."""
+    import numpy as np
+
+    if col["dtype"] == "object":
+        fast = _uniform_numpy_scalars(col["values"])
+        if fast is not None:
+            return fast
+        return np.asarray(rt._decode_column(col), dtype=object)
+    return rt._decode_column(col)
+
+
+def _uniform_numpy_scalars(values: list[Any]) -> Any:
+    """``[{"$np": [dtype, v]}, ...]`` of one numeric dtype as one array of it, else None."""
+    import numpy as np
+
+    if not values or not isinstance(values[0], dict) or "$np" not in values[0]:
+        return None
+    dtype = values[0]["$np"][0]
+    try:
+        raw = [v["$np"][1] for v in values if v["$np"][0] == dtype]
+    except (TypeError, KeyError, IndexError):
+        return None
+    kind = np.dtype(dtype).kind
+    if len(raw) != len(values) or kind not in "biuf":
+        return None
+    if kind == "f":  # NaN and infinities are tagged: {"$float": "NaN"}
+        raw = [rt.decode_value(v) if isinstance(v, dict) else v for v in raw]
+    elif any(isinstance(v, dict) for v in raw):  # integers past 64 bits
+        return None
+    return np.array(raw, dtype=dtype)
+
+
+def _categorical(cols: list[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    first = cols[0]
+    if all(col["categories"] == first["categories"] and col["ordered"] == first["ordered"] for col in cols):
+        codes: list[int] = []
+        for col in cols:
+            codes.extend(col["codes"])
+        return rt._decode_column({**first, "codes": codes})
+    return pd.api.types.union_categoricals([rt._decode_column(col) for col in cols])
+
+
+def _as_series(values: Any, index: Any) -> pd.Series:
+    import pandas as pd
+
+    if isinstance(values, list):
+        return pd.Series(values, index=index, dtype=object).infer_objects()
+    return pd.Series(values, index=index, dtype=values.dtype, copy=False)
+
+
+__all__ = ["export_frame", "export_frame_from_ndjson", "META_COLUMNS", "TAG_PREFIX"]
