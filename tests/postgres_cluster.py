@@ -12,7 +12,8 @@ cleaning up (SIGKILL, power loss) is removed by the next session (``remove_orpha
 
 It must never listen beyond 127.0.0.1, never touch a cluster or directory it did not create,
 and never outlive the session that started it when that session ends normally, fails or is
-interrupted (the fixture's finaliser and an ``atexit`` hook both stop it; stopping twice is fine).
+interrupted (the fixture's finaliser and an ``atexit`` hook both stop it, SIGTERM is turned into
+an interrupt; stopping twice is fine).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import pwd
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,7 @@ OWNER_FILE = "owner.pid"  # the pid of the pytest process that made the cluster
 SERVER_USER = "postgres"  # the account the cluster runs as when the tests run as root
 START_TIMEOUT_S = 60
 PORT_ENV = "RAYMON_TEST_POSTGRES_PORT"  # optional: a fixed port instead of a free one
+DEBIAN_ROOT = Path("/usr/lib/postgresql")  # Debian/Ubuntu: <version>/bin/initdb, not on PATH
 
 
 class ClusterUnavailable(Exception):
@@ -58,18 +62,21 @@ def _version_key(bindir: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", bindir.parent.name)) or (0,)
 
 
-def find_bindir() -> Path | None:
-    """The directory holding ``initdb`` and ``pg_ctl``: PATH, then ``pg_config --bindir``, then Debian's newest."""
-    initdb = shutil.which("initdb")
+def find_bindir(path: str | None = None, debian_root: Path = DEBIAN_ROOT) -> Path | None:
+    """The directory holding ``initdb`` and ``pg_ctl``: PATH, then ``pg_config --bindir``, then Debian's newest.
+
+    ``path`` (default: ``$PATH``) and ``debian_root`` are where to look, for tests.
+    """
+    initdb = shutil.which("initdb", path=path)
     if initdb and _has_binaries(Path(initdb).resolve().parent):
         return Path(initdb).resolve().parent
-    pg_config = shutil.which("pg_config")
+    pg_config = shutil.which("pg_config", path=path)
     if pg_config:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
             if out.returncode == 0 and _has_binaries(Path(out.stdout.strip())):
                 return Path(out.stdout.strip())
-    debian = [p for p in Path("/usr/lib/postgresql").glob("*/bin") if _has_binaries(p)]
+    debian = [p for p in debian_root.glob("*/bin") if _has_binaries(p)]
     return max(debian, key=_version_key) if debian else None
 
 
@@ -101,6 +108,22 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _sigterm_as_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _interrupt_on_sigterm() -> None:
+    """Make SIGTERM (a CI timeout, ``kill``) end the session like Ctrl-C, so finalisers and atexit run.
+
+    Python's default for SIGTERM exits at once, skipping both; a handler someone else set is kept.
+    """
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL,
+        None,
+    ):
+        signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
 
 
 class PostgresCluster:
@@ -157,6 +180,7 @@ class PostgresCluster:
         remove_orphans(self)
         self.root = self._make_root()
         atexit.register(self.stop)
+        _interrupt_on_sigterm()
         initdb = self._run(
             [str(self.bindir / "initdb"), "-D", str(self.data_dir), "-A", "trust", "-U", "postgres"]
             + ["-E", "UTF8", "--locale=C", "--no-sync"]
