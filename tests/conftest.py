@@ -5,8 +5,9 @@
 server you manage; each test database is created and dropped on it), otherwise a throwaway
 cluster the session starts itself from the local PostgreSQL binaries (``postgres_cluster.py``:
 initdb in a private temp directory, 127.0.0.1 and a free port only, stopped and deleted when
-the session ends, is interrupted or fails). The cluster starts only when a PostgreSQL test runs;
-without the binaries those tests skip, naming what to install.
+the session ends, is interrupted or fails; ``RAYMON_TEST_POSTGRES_PORT`` pins its port). The
+cluster starts only when a PostgreSQL test runs; without the binaries those tests skip, naming
+what to install (or fail, when ``RAYMON_TEST_REQUIRE_POSTGRES`` is set, as ``.ci/run`` does).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ HOUSEPRICES_DIR = REPO_ROOT.parent / "shared" / "data" / "houseprices"
 if not HOUSEPRICES_DIR.exists():  # the package keeps its own copy for the demo
     HOUSEPRICES_DIR = REPO_ROOT / "src" / "raymon" / "demo_data"
 POSTGRES_ENV = "RAYMON_TEST_POSTGRES_URL"
+REQUIRE_ENV = "RAYMON_TEST_REQUIRE_POSTGRES"  # set (CI): fail instead of skipping when PostgreSQL is missing
 
 
 @pytest.fixture(scope="session")
@@ -56,20 +58,17 @@ def postgres_url() -> Iterator[str]:
     if url:
         yield url
         return
+    unavailable = pytest.fail if os.environ.get(REQUIRE_ENV) else pytest.skip  # CI: never skip silently
     bindir = find_bindir()
     if bindir is None:
-        pytest.skip(f"PostgreSQL tests need initdb and pg_ctl, which were not found: {INSTALL_HINT}")
+        unavailable(f"PostgreSQL tests need initdb and pg_ctl, which were not found: {INSTALL_HINT}")
+    port = int(os.environ[PORT_ENV]) if os.environ.get(PORT_ENV) else None
     try:
-        cluster = PostgresCluster(
-            bindir, port=int(os.environ[PORT_ENV]) if os.environ.get(PORT_ENV) else None
-        )
-        cluster.start()
+        cluster = PostgresCluster(bindir, port=port).start()
     except ClusterUnavailable as exc:
-        pytest.skip(str(exc))
+        unavailable(str(exc))
     except ClusterError as exc:
-        pytest.fail(
-            f"the test session's PostgreSQL cluster (from {bindir}) did not start: {exc}", pytrace=False
-        )
+        pytest.fail(f"the session's PostgreSQL cluster (from {bindir}) did not start: {exc}", pytrace=False)
     try:
         yield cluster.url
     finally:
