@@ -9,10 +9,13 @@
 - ``make_server``: a factory for servers with their own settings (limits,
   overload, restart): ``make_server(RAYMON_MAX_BATCH_EVENTS="5")``; each is
   stopped at the end of the test.
-- ``backend``: ``"sqlite"`` or ``"postgresql"``; PostgreSQL runs when
-  ``RAYMON_TEST_POSTGRES_URL`` is set (e.g.
-  ``postgresql+psycopg://postgres@127.0.0.1:5433/postgres``), each server on a
-  fresh database that is dropped afterwards; otherwise it is skipped, saying why.
+- ``backend``: ``"sqlite"`` or ``"postgresql"``. PostgreSQL runs on the server
+  of the ``postgres_url`` fixture (tests/conftest.py): ``RAYMON_TEST_POSTGRES_URL``
+  when set, else a throwaway cluster the session starts from the local
+  PostgreSQL binaries; without either it is skipped, saying what to install.
+- ``postgres_databases``: for the ``postgresql`` backend a ``PostgresDatabases``
+  that makes and drops the fresh database each server (or store test) gets;
+  ``None`` for ``sqlite``, so SQLite tests never start PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ import pytest
 
 from raymon.api import RaymonAPI
 
-POSTGRES_ENV = "RAYMON_TEST_POSTGRES_URL"
 TEST_PROJECT_ID = "test-project"
 TEST_ADMIN_KEY = "rmn_test_admin_key_0123456789abcdef"
 TEST_USER_EMAIL = "admin@example.com"
@@ -48,7 +50,7 @@ def free_port() -> int:
 
 
 class PostgresDatabases:
-    """Creates and drops throwaway databases on the PostgreSQL server of ``RAYMON_TEST_POSTGRES_URL``."""
+    """Creates and drops throwaway databases on the PostgreSQL server of ``url`` (the ``postgres_url`` fixture)."""
 
     def __init__(self, url: str) -> None:
         from sqlalchemy.engine import make_url
@@ -201,19 +203,17 @@ class RaymonServer:
         return f"RaymonServer({self.url}, {self.backend})"
 
 
-@pytest.fixture(scope="session")
-def postgres_databases() -> PostgresDatabases | None:
-    url = os.environ.get(POSTGRES_ENV)
-    return PostgresDatabases(url) if url else None
-
-
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, postgres_databases: PostgresDatabases | None) -> str:
-    if request.param == "postgresql" and postgres_databases is None:
-        pytest.skip(
-            f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5433/postgres)"
-        )
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgresql":
+        request.getfixturevalue("postgres_url")  # starts the session's cluster, or skips saying why
     return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(backend: str, request: pytest.FixtureRequest) -> PostgresDatabases | None:
+    """Throwaway databases for the ``postgresql`` backend; ``None`` for ``sqlite`` (PostgreSQL is not started)."""
+    return PostgresDatabases(request.getfixturevalue("postgres_url")) if backend == "postgresql" else None
 
 
 @pytest.fixture(scope="session")

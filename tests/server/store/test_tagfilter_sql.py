@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -65,10 +64,7 @@ def _fill(db: Database) -> None:
                     )
 
 
-def _postgres_database() -> Iterator[Database]:
-    base_url = os.environ.get("RAYMON_TEST_POSTGRES_URL")
-    if not base_url:
-        pytest.skip("set RAYMON_TEST_POSTGRES_URL to run the tag filter SQL tests on PostgreSQL")
+def _postgres_database(base_url: str) -> Iterator[Database]:
     name = f"raymon_tagfilter_{uuid.uuid4().hex[:8]}"
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -92,7 +88,9 @@ def filled_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield db
         db.dispose()
     else:
-        for db in _postgres_database():
+        for db in _postgres_database(
+            request.getfixturevalue("postgres_url")
+        ):  # the session's server, or skip
             Base.metadata.create_all(db.engine)
             _fill(db)
             yield db
