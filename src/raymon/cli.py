@@ -51,7 +51,7 @@ def _session(data_dir: str | None) -> Iterator[Session]:
     from raymon.server.services.errors import ServiceError
     from raymon.server.store.db import Database
 
-    database = Database(settings.effective_database_url)
+    database = Database.from_settings(settings)
     try:
         database.migrate()
         with database.write_session() as session:

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from raymon.server.api import ROUTERS
+from raymon.server.api.body_limit import RequestBodyLimits
 from raymon.server.api.deps import resolve_api_key
 from raymon.server.services.bootstrap import BootstrapReport, bootstrap
 from raymon.server.services.errors import ServiceError
@@ -30,7 +31,7 @@ log = logging.getLogger("raymon.server")
 def create_app(settings: Settings | None = None, database: Database | None = None) -> FastAPI:
     settings = settings if settings is not None else Settings.from_env()
     if database is None:
-        database = Database(settings.effective_database_url, pool_size=settings.db_pool_size)
+        database = Database.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.state.settings = settings
     app.state.database = database
     app.state.object_store = open_object_store(settings)
-    app.state.ingest_gate = IngestGate(settings.ingest_max_inflight, settings.ingest_slot_wait_seconds)
+    app.state.ingest_gate = IngestGate.from_settings(settings)
     app.state.principal_resolvers = [resolve_api_key]
     app.state.ingest_listeners = []  # services.ingest.IngestListener: told of newly stored events
     app.state.prepared = False
@@ -65,6 +66,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(
+        RequestBodyLimits,
+        max_bytes=settings.max_request_bytes,
+        read_timeout=settings.request_read_timeout_seconds,
+    )
     return app
 
 

@@ -29,7 +29,8 @@ def profile_create(
     body: dict[str, Any] = _PROFILE_BODY,
 ) -> dict[str, Any]:
     """Store a profile; 201 when new, 200 when the identical document was stored already, 409 on a clash."""
-    summary, created = profiles.create_profile(get_database(request), access.project_id, body)
+    limit = request.app.state.settings.profile_limit
+    summary, created = profiles.create_profile(get_database(request), access.project_id, body, limit)
     if not created:
         response.status_code = 200
     return summary

@@ -1,35 +1,103 @@
-"""``IngestGate``: how many ingest requests may be parsed and written at once.
+"""``IngestGate``: what an ingest request must get before it is handled: room for its body, then a slot.
 
-Overload protection for the ingest routes: a request that cannot get a slot
-within ``ingest_slot_wait_seconds`` is answered 429. It knows nothing of HTTP
-or SQL.
+Overload protection for the ingest routes, in two parts:
+
+- ``buffer`` (an ``IngestBuffer``): the bytes of request bodies held in memory
+  at once, read or being read, counted as they arrive; a request whose body
+  does not fit is answered 429 at once. A client sending slowly holds only the
+  bytes it has sent, so slow clients cannot fill it.
+- the slots: how many requests may be parsed and written at once. A request
+  takes one only when its body is read (it never holds one while it waits on
+  the network); one that cannot get a slot within ``ingest_slot_wait_seconds``
+  is answered 429.
+
+Both are shared fairly: one project may hold at most ``ingest_project_share``
+of the slots and of the buffer, so a busy or hostile tenant leaves room for
+the others. It knows nothing of HTTP or SQL, and must only be used from the
+server's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
+from collections import Counter
+
+from raymon.server.services.ingest_buffer import IngestBuffer
+from raymon.server.settings import Settings
+
+
+def project_cap(total: int, share: float) -> int:
+    """How much of ``total`` one project may hold: ``ceil(total * share)``, at least 1."""
+    return max(1, math.ceil(total * share - 1e-9))
 
 
 class IngestGate:
-    """A bounded number of ingest requests in flight; the rest wait briefly, then get 429.
+    """A bounded number of ingest requests in flight, at most ``project_cap`` of them per project.
 
-    The asyncio semaphore is made on first use, inside the server's event loop.
+    The rest wait briefly (woken whenever a slot is given back), then get 429.
     """
 
-    def __init__(self, slots: int, wait_seconds: float) -> None:
+    def __init__(
+        self,
+        slots: int,
+        wait_seconds: float,
+        project_share: float = 1.0,
+        buffer: IngestBuffer | None = None,
+    ) -> None:
         self.slots = slots
         self.wait_seconds = wait_seconds
-        self._semaphore: asyncio.Semaphore | None = None
+        self.project_share = project_share
+        self.per_project = project_cap(slots, project_share)
+        self.buffer = buffer if buffer is not None else IngestBuffer(0, project_share)
+        self._in_flight = 0
+        self._held: Counter[str] = Counter()
+        self._waiters: list[asyncio.Future[None]] = []
 
-    async def acquire(self) -> bool:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.slots)
-        try:
-            await asyncio.wait_for(self._semaphore.acquire(), timeout=self.wait_seconds)
-        except TimeoutError:
-            return False
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestGate:
+        return cls(
+            settings.ingest_max_inflight,
+            settings.ingest_slot_wait_seconds,
+            settings.ingest_project_share,
+            IngestBuffer(settings.ingest_buffer_limit, settings.ingest_project_share),
+        )
+
+    def _free_for(self, project_id: str) -> bool:
+        return self._in_flight < self.slots and self._held[project_id] < self.per_project
+
+    async def acquire(self, project_id: str = "") -> bool:
+        """Take a slot for ``project_id``; False when none was free within ``wait_seconds``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.wait_seconds
+        while not self._free_for(project_id):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            woken: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(woken)
+            try:
+                await asyncio.wait_for(woken, timeout=remaining)
+            except TimeoutError:
+                return False
+            finally:
+                if woken in self._waiters:
+                    self._waiters.remove(woken)
+        self._in_flight += 1
+        self._held[project_id] += 1
         return True
 
-    def release(self) -> None:
-        assert self._semaphore is not None
-        self._semaphore.release()
+    def release(self, project_id: str = "") -> None:
+        """Give back a slot ``acquire(project_id)`` took, and wake the requests waiting for one."""
+        self._in_flight -= 1
+        self._held[project_id] -= 1
+        if self._held[project_id] <= 0:
+            del self._held[project_id]
+        waiters, self._waiters = self._waiters, []
+        for woken in waiters:
+            if not woken.done():
+                woken.set_result(None)
+
+    def held_by(self, project_id: str) -> int:
+        """Slots ``project_id`` holds now."""
+        return self._held[project_id]

@@ -24,7 +24,7 @@ from raymon.server.store.models import Profile
 
 NAME_MAX_LEN = 200
 VERSION_MAX_LEN = 64
-MAX_PROFILE_BYTES = 64 * 1024 * 1024
+MAX_PROFILE_BYTES = 32 * 1024 * 1024  # the server passes settings.profile_limit
 _PART_RE = re.compile(r"[A-Za-z0-9_\-.:+]+")
 
 
@@ -100,13 +100,16 @@ def _summary(row: Profile) -> dict[str, Any]:
     }
 
 
-def create_profile(db: Database, project_id: str, body: Any) -> tuple[dict[str, Any], bool]:
+def create_profile(
+    db: Database, project_id: str, body: Any, max_bytes: int = MAX_PROFILE_BYTES
+) -> tuple[dict[str, Any], bool]:
     """Store a profile; answers its summary and whether it was new (False: the identical one was there)."""
     name, version = profile_identity(body)
     size = len(orjson.dumps(body))
-    if size > MAX_PROFILE_BYTES:
+    if size > max_bytes:
         raise InvalidInputError(
-            f"profile {name}@{version} is {size} bytes, the maximum is {MAX_PROFILE_BYTES}"
+            f"profile {name}@{version} is {size} bytes, over the limit max_profile_bytes={max_bytes} "
+            "(RAYMON_MAX_PROFILE_BYTES)"
         )
     existing = _find(db, project_id, name, version)
     if existing is not None:
