@@ -174,7 +174,7 @@ def _legacy_ts(value: Any) -> str:
             return datetime.fromtimestamp(value, UTC).isoformat(timespec="microseconds")
         except (OverflowError, ValueError, OSError):
             raise WireFormatError(
-                f"timestamp {value!r} is not a time in seconds since 1970 that UTC can hold: {TS_RANGE}"
+                f"timestamp {value!r} (seconds since 1970) is out of range: {TS_RANGE}"
             ) from None
     if not isinstance(value, str):
         raise WireFormatError(f"timestamp must be an ISO 8601 string, got {value!r}")
