@@ -11,17 +11,49 @@ from raymon.server.services.ingest_gate import IngestGate
 from raymon.server.settings import Settings
 
 
-def test_one_project_holds_at_most_its_share_of_the_slots_and_others_still_get_in() -> None:
+def test_a_project_alone_may_use_every_slot() -> None:
     async def scenario() -> None:
         gate = IngestGate(slots=4, wait_seconds=0.05, project_share=0.5)
+        assert all([await gate.acquire("alone") for _ in range(4)])
+        assert not await gate.acquire("alone")  # every slot is taken: it waits, then gets 429
+        assert gate.held_by("alone") == 4
+
+    asyncio.run(scenario())
+
+
+def test_past_its_share_a_project_yields_the_next_free_slot_to_a_waiting_project() -> None:
+    async def scenario() -> None:
+        gate = IngestGate(slots=4, wait_seconds=2.0, project_share=0.5)
         assert gate.per_project == 2
-        assert await gate.acquire("greedy") and await gate.acquire("greedy")
-        assert not await gate.acquire("greedy")  # its share is taken: it waits, then gets 429
-        assert await gate.acquire("other") and await gate.acquire("third")
-        assert not await gate.acquire("fourth")  # every slot is taken now
+        for _ in range(4):
+            assert await gate.acquire("greedy")
+        greedy_again = asyncio.create_task(gate.acquire("greedy"))  # waiting first
+        await asyncio.sleep(0.01)
+        other = asyncio.create_task(gate.acquire("other"))
+        await asyncio.sleep(0.01)
         gate.release("greedy")
-        assert await gate.acquire("fourth")
-        assert (gate.held_by("greedy"), gate.held_by("other"), gate.held_by("fourth")) == (1, 1, 1)
+        assert await asyncio.wait_for(other, 1.0)  # the slot went to the project under its share
+        await asyncio.sleep(0.01)
+        assert not greedy_again.done()
+        gate.release("greedy")  # greedy holds 2 = its share; nobody else waits: it may take it
+        assert await asyncio.wait_for(greedy_again, 1.0)
+        assert (gate.held_by("greedy"), gate.held_by("other")) == (3, 1)
+
+    asyncio.run(scenario())
+
+
+def test_a_project_under_its_share_is_never_kept_waiting_by_one_over_it() -> None:
+    async def scenario() -> None:
+        gate = IngestGate(slots=2, wait_seconds=0.2, project_share=0.5)
+        assert await gate.acquire("a") and await gate.acquire("a")
+        waiters = [asyncio.create_task(gate.acquire("a")) for _ in range(3)]
+        waiters.append(asyncio.create_task(gate.acquire("b")))
+        await asyncio.sleep(0.01)
+        gate.release("a")
+        await asyncio.sleep(0.01)
+        assert waiters[-1].done() and waiters[-1].result()
+        assert not any(w.done() for w in waiters[:-1])
+        assert [await w for w in waiters[:-1]] == [False, False, False]  # timed out: 429
 
     asyncio.run(scenario())
 

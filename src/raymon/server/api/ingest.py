@@ -103,8 +103,9 @@ async def _ingest(request: Request, access: ProjectAccess) -> JSONResponse:
         if not await gate.acquire(project_id):
             return JSONResponse(
                 {
-                    "detail": f"the server is busy ingesting ({gate.slots} requests in flight, "
-                    f"project {project_id!r} may hold {gate.per_project}): retry later"
+                    "detail": f"the server is busy ingesting ({gate.slots} requests in flight; "
+                    f"project {project_id!r} holds {gate.held_by(project_id)}, at most "
+                    f"{gate.per_project} while other projects wait): retry later"
                 },
                 status_code=429,
                 headers={"Retry-After": str(settings.retry_after_seconds)},

@@ -11,9 +11,9 @@ Overload protection for the ingest routes, in two parts:
   the network); one that cannot get a slot within ``ingest_slot_wait_seconds``
   is answered 429.
 
-Both are shared fairly: one project may hold at most ``ingest_project_share``
-of the slots and of the buffer, so a busy or hostile tenant leaves room for
-the others. It knows nothing of HTTP or SQL, and must only be used from the
+Both are shared fairly: one project holds at most ``ingest_project_share`` of
+the buffer, and of the slots whenever another project waits for one (alone,
+it may use them all), so a busy or hostile tenant leaves room for the others. It knows nothing of HTTP or SQL, and must only be used from the
 server's event loop.
 """
 
@@ -33,9 +33,15 @@ def project_cap(total: int, share: float) -> int:
 
 
 class IngestGate:
-    """A bounded number of ingest requests in flight, at most ``project_cap`` of them per project.
+    """A bounded number of ingest requests in flight, shared fairly between projects.
 
-    The rest wait briefly (woken whenever a slot is given back), then get 429.
+    Work-conserving: a project may use every free slot while no other project
+    waits, so a single tenant keeps the whole server. Past its ``per_project``
+    cap it yields: a free slot goes to a waiting request of a project under
+    its cap first. Slots are held only while a request is parsed and written
+    (never while its body arrives), so a waiting tenant gets one as soon as one
+    batch is done. The rest wait (woken whenever a slot is given back) up to
+    ``wait_seconds``, then get 429.
     """
 
     def __init__(
@@ -52,6 +58,7 @@ class IngestGate:
         self.buffer = buffer if buffer is not None else IngestBuffer(0, project_share)
         self._in_flight = 0
         self._held: Counter[str] = Counter()
+        self._waiting: Counter[str] = Counter()
         self._waiters: list[asyncio.Future[None]] = []
 
     @classmethod
@@ -63,29 +70,50 @@ class IngestGate:
             IngestBuffer(settings.ingest_buffer_limit, settings.ingest_project_share),
         )
 
-    def _free_for(self, project_id: str) -> bool:
-        return self._in_flight < self.slots and self._held[project_id] < self.per_project
+    def _may_take(self, project_id: str) -> bool:
+        if self._in_flight >= self.slots:
+            return False
+        if self._held[project_id] < self.per_project:
+            return True
+        # over its cap: only when no other project under its cap is waiting for the slot
+        return not any(
+            count and other != project_id and self._held[other] < self.per_project
+            for other, count in self._waiting.items()
+        )
 
     async def acquire(self, project_id: str = "") -> bool:
-        """Take a slot for ``project_id``; False when none was free within ``wait_seconds``."""
+        """Take a slot for ``project_id``; False when none was free for it within ``wait_seconds``."""
+        if self._may_take(project_id):
+            self._take(project_id)
+            return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.wait_seconds
-        while not self._free_for(project_id):
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            woken: asyncio.Future[None] = loop.create_future()
-            self._waiters.append(woken)
-            try:
-                await asyncio.wait_for(woken, timeout=remaining)
-            except TimeoutError:
-                return False
-            finally:
-                if woken in self._waiters:
-                    self._waiters.remove(woken)
+        self._waiting[project_id] += 1
+        try:
+            while not self._may_take(project_id):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                woken: asyncio.Future[None] = loop.create_future()
+                self._waiters.append(woken)
+                try:
+                    await asyncio.wait_for(woken, timeout=remaining)
+                except TimeoutError:
+                    return False
+                finally:
+                    if woken in self._waiters:
+                        self._waiters.remove(woken)
+            self._take(project_id)
+            return True
+        finally:
+            self._waiting[project_id] -= 1
+            if self._waiting[project_id] <= 0:
+                del self._waiting[project_id]
+            self._wake_all()  # a waiter that gave up may have been what made another yield
+
+    def _take(self, project_id: str) -> None:
         self._in_flight += 1
         self._held[project_id] += 1
-        return True
 
     def release(self, project_id: str = "") -> None:
         """Give back a slot ``acquire(project_id)`` took, and wake the requests waiting for one."""
@@ -93,6 +121,9 @@ class IngestGate:
         self._held[project_id] -= 1
         if self._held[project_id] <= 0:
             del self._held[project_id]
+        self._wake_all()
+
+    def _wake_all(self) -> None:
         waiters, self._waiters = self._waiters, []
         for woken in waiters:
             if not woken.done():
