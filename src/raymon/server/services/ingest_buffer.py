@@ -16,12 +16,17 @@ import math
 from collections import Counter
 
 
+def project_cap(total: int, share: float) -> int:
+    """How much of ``total`` one project may hold: ``ceil(total * share)``, at least 1."""
+    return max(1, math.ceil(total * share - 1e-9))
+
+
 class IngestBuffer:
     """A byte budget shared by every request body being read or handled; ``limit`` 0 means unbounded."""
 
     def __init__(self, limit: int, project_share: float = 1.0) -> None:
         self.limit = limit
-        self.per_project = max(1, math.ceil(limit * project_share - 1e-9)) if limit else 0
+        self.per_project = project_cap(limit, project_share) if limit else 0
         self.held = 0
         self._by_project: Counter[str] = Counter()
 

@@ -13,23 +13,18 @@ Overload protection for the ingest routes, in two parts:
 
 Both are shared fairly: one project holds at most ``ingest_project_share`` of
 the buffer, and of the slots whenever another project waits for one (alone,
-it may use them all), so a busy or hostile tenant leaves room for the others. It knows nothing of HTTP or SQL, and must only be used from the
-server's event loop.
+it may use them all), so a busy or hostile tenant leaves room for the others.
+It knows nothing of HTTP or SQL, and must only be used from the server's
+event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import Counter
 
-from raymon.server.services.ingest_buffer import IngestBuffer
+from raymon.server.services.ingest_buffer import IngestBuffer, project_cap
 from raymon.server.settings import Settings
-
-
-def project_cap(total: int, share: float) -> int:
-    """How much of ``total`` one project may hold: ``ceil(total * share)``, at least 1."""
-    return max(1, math.ceil(total * share - 1e-9))
 
 
 class IngestGate:
