@@ -148,7 +148,7 @@ def validate_event(obj: Any) -> Event:
     if not isinstance(obj, Mapping):
         raise WireFormatError(f"an event must be a JSON object, got {type(obj).__name__}")
     version = obj.get("v")
-    if version != WIRE_VERSION:
+    if type(version) is not int or version != WIRE_VERSION:  # not True, not 1.0: the schema says const 1
         raise WireFormatError(f"v must be {WIRE_VERSION}, got {version!r}")
     event_id = obj.get("event_id")
     if type(event_id) is not str or _UUID_RE.fullmatch(event_id) is None:
@@ -208,7 +208,18 @@ def _check_ts(ts: Any) -> str:
         raise WireFormatError(f"ts must be an RFC 3339 timestamp, got {ts!r}") from exc
     if parsed.tzinfo is None or "T" not in ts.upper():
         raise WireFormatError(f"ts must be an RFC 3339 timestamp with a time zone, got {ts!r}")
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+    return utc_text(parsed, "ts", ts)
+
+
+def utc_text(moment: datetime, name: str, given: Any) -> str:
+    """``moment`` in UTC as RFC 3339 text; ``WireFormatError`` naming ``name`` when UTC cannot hold it."""
+    try:
+        return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    except (OverflowError, ValueError):
+        raise WireFormatError(f"{name} {given!r} is out of range: {TS_RANGE}") from None
+
+
+TS_RANGE = "in UTC a timestamp must fall between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z"
 
 
 def parse_ts(ts: str) -> datetime:

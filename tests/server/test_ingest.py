@@ -23,7 +23,7 @@ def post(server, project, body, content_type="application/json", **headers):  # 
         return client.post(
             f"/api/v1/projects/{project.project_id}/ingest",
             content=raw,
-            headers={"Content-Type": content_type, **headers},
+            headers={**({"Content-Type": content_type} if content_type else {}), **headers},
         )
 
 
@@ -78,7 +78,7 @@ def test_ndjson_is_accepted_with_or_without_its_content_type(server) -> None:  #
     assert post(server, project, lines, "application/x-ndjson").json()["accepted"] == 3
     lines = b"\n".join(orjson.dumps(text(pid, f"u{i}")) for i in range(3))
     assert post(server, project, lines, "text/plain").json()["accepted"] == 3
-    assert post(server, project, lines, "application/octet-stream").json()["duplicates"] == 3
+    assert post(server, project, lines, None).json()["duplicates"] == 3  # no Content-Type: sniffed
 
 
 def test_a_gzip_body_is_decompressed(server) -> None:  # type: ignore[no-untyped-def]

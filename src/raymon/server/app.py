@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from raymon.server.api import ROUTERS
+from raymon.server.api.body_limit import RequestBodyLimits
 from raymon.server.api.deps import resolve_api_key
 from raymon.server.backend import Backend, build_backend
 from raymon.server.services.bootstrap import BootstrapReport
@@ -61,6 +62,11 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     for router in ROUTERS:
         app.include_router(router)
+    app.add_middleware(
+        RequestBodyLimits,
+        max_bytes=backend.settings.max_request_bytes,
+        read_timeout=backend.settings.request_read_timeout_seconds,
+    )
     return app
 
 

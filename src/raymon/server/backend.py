@@ -106,12 +106,12 @@ def build_backend(
     settings = settings if settings is not None else Settings.from_env()
     plugins = plugins if plugins is not None else Plugins.load(settings)
     if database is None:
-        database = Database(settings.effective_database_url, pool_size=settings.db_pool_size)
+        database = Database.from_settings(settings)
     return Backend(
         settings=settings,
         database=database,
         object_store=open_object_store(settings),
         plugins=plugins,
-        ingest_gate=IngestGate(settings.ingest_max_inflight, settings.ingest_slot_wait_seconds),
+        ingest_gate=IngestGate.from_settings(settings),
         clock=clock or utc_now,
     )

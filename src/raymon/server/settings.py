@@ -41,6 +41,16 @@ class Settings:
     ingest_max_inflight: int = 4
     ingest_slot_wait_seconds: float = 2.0
     retry_after_seconds: int = 1
+    # Fairness: one project holds at most this share of the ingest slots and of the body buffer.
+    ingest_project_share: float = 0.5
+    # Bytes of ingest bodies held in memory at once, counted as they arrive (0: 4 x max_request_bytes).
+    ingest_buffer_bytes: int = 0
+    # Every request's body must have arrived this many seconds after the route starts reading it (408).
+    request_read_timeout_seconds: float = 30.0
+    # The largest profile document (0: max_request_bytes; never more, a body over it is refused first).
+    max_profile_bytes: int = 0
+    # SQLite's PRAGMA synchronous: NORMAL (a power loss may undo the last commits) or FULL (it may not).
+    sqlite_synchronous: str = "NORMAL"
 
     # Headless initialisation: all four set -> that project, admin key and admin user exist.
     init_project_id: str = ""
@@ -63,6 +73,14 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'raymon.sqlite3').resolve()}"
+
+    @property
+    def ingest_buffer_limit(self) -> int:
+        return self.ingest_buffer_bytes or 4 * self.max_request_bytes
+
+    @property
+    def profile_limit(self) -> int:
+        return self.max_profile_bytes or self.max_request_bytes
 
     @property
     def objects_dir(self) -> Path:
@@ -109,6 +127,12 @@ class Settings:
                 raise ValueError(f"RAYMON_{name.upper()} must be positive, got {getattr(self, name)!r}")
         if self.ingest_slot_wait_seconds < 0 or self.retry_after_seconds < 0:
             raise ValueError("RAYMON_INGEST_SLOT_WAIT_SECONDS and RAYMON_RETRY_AFTER_SECONDS must be >= 0")
+        self._check_body_limits()
+        if self.sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
+            raise ValueError(
+                f"RAYMON_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+                f"got {self.sqlite_synchronous!r}"
+            )
         init = {
             "RAYMON_INIT_PROJECT_ID": self.init_project_id,
             "RAYMON_INIT_API_KEY": self.init_api_key,
@@ -120,6 +144,36 @@ class Settings:
             raise ValueError(
                 f"headless initialisation needs all four RAYMON_INIT_* variables; missing: {missing}"
             )
+
+    def _check_body_limits(self) -> None:
+        if not 0 < self.ingest_project_share <= 1:
+            raise ValueError(
+                f"RAYMON_INGEST_PROJECT_SHARE must be over 0 and at most 1, got {self.ingest_project_share!r}"
+            )
+        if not self.request_read_timeout_seconds > 0:
+            raise ValueError(
+                "RAYMON_REQUEST_READ_TIMEOUT_SECONDS must be positive, "
+                f"got {self.request_read_timeout_seconds!r}"
+            )
+        if self.ingest_buffer_bytes < 0 or self.max_profile_bytes < 0:
+            raise ValueError(
+                "RAYMON_INGEST_BUFFER_BYTES and RAYMON_MAX_PROFILE_BYTES must be >= 0 (0: derived)"
+            )
+        share = self.ingest_buffer_limit * self.ingest_project_share
+        if share < self.max_request_bytes:
+            raise ValueError(
+                f"RAYMON_INGEST_BUFFER_BYTES={self.ingest_buffer_limit} x RAYMON_INGEST_PROJECT_SHARE="
+                f"{self.ingest_project_share} is less than RAYMON_MAX_REQUEST_BYTES={self.max_request_bytes}: "
+                "a body of the largest size could never be read"
+            )
+        if self.max_profile_bytes > self.max_request_bytes:
+            raise ValueError(
+                f"RAYMON_MAX_PROFILE_BYTES={self.max_profile_bytes} is over RAYMON_MAX_REQUEST_BYTES="
+                f"{self.max_request_bytes}: a profile that large would be refused as a request body first"
+            )
+
+
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
 
 
 def _convert(var: str, raw: str, default: Any) -> Any:

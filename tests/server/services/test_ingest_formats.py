@@ -10,7 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from raymon.exceptions import WireFormatError
-from raymon.server.services.ingest_formats import UndecodableRecord, decode_body, record_to_event
+from raymon.server.services.ingest_formats import (
+    LEGACY_NAMESPACE,
+    UndecodableRecord,
+    decode_body,
+    record_to_event,
+)
 from raymon.wire import text_event
 
 PID = "proj"
@@ -84,11 +89,11 @@ def test_legacy_records_are_refused_with_their_reason() -> None:
 
 
 @given(
-    st.text(st.characters(exclude_characters="\x00"), max_size=50),
+    st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=50),
     st.floats(allow_nan=False, allow_infinity=False),
     st.permutations(range(6)),
 )
-def test_a_derived_event_id_depends_on_the_record_only_not_its_key_order(
+def test_a_derived_event_id_depends_on_the_project_and_the_record_not_its_key_order(
     message: str, x: float, order: list[int]
 ) -> None:
     record = legacy_batch("info", f"{message}{x}")
@@ -99,6 +104,17 @@ def test_a_derived_event_id_depends_on_the_record_only_not_its_key_order(
     assert uuid.UUID(first).version == 5
     other = record_to_event(legacy_batch("info", f"{message}{x}!"), PID)["event_id"]
     assert other != first
+    unnamed = {k: v for k, v in record.items() if k != "project_id"}  # the URL's project decides
+    in_staging = record_to_event(unnamed, "staging")["event_id"]
+    assert in_staging != record_to_event(unnamed, "production")["event_id"]
+    assert in_staging == record_to_event(unnamed, "staging")["event_id"]
+
+
+def test_a_derived_event_id_is_uuid5_of_the_project_and_the_canonical_record() -> None:
+    record = legacy_batch("info", "hello")
+    canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+    expected = uuid.uuid5(LEGACY_NAMESPACE, f"{PID}\n{canonical}")
+    assert record_to_event(record, PID)["event_id"] == str(expected)
 
 
 def test_bodies_split_into_records_keeping_indices_of_bad_lines() -> None:

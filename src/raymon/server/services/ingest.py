@@ -22,7 +22,14 @@ from raymon.exceptions import WireFormatError
 from raymon.server.services.errors import LimitExceededError
 from raymon.server.services.ingest_formats import decode_body, record_to_event
 from raymon.server.settings import Settings
-from raymon.server.store.writes import TRANSIENT_ERRORS, WriteResult, is_transient, prepare_rows, write_events
+from raymon.server.store.writes import (
+    TRANSIENT_ERRORS,
+    PreparedRows,
+    WriteResult,
+    is_transient,
+    prepare_rows,
+    write_events,
+)
 from raymon.wire import Event
 
 if TYPE_CHECKING:
@@ -62,19 +69,38 @@ def check_records(
     rejected: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         try:
-            event = record_to_event(record, project_id)
-            if event["kind"] == "object":
-                size = len(orjson.dumps(event["data"]))
-                if size > settings.max_object_bytes:
-                    raise WireFormatError(
-                        f"object {event['ref']!r} is {size} bytes, over the limit "
-                        f"max_object_bytes={settings.max_object_bytes} (RAYMON_MAX_OBJECT_BYTES)"
-                    )
-        except (WireFormatError, ValueError, TypeError) as exc:
-            rejected.append({"index": index, "error": str(exc)})
+            event = _checked_event(record, project_id, settings)
+        except Exception as exc:  # the per-record boundary: one record's error never fails the batch
+            rejected.append({"index": index, "error": _record_error(exc, project_id, index)})
         else:
             events.append(event)
     return events, rejected
+
+
+def _checked_event(record: Any, project_id: str, settings: Settings) -> Event:
+    event = record_to_event(record, project_id)
+    if event["kind"] == "object":
+        size = len(orjson.dumps(event["data"]))
+        if size > settings.max_object_bytes:
+            raise WireFormatError(
+                f"object {event['ref']!r} is {size} bytes, over the limit "
+                f"max_object_bytes={settings.max_object_bytes} (RAYMON_MAX_OBJECT_BYTES)"
+            )
+    return event
+
+
+def _record_error(exc: Exception, project_id: str, index: int) -> str:
+    """Why a record was refused, in words; an unforeseen error is logged with its traceback too."""
+    if isinstance(exc, orjson.JSONEncodeError):  # a TypeError: an int over 64 bits, nesting past 254
+        return f"the record cannot be stored as JSON: {exc}"
+    if isinstance(exc, RecursionError):
+        return "the record is nested too deeply to be read"
+    if isinstance(exc, WireFormatError | ValueError | TypeError | ArithmeticError):
+        return str(exc) or type(exc).__name__
+    log.error(
+        "record %d of an ingest request to project %s failed unexpectedly", index, project_id, exc_info=exc
+    )
+    return f"the server could not read this record ({type(exc).__name__}; the server log has the details)"
 
 
 def ingest_records(backend: Backend, project_id: str, records: Sequence[Any]) -> IngestResult:
@@ -140,6 +166,27 @@ def store_events(backend: Backend, project_id: str, events: Sequence[Event]) -> 
                 )
         except TRANSIENT_ERRORS as exc:
             if attempt == _RETRIES - 1 or not is_transient(exc):
+                _log_failed_write(project_id, prepared, exc)
                 raise
             time.sleep(0.05 * (attempt + 1))
+        except Exception as exc:  # the object store, or anything else: the same one line, then up
+            _log_failed_write(project_id, prepared, exc)
+            raise
     raise AssertionError("unreachable")
+
+
+def _log_failed_write(project_id: str, prepared: PreparedRows, exc: BaseException) -> None:
+    """One line: which project, how much, what failed; never the rows (customers' data)."""
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[:1]
+    log.error(
+        "ingest write failed for project %s: %d events (%d traces, %d tags, %d texts, %d objects) "
+        "not stored: %s: %s",
+        project_id,
+        prepared.n_events,
+        len(prepared.traces),
+        len(prepared.tags),
+        len(prepared.texts),
+        len(prepared.objects),
+        type(exc).__name__,
+        reason[0] if reason else "",
+    )

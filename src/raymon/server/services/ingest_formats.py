@@ -13,8 +13,9 @@ line). Accepted records (see docs/shipping.md for the shippers' configuration):
   ``{"dtype", "timestamp", "trace_id", "project_id", "ref", "data"}``, its
   file logger's lines ``{"type": "info"|"data"|"tags", "jcr": {...}}`` and its
   single-record posts ``{"timestamp", "trace_id", "ref", "data", ...}``.
-  These carry no event id, so one is derived: uuid5 of the record's canonical
-  JSON, which makes a re-send of the same record idempotent.
+  These carry no event id, so one is derived: uuid5 of the URL's project and
+  the record's canonical JSON, which makes a re-send of the same record
+  idempotent, and the same record sent to two projects two events.
 
 This module never does I/O and never parses HTTP headers; it raises
 ``WireFormatError`` naming what is wrong with a record.
@@ -30,10 +31,11 @@ from typing import Any
 import orjson
 
 from raymon.exceptions import WireFormatError
-from raymon.wire import WIRE_VERSION, Event, validate_event
+from raymon.wire import TS_RANGE, WIRE_VERSION, Event, utc_text, validate_event
 
-# uuid5 namespace of event ids derived from records that carry none (legacy shapes). Never change it:
-# the same record must map to the same event id forever, or re-sends would duplicate data.
+# uuid5 namespace of event ids derived from records that carry none (legacy shapes). Never change it,
+# nor the name hashed (``derived_event_id``): the same record must map to the same event id forever,
+# or re-sends would duplicate data.
 LEGACY_NAMESPACE = uuid.UUID("6f1d2c8e-3b0a-5e4f-9a7d-52617967e001")
 
 _WIRE_FIELDS = frozenset(
@@ -158,16 +160,22 @@ def _event_from_line(line: str, project_id: str) -> Event:
 # --- the original Raymon client's shapes -----------------------------------------------------
 
 
-def _derived_event_id(record: Mapping[str, Any]) -> str:
+def derived_event_id(record: Mapping[str, Any], project_id: str) -> str:
+    """uuid5 of ``project_id`` (the URL's), a newline (never in a project id), and the canonical JSON."""
     canonical = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-    return str(uuid.uuid5(LEGACY_NAMESPACE, canonical.decode()))
+    return str(uuid.uuid5(LEGACY_NAMESPACE, f"{project_id}\n{canonical.decode()}"))
 
 
 def _legacy_ts(value: Any) -> str:
     if value is None:
         raise WireFormatError("a legacy record needs a timestamp")
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC).isoformat(timespec="microseconds")
+        try:  # nan is a ValueError; inf, 1e20 and -1e20 are OverflowErrors
+            return datetime.fromtimestamp(value, UTC).isoformat(timespec="microseconds")
+        except (OverflowError, ValueError, OSError):
+            raise WireFormatError(
+                f"timestamp {value!r} (seconds since 1970) is out of range: {TS_RANGE}"
+            ) from None
     if not isinstance(value, str):
         raise WireFormatError(f"timestamp must be an ISO 8601 string, got {value!r}")
     text = value.strip().replace(" ", "T", 1) if "T" not in value else value.strip()
@@ -179,7 +187,7 @@ def _legacy_ts(value: Any) -> str:
         raise WireFormatError(f"timestamp must be an ISO 8601 string, got {value!r}") from None
     if parsed.tzinfo is None:  # the original client logged UTC
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds")
+    return utc_text(parsed, "timestamp", value)
 
 
 def _legacy_event(kind: str, jcr: Mapping[str, Any], project_id: str, event_id: str) -> Event:
@@ -208,12 +216,14 @@ def _legacy_event(kind: str, jcr: Mapping[str, Any], project_id: str, event_id: 
 
 def _legacy_line(record: Mapping[str, Any], project_id: str) -> Event:
     """The original file logger's line: ``{"type": "info"|"data"|"tags", "jcr": {...}}``."""
-    return _legacy_event(str(record.get("type")), record["jcr"], project_id, _derived_event_id(record))
+    return _legacy_event(
+        str(record.get("type")), record["jcr"], project_id, derived_event_id(record, project_id)
+    )
 
 
 def _legacy_batch_record(record: Mapping[str, Any], project_id: str) -> Event:
     """The original batch record: ``{"dtype", "timestamp", "trace_id", "project_id", "ref", "data"}``."""
-    return _legacy_event(str(record.get("dtype")), record, project_id, _derived_event_id(record))
+    return _legacy_event(str(record.get("dtype")), record, project_id, derived_event_id(record, project_id))
 
 
 def _legacy_single_record(record: Mapping[str, Any], project_id: str) -> Event:
@@ -227,4 +237,4 @@ def _legacy_single_record(record: Mapping[str, Any], project_id: str) -> Event:
         kind = "data"
     else:
         raise WireFormatError("a legacy record's data must be a text, a list of tags or a jcr object")
-    return _legacy_event(kind, record, project_id, _derived_event_id(record))
+    return _legacy_event(kind, record, project_id, derived_event_id(record, project_id))

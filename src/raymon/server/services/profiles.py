@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from raymon.server.backend import Backend
     from raymon.server.plugins import Plugins
 
-MAX_PROFILE_BYTES = 64 * 1024 * 1024
 _T = TypeVar("_T")
 
 
@@ -92,9 +91,11 @@ def create_profile(backend: Backend, project_id: str, body: Any) -> tuple[dict[s
     """Store a profile; answers its summary and whether it was new (False: the identical one was there)."""
     name, version = profile_identity(body)
     size = len(orjson.dumps(body))
-    if size > MAX_PROFILE_BYTES:
+    max_bytes = backend.settings.profile_limit
+    if size > max_bytes:
         raise InvalidInputError(
-            f"profile {name}@{version} is {size} bytes, the maximum is {MAX_PROFILE_BYTES}"
+            f"profile {name}@{version} is {size} bytes, over the limit max_profile_bytes={max_bytes} "
+            "(RAYMON_MAX_PROFILE_BYTES)"
         )
     if "profile_format" in body:
         _check_loads(backend.plugins, body)

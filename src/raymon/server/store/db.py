@@ -4,7 +4,11 @@ SQLite (the embedded default) runs in WAL mode so readers never wait for the
 writer, and writers are serialised twice over: a process-wide lock queues them
 in Python (no busy-looping in SQLite) and ``BEGIN IMMEDIATE`` takes SQLite's
 write lock at the start of the transaction, so two writers can never deadlock
-upgrading a read lock. PostgreSQL needs neither: its row locks and
+upgrading a read lock. ``synchronous`` is NORMAL by default (in WAL mode a
+power loss may undo the last commits, never corrupt the file) or FULL
+(``RAYMON_SQLITE_SYNCHRONOUS``: a commit is on disk when it returns).
+Statement parameters are never logged nor put in error messages
+(``hide_parameters``). PostgreSQL needs neither: its row locks and
 ``ON CONFLICT`` do the work. This module must never hold HTTP or business logic.
 """
 
@@ -21,6 +25,8 @@ from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from raymon.server.settings import SQLITE_SYNCHRONOUS, Settings
+
 _MIGRATION_LOCK_ID = 7_260_420_117  # pg_advisory_xact_lock key: one migrating replica at a time
 
 
@@ -35,7 +41,9 @@ class Database:
     ingestion-sized write transactions (serialised on SQLite).
     """
 
-    def __init__(self, url: str | URL, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str | URL, *, pool_size: int = 10, echo: bool = False, sqlite_synchronous: str = "NORMAL"
+    ) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.is_postgresql = self.url.get_backend_name() == "postgresql"
@@ -44,7 +52,8 @@ class Database:
                 f"unsupported database {self.url.get_backend_name()!r} in {self.url.render_as_string()!r}: "
                 "use sqlite:///path or postgresql+psycopg://user@host/db"
             )
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        # hide_parameters: a failed statement's error and log never carry customers' data (bodies, texts, tags).
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True, "hide_parameters": True}
         if self.is_sqlite:
             database = self.url.database
             if database and database != ":memory:":
@@ -56,12 +65,20 @@ class Database:
             kwargs["max_overflow"] = pool_size
         self.engine: Engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine, sqlite_synchronous)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
             self.engine.execution_options(raymon_begin="IMMEDIATE"), expire_on_commit=False
         )
         self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        return cls(
+            settings.effective_database_url,
+            pool_size=settings.db_pool_size,
+            sqlite_synchronous=settings.sqlite_synchronous,
+        )
 
     @property
     def dialect(self) -> str:
@@ -114,14 +131,18 @@ class Database:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    synchronous = synchronous.upper()
+    if synchronous not in SQLITE_SYNCHRONOUS:  # never interpolate an unchecked value into a PRAGMA
+        raise ValueError(f"SQLite synchronous must be one of {SQLITE_SYNCHRONOUS}, got {synchronous!r}")
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take over transaction control from the sqlite3 module (it would BEGIN lazily, DEFERRED).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

@@ -6,7 +6,9 @@ endpoint from ``RAYMON_S3_ENDPOINT_URL``, credentials from the usual AWS
 variables). Keys are derived from the object id, so writing the same object
 twice writes the same bytes to the same key: re-sends are harmless. A write is
 atomic (temporary file + rename locally; a single PUT on S3), so a reader never
-sees half an object. It must never hold metadata: that lives in SQL.
+sees half an object, and durable before ``put`` returns (the file and its
+directory fsynced; S3 acknowledges a PUT once stored), so the SQL commit that
+follows never points at a body a power loss could take back. It must never hold metadata: that lives in SQL.
 """
 
 from __future__ import annotations
@@ -49,16 +51,24 @@ class LocalObjectStore:
         return path
 
     def put(self, key: str, body: bytes) -> None:
+        """Write durably: the body is on disk (fsync) before its name is, and the name before we return.
+
+        The caller commits the SQL row pointing at it afterwards, so after a power loss a row never
+        points at a missing body (an orphan body without a row is harmless: a re-send rewrites it).
+        """
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(path.parent, self.root)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(body)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _fsync_dir(path.parent)
 
     def get(self, key: str) -> bytes:
         try:
@@ -71,6 +81,27 @@ class LocalObjectStore:
 
     def __repr__(self) -> str:
         return f"LocalObjectStore({str(self.root)!r})"
+
+
+def _make_dirs(directory: Path, root: Path) -> None:
+    """``mkdir -p`` whose new directories' entries are on disk too (each parent fsynced)."""
+    if directory.is_dir():
+        return
+    missing = []
+    while not directory.is_dir() and directory != root and directory.parent != directory:
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        _fsync_dir(new.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class S3ObjectStore:
