@@ -17,6 +17,9 @@ from fastapi.responses import JSONResponse
 
 from raymon.server.api import ROUTERS
 from raymon.server.api.deps import resolve_api_key
+from raymon.server.api.docs_pages import install_docs_pages
+from raymon.server.api.errors import install_error_handlers
+from raymon.server.api.openapi import install_openapi
 from raymon.server.services.bootstrap import BootstrapReport, bootstrap
 from raymon.server.services.errors import ServiceError
 from raymon.server.services.ingest_gate import IngestGate
@@ -44,6 +47,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         version=_version(),
         description="Observability for ML systems: ingest traces, tags and objects; query them.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by api.docs_pages, not from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.database = database
@@ -65,6 +70,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     for router in ROUTERS:
         app.include_router(router)
+    install_error_handlers(app)
+    install_docs_pages(app)
+    install_openapi(app)
     return app
 
 
