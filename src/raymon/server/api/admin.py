@@ -32,7 +32,9 @@ class KeyCreate(BaseModel):
 
 class UserCreate(BaseModel):
     email: str
-    password: str | None = Field(None, description="Needed when the user does not exist yet")
+    password: str | None = Field(
+        None, min_length=auth.MIN_PASSWORD_LENGTH, description="Needed when the user does not exist yet"
+    )
     role: str = "viewer"
 
 

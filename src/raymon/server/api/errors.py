@@ -106,13 +106,11 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
 
 
 def allowed_methods(app: FastAPI, request: Request) -> list[str]:
-    """Every method some route answers on the request's path (HEAD with GET), in a stable order."""
+    """Every method some route answers on the request's path, in a stable order."""
     methods: set[str] = set()
     for route in iter_route_contexts(app.routes):  # included routers flattened
         if route.path and route.methods and compile_path(route.path)[0].match(request.scope["path"]):
             methods.update(route.methods)
-    if "GET" in methods:
-        methods.add("HEAD")
     order = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
     return sorted(methods, key=lambda m: (order.index(m) if m in order else len(order), m))
 

@@ -29,6 +29,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from raymon.server.api.deps import required_scopes
 from raymon.server.api.errors import Error
+from raymon.server.api.reading import TEXT_PARAM_MAX
+from raymon.server.services import auth, profiles
 
 SECURITY_SCHEME = "apiKey"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -102,6 +104,98 @@ EXAMPLE_EVENT = {
 }
 
 
+# The rules the services apply, stated in the document (the route signatures only type the values), so
+# that a request the document calls valid is one the server takes. Built from the services' own constants.
+_NO_NUL = "^[^\\u0000]*$"
+_PROFILE_PART = f"[A-Za-z0-9_\\-.:+]{{1,{profiles.NAME_MAX_LEN}}}"
+_PROFILE_VERSION = f"[A-Za-z0-9_\\-.:+]{{1,{profiles.VERSION_MAX_LEN}}}"
+_EMAIL = {"type": "string", "maxLength": 320, "pattern": "^\\s*[^@\\s]+@[^@\\s]+\\s*$"}
+_ROLE = {"type": "string", "enum": list(auth.ROLES)}
+_SCOPE_LIST = (
+    f"^\\s*({'|'.join(auth.SCOPES)})\\s*(,\\s*({'|'.join(auth.SCOPES)})\\s*)*$"
+)
+_BODY_FIELD_RULES: dict[str, dict[str, Any]] = {
+    "ProjectCreate": {
+        "name": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "\\S"},
+        "project_id": {"anyOf": [{"$ref": "#/components/schemas/Event_id"}, {"type": "null"}]},
+    },
+    "KeyCreate": {
+        "scopes": {
+            "anyOf": [
+                {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(auth.SCOPES)}},
+                {"type": "string", "pattern": _SCOPE_LIST},
+            ]
+        },
+    },
+    "UserCreate": {
+        "email": _EMAIL,
+        "role": {**_ROLE, "default": "viewer"},
+    },
+    "RoleSet": {"role": _ROLE},
+}
+_PARAM_RULES: dict[str, dict[str, Any]] = {
+    "email": _EMAIL,
+    "profile_ref": {"type": "string", "pattern": f"^{_PROFILE_PART}@{_PROFILE_VERSION}$"},
+    # An empty cursor is the first page.
+    "cursor": {"type": "string", "pattern": "^[A-Za-z0-9_-]*=*$", "maxLength": TEXT_PARAM_MAX},
+}
+_PROFILE_LIST_NAME = {"type": "string", "pattern": f"^{_PROFILE_PART}$"}
+_PROFILE_BODY = {
+    "type": "object",
+    "description": "A profile's JSON (ModelProfile.to_jcr()): it names itself by name and version, "
+    "or by a name written name@version, at the top or inside its jcr's params",
+    "anyOf": [
+        {
+            "required": ["name", "version"],
+            "properties": {
+                "name": {"type": "string", "pattern": f"^{_PROFILE_PART}$"},
+                "version": {"type": "string", "pattern": f"^{_PROFILE_VERSION}$"},
+            },
+        },
+        {
+            "required": ["name"],
+            "not": {"required": ["version"]},
+            "properties": {"name": {"type": "string", "pattern": f"^{_PROFILE_PART}@{_PROFILE_VERSION}$"}},
+        },
+    ],
+}
+
+
+def _state_rules(operation: dict[str, Any], name: str) -> None:
+    """Give the operation's text parameters the rules the server applies to them."""
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema", {})
+        rule = _PARAM_RULES.get(parameter["name"])
+        if name == "profile_list" and parameter["name"] == "name":
+            rule = _PROFILE_LIST_NAME
+        if rule is not None:
+            parameter["schema"] = _with_rule(schema, rule)
+        elif _is_text(schema):  # reading.checked_text: no NUL, at most TEXT_PARAM_MAX characters
+            parameter["schema"] = _with_rule(
+                schema, {"type": "string", "maxLength": TEXT_PARAM_MAX, "pattern": _NO_NUL}
+            )
+    if name == "profile_create":
+        content = operation["requestBody"]["content"]["application/json"]
+        content["schema"] = {**_PROFILE_BODY, **{k: v for k, v in content["schema"].items() if k == "title"}}
+
+
+def _is_text(schema: dict[str, Any]) -> bool:
+    if schema.get("type") == "string" and "enum" not in schema and "format" not in schema:
+        return True
+    options = schema.get("anyOf", [])
+    return any(_is_text(option) for option in options) and all(
+        _is_text(option) or option.get("type") == "null" for option in options
+    )
+
+
+def _with_rule(schema: dict[str, Any], rule: dict[str, Any]) -> dict[str, Any]:
+    """``rule`` in place of the string type of ``schema`` (kept nullable when it was), keeping its notes."""
+    notes = {k: v for k, v in schema.items() if k in ("title", "description", "default")}
+    if any(option.get("type") == "null" for option in schema.get("anyOf", [])):
+        return {"anyOf": [rule, {"type": "null"}], **notes}
+    return {**rule, **notes}
+
+
 def wire_schemas() -> dict[str, Any]:
     """The wire format's JSON Schema as OpenAPI components: ``Event`` and its ``$defs`` as ``Event_<name>``."""
     raw = json.loads(resources.files("raymon").joinpath("schema/event.schema.json").read_text())
@@ -145,6 +239,7 @@ def _document_operation(operation: dict[str, Any], route: APIRoute, path: str) -
         responses["200"]["content"] = copy.deepcopy(_STREAMED[name])
     if name in _INGEST_ROUTES:
         _document_ingest(operation)
+    _state_rules(operation, name)
 
 
 def _document_ingest(operation: dict[str, Any]) -> None:
@@ -176,6 +271,11 @@ def document(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     schemas["Error"] = Error.model_json_schema()
     schemas["IngestResult"] = INGEST_RESULT
     schemas.update(wire_schemas())
+    for model, fields in _BODY_FIELD_RULES.items():
+        properties = schemas[model]["properties"]
+        for field, rule in fields.items():
+            notes = {k: v for k, v in properties[field].items() if k in ("title", "description", "default")}
+            properties[field] = {**rule, **notes}
     components["securitySchemes"] = {
         SECURITY_SCHEME: {
             "type": "http",

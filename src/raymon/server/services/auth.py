@@ -153,7 +153,7 @@ def _slug(name: str) -> str:
 def create_project(session: Session, name: str, project_id: str | None = None) -> Project:
     """Create a project; its id defaults to a slug of the name plus a random suffix."""
     name = _check_name(name)
-    project_id = check_project_id(project_id) if project_id else _slug(name)
+    project_id = check_project_id(project_id) if project_id is not None else _slug(name)
     if session.get(Project, project_id) is not None:
         raise ConflictError(f"project {project_id!r} exists already")
     project = Project(id=project_id, name=name, created_at=utcnow())
