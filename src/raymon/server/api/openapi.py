@@ -111,9 +111,7 @@ _PROFILE_PART = f"[A-Za-z0-9_\\-.:+]{{1,{profiles.NAME_MAX_LEN}}}"
 _PROFILE_VERSION = f"[A-Za-z0-9_\\-.:+]{{1,{profiles.VERSION_MAX_LEN}}}"
 _EMAIL = {"type": "string", "maxLength": 320, "pattern": "^\\s*[^@\\s]+@[^@\\s]+\\s*$"}
 _ROLE = {"type": "string", "enum": list(auth.ROLES)}
-_SCOPE_LIST = (
-    f"^\\s*({'|'.join(auth.SCOPES)})\\s*(,\\s*({'|'.join(auth.SCOPES)})\\s*)*$"
-)
+_SCOPE_LIST = f"^\\s*({'|'.join(auth.SCOPES)})\\s*(,\\s*({'|'.join(auth.SCOPES)})\\s*)*$"
 _BODY_FIELD_RULES: dict[str, dict[str, Any]] = {
     "ProjectCreate": {
         "name": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "\\S"},
@@ -258,7 +256,10 @@ def _document_ingest(operation: dict[str, Any]) -> None:
     result = {"application/json": {"schema": {"$ref": "#/components/schemas/IngestResult"}}}
     responses = operation["responses"]
     responses["200"] = {"description": "Every record was stored, now or before", "content": result}
-    responses["207"] = {"description": "Some records were refused (listed), the others stored", "content": result}
+    responses["207"] = {
+        "description": "Some records were refused (listed), the others stored",
+        "content": result,
+    }
     responses["422"] = {"description": "Every record was refused (nothing stored)", "content": result}
 
 

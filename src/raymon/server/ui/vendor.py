@@ -112,7 +112,9 @@ def vendor(package: VendoredPackage, vendor_dir: Path = VENDOR_DIR) -> dict[str,
         algorithm, _, expected = info["integrity"].partition("-")
         digest = base64.b64encode(hashlib.new(algorithm, tarball.read_bytes()).digest()).decode()
         if digest != expected:
-            raise RuntimeError(f"{package.spec}: tarball {algorithm} {digest} is not the registry's {expected}")
+            raise RuntimeError(
+                f"{package.spec}: tarball {algorithm} {digest} is not the registry's {expected}"
+            )
         target = vendor_dir / package.directory
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
