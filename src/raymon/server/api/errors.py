@@ -96,7 +96,12 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
     """FastAPI's validation errors as one sentence: ``query parameter 'limit': must be <= 1000, got 5000``."""
     parts = []
     for error in errors:
-        text = f"{_subject(error.get('loc') or ())}: {_rule(error)}"
+        loc = error.get("loc") or ()
+        if error.get("type") == "json_invalid":  # loc is ("body", character offset)
+            where = f" at character {loc[1]}" if len(loc) > 1 else ""
+            text = f"the request body: {_rule(error)}{where}"
+        else:
+            text = f"{_subject(loc)}: {_rule(error)}"
         shown = _shown(error.get("input")) if error.get("type") != "missing" else None
         if shown is not None and error.get("type") not in ("json_invalid",):
             text += f", got {shown}"
