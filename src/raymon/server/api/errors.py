@@ -96,7 +96,7 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
     """FastAPI's validation errors as one sentence: ``query parameter 'limit': must be <= 1000, got 5000``."""
     parts = []
     for error in errors:
-        loc = error.get("loc") or ()
+        loc: Sequence[Any] = error.get("loc") or ()
         if error.get("type") == "json_invalid":  # loc is ("body", character offset)
             where = f" at character {loc[1]}" if len(loc) > 1 else ""
             text = f"the request body: {_rule(error)}{where}"
