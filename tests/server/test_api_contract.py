@@ -193,3 +193,10 @@ def test_the_ingest_routes_document_their_bodies_and_answers(document: dict[str,
 def test_the_export_documents_its_media_types(document: dict[str, Any]) -> None:
     content = document["paths"]["/api/v1/projects/{project_id}/export"]["get"]["responses"]["200"]["content"]
     assert set(content) == {"application/x-ndjson", "application/vnd.apache.parquet"}
+
+
+def test_a_query_parameter_the_route_does_not_take_is_named(project: QueryProject) -> None:
+    response = _get(project, "traces", limt=5)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert detail.startswith("unknown query parameter 'limt': this route takes ") and "limit" in detail

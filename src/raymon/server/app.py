@@ -20,6 +20,7 @@ from raymon.server.api.deps import resolve_api_key
 from raymon.server.api.docs_pages import install_docs_pages
 from raymon.server.api.errors import install_error_handlers
 from raymon.server.api.openapi import install_openapi
+from raymon.server.api.params import UnknownQueryParameters
 from raymon.server.services.bootstrap import BootstrapReport, bootstrap
 from raymon.server.services.errors import ServiceError
 from raymon.server.services.ingest_gate import IngestGate
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install_error_handlers(app)
     install_docs_pages(app)
     install_openapi(app)
+    app.add_middleware(UnknownQueryParameters, api=app)
     return app
 
 
