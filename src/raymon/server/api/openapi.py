@@ -109,7 +109,9 @@ EXAMPLE_EVENT = {
 _NO_NUL = "^[^\\u0000]*$"
 _PROFILE_PART = f"[A-Za-z0-9_\\-.:+]{{1,{profiles.NAME_MAX_LEN}}}"
 _PROFILE_VERSION = f"[A-Za-z0-9_\\-.:+]{{1,{profiles.VERSION_MAX_LEN}}}"
-_EMAIL = {"type": "string", "maxLength": 320, "pattern": "^\\s*[^@\\s]+@[^@\\s]+\\s*$"}
+# Python's \\s (the server's) also takes U+001C-U+001F and U+0085, which JSON Schema's (ECMA's) does not.
+_EMAIL_PART = "[^@\\s\\u001c-\\u001f\\u0085]+"
+_EMAIL = {"type": "string", "maxLength": 320, "pattern": f"^\\s*{_EMAIL_PART}@{_EMAIL_PART}\\s*$"}
 _ROLE = {"type": "string", "enum": list(auth.ROLES)}
 _SCOPE_LIST = f"^\\s*({'|'.join(auth.SCOPES)})\\s*(,\\s*({'|'.join(auth.SCOPES)})\\s*)*$"
 _BODY_FIELD_RULES: dict[str, dict[str, Any]] = {
