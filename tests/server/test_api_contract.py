@@ -200,3 +200,13 @@ def test_a_query_parameter_the_route_does_not_take_is_named(project: QueryProjec
     assert response.status_code == 422
     detail = response.json()["detail"]
     assert detail.startswith("unknown query parameter 'limt': this route takes ") and "limit" in detail
+
+
+def test_an_event_from_before_the_year_1000_is_stored_and_read_back(server: Any) -> None:
+    """SQLite keeps times as text: an unpadded year ('427-08-31') could not be read back (500 on every list)."""
+    old = QueryProject.create(server, "old times")
+    old.ingest([tags_event("ancient", "0427-08-31T00:05:08Z", {"n": 1})])
+    response = _get(old, "traces", sort="time")
+    assert response.status_code == 200, response.text
+    (trace,) = response.json()["traces"]
+    assert trace["trace_id"] == "ancient" and trace["first_ts"].startswith("0427-08-31T00:05:08")
