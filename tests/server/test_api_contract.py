@@ -210,3 +210,18 @@ def test_an_event_from_before_the_year_1000_is_stored_and_read_back(server: Any)
     assert response.status_code == 200, response.text
     (trace,) = response.json()["traces"]
     assert trace["trace_id"] == "ancient" and trace["first_ts"].startswith("0427-08-31T00:05:08")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/v1/projects", {"name": "a\x00b"}),
+        ("/api/v1/projects/{p}/users", {"email": "a\x00@example.com", "password": "long enough pw"}),
+        ("/api/v1/projects/{p}/keys", {"scopes": "read", "name": "k\x00"}),
+    ],
+)
+def test_a_nul_in_a_body_text_is_a_422_naming_the_field(server: Any, path: str, body: dict[str, Any]) -> None:
+    with server.client() as client:
+        response = client.post(path.replace("{p}", server.project_id), json=body)
+    assert response.status_code == 422, response.text
+    assert "must not contain NUL characters" in response.json()["detail"]

@@ -110,16 +110,17 @@ _NO_NUL = "^[^\\u0000]*$"
 _PROFILE_PART = f"[A-Za-z0-9_\\-.:+]{{1,{profiles.NAME_MAX_LEN}}}"
 _PROFILE_VERSION = f"[A-Za-z0-9_\\-.:+]{{1,{profiles.VERSION_MAX_LEN}}}"
 # Python's \\s (the server's) also takes U+001C-U+001F and U+0085, which JSON Schema's (ECMA's) does not.
-_EMAIL_PART = "[^@\\s\\u001c-\\u001f\\u0085]+"
+_EMAIL_PART = "[^@\\s\\u0000\\u001c-\\u001f\\u0085]+"
 _EMAIL = {"type": "string", "maxLength": 320, "pattern": f"^\\s*{_EMAIL_PART}@{_EMAIL_PART}\\s*$"}
 _ROLE = {"type": "string", "enum": list(auth.ROLES)}
 _SCOPE_LIST = f"^\\s*({'|'.join(auth.SCOPES)})\\s*(,\\s*({'|'.join(auth.SCOPES)})\\s*)*$"
 _BODY_FIELD_RULES: dict[str, dict[str, Any]] = {
     "ProjectCreate": {
-        "name": {"type": "string", "minLength": 1, "maxLength": 256, "pattern": "\\S"},
+        "name": {"type": "string", "maxLength": 256, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"},
         "project_id": {"anyOf": [{"$ref": "#/components/schemas/Event_id"}, {"type": "null"}]},
     },
     "KeyCreate": {
+        "name": {"type": "string", "pattern": _NO_NUL, "default": ""},
         "scopes": {
             "anyOf": [
                 {"type": "array", "minItems": 1, "items": {"type": "string", "enum": list(auth.SCOPES)}},
@@ -130,6 +131,12 @@ _BODY_FIELD_RULES: dict[str, dict[str, Any]] = {
     "UserCreate": {
         "email": _EMAIL,
         "role": {**_ROLE, "default": "viewer"},
+        "password": {
+            "anyOf": [
+                {"type": "string", "minLength": auth.MIN_PASSWORD_LENGTH, "pattern": _NO_NUL},
+                {"type": "null"},
+            ]
+        },
     },
     "RoleSet": {"role": _ROLE},
 }

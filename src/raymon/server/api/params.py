@@ -77,3 +77,13 @@ class UnknownQueryParameters:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+# Text that reaches a column: PostgreSQL cannot store NUL in text (a 500), SQLite would; both refuse it here.
+ColumnText = Annotated[str, AfterValidator(_no_nul)]
