@@ -61,12 +61,23 @@ def _remember(kind: str, text: str) -> None:
     checked.add(text)
 
 
+# Control characters and line/paragraph separators: a fixed set, unlike str.isprintable(), whose answer
+# for a code point changes with the Python's Unicode version (schema/event.schema.json says the same).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _check_type(name: str, type_: Any) -> str:
     if type(type_) is str and type_ in _CHECKED_TYPES:
         return type_
-    if not isinstance(type_, str) or not type_ or len(type_) > TYPE_MAX_LEN or not type_.isprintable():
+    if (
+        not isinstance(type_, str)
+        or not type_
+        or len(type_) > TYPE_MAX_LEN
+        or _UNPRINTABLE.search(type_) is not None
+    ):
         raise TagError(
-            f"tag {name!r}: type must be a printable string of 1 to {TYPE_MAX_LEN} characters, got {type_!r}"
+            f"tag {name!r}: type must be 1 to {TYPE_MAX_LEN} characters without control characters "
+            f"or line breaks, got {type_!r}"
         )
     _remember("type", type_)
     return type_

@@ -203,7 +203,9 @@ def _check_ts(ts: Any) -> str:
     if type(ts) is not str:
         raise WireFormatError(f"ts must be an RFC 3339 timestamp string, got {ts!r}")
     try:
-        parsed = datetime.fromisoformat(ts.replace("Z", "+00:00") if ts.endswith(("Z", "z")) else ts)
+        parsed = datetime.fromisoformat(
+            ts[:-1] + "+00:00" if ts.endswith(("Z", "z")) else ts
+        )  # RFC 3339: z too
     except ValueError as exc:
         raise WireFormatError(f"ts must be an RFC 3339 timestamp, got {ts!r}") from exc
     if parsed.tzinfo is None or "T" not in ts.upper():

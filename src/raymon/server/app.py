@@ -21,6 +21,10 @@ from fastapi.responses import JSONResponse
 from raymon.server.api import ROUTERS
 from raymon.server.api.body_limit import RequestBodyLimits
 from raymon.server.api.deps import resolve_api_key
+from raymon.server.api.docs_pages import install_docs_pages
+from raymon.server.api.errors import install_error_handlers
+from raymon.server.api.openapi import install_openapi
+from raymon.server.api.params import UnknownQueryParameters
 from raymon.server.backend import Backend, build_backend
 from raymon.server.services.bootstrap import BootstrapReport
 from raymon.server.services.errors import ServiceError
@@ -48,6 +52,8 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         version=_version(),
         description="Observability for ML systems: ingest traces, tags and objects; query them.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by api.docs_pages, not from a CDN
+        redoc_url=None,
     )
     app.state.backend = backend
 
@@ -62,6 +68,10 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
 
     for router in ROUTERS:
         app.include_router(router)
+    install_error_handlers(app)
+    install_docs_pages(app)
+    install_openapi(app)
+    app.add_middleware(UnknownQueryParameters, api=app)
     app.add_middleware(
         RequestBodyLimits,
         max_bytes=backend.settings.max_request_bytes,

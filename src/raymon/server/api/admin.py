@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Response
 from pydantic import BaseModel, Field
 
 from raymon.server.api.deps import AdminAccess, BackendDep, ReadAccess, require_scope_anywhere
+from raymon.server.api.params import ColumnText
 from raymon.server.services import auth
 from raymon.server.services.auth import Principal
 
@@ -21,18 +22,20 @@ router = APIRouter(prefix="/api/v1", tags=["admin"])
 
 
 class ProjectCreate(BaseModel):
-    name: str = Field(..., description="A human name for the project")
-    project_id: str | None = Field(None, description="Optional id; default: a slug of the name")
+    name: ColumnText = Field(..., description="A human name for the project")
+    project_id: ColumnText | None = Field(None, description="Optional id; default: a slug of the name")
 
 
 class KeyCreate(BaseModel):
     scopes: list[str] | str = Field(..., description="Any of ingest, read, admin (admin implies the others)")
-    name: str = ""
+    name: ColumnText = ""
 
 
 class UserCreate(BaseModel):
-    email: str
-    password: str | None = Field(None, description="Needed when the user does not exist yet")
+    email: ColumnText
+    password: ColumnText | None = Field(
+        None, min_length=auth.MIN_PASSWORD_LENGTH, description="Needed when the user does not exist yet"
+    )
     role: str = "viewer"
 
 

@@ -7,13 +7,13 @@ streams batch by batch and is never built in memory. Routes never talk SQL.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from raymon.server.api.deps import get_backend
+from raymon.server.api.params import DateTimeParam
 from raymon.server.api.reading import ReadAccess, attachment, checked_text, required_text
 from raymon.server.api.traces import FILTER_HELP
 from raymon.server.services import exports
@@ -29,9 +29,9 @@ def export_dataset(
     ref: str = Query(..., description="The ref whose objects to export"),
     filter: str | None = Query(None, description=FILTER_HELP),  # noqa: A002
     begin: Annotated[
-        datetime | None, Query(description="Only traces that began at or after this time")
+        DateTimeParam | None, Query(description="Only traces that began at or after this time")
     ] = None,
-    end: Annotated[datetime | None, Query(description="Only traces that began before this time")] = None,
+    end: Annotated[DateTimeParam | None, Query(description="Only traces that began before this time")] = None,
     tag_type: str | None = Query(None, description="Only traces with a tag of this type"),
     format: Literal["ndjson", "parquet"] = Query("ndjson", description="ndjson or parquet"),  # noqa: A002
 ) -> StreamingResponse:

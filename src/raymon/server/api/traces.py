@@ -6,13 +6,13 @@ Thin: parse the query string, authorise with ``require_scope("read")``, call
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from raymon.server.api.deps import get_backend
+from raymon.server.api.params import DateTimeParam
 from raymon.server.api.reading import ReadAccess, attachment, checked_text, required_text
 from raymon.server.services import traces
 from raymon.server.services.paging import DEFAULT_PAGE, MAX_PAGE
@@ -33,10 +33,10 @@ def traces_list(
     access: ReadAccess,
     filter: str | None = Query(None, description=FILTER_HELP),  # noqa: A002
     begin: Annotated[
-        datetime | None, Query(description="Only traces that began at or after this time (RFC 3339)")
+        DateTimeParam | None, Query(description="Only traces that began at or after this time (RFC 3339)")
     ] = None,
     end: Annotated[
-        datetime | None, Query(description="Only traces that began before this time (RFC 3339)")
+        DateTimeParam | None, Query(description="Only traces that began before this time (RFC 3339)")
     ] = None,
     tag_type: str | None = Query(None, description="Only traces with a tag of this type (e.g. error)"),
     text: str | None = Query(None, description="Only traces whose logged texts contain this (any case)"),

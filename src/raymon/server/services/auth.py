@@ -165,7 +165,7 @@ def create_project(
 ) -> ProjectRow:
     """Create a project; its id defaults to a slug of the name plus a random suffix."""
     name = _check_name(name)
-    project_id = check_project_id(project_id) if project_id else _slug(name)
+    project_id = check_project_id(project_id) if project_id is not None else _slug(name)
     if accounts.get_project(session, project_id) is not None:
         raise ConflictError(f"project {project_id!r} exists already")
     return accounts.insert_project(session, project_id, name, now or _now())

@@ -61,9 +61,10 @@ def _cursor_parts(cursor: str, kind: str, order: Order, size: int) -> list[Any]:
 def decode_cursor(cursor: str, kind: str, order: Order) -> tuple[datetime, Any]:
     """The (time, id) sort key a cursor carries; ``QueryError`` for anything this server did not make."""
     ts_text, pk = _cursor_parts(cursor, kind, order, 2)
-    try:
+    try:  # in range once converted to UTC, or the query would overflow (a forged cursor)
         ts = datetime.fromisoformat(ts_text) if isinstance(ts_text, str) else None
-    except ValueError:
+        ts = ts.astimezone(UTC) if ts is not None and ts.tzinfo is not None else None
+    except (ValueError, OverflowError):
         ts = None
     if kind == "trace":
         good_pk = type(pk) is int and 0 <= pk < 2**63

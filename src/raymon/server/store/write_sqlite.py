@@ -34,7 +34,8 @@ _OBJECTS = (
 
 def sqlite_ts(ts: datetime) -> str:
     """``UTCDateTime``'s stored text for an aware datetime (one fixed format: text order is time order)."""
-    return ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # Not strftime: its %Y does not pad years before 1000, and SQLAlchemy could not read the row back.
+    return ts.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 class _TimeTexts(dict[datetime, str]):
