@@ -29,6 +29,13 @@ if TYPE_CHECKING:
 
 META_COLUMNS = ("trace_id", "obj_id", "ts")
 TAG_PREFIX = "tags."
+# The flat Parquet export (written by ``raymon.server.services.export_columns``):
+TAGS_COLUMN = "tags"  # rows kept whole: the trace's tags as JSON text
+DATA_COLUMN = "data"  # rows kept whole: the object's jcr as JSON text
+SHAPE_KEY = b"raymon.shape"  # schema metadata: b"flat" for the flat shape
+FLAT = b"flat"
+ENCODING_KEY = b"raymon.encoding"  # field metadata: b"json" for a column of mixed values as JSON text
+JSON = b"json"
 _DATAFRAME = rt.DataFrame.type_name
 _SERIES = rt.Series.type_name
 _NATIVE = rt.Native.type_name
@@ -56,10 +63,7 @@ def export_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     tag_rows = [row.get("tags") or {} for row in expanded]
     tag_names = list(dict.fromkeys(name for tags in _distinct(tag_rows) for name in tags))
     tag_frame = pd.DataFrame(
-        {
-            TAG_PREFIX + name: pd.Series([tags.get(name) for tags in tag_rows], dtype=object).infer_objects()
-            for name in tag_names
-        },
+        {TAG_PREFIX + name: _tag_column([tags.get(name) for tags in tag_rows]) for name in tag_names},
         index=head.index,
     )
     parts = [group.frame() for group in groups.values()]
@@ -87,6 +91,88 @@ def export_frame_from_ndjson(body: bytes) -> pd.DataFrame:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _tag_column(values: list[Any]) -> pd.Series:
+    """A tag's values: numbers as float64 (as the backend stores them), text as text."""
+    import pandas as pd
+
+    column = pd.Series(values, dtype=object).infer_objects()
+    return column.astype("float64") if column.dtype.kind in "iu" else column
+
+
+def export_frame_from_parquet(body: bytes) -> pd.DataFrame:
+    """``export_frame`` of a Parquet export's bytes (needs pyarrow).
+
+    A flat export's columns are read by pyarrow as they are (its ``json`` columns decoded
+    cell by cell); its rows kept whole (``data`` set) are decoded as ``export_frame`` does
+    and put back in their place. An export of another shape (one ``data`` jcr column) is
+    decoded from its ``tags`` and ``data`` columns.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(pa.BufferReader(body))
+    if (table.schema.metadata or {}).get(SHAPE_KEY) != FLAT:
+        return _frame_of_jcr_rows(table)
+    return _flat_frame(table)
+
+
+def _frame_of_jcr_rows(table: Any) -> pd.DataFrame:
+    names = table.column_names
+    columns = {
+        name: table.column(name).to_pylist() for name in (*META_COLUMNS, "tags", "data") if name in names
+    }
+    n = table.num_rows
+    rows = [
+        {
+            "trace_id": columns["trace_id"][i],
+            "obj_id": columns["obj_id"][i],
+            "ts": columns["ts"][i],
+            "tags": orjson.loads(columns["tags"][i]) if columns["tags"][i] else {},
+            "data": orjson.loads(columns["data"][i]) if columns["data"][i] is not None else None,
+        }
+        for i in range(n)
+    ]
+    frame = export_frame(rows)
+    frame["ts"] = frame["ts"].astype("datetime64[us, UTC]")
+    return frame
+
+
+def _flat_frame(table: Any) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    kept_whole = table.column(DATA_COLUMN).is_valid()
+    n_whole = pc.sum(kept_whole).as_py() or 0
+    flat_table = table.drop_columns([TAGS_COLUMN, DATA_COLUMN])
+    json_names = [f.name for f in flat_table.schema if (f.metadata or {}).get(ENCODING_KEY) == JSON]
+    if n_whole:
+        whole_table = table.filter(kept_whole)
+        flat_table = flat_table.filter(pc.invert(kept_whole))
+    frame = flat_table.to_pandas()
+    for name in json_names:
+        frame[name] = pd.Series(
+            [None if v is None else rt.decode_value(orjson.loads(v)) for v in frame[name].tolist()],
+            index=frame.index,
+            dtype=object,
+        ).infer_objects()
+    if not n_whole:
+        return frame
+    # Rows kept whole expand to their objects' rows, in their place among the flat ones.
+    whole = _frame_of_jcr_rows(whole_table)
+    is_whole = kept_whole.to_numpy(zero_copy_only=False)
+    sizes = np.ones(len(is_whole), dtype=np.int64)
+    sizes[is_whole] = [_layout(orjson.loads(text))[1] for text in whole_table.column(DATA_COLUMN).to_pylist()]
+    starts = np.cumsum(sizes) - sizes
+    frame.index = starts[~is_whole]
+    spans = [np.arange(s, s + k) for s, k in zip(starts[is_whole], sizes[is_whole], strict=True)]
+    whole.index = np.concatenate([np.empty(0, dtype=np.int64), *spans])
+    out = pd.concat([frame, whole], axis=0, sort=False).sort_index().reset_index(drop=True)
+    tags = [c for c in out.columns if isinstance(c, str) and c.startswith(TAG_PREFIX)]
+    rest = [c for c in out.columns if c not in META_COLUMNS and c not in tags]
+    return out[[*META_COLUMNS, *tags, *rest]]
 
 
 def _distinct(tag_rows: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -279,4 +365,10 @@ def _as_series(values: Any, index: Any) -> pd.Series:
     return pd.Series(values, index=index, dtype=values.dtype, copy=False)
 
 
-__all__ = ["export_frame", "export_frame_from_ndjson", "META_COLUMNS", "TAG_PREFIX"]
+__all__ = [
+    "export_frame",
+    "export_frame_from_ndjson",
+    "export_frame_from_parquet",
+    "META_COLUMNS",
+    "TAG_PREFIX",
+]
