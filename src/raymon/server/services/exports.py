@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from raymon.server.services.errors import NotFoundError
 from raymon.server.services.objects import read_body
 from raymon.server.services.paging import QueryError
 from raymon.server.services.tags import tag_value
@@ -34,6 +35,7 @@ ExportFormat = Literal["ndjson", "parquet"]
 FORMATS: tuple[str, ...] = ("ndjson", "parquet")
 MEDIA_TYPES = {"ndjson": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 BATCH_ROWS = 200
+REFS_LISTED = 20  # refs named in the answer to a ref no object has
 ROW_GROUP_ROWS = 2_000
 ROW_GROUP_BYTES = 32 * 1024 * 1024
 
@@ -59,8 +61,22 @@ def export_rows(
     the batch being read. The filter is checked here, before the first row is read.
     An object whose body is gone from the object store ends the export with a
     ``NotFoundError`` naming it (the stream breaks off: the file is visibly incomplete).
+    A ref no object of the project has is a ``NotFoundError`` naming the refs there are
+    (a ref whose objects the filter all leaves out is an empty export).
     """
-    return _rows(backend, project_id, ref, selection(flt), batch_rows)
+    sel = selection(flt)
+    check_ref(backend, project_id, ref)
+    return _rows(backend, project_id, ref, sel, batch_rows)
+
+
+def check_ref(backend: Backend, project_id: str, ref: str) -> None:
+    """``NotFoundError`` when no object of the project has ``ref``, listing (up to 20 of) the refs there are."""
+    with backend.reading() as session:
+        if data_objects.has_ref(session, project_id, ref):
+            return
+        refs = data_objects.some_refs(session, project_id, REFS_LISTED + 1)
+    listed = ", ".join(refs[:REFS_LISTED]) + (", ..." if len(refs) > REFS_LISTED else "") if refs else "none"
+    raise NotFoundError(f"no object in project {project_id!r} has ref {ref!r}; refs: {listed}")
 
 
 def _rows(
