@@ -72,7 +72,7 @@ def export_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     elif len(parts) == 1:
         body = parts[0]
     else:
-        body = pd.concat(parts, axis=0, sort=False).sort_index()
+        body = _concat_typed(parts)
     body.index = head.index
     return pd.concat([head, tag_frame, body], axis=1)
 
@@ -97,8 +97,8 @@ def _tag_column(values: list[Any]) -> pd.Series:
     """A tag's values: numbers as float64 (as the backend stores them), text as text."""
     import pandas as pd
 
-    column = pd.Series(values, dtype=object).infer_objects()
-    return column.astype("float64") if column.dtype.kind in "iu" else column
+    numbers = [float(v) if type(v) is int else v for v in values]
+    return pd.Series(numbers, dtype=object).infer_objects()
 
 
 def export_frame_from_parquet(body: bytes) -> pd.DataFrame:
@@ -154,7 +154,7 @@ def _flat_frame(table: Any) -> pd.DataFrame:
     frame = flat_table.to_pandas()
     for name in json_names:
         frame[name] = pd.Series(
-            [None if v is None else rt.decode_value(orjson.loads(v)) for v in frame[name].tolist()],
+            [None if v is None else rt.decode_value(orjson.loads(v)) for v in flat_table.column(name).to_pylist()],
             index=frame.index,
             dtype=object,
         ).infer_objects()
@@ -169,10 +169,48 @@ def _flat_frame(table: Any) -> pd.DataFrame:
     frame.index = starts[~is_whole]
     spans = [np.arange(s, s + k) for s, k in zip(starts[is_whole], sizes[is_whole], strict=True)]
     whole.index = np.concatenate([np.empty(0, dtype=np.int64), *spans])
-    out = pd.concat([frame, whole], axis=0, sort=False).sort_index().reset_index(drop=True)
+    out = _concat_typed([frame, whole]).reset_index(drop=True)
     tags = [c for c in out.columns if isinstance(c, str) and c.startswith(TAG_PREFIX)]
     rest = [c for c in out.columns if c not in META_COLUMNS and c not in tags]
     return out[[*META_COLUMNS, *tags, *rest]]
+
+
+def _concat_typed(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' rows in index order, each column typed as one frame of the same values would be.
+
+    pandas' concatenation keeps ``object`` for ``[None]`` and ``[0]`` (one frame of those values
+    is float64) and turns ``[False]`` and ``[0]`` into ``[0, 0]``: a column that some part holds
+    as objects, or whose parts have different dtypes of those pandas infers (NumPy bool and
+    numbers, ``str``), is typed again from its values. Other dtypes (categoricals, nullable,
+    time zones) follow pandas' rules.
+    """
+    import numpy as np
+    import pandas as pd
+
+    out = pd.concat(parts, axis=0, sort=False).sort_index()
+    dtypes: dict[Any, set[Any]] = {}
+    for part in parts:
+        for name, dtype in part.dtypes.items():
+            dtypes.setdefault(name, set()).add(dtype)
+    for name, kinds in dtypes.items():
+        inferred = all(_inferred_dtype(d) for d in kinds)
+        if any(d == object for d in kinds) or (len(kinds) > 1 and inferred):
+            values: list[Any] = []
+            for part in parts:  # each part's own values (the concatenation may have cast them)
+                values.extend(part[name].tolist() if name in part.columns else [None] * len(part))
+            index = np.concatenate([part.index.to_numpy() for part in parts])
+            out[name] = pd.Series(values, index=index)
+    return out
+
+
+def _inferred_dtype(dtype: Any) -> bool:
+    """A dtype pandas infers from plain values (NumPy bool and numbers, ``str``), not one chosen to keep."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "biuf"
+    return isinstance(dtype, pd.StringDtype) and dtype.na_value is not pd.NA
 
 
 def _distinct(tag_rows: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:

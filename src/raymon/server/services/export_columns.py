@@ -5,7 +5,7 @@ export holds one row per row of the object (a DataFrame's rows; a Series or a di
 one row) with the columns ``trace_id``, ``obj_id``, ``ts``, one ``tags.<name>`` column
 per tag and one column per field, typed from the values: ``bool``, ``int`` (int64),
 ``float`` (float64; ints and floats together are floats), ``str`` (string), and
-``json`` for a column whose values mix those kinds (string holding each value's
+``null`` for a column of missing values only, ``json`` for a column whose values mix those kinds (string holding each value's
 ``rt.encode_value`` JSON text, marked by the field metadata ``raymon.encoding: json``).
 Tag numbers are always float64.
 
@@ -267,7 +267,7 @@ class FlatSchema:
     def arrow_schema(self) -> Any:
         import pyarrow as pa
 
-        arrow = {None: pa.string(), "bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}
+        arrow = {None: pa.null(), "bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}
 
         def field(name: str, kind: Kind | None) -> Any:
             if kind == "json":
@@ -346,7 +346,7 @@ class FlatColumns:
         cols["obj_id"].extend([obj_id] * n)
         cols["ts"].extend([ts] * n)
         for name, kind in self.schema.tags.items():
-            cols[TAG_PREFIX + name].extend([_cell(kind, tags.get(name))] * n)
+            cols[TAG_PREFIX + name].extend([_cell(kind, _tag_number(tags.get(name)))] * n)
         for name, kind in self.schema.fields.items():
             cols[name].extend([_cell(kind, record.get(name)) for record in records])
         cols[TAGS_COLUMN].extend([None] * n)
@@ -359,6 +359,11 @@ class FlatColumns:
             values.clear()
         self.rows = 0
         return out
+
+
+def _tag_number(value: Any) -> Any:
+    """Tag numbers are floats (as the backend stores them), in a mixed column too."""
+    return float(value) if type(value) is int else value
 
 
 def _cell(kind: Kind | None, value: Any) -> Any:
