@@ -154,7 +154,10 @@ def _flat_frame(table: Any) -> pd.DataFrame:
     frame = flat_table.to_pandas()
     for name in json_names:
         frame[name] = pd.Series(
-            [None if v is None else rt.decode_value(orjson.loads(v)) for v in flat_table.column(name).to_pylist()],
+            [
+                None if v is None else rt.decode_value(orjson.loads(v))
+                for v in flat_table.column(name).to_pylist()
+            ],
             index=frame.index,
             dtype=object,
         ).infer_objects()
@@ -194,13 +197,19 @@ def _concat_typed(parts: list[pd.DataFrame]) -> pd.DataFrame:
             dtypes.setdefault(name, set()).add(dtype)
     for name, kinds in dtypes.items():
         inferred = all(_inferred_dtype(d) for d in kinds)
-        if any(d == object for d in kinds) or (len(kinds) > 1 and inferred):
+        if any(_is_object(d) for d in kinds) or (len(kinds) > 1 and inferred):
             values: list[Any] = []
             for part in parts:  # each part's own values (the concatenation may have cast them)
                 values.extend(part[name].tolist() if name in part.columns else [None] * len(part))
             index = np.concatenate([part.index.to_numpy() for part in parts])
             out[name] = pd.Series(values, index=index)
     return out
+
+
+def _is_object(dtype: Any) -> bool:
+    import numpy as np
+
+    return isinstance(dtype, np.dtype) and dtype.kind == "O"
 
 
 def _inferred_dtype(dtype: Any) -> bool:

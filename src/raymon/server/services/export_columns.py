@@ -173,7 +173,7 @@ def _float_of_column(value: Any) -> float:
 def _untagged(value: Any) -> Plain:
     """A JSON-native value of an untagged ``rt.Native`` dict: only scalars go flat."""
     if value is None or type(value) in (bool, str, float):
-        return value  # type: ignore[no-any-return]
+        return value
     if type(value) is int:
         return _int(value)
     raise _NotFlat
