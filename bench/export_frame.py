@@ -15,7 +15,9 @@ Measured, best of ``--repeats``:
   NDJSON lines, then decode column-wise, with the garbage collector paused);
 - ``ndjson parse only``: ``orjson.loads`` of every line with the collector paused, the floor
   of any NDJSON decoder;
-- ``server writes parquet``: the server's side, ``parquet_chunks`` of the export rows (for scale);
+- ``server writes parquet``: the server's side, ``parquet_chunks`` of the export rows (for scale),
+  next to ``server writes jcr pq`` (the jcr-column Parquet of before) and ``server writes ndjson``
+  (bodies already read: the database reads are not in these);
 - ``load_jcr per row``: parse, ``rt.load_jcr`` per row and one ``pd.DataFrame`` of the
   decoded rows, what a user writes without ``export_frame`` (on ``--naive-rows`` rows).
 
@@ -41,7 +43,7 @@ import pyarrow.parquet as pq
 
 import raymon.types as rt
 from raymon.frames import export_frame, export_frame_from_ndjson, export_frame_from_parquet
-from raymon.server.services.exports import ExportRow, ndjson_lines, parquet_chunks
+from raymon.server.services.exports import ExportRow, _jcr_parquet_chunks, ndjson_lines, parquet_chunks
 
 FEATURES = ["LotArea", "OverallQual", "YearBuilt", "GrLivArea", "Neighborhood", "LotFrontage"]
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -76,6 +78,11 @@ def export_rows(df: pd.DataFrame, rows: int, shape: str) -> list[ExportRow]:
 
 def parquet_bytes(rows: list[ExportRow]) -> bytes:
     return b"".join(parquet_chunks(iter(rows)))
+
+
+def jcr_parquet_bytes(rows: list[ExportRow]) -> bytes:
+    """The Parquet file of the jcr shape (one ``data`` JSON column), what the server wrote before."""
+    return b"".join(_jcr_parquet_chunks(iter(rows), 2_000, 32 * 1024 * 1024))
 
 
 def ndjson_bytes(rows: list[ExportRow]) -> bytes:
@@ -137,6 +144,8 @@ def main() -> None:
         old = args.rows / best_of(args.repeats, export_frame_from_ndjson, ndjson)
         parse_paused = args.rows / best_of(args.repeats, parse_gc_paused, ndjson)
         written = args.rows / best_of(1, parquet_bytes, rows)
+        written_jcr = args.rows / best_of(1, jcr_parquet_bytes, rows)
+        written_ndjson = args.rows / best_of(1, ndjson_bytes, rows)
         slow = args.naive_rows / best_of(args.repeats, naive, small)
         frame = export_frame_from_parquet(parquet)
         assert len(frame) == args.rows and set(df.columns) <= set(frame.columns)
@@ -151,6 +160,8 @@ def main() -> None:
             ("ndjson parse only", parse_paused),
             ("load_jcr per row", slow),
             ("server writes parquet", written),
+            ("server writes jcr pq", written_jcr),
+            ("server writes ndjson", written_ndjson),
         )
         for name, rate in rates:
             print(f"{shape:10} {name:24} {rate:12,.0f} {rate / floor:8.2f}x")

@@ -10,7 +10,10 @@ keys as columns, any other type one ``data`` column of the loaded objects).
 Objects with the same column layout are decoded together, one array per column
 for all of them (never one ``load_jcr`` per row); objects of another layout are
 decoded as their own group and the groups concatenated, so no value is lost.
-Imports pandas when called (the client's base install has no pandas).
+``export_frame_from_parquet`` reads the server's flat Parquet export (written by
+``raymon.server.services.export_columns``, whose wire constants are defined here)
+with pyarrow, and decodes only the rows kept whole as above.
+Imports pandas (and pyarrow) when called (the client's base install has neither).
 """
 
 from __future__ import annotations
