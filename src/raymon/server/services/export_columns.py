@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -170,33 +170,44 @@ def _float_of_column(value: Any) -> float:
     raise _NotFlat
 
 
+_SCALARS = frozenset({str, float, bool, type(None)})
+
+
 def _untagged(value: Any) -> Plain:
     """A JSON-native value of an untagged ``rt.Native`` dict: only scalars go flat."""
-    if value is None or type(value) in (bool, str, float):
+    cls = type(value)
+    if cls in _SCALARS:
         return value
-    if type(value) is int:
+    if cls is int:
         return _int(value)
     raise _NotFlat
 
 
 def _plain(value: Any) -> Plain:
     """A tagged (``rt.encode_value``) scalar as a plain value; NumPy numbers as Python numbers."""
-    if not isinstance(value, dict):
-        return _untagged(value)
-    if len(value) != 1:
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if cls is int:
+        return _int(value)
+    if cls is not dict or len(value) != 1:
         raise _NotFlat
     ((tag, arg),) = value.items()
     if tag == "$float":
         return float({"NaN": "nan", "Infinity": "inf", "-Infinity": "-inf"}[arg])
-    if tag == "$np" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str):
+    if tag == "$np" and type(arg) is list and len(arg) == 2 and type(arg[0]) is str:
         code = arg[0].lstrip("<>|=")[:1]
-        raw = _plain(arg[1])
-        if code == "b" and type(raw) is bool:
+        raw = arg[1]
+        raw_cls = type(raw)
+        if raw_cls is dict:
+            raw = _plain(raw)
+            raw_cls = type(raw)
+        if code == "b" and raw_cls is bool:
             return raw
-        if code in ("i", "u") and type(raw) is int:
-            return raw
-        if code == "f" and type(raw) in (int, float):
-            return float(raw)  # type: ignore[arg-type]
+        if code in ("i", "u") and raw_cls is int:
+            return _int(raw)
+        if code == "f" and raw_cls in (int, float):
+            return float(raw)
     raise _NotFlat
 
 
@@ -238,20 +249,40 @@ def _tag_kind(value: Any) -> Kind | None:
     return "float" if own == "int" else own
 
 
+_FITTING: dict[Kind | None, frozenset[type]] = {  # the value types each column kind takes as they are
+    None: frozenset({type(None)}),
+    "bool": frozenset({bool, type(None)}),
+    "int": frozenset({int, type(None)}),
+    "float": frozenset({float, int, type(None)}),
+    "str": frozenset({str, type(None)}),
+    "json": frozenset({str, float, int, bool, type(None)}),
+}
+
+
 @dataclass(slots=True)
 class FlatSchema:
     """The flat columns of one export: tag names and field names, each with its kind, in order."""
 
     tags: dict[str, Kind | None]
     fields: dict[str, Kind | None]
+    _tag_types: dict[str, frozenset[type]] = field(init=False, repr=False)
+    _field_types: dict[str, frozenset[type]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._tag_types = {name: _FITTING[kind] for name, kind in self.tags.items()}
+        self._field_types = {name: _FITTING[kind] for name, kind in self.fields.items()}
 
     def row_fits(self, tags: Mapping[str, Any], records: list[Record]) -> bool:
+        """Whether a row's tags and records go in these columns as they are (``fits`` of each value)."""
+        nothing: frozenset[type] = frozenset()
+        tag_types = self._tag_types
         for name, value in tags.items():
-            if name not in self.tags or not fits(self.tags[name], value):
+            if type(value) not in tag_types.get(name, nothing):
                 return False
+        field_types = self._field_types
         for record in records:
             for name, value in record.items():
-                if name not in self.fields or not fits(self.fields[name], value):
+                if type(value) not in field_types.get(name, nothing):
                     return False
         return True
 
@@ -269,7 +300,7 @@ class FlatSchema:
 
         arrow = {None: pa.null(), "bool": pa.bool_(), "int": pa.int64(), "float": pa.float64()}
 
-        def field(name: str, kind: Kind | None) -> Any:
+        def column(name: str, kind: Kind | None) -> Any:
             if kind == "json":
                 return pa.field(name, pa.string(), metadata={ENCODING_KEY: JSON})
             return pa.field(name, arrow.get(kind, pa.string()))
@@ -279,8 +310,8 @@ class FlatSchema:
                 pa.field("trace_id", pa.string()),
                 pa.field("obj_id", pa.string()),
                 pa.field("ts", pa.timestamp("us", tz="UTC")),
-                *(field(TAG_PREFIX + name, kind) for name, kind in self.tags.items()),
-                *(field(name, kind) for name, kind in self.fields.items()),
+                *(column(TAG_PREFIX + name, kind) for name, kind in self.tags.items()),
+                *(column(name, kind) for name, kind in self.fields.items()),
                 pa.field(TAGS_COLUMN, pa.string()),
                 pa.field(DATA_COLUMN, pa.string()),
             ],
@@ -348,7 +379,12 @@ class FlatColumns:
         for name, kind in self.schema.tags.items():
             cols[TAG_PREFIX + name].extend([_cell(kind, _tag_number(tags.get(name)))] * n)
         for name, kind in self.schema.fields.items():
-            cols[name].extend([_cell(kind, record.get(name)) for record in records])
+            if kind == "json":
+                cols[name].extend([_cell(kind, record.get(name)) for record in records])
+            elif n == 1:  # pyarrow takes the plain values as they are (ints into float64 too)
+                cols[name].append(records[0].get(name))
+            else:
+                cols[name].extend([record.get(name) for record in records])
         cols[TAGS_COLUMN].extend([None] * n)
         cols[DATA_COLUMN].extend([None] * n)
         self.rows += n
