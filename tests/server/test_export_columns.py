@@ -156,3 +156,12 @@ def test_a_ref_of_no_flat_objects_keeps_the_jcr_shape() -> None:
     rows = _export_rows([rt.Native([1, 2]), rt.Native("text")], [{}])
     table = pq.read_table(pa.BufferReader(parquet_of(rows, row_group_rows=10)))
     assert table.column_names == ["trace_id", "obj_id", "ref", "ts", "data_type", "tags", "data"]
+
+
+def test_the_flat_file_streams_one_row_group_at_a_time() -> None:
+    objs = [rt.Native({"a": i, "b": f"x{i}"}) for i in range(7)]
+    chunks = list(parquet_chunks(iter(_export_rows(objs, [{"client": "p"}])), row_group_rows=2))
+    assert len(chunks) > 2  # bytes handed on as each row group is done, not at the end
+    parquet = pq.ParquetFile(pa.BufferReader(b"".join(chunks)))
+    assert parquet.metadata.num_row_groups == 4
+    assert parquet.read().column("a").to_pylist() == list(range(7))

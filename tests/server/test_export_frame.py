@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from query_events import QueryProject, event, tags_event
@@ -151,6 +152,15 @@ def test_the_parquet_export_keeps_whole_the_objects_that_do_not_fit_its_columns(
         resp = api.export(project.project_id, "dict", format="parquet")
     table = pq.read_table(pa.BufferReader(resp.content))
     assert {"score", "label", "extra"} <= set(table.column_names)  # one first batch: every field flat
+    assert table.column("data").null_count == N
+    with project.api() as api:
+        resp = api.export(project.project_id, "frame", format="parquet")
+    table = pq.read_table(pa.BufferReader(resp.content))  # nullable ints, categoricals, time zones
+    assert "data_type" in table.column_names  # no object can go flat: the jcr columns
+    assert table.num_rows == N and table.column("data").null_count == 0
+    assert rt.DataFrame.from_jcr(orjson.loads(table.column("data")[0].as_py())["params"]).data.equals(
+        _frame(0)
+    )
     with project.api() as api:
         resp = api.export(project.project_id, "vector", format="parquet")
     table = pq.read_table(pa.BufferReader(resp.content))
