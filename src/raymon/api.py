@@ -276,7 +276,9 @@ class RaymonAPI:
         """Export every object logged under ``ref`` on the traces a filter selects, as a dataset.
 
         ``format`` is ``ndjson`` (one JSON object per line: ``trace_id``, ``obj_id``, ``ts``,
-        ``tags``, ``data``) or ``parquet`` (the same columns; ``tags`` and ``data`` as JSON text).
+        ``tags``, ``data``) or ``parquet`` (flat columns for a ref of DataFrames, Series and
+        dicts, see docs/query.md; else the same columns, ``tags`` and ``data`` as JSON text).
+        A ref no object of the project has is a 404 naming the refs there are.
         With ``path`` the body streams to that file (never held in memory) and the answer's
         body is not read again; without it the whole body is in ``resp.content``.
         """
@@ -310,16 +312,28 @@ class RaymonAPI:
     ) -> pd.DataFrame:
         """Every object logged under ``ref`` on the traces ``filter`` selects, as one pandas DataFrame.
 
-        Columns: ``trace_id``, ``obj_id``, ``ts`` (UTC), one ``tags.<name>`` per tag name, then the
-        object's own columns (a DataFrame's rows, a Series or a dict as one row; other objects
-        in one ``data`` column). Decoded column by column (``raymon.frames``), never one
-        ``load_jcr`` per row. Needs pandas; raises ``httpx.HTTPStatusError`` when the backend refuses.
+        Columns: ``trace_id``, ``obj_id``, ``ts`` (UTC), one ``tags.<name>`` per tag name (numbers
+        as float64), then the object's own columns (a DataFrame's rows, a Series or a dict as one
+        row; other objects in one ``data`` column). With pyarrow installed (``raymon[server]``)
+        it fetches the Parquet export, whose flat columns pyarrow reads as they are; without
+        pyarrow it fetches the NDJSON export and decodes it column by column
+        (``raymon.frames``), several times slower but the same frame. Never one ``load_jcr``
+        per row. Needs pandas; raises ``httpx.HTTPStatusError`` when the backend refuses (a bad
+        filter, a ref no object has: 404).
         """
-        from raymon.frames import export_frame_from_ndjson
+        from raymon import frames
 
-        resp = self.export(project_id, ref, slicestr=filter, begin=begin, end=end, format="ndjson")
+        try:
+            import pyarrow.parquet  # noqa: F401
+        except ImportError:
+            fmt = "ndjson"
+        else:
+            fmt = "parquet"
+        resp = self.export(project_id, ref, slicestr=filter, begin=begin, end=end, format=fmt)
         resp.raise_for_status()
-        return export_frame_from_ndjson(resp.content)
+        if fmt == "parquet":
+            return frames.export_frame_from_parquet(resp.content)
+        return frames.export_frame_from_ndjson(resp.content)
 
     # -- profiles ----------------------------------------------------------------------------
     def profile_create(self, project_id: str, profile: Any) -> Response:

@@ -10,7 +10,10 @@ keys as columns, any other type one ``data`` column of the loaded objects).
 Objects with the same column layout are decoded together, one array per column
 for all of them (never one ``load_jcr`` per row); objects of another layout are
 decoded as their own group and the groups concatenated, so no value is lost.
-Imports pandas when called (the client's base install has no pandas).
+``export_frame_from_parquet`` reads the server's flat Parquet export (written by
+``raymon.server.services.export_columns``, whose wire constants are defined here)
+with pyarrow, and decodes only the rows kept whole as above.
+Imports pandas (and pyarrow) when called (the client's base install has neither).
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ if TYPE_CHECKING:
 
 META_COLUMNS = ("trace_id", "obj_id", "ts")
 TAG_PREFIX = "tags."
+# The flat Parquet export (written by ``raymon.server.services.export_columns``):
+TAGS_COLUMN = "tags"  # rows kept whole: the trace's tags as JSON text
+DATA_COLUMN = "data"  # rows kept whole: the object's jcr as JSON text
+SHAPE_KEY = b"raymon.shape"  # schema metadata: b"flat" for the flat shape
+FLAT = b"flat"
+ENCODING_KEY = b"raymon.encoding"  # field metadata: b"json" for a column of mixed values as JSON text
+JSON = b"json"
 _DATAFRAME = rt.DataFrame.type_name
 _SERIES = rt.Series.type_name
 _NATIVE = rt.Native.type_name
@@ -56,10 +66,7 @@ def export_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     tag_rows = [row.get("tags") or {} for row in expanded]
     tag_names = list(dict.fromkeys(name for tags in _distinct(tag_rows) for name in tags))
     tag_frame = pd.DataFrame(
-        {
-            TAG_PREFIX + name: pd.Series([tags.get(name) for tags in tag_rows], dtype=object).infer_objects()
-            for name in tag_names
-        },
+        {TAG_PREFIX + name: _tag_column([tags.get(name) for tags in tag_rows]) for name in tag_names},
         index=head.index,
     )
     parts = [group.frame() for group in groups.values()]
@@ -68,7 +75,7 @@ def export_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     elif len(parts) == 1:
         body = parts[0]
     else:
-        body = pd.concat(parts, axis=0, sort=False).sort_index()
+        body = _concat_typed(parts)
     body.index = head.index
     return pd.concat([head, tag_frame, body], axis=1)
 
@@ -87,6 +94,135 @@ def export_frame_from_ndjson(body: bytes) -> pd.DataFrame:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _tag_column(values: list[Any]) -> pd.Series:
+    """A tag's values: numbers as float64 (as the backend stores them), text as text."""
+    import pandas as pd
+
+    numbers = [float(v) if type(v) is int else v for v in values]
+    return pd.Series(numbers, dtype=object).infer_objects()
+
+
+def export_frame_from_parquet(body: bytes) -> pd.DataFrame:
+    """``export_frame`` of a Parquet export's bytes (needs pyarrow).
+
+    A flat export's columns are read by pyarrow as they are (its ``json`` columns decoded
+    cell by cell); its rows kept whole (``data`` set) are decoded as ``export_frame`` does
+    and put back in their place. An export of another shape (one ``data`` jcr column) is
+    decoded from its ``tags`` and ``data`` columns.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(pa.BufferReader(body))
+    if (table.schema.metadata or {}).get(SHAPE_KEY) != FLAT:
+        return _frame_of_jcr_rows(table)
+    return _flat_frame(table)
+
+
+def _frame_of_jcr_rows(table: Any) -> pd.DataFrame:
+    names = table.column_names
+    columns = {
+        name: table.column(name).to_pylist() for name in (*META_COLUMNS, "tags", "data") if name in names
+    }
+    n = table.num_rows
+    rows = [
+        {
+            "trace_id": columns["trace_id"][i],
+            "obj_id": columns["obj_id"][i],
+            "ts": columns["ts"][i],
+            "tags": orjson.loads(columns["tags"][i]) if columns["tags"][i] else {},
+            "data": orjson.loads(columns["data"][i]) if columns["data"][i] is not None else None,
+        }
+        for i in range(n)
+    ]
+    frame = export_frame(rows)
+    frame["ts"] = frame["ts"].astype("datetime64[us, UTC]")
+    return frame
+
+
+def _flat_frame(table: Any) -> pd.DataFrame:
+    import numpy as np
+    import pandas as pd
+    import pyarrow.compute as pc
+
+    kept_whole = table.column(DATA_COLUMN).is_valid()
+    n_whole = pc.sum(kept_whole).as_py() or 0
+    flat_table = table.drop_columns([TAGS_COLUMN, DATA_COLUMN])
+    json_names = [f.name for f in flat_table.schema if (f.metadata or {}).get(ENCODING_KEY) == JSON]
+    if n_whole:
+        whole_table = table.filter(kept_whole)
+        flat_table = flat_table.filter(pc.invert(kept_whole))
+    frame = flat_table.to_pandas()
+    for name in json_names:
+        frame[name] = pd.Series(
+            [
+                None if v is None else rt.decode_value(orjson.loads(v))
+                for v in flat_table.column(name).to_pylist()
+            ],
+            index=frame.index,
+            dtype=object,
+        ).infer_objects()
+    if not n_whole:
+        return frame
+    # Rows kept whole expand to their objects' rows, in their place among the flat ones.
+    whole = _frame_of_jcr_rows(whole_table)
+    is_whole = kept_whole.to_numpy(zero_copy_only=False)
+    sizes = np.ones(len(is_whole), dtype=np.int64)
+    sizes[is_whole] = [_layout(orjson.loads(text))[1] for text in whole_table.column(DATA_COLUMN).to_pylist()]
+    starts = np.cumsum(sizes) - sizes
+    frame.index = starts[~is_whole]
+    spans = [np.arange(s, s + k) for s, k in zip(starts[is_whole], sizes[is_whole], strict=True)]
+    whole.index = np.concatenate([np.empty(0, dtype=np.int64), *spans])
+    out = _concat_typed([frame, whole]).reset_index(drop=True)
+    tags = [c for c in out.columns if isinstance(c, str) and c.startswith(TAG_PREFIX)]
+    rest = [c for c in out.columns if c not in META_COLUMNS and c not in tags]
+    return out[[*META_COLUMNS, *tags, *rest]]
+
+
+def _concat_typed(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The parts' rows in index order, each column typed as one frame of the same values would be.
+
+    pandas' concatenation keeps ``object`` for ``[None]`` and ``[0]`` (one frame of those values
+    is float64) and turns ``[False]`` and ``[0]`` into ``[0, 0]``: a column that some part holds
+    as objects, or whose parts have different dtypes of those pandas infers (NumPy bool and
+    numbers, ``str``), is typed again from its values. Other dtypes (categoricals, nullable,
+    time zones) follow pandas' rules.
+    """
+    import numpy as np
+    import pandas as pd
+
+    out = pd.concat(parts, axis=0, sort=False).sort_index()
+    dtypes: dict[Any, set[Any]] = {}
+    for part in parts:
+        for name, dtype in part.dtypes.items():
+            dtypes.setdefault(name, set()).add(dtype)
+    for name, kinds in dtypes.items():
+        inferred = all(_inferred_dtype(d) for d in kinds)
+        if any(_is_object(d) for d in kinds) or (len(kinds) > 1 and inferred):
+            values: list[Any] = []
+            for part in parts:  # each part's own values (the concatenation may have cast them)
+                values.extend(part[name].tolist() if name in part.columns else [None] * len(part))
+            index = np.concatenate([part.index.to_numpy() for part in parts])
+            out[name] = pd.Series(values, index=index)
+    return out
+
+
+def _is_object(dtype: Any) -> bool:
+    import numpy as np
+
+    return isinstance(dtype, np.dtype) and dtype.kind == "O"
+
+
+def _inferred_dtype(dtype: Any) -> bool:
+    """A dtype pandas infers from plain values (NumPy bool and numbers, ``str``), not one chosen to keep."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(dtype, np.dtype):
+        return dtype.kind in "biuf"
+    return isinstance(dtype, pd.StringDtype) and dtype.na_value is not pd.NA
 
 
 def _distinct(tag_rows: list[dict[str, Any]]) -> Iterable[dict[str, Any]]:
@@ -279,4 +415,10 @@ def _as_series(values: Any, index: Any) -> pd.Series:
     return pd.Series(values, index=index, dtype=values.dtype, copy=False)
 
 
-__all__ = ["export_frame", "export_frame_from_ndjson", "META_COLUMNS", "TAG_PREFIX"]
+__all__ = [
+    "export_frame",
+    "export_frame_from_ndjson",
+    "export_frame_from_parquet",
+    "META_COLUMNS",
+    "TAG_PREFIX",
+]

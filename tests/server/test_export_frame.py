@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pytest
 from query_events import QueryProject, event, tags_event
@@ -58,7 +60,15 @@ def project(server: Any) -> QueryProject:
     return qp
 
 
-def test_a_series_ref_answers_one_row_per_trace_with_tags_as_columns_and_the_rows_dtypes(project):
+@pytest.fixture(params=["parquet", "ndjson"])
+def decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways ``export_frame`` reads an export: Parquet (pyarrow there) and NDJSON (pyarrow missing)."""
+    if request.param == "ndjson":
+        monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)  # import pyarrow.parquet fails
+    return str(request.param)
+
+
+def test_a_series_ref_answers_one_row_per_trace_with_tags_as_columns_and_the_rows_dtypes(project, decoder):
     with project.api() as api:
         frame = api.export_frame(project.project_id, "row", filter="client==small")
     kept = [i for i in range(N) if _client(i) == "small"]
@@ -71,7 +81,7 @@ def test_a_series_ref_answers_one_row_per_trace_with_tags_as_columns_and_the_row
     pd.testing.assert_frame_equal(frame[list(MIXED.columns)], expected, check_exact=True)
 
 
-def test_a_dataframe_ref_answers_every_row_of_every_object_with_dtypes_kept(project):
+def test_a_dataframe_ref_answers_every_row_of_every_object_with_dtypes_kept(project, decoder):
     with project.api() as api:
         frame = api.export_frame(project.project_id, "frame")
     assert len(frame) == 2 * N
@@ -80,7 +90,7 @@ def test_a_dataframe_ref_answers_every_row_of_every_object_with_dtypes_kept(proj
     pd.testing.assert_frame_equal(frame[list(expected.columns)], expected, check_exact=True)
 
 
-def test_objects_of_another_layout_keep_their_values_and_the_others_get_missing_ones(project):
+def test_objects_of_another_layout_keep_their_values_and_the_others_get_missing_ones(project, decoder):
     with project.api() as api:
         frame = api.export_frame(project.project_id, "dict")
     assert frame["score"].tolist() == [0.5 * i if i != 5 else 2.5 for i in range(N)]
@@ -89,20 +99,75 @@ def test_objects_of_another_layout_keep_their_values_and_the_others_get_missing_
     assert frame["extra"].drop(index=5).isna().all()
 
 
-def test_other_data_types_come_back_as_one_column_of_the_loaded_objects(project):
+def test_other_data_types_come_back_as_one_column_of_the_loaded_objects(project, decoder):
     with project.api() as api:
         frame = api.export_frame(project.project_id, "vector", filter="i >= 10")
     assert frame["trace_id"].tolist() == ["f10", "f11"]
     assert [a.tolist() for a in frame["data"]] == [list(range(10)), list(range(11))]
 
 
-def test_a_ref_nothing_was_logged_under_answers_an_empty_frame_with_the_trace_columns(project):
+def test_a_ref_nothing_was_logged_under_is_refused_with_a_404(project, decoder):
+    import httpx
+
+    with project.api() as api, pytest.raises(httpx.HTTPStatusError) as caught:
+        api.export_frame(project.project_id, "no-such-ref")
+    assert caught.value.response.status_code == 404
+    assert "refs: dict, frame, row, vector" in caught.value.response.text
+
+
+def test_a_filter_that_selects_nothing_answers_an_empty_frame_with_the_trace_columns(project, decoder):
     with project.api() as api:
-        frame = api.export_frame(project.project_id, "no-such-ref")
+        frame = api.export_frame(project.project_id, "row", filter="i > 1000")
     assert len(frame) == 0 and list(frame.columns)[:3] == ["trace_id", "obj_id", "ts"]
 
 
-def test_a_bad_filter_is_refused_by_the_backend(project):
+def test_the_parquet_export_of_a_series_ref_has_flat_typed_columns(project):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with project.api() as api:
+        resp = api.export(project.project_id, "row", format="parquet")
+    assert resp.status_code == 200, resp.text
+    table = pq.read_table(pa.BufferReader(resp.content))
+    assert table.column_names == [
+        "trace_id", "obj_id", "ts", "tags.client", "tags.i", "price", "rooms", "city", "new", "tags", "data"
+    ]  # fmt: skip
+    types = {f.name: str(f.type) for f in table.schema}
+    assert types["tags.i"] == "double" and types["tags.client"] == "string"
+    assert (types["price"], types["rooms"], types["city"], types["new"]) == (
+        "double",
+        "int64",
+        "string",
+        "bool",
+    )
+    assert table.column("data").null_count == N  # every row flat, none kept whole
+    assert table.column("rooms").to_pylist() == list(range(N))
+
+
+def test_the_parquet_export_keeps_whole_the_objects_that_do_not_fit_its_columns(project):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with project.api() as api:
+        resp = api.export(project.project_id, "dict", format="parquet")
+    table = pq.read_table(pa.BufferReader(resp.content))
+    assert {"score", "label", "extra"} <= set(table.column_names)  # one first batch: every field flat
+    assert table.column("data").null_count == N
+    with project.api() as api:
+        resp = api.export(project.project_id, "frame", format="parquet")
+    table = pq.read_table(pa.BufferReader(resp.content))  # nullable ints, categoricals, time zones
+    assert "data_type" in table.column_names  # no object can go flat: the jcr columns
+    assert table.num_rows == N and table.column("data").null_count == 0
+    assert rt.DataFrame.from_jcr(orjson.loads(table.column("data")[0].as_py())["params"]).data.equals(
+        _frame(0)
+    )
+    with project.api() as api:
+        resp = api.export(project.project_id, "vector", format="parquet")
+    table = pq.read_table(pa.BufferReader(resp.content))
+    assert table.column_names == ["trace_id", "obj_id", "ref", "ts", "data_type", "tags", "data"]
+
+
+def test_a_bad_filter_is_refused_by_the_backend(project, decoder):
     import httpx
 
     with project.api() as api, pytest.raises(httpx.HTTPStatusError):

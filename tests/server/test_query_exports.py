@@ -86,8 +86,32 @@ def test_export_streams_to_a_file(project: QueryProject, tmp_path: Path) -> None
     assert 'filename="' in resp.headers["content-disposition"]
 
 
-def test_an_unknown_ref_exports_nothing_and_bad_requests_are_422(project: QueryProject) -> None:
-    assert _ndjson_any(project, "nope") == b""
+def test_a_ref_no_object_has_is_a_404_naming_the_refs_there_are(project: QueryProject) -> None:
+    with project.api() as api:
+        for fmt in ("ndjson", "parquet"):
+            resp = api.export(project.project_id, "featurs", format=fmt)
+            assert resp.status_code == 404, resp.text
+            assert resp.json() == {
+                "detail": f"no object in project {project.project_id!r} has ref 'featurs'; refs: features, other"
+            }
+
+
+def test_a_ref_whose_objects_the_filter_leaves_out_is_an_empty_200(project: QueryProject) -> None:
+    assert _ndjson_any(project, "features", slicestr="i > 1000") == b""
+
+
+def test_the_refs_named_in_a_404_are_bounded(server: Any) -> None:
+    qp = QueryProject.create(server, "many-refs")
+    ts = BASE.isoformat()
+    qp.ingest([event("m", "object", ts, ref=f"r{i:02d}", data=rt.Native(i).to_jcr()) for i in range(25)])
+    with qp.api() as api:
+        resp = api.export(qp.project_id, "nope")
+    assert resp.status_code == 404
+    listed = resp.json()["detail"].split("refs: ")[1]
+    assert listed == ", ".join(f"r{i:02d}" for i in range(20)) + ", ..."
+
+
+def test_bad_requests_are_422(project: QueryProject) -> None:
     with project.api() as api:
         bad_filter = api.export(project.project_id, "features", slicestr="client==")
         bad_format = api.export(project.project_id, "features", format="csv")
@@ -99,8 +123,8 @@ def test_an_unknown_ref_exports_nothing_and_bad_requests_are_422(project: QueryP
     assert failed_file.status_code == 422
 
 
-def _ndjson_any(project: QueryProject, ref: str) -> bytes:
+def _ndjson_any(project: QueryProject, ref: str, **kwargs: Any) -> bytes:
     with project.api() as api:
-        resp = api.export(project.project_id, ref)
+        resp = api.export(project.project_id, ref, **kwargs)
     assert resp.status_code == 200
     return resp.content

@@ -1,7 +1,8 @@
 """The dataset export route: every object of a ref on the traces a filter selects, streamed.
 
 ``GET .../export?ref=...&filter=...&format=ndjson|parquet``. The filter is
-checked before the first byte is sent (a bad one is a 422); the body then
+checked before the first byte is sent (a bad one is a 422; a ref no object of
+the project has is a 404 naming the refs there are); the body then
 streams batch by batch and is never built in memory. Routes never talk SQL.
 """
 

@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import chain
 from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from raymon.server.services.errors import NotFoundError
 from raymon.server.services.objects import read_body
 from raymon.server.services.paging import QueryError
 from raymon.server.services.tags import tag_value
@@ -33,6 +35,7 @@ ExportFormat = Literal["ndjson", "parquet"]
 FORMATS: tuple[str, ...] = ("ndjson", "parquet")
 MEDIA_TYPES = {"ndjson": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 BATCH_ROWS = 200
+REFS_LISTED = 20  # refs named in the answer to a ref no object has
 ROW_GROUP_ROWS = 2_000
 ROW_GROUP_BYTES = 32 * 1024 * 1024
 
@@ -58,8 +61,22 @@ def export_rows(
     the batch being read. The filter is checked here, before the first row is read.
     An object whose body is gone from the object store ends the export with a
     ``NotFoundError`` naming it (the stream breaks off: the file is visibly incomplete).
+    A ref no object of the project has is a ``NotFoundError`` naming the refs there are
+    (a ref whose objects the filter all leaves out is an empty export).
     """
-    return _rows(backend, project_id, ref, selection(flt), batch_rows)
+    sel = selection(flt)
+    check_ref(backend, project_id, ref)
+    return _rows(backend, project_id, ref, sel, batch_rows)
+
+
+def check_ref(backend: Backend, project_id: str, ref: str) -> None:
+    """``NotFoundError`` when no object of the project has ``ref``, listing (up to 20 of) the refs there are."""
+    with backend.reading() as session:
+        if data_objects.has_ref(session, project_id, ref):
+            return
+        refs = data_objects.some_refs(session, project_id, REFS_LISTED + 1)
+    listed = ", ".join(refs[:REFS_LISTED]) + (", ..." if len(refs) > REFS_LISTED else "") if refs else "none"
+    raise NotFoundError(f"no object in project {project_id!r} has ref {ref!r}; refs: {listed}")
 
 
 def _rows(
@@ -162,9 +179,81 @@ def parquet_chunks(
 ) -> Iterator[bytes]:
     """A Parquet file, written one row group at a time and handed on as each group is done.
 
-    Columns: ``trace_id``, ``obj_id``, ``ref``, ``ts`` (UTC), ``data_type``, ``tags`` (JSON
-    text: name -> value) and ``data`` (the jcr as JSON text, for ``rt.load_jcr(json.loads(...))``).
+    A ref of ``rt.DataFrame``/``rt.Series``/``rt.Native`` dict objects has flat columns
+    (``export_columns``: ``trace_id``, ``obj_id``, ``ts``, ``tags.<name>``, one column per
+    field, and ``tags``/``data`` JSON text for rows kept whole), its schema read off the first
+    row group's rows. Any other ref: ``trace_id``, ``obj_id``, ``ref``, ``ts`` (UTC),
+    ``data_type``, ``tags`` (JSON text: name -> value) and ``data`` (the jcr as JSON text, for
+    ``rt.load_jcr(json.loads(...))``).
     """
+    from raymon.server.services import export_columns
+
+    first: list[tuple[ExportRow, list[export_columns.Record] | None]] = []
+    first_bytes = 0
+    for row in rows:  # the first row group, held to read the schema off it
+        records = export_columns.flat_records(orjson.loads(row.data)) if _may_go_flat(row) else None
+        first.append((row, records))
+        first_bytes += len(row.data)
+        if len(first) >= row_group_rows or first_bytes >= row_group_bytes:
+            break
+    schema = export_columns.derive((row.tags, records) for row, records in first)
+    if schema is None:
+        yield from _jcr_parquet_chunks(
+            chain((row for row, _ in first), rows), row_group_rows, row_group_bytes
+        )
+        return
+    shaped = chain(
+        first,
+        (
+            (row, export_columns.flat_records(orjson.loads(row.data)) if _may_go_flat(row) else None)
+            for row in rows
+        ),
+    )
+    yield from _flat_parquet_chunks(schema, shaped, row_group_rows, row_group_bytes)
+
+
+def _may_go_flat(row: ExportRow) -> bool:
+    from raymon.server.services.export_columns import FLAT_TYPES
+
+    return row.data_type in FLAT_TYPES
+
+
+def _flat_parquet_chunks(
+    schema: Any,
+    shaped: Iterator[tuple[ExportRow, Any]],
+    row_group_rows: int,
+    row_group_bytes: int,
+) -> Iterator[bytes]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from raymon.server.services.export_columns import FlatColumns
+
+    arrow_schema = schema.arrow_schema()
+    sink = _ChunkSink()
+    writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), arrow_schema, compression="zstd")
+    columns = FlatColumns(schema)
+    pending_bytes = 0
+    try:
+        for row, records in shaped:
+            columns.add(row.trace_id, row.obj_id, row.ts, row.tags, records, row.data.decode())
+            pending_bytes += len(row.data)
+            if columns.rows >= row_group_rows or pending_bytes >= row_group_bytes:
+                writer.write_table(pa.Table.from_pydict(columns.take(), schema=arrow_schema))
+                pending_bytes = 0
+                chunk = sink.drain()
+                if chunk:
+                    yield chunk
+        if columns.rows:
+            writer.write_table(pa.Table.from_pydict(columns.take(), schema=arrow_schema))
+    finally:
+        writer.close()
+    yield sink.drain()
+
+
+def _jcr_parquet_chunks(
+    rows: Iterator[ExportRow], row_group_rows: int, row_group_bytes: int
+) -> Iterator[bytes]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -186,3 +186,21 @@ def export_batch(
     if after_key is not None:
         stmt = stmt.where(after((DataObject.ts, DataObject.id), after_key, "asc"))
     return [ExportObject._make(row) for row in session.execute(stmt)]
+
+
+def has_ref(session: Session, project_id: str, ref: str) -> bool:
+    """Whether any object of the project was logged under ``ref``."""
+    stmt = select(DataObject.id).where(DataObject.project_id == project_id, DataObject.ref == ref).limit(1)
+    return session.execute(stmt).first() is not None
+
+
+def some_refs(session: Session, project_id: str, limit: int) -> list[str]:
+    """Up to ``limit`` refs the project's objects were logged under, in order."""
+    stmt = (
+        select(DataObject.ref)
+        .where(DataObject.project_id == project_id)
+        .group_by(DataObject.ref)
+        .order_by(DataObject.ref)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
