@@ -88,7 +88,14 @@ def explain(exc: BaseException, ctx: click.Context) -> str | None:
     return None
 
 
-class RaymonGroup(click.Group):
+class _OrderedGroup(click.Group):
+    """A group whose help lists its commands in the order they are defined (a workflow's order)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+class RaymonGroup(_OrderedGroup):
     """The top-level group: every command's known errors become one line (see the module docstring)."""
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -98,7 +105,7 @@ class RaymonGroup(click.Group):
             raise
         except Exception as exc:
             message = explain(exc, ctx)
-            if message is None or ctx.params.get("debug"):
+            if message is None or ctx.find_root().params.get("debug"):
                 raise
             raise RaymonError(message) from None
 
@@ -132,7 +139,9 @@ def _require_database(settings: Settings, backend: Backend | None = None) -> Non
             raise RaymonError(f"no Raymon database at {path} (RAYMON_DATA_DIR / --data-dir): {hint}")
         return
     if not backend.database.has_schema():
-        raise RaymonError(f"{_database_setting(click.get_current_context())} holds no Raymon database: {hint}")
+        raise RaymonError(
+            f"{_database_setting(click.get_current_context())} holds no Raymon database: {hint}"
+        )
 
 
 @contextmanager
@@ -191,7 +200,9 @@ _data_dir_option = click.option(
 @click.group(
     cls=RaymonGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog=_example("raymon server --demo", "raymon project create \"House prices\"", "raymon key ls house-prices"),
+    epilog=_example(
+        "raymon server --demo", 'raymon project create "House prices"', "raymon key ls house-prices"
+    ),
 )
 @click.version_option(package_name="raymon")
 @click.option(
@@ -278,7 +289,9 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
                 f"raymon: the demo API key ({DEMO_KEY_SCOPES}) was printed at the first start with --demo; "
                 f"another: raymon key create {info.project_id} --scopes {DEMO_KEY_SCOPES}"
             )
-        click.echo(f"raymon: an admin key of the demo project: raymon key create {info.project_id} --scopes admin")
+        click.echo(
+            f"raymon: an admin key of the demo project: raymon key create {info.project_id} --scopes admin"
+        )
     click.echo(
         f"raymon: listening on {base}\n"
         f"raymon: authenticate with 'Authorization: Bearer <API key>', e.g.\n"
@@ -308,7 +321,7 @@ def migrate(create: bool, data_dir: str | None) -> None:
 # --- projects ----------------------------------------------------------------------------------
 
 
-@main.group(short_help="Create and list projects.", epilog=_example("raymon project ls"))
+@main.group(cls=_OrderedGroup, short_help="Create and list projects.", epilog=_example("raymon project ls"))
 def project() -> None:
     """Create and list projects."""
 
@@ -355,7 +368,9 @@ def project_ls(data_dir: str | None) -> None:
 # --- keys --------------------------------------------------------------------------------------
 
 
-@main.group(short_help="Create, list and revoke API keys.", epilog=_example("raymon key ls demo"))
+@main.group(
+    cls=_OrderedGroup, short_help="Create, list and revoke API keys.", epilog=_example("raymon key ls demo")
+)
 def key() -> None:
     """Create, list and revoke API keys."""
 
@@ -363,7 +378,9 @@ def key() -> None:
 @key.command(
     "create",
     short_help="Create an API key of a project and print it.",
-    epilog=_example("raymon key create demo --scopes admin", "raymon key create shop --scopes ingest --name shipper"),
+    epilog=_example(
+        "raymon key create demo --scopes admin", "raymon key create shop --scopes ingest --name shipper"
+    ),
 )
 @click.argument("project_id")
 @click.option(
@@ -413,6 +430,7 @@ def key_revoke(key_id: str, data_dir: str | None) -> None:
 
 
 @main.group(
+    cls=_OrderedGroup,
     short_help="Create users and give them roles in projects.",
     epilog=_example("raymon user role ana@example.com demo viewer"),
 )
@@ -423,7 +441,9 @@ def user() -> None:
 @user.command(
     "create",
     short_help="Create a user (with a role in a project).",
-    epilog=_example("RAYMON_USER_PASSWORD=... raymon user create ana@example.com --project demo --role admin"),
+    epilog=_example(
+        "RAYMON_USER_PASSWORD=... raymon user create ana@example.com --project demo --role admin"
+    ),
 )
 @click.argument("email")
 @click.option("--project", "project_id", default=None, help="Give the user a role in this project.")

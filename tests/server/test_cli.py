@@ -62,7 +62,10 @@ def test_every_command_s_help_has_an_example() -> None:
     for path in [(), *paths]:
         out = raymon(*path, "--help").stdout
         examples = out.split("Examples:")[-1]
-        assert "Examples:" in out and re.search(rf"^\s+(\w+=\S+ )?raymon {' '.join(path)}", examples, re.M), (path, out)
+        assert "Examples:" in out and re.search(rf"^\s+(\w+=\S+ )?raymon {' '.join(path)}", examples, re.M), (
+            path,
+            out,
+        )
 
 
 def test_projects_keys_and_users_are_managed_from_the_cli(tmp_path: Path) -> None:
@@ -169,11 +172,37 @@ def test_management_commands_refuse_a_data_dir_without_a_database(tmp_path: Path
     assert raymon("project", "ls", data_dir=typo).stdout == ""
 
 
-def test_an_unreachable_database_is_one_line_for_every_command_and_a_traceback_with_debug(tmp_path: Path) -> None:
+def test_a_database_without_raymon_s_schema_is_refused_until_migrate_creates_it(  # type: ignore[no-untyped-def]
+    backend, postgres_databases, tmp_path: Path
+) -> None:
+    database_url = postgres_databases.create() if backend == "postgresql" else ""
+    env = {"RAYMON_DATABASE_URL": database_url} if database_url else {}
+    if not database_url:
+        (tmp_path / "raymon.sqlite3").write_bytes(b"")  # an empty file is no Raymon database either
+    try:
+        line = one_error_line(raymon("project", "ls", data_dir=tmp_path, env=env, check=False))
+        assert "holds no Raymon database" in line and "migrate --create" in line
+        assert "no Raymon database" in one_error_line(
+            raymon("migrate", data_dir=tmp_path, env=env, check=False)
+        )
+        raymon("migrate", "--create", data_dir=tmp_path, env=env)
+        raymon("project", "create", "Shop", data_dir=tmp_path, env=env)
+        assert raymon("project", "ls", data_dir=tmp_path, env=env).stdout.startswith("shop\tShop")
+    finally:
+        if database_url:
+            postgres_databases.drop(database_url)
+
+
+def test_an_unreachable_database_is_one_line_for_every_command_and_a_traceback_with_debug(
+    tmp_path: Path,
+) -> None:
     env = {"RAYMON_DATABASE_URL": "postgresql+psycopg://ops:hunter2secret@127.0.0.1:1/raymon"}
     for args in (["project", "ls"], ["key", "ls", "p"], ["migrate"], ["user", "role", "a@b.c", "p", "admin"]):
         line = one_error_line(raymon(*args, data_dir=tmp_path, env=env, check=False))
-        assert "cannot use the database postgresql+psycopg://ops:***@127.0.0.1:1/raymon (RAYMON_DATABASE_URL)" in line
+        assert (
+            "cannot use the database postgresql+psycopg://ops:***@127.0.0.1:1/raymon (RAYMON_DATABASE_URL)"
+            in line
+        )
         assert "refused" in line and "hunter2secret" not in line
     debug = raymon("--debug", "project", "ls", data_dir=tmp_path, env=env, check=False)
     assert debug.returncode == 1 and "Traceback" in debug.stderr and "OperationalError" in debug.stderr
@@ -183,7 +212,9 @@ def test_an_unreachable_database_is_one_line_for_every_command_and_a_traceback_w
 
 def test_a_project_s_id_is_the_slug_of_its_name_and_a_second_one_is_refused(tmp_path: Path) -> None:
     raymon("migrate", "--create", data_dir=tmp_path)
-    assert "project_id: house-prices\n" in raymon("project", "create", "House prices", data_dir=tmp_path).stdout
+    assert (
+        "project_id: house-prices\n" in raymon("project", "create", "House prices", data_dir=tmp_path).stdout
+    )
     again = one_error_line(raymon("project", "create", "house PRICES", data_dir=tmp_path, check=False))
     assert "a project named 'House prices' exists already: 'house-prices'" in again and "--id" in again
     raymon("project", "create", "Shop", "--id", "s1", data_dir=tmp_path)
@@ -191,7 +222,10 @@ def test_a_project_s_id_is_the_slug_of_its_name_and_a_second_one_is_refused(tmp_
     raymon("project", "create", "Other", "--id", "cafe", data_dir=tmp_path)
     taken = one_error_line(raymon("project", "create", "Café", data_dir=tmp_path, check=False))
     assert "project 'cafe' exists already (choose an id with --id)" in taken
-    assert "project_id: shop-2" in raymon("project", "create", "Shop", "--id", "shop-2", data_dir=tmp_path).stdout
+    assert (
+        "project_id: shop-2"
+        in raymon("project", "create", "Shop", "--id", "shop-2", data_dir=tmp_path).stdout
+    )
     listed = raymon("project", "ls", data_dir=tmp_path).stdout
     assert [line.split("\t")[0] for line in listed.splitlines()] == ["house-prices", "s1", "cafe", "shop-2"]
 
@@ -214,8 +248,9 @@ def test_a_key_revoked_from_the_cli_is_refused_by_the_running_server(make_server
 def test_without_the_server_extra_every_command_says_what_to_install(args: list[str]) -> None:
     code = f"import sys; sys.modules['sqlalchemy'] = None\nfrom raymon.cli import main\nmain({args!r})\n"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert 'raymon: error: the Raymon server is not installed: pip install "raymon[server]"' in one_error_line(
-        result
+    assert (
+        'raymon: error: the Raymon server is not installed: pip install "raymon[server]"'
+        in one_error_line(result)
     )
 
 

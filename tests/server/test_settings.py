@@ -47,7 +47,10 @@ def test_cli_flags_override_env_vars_which_override_defaults() -> None:
         ({"RAYMON_PORT": "0"}, "RAYMON_PORT .* must be a port from 1 to 65535, got 0"),
         ({"RAYMON_LOG_LEVEL": "loud"}, "RAYMON_LOG_LEVEL .* must be one of critical, error, .*, got 'loud'"),
         ({"RAYMON_DATABASE_URL": "garbage"}, "RAYMON_DATABASE_URL is not a database URL: 'garbage'"),
-        ({"RAYMON_DATABASE_URL": "mysql://u@h/db"}, "RAYMON_DATABASE_URL names the unsupported database 'mysql'"),
+        (
+            {"RAYMON_DATABASE_URL": "mysql://u@h/db"},
+            "RAYMON_DATABASE_URL names the unsupported database 'mysql'",
+        ),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_variable(env: dict[str, str], message: str) -> None:
@@ -56,7 +59,9 @@ def test_a_bad_value_is_refused_naming_the_variable(env: dict[str, str], message
 
 
 def test_a_flag_is_held_to_the_same_rule_as_its_variable() -> None:
-    with pytest.raises(SettingsError, match=r"RAYMON_PORT \(--port\) must be a port from 1 to 65535, got 99999"):
+    with pytest.raises(
+        SettingsError, match=r"RAYMON_PORT \(--port\) must be a port from 1 to 65535, got 99999"
+    ):
         Settings.from_env({}, port=99999)
     with pytest.raises(SettingsError, match="got 'LOUD'"):
         Settings.from_env({}, log_level="LOUD")
@@ -72,9 +77,15 @@ def test_a_refused_database_url_does_not_show_its_password() -> None:
 @pytest.mark.parametrize(
     ("data_dir", "message"),
     [
-        ("file/data", r"RAYMON_DATA_DIR \(--data-dir\): .*/file/data is under .*/file, which is not a directory"),
+        (
+            "file/data",
+            r"RAYMON_DATA_DIR \(--data-dir\): .*/file/data is under .*/file, which is not a directory",
+        ),
         ("file", r"RAYMON_DATA_DIR \(--data-dir\): .*/file is not a directory"),
-        ("/proc/raymon-data", r"RAYMON_DATA_DIR \(--data-dir\): /proc/raymon-data cannot be created in /proc"),
+        (
+            "/proc/raymon-data",
+            r"RAYMON_DATA_DIR \(--data-dir\): /proc/raymon-data cannot be created in /proc",
+        ),
     ],
 )
 def test_a_data_dir_that_cannot_be_made_is_refused_naming_it(

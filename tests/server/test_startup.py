@@ -95,8 +95,10 @@ def test_a_restart_with_the_demo_keeps_its_one_key_and_says_how_to_make_another(
     server.restart("--demo")
     second = server.log().split("raymon: demo project")[2]
     assert not KEY_RE.search(second)
-    assert "was printed at the first start" in second and "raymon key create demo --scopes ingest,read" in second
-    with server.client() as client:  # the init user's admin key of its own project cannot list demo's keys...
+    assert (
+        "was printed at the first start" in second and "raymon key create demo --scopes ingest,read" in second
+    )
+    with server.client() as client:  # a key of the start-up project cannot list the demo's keys
         assert client.get("/api/v1/projects/demo/keys").status_code == 403
     database = server.database()
     with database.session() as session:

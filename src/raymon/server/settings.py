@@ -236,7 +236,9 @@ def _check_database_url(url: str) -> None:
     except ArgumentError:
         raise SettingsError(f"RAYMON_DATABASE_URL is not a database URL: {shown!r} ({rule})") from None
     if backend not in DATABASE_BACKENDS:
-        raise SettingsError(f"RAYMON_DATABASE_URL names the unsupported database {backend!r} in {shown!r} ({rule})")
+        raise SettingsError(
+            f"RAYMON_DATABASE_URL names the unsupported database {backend!r} in {shown!r} ({rule})"
+        )
 
 
 def _check_writable_directory(setting: str, directory: Path) -> None:
