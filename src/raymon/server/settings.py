@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 KIB = 1024
 MIB = 1024 * 1024
@@ -143,6 +144,8 @@ class Settings:
             )
         if self.database_url:
             _check_database_url(self.database_url)
+        if self.object_store_url:
+            _check_object_store_url(self.object_store_url)
         positive = (
             "max_request_bytes",
             "max_batch_events",
@@ -239,6 +242,15 @@ def _check_database_url(url: str) -> None:
         raise SettingsError(
             f"RAYMON_DATABASE_URL names the unsupported database {backend!r} in {shown!r} ({rule})"
         )
+
+
+def _check_object_store_url(url: str) -> None:
+    """The rule ``store.objects.open_object_store`` applies, checked before anything is opened."""
+    parsed = urlparse(url)
+    if parsed.scheme == "s3" and not parsed.netloc:
+        raise SettingsError(f"RAYMON_OBJECT_STORE_URL needs a bucket: s3://bucket/prefix, got {url!r}")
+    if parsed.scheme not in ("s3", "file", ""):
+        raise SettingsError(f"RAYMON_OBJECT_STORE_URL must be s3://bucket/prefix or a directory, got {url!r}")
 
 
 def _check_writable_directory(setting: str, directory: Path) -> None:
