@@ -157,7 +157,7 @@ def _check_name(name: str) -> str:
 
 
 def slug(name: str) -> str:
-    """The project id a name gives: lower-case ASCII letters and digits joined by ``-`` ("House prices" -> "house-prices")."""
+    """The project id a name gives: ASCII letters and digits, lower-cased, joined by ``-`` ("House prices" -> "house-prices")."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].strip("-") or "project"
 
@@ -171,11 +171,11 @@ def create_project(
     naming that project: running the same ``project create`` twice makes no second project.
     """
     name = _check_name(name)
-    if not project_id:
+    if project_id is None:
         same_name = accounts.project_named(session, name)
         if same_name is not None:
             raise ConflictError(f"a project named {same_name.name!r} exists already: {same_name.id!r}")
-    project_id = check_project_id(project_id) if project_id else slug(name)
+    project_id = check_project_id(project_id) if project_id is not None else slug(name)
     if accounts.get_project(session, project_id) is not None:
         raise ConflictError(f"project {project_id!r} exists already")
     return accounts.insert_project(session, project_id, name, now or _now())
