@@ -2,13 +2,23 @@
 
 Management commands act on the database directly, through the same settings
 as the server (``RAYMON_DATA_DIR``, ``RAYMON_DATABASE_URL``, ...), so they work
-before any key exists. This module imports only click at import time: the
-server (FastAPI, SQLAlchemy) is imported when a server command runs, so the
-client stays light and a missing ``server`` extra gives a clear message.
+before any key exists; they refuse a data directory (or database) that holds
+no Raymon database instead of creating an empty one. This module imports only
+click at import time: the server (FastAPI, SQLAlchemy) is imported when a
+server command runs, so the client stays light and a missing ``server`` extra
+gives a clear message.
+
+Every command fails the same way (``RaymonGroup``): a known error (a bad
+setting, an unreachable database, a refused request, a missing extra, a
+directory that cannot be written) is one line ``raymon: error: ...`` and exit
+code 1; ``--debug`` (or ``RAYMON_DEBUG=1``) shows its traceback instead. An
+unexpected exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import re
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +31,83 @@ if TYPE_CHECKING:
     from raymon.server.settings import Settings
 
 _SERVER_EXTRA_HINT = 'the Raymon server is not installed: pip install "raymon[server]"'
+# Top-level modules of the server extra: an ImportError naming one means the extra is missing.
+_SERVER_MODULES = ("alembic", "fastapi", "sqlalchemy", "starlette", "uvicorn", "psycopg", "pydantic", "tqdm")
+_SETTINGS_KEY = "raymon.settings"
+
+
+class RaymonError(click.ClickException):
+    """A known failure, shown as one line ``raymon: error: <message>`` (exit code 1)."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"raymon: error: {self.format_message()}", err=True, file=file)
+
+
+def _shown_url(url: str) -> str:
+    """A database URL with its password replaced by ``***``."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)  # a SQLAlchemy DBAPIError: the driver's own message
+    text = str(orig if orig is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _database_setting(ctx: click.Context) -> str:
+    settings: Settings | None = ctx.meta.get(_SETTINGS_KEY)
+    if settings is None:
+        return "the database"
+    if settings.database_url:
+        return f"the database {_shown_url(settings.database_url)} (RAYMON_DATABASE_URL)"
+    return f"the database {settings.sqlite_path} (RAYMON_DATA_DIR / --data-dir)"
+
+
+def explain(exc: BaseException, ctx: click.Context) -> str | None:
+    """The one-line message of a known error; ``None`` for an unexpected one (a bug)."""
+    modules = sys.modules
+    settings = modules.get("raymon.server.settings")
+    errors = modules.get("raymon.server.services.errors")
+    plugins = modules.get("raymon.server.plugins")
+    sa_exc = modules.get("sqlalchemy.exc")
+    if settings is not None and isinstance(exc, settings.SettingsError):
+        return str(exc)
+    if errors is not None and isinstance(exc, errors.ServiceError):
+        return str(exc)
+    if plugins is not None and isinstance(exc, plugins.PluginError):
+        return str(exc)
+    if sa_exc is not None and isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return f"cannot use {_database_setting(ctx)}: {_first_line(exc)}"
+    if sa_exc is not None and isinstance(exc, sa_exc.ArgumentError):
+        return f"{_database_setting(ctx)}: {_first_line(exc)}"
+    if isinstance(exc, ImportError) and (exc.name or "").split(".")[0] in _SERVER_MODULES:
+        return f"{_SERVER_EXTRA_HINT} ({exc})"
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return None
+
+
+class _OrderedGroup(click.Group):
+    """A group whose help lists its commands in the order they are defined (a workflow's order)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+
+class RaymonGroup(_OrderedGroup):
+    """The top-level group: every command's known errors become one line (see the module docstring)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            message = explain(exc, ctx)
+            if message is None or ctx.find_root().params.get("debug"):
+                raise
+            raise RaymonError(message) from None
 
 
 def _require_server() -> None:
@@ -30,34 +117,76 @@ def _require_server() -> None:
         import sqlalchemy  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        raise click.ClickException(f"{_SERVER_EXTRA_HINT} ({exc})") from None
+        raise RaymonError(f"{_SERVER_EXTRA_HINT} ({exc})") from None
 
 
 def _settings(**overrides: Any) -> Settings:
+    """The settings (env vars, then these flags), checked; kept on the context for error messages."""
     _require_server()
     from raymon.server.settings import Settings
 
-    try:
-        return Settings.from_env(**overrides)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    settings = Settings.from_env(**overrides)
+    click.get_current_context().meta[_SETTINGS_KEY] = settings
+    return settings
+
+
+def _require_database(settings: Settings, backend: Backend | None = None) -> None:
+    """Refuse a data directory or database without Raymon's schema (a mistyped path, a wrong URL)."""
+    hint = "start `raymon server` there once, or run `raymon migrate --create`"
+    path = settings.sqlite_path
+    if backend is None:
+        if path is not None and not path.is_file():
+            raise RaymonError(f"no Raymon database at {path} (RAYMON_DATA_DIR / --data-dir): {hint}")
+        return
+    if not backend.database.has_schema():
+        raise RaymonError(
+            f"{_database_setting(click.get_current_context())} holds no Raymon database: {hint}"
+        )
 
 
 @contextmanager
-def _backend(data_dir: str | None) -> Iterator[Backend]:
-    """The backend of the configured settings (database migrated first), service errors made readable."""
+def _backend(data_dir: str | None, *, create: bool = False) -> Iterator[Backend]:
+    """The backend of the configured settings, its database migrated (it must exist unless ``create``)."""
     settings = _settings(data_dir=data_dir)
+    if create:
+        settings.check_directories()
+    else:
+        _require_database(settings)
     from raymon.server.backend import build_backend
-    from raymon.server.services.errors import ServiceError
 
     backend = build_backend(settings)
     try:
+        if not create:
+            _require_database(settings, backend)
         backend.database.migrate()
         yield backend
-    except ServiceError as exc:
-        raise click.ClickException(str(exc)) from None
     finally:
         backend.close()
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to and listening on ``host:port`` (before anything is created), or one clean error."""
+    where = f"cannot listen on {host}:{port} (RAYMON_HOST / --host, RAYMON_PORT / --port)"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise RaymonError(f"{where}: {exc.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise RaymonError(f"{where}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _example(*lines: str) -> str:
+    """An ``Examples:`` block for a command's help (kept as written by click)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 _data_dir_option = click.option(
@@ -68,55 +197,100 @@ _data_dir_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=RaymonGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_example(
+        "raymon server --demo", 'raymon project create "House prices"', "raymon key ls house-prices"
+    ),
+)
 @click.version_option(package_name="raymon")
-def main() -> None:
-    """Raymon: observability for ML systems. Run the backend and manage its projects, keys and users."""
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="RAYMON_DEBUG",
+    help="Show the traceback of an error instead of one line (env RAYMON_DEBUG).",
+)
+def main(debug: bool) -> None:
+    """Raymon: observability for ML systems. Run the backend and manage its projects, keys and users.
+
+    Every command reads the same settings as the server (RAYMON_* env vars, see docs/server.md).
+    """
 
 
 # --- server ------------------------------------------------------------------------------------
 
 
-@main.command()
+@main.command(
+    short_help="Start the backend (ingest and query API).",
+    epilog=_example("raymon server", "raymon server --demo --port 8080", "raymon server --host 0.0.0.0"),
+)
 @click.option("--host", default=None, help="Interface to listen on (env RAYMON_HOST, default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port to listen on (env RAYMON_PORT, default 8000).")
+@click.option(
+    "--port",
+    type=int,
+    default=None,
+    help="Port to listen on, 1 to 65535 (env RAYMON_PORT, default 8000).",
+)
 @_data_dir_option
 @click.option("--demo", is_flag=True, default=None, help="Load a demo project with house-price traces.")
-@click.option("--log-level", default=None, help="uvicorn log level (env RAYMON_LOG_LEVEL, default info).")
+@click.option(
+    "--log-level",
+    default=None,
+    help="uvicorn log level: critical, error, warning, info, debug or trace (env RAYMON_LOG_LEVEL, default info).",
+)
 def server(
     host: str | None, port: int | None, data_dir: str | None, demo: bool | None, log_level: str | None
 ) -> None:
-    """Start the backend: ingest and query API (SQLite in the data dir unless RAYMON_DATABASE_URL is set)."""
+    """Start the backend: ingest and query API (SQLite in the data dir unless RAYMON_DATABASE_URL is set).
+
+    Start-up checks the settings and binds the port before it creates anything (database,
+    first project and key, demo), and prints where it listens only then.
+    """
     settings = _settings(host=host, port=port, data_dir=data_dir, demo=demo, log_level=log_level)
+    settings.check_directories()
+    sock = _listening_socket(settings.host, settings.port)
+    try:
+        _serve(settings, sock)
+    finally:
+        sock.close()
+
+
+def _serve(settings: Settings, sock: socket.socket) -> None:
     import uvicorn
-    from sqlalchemy.exc import SQLAlchemyError
 
     from raymon.server.app import create_app
     from raymon.server.backend import build_backend
-    from raymon.server.services.errors import ServiceError
 
-    try:
-        backend = build_backend(settings)
-        app = create_app(backend=backend)
-        click.echo(f"raymon: database {backend.database!r}, objects {backend.object_store!r}")
-        report = backend.prepare()
-    except (ServiceError, SQLAlchemyError, ValueError, RuntimeError) as exc:
-        raise click.ClickException(f"cannot start: {exc}") from None
+    backend = build_backend(settings)
+    app = create_app(backend=backend)
+    click.echo(f"raymon: database {backend.database!r}, objects {backend.object_store!r}")
+    report = backend.prepare()
     for item in report.created:
         click.echo(f"raymon: created {item}")
-    base = f"http://{settings.host}:{settings.port}"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    base = f"http://{host}:{settings.port}"
     if report.new_key:
         click.echo(
             f"raymon: project {report.project_id!r} has a new admin API key (shown only now, keep it):\n\n"
             f"    {report.new_key}\n"
         )
     if settings.demo:
-        from raymon.server.services.demo import load_demo
+        from raymon.server.services.demo import DEMO_KEY_SCOPES, load_demo
 
-        demo_info = load_demo(backend, progress=True)
+        info = load_demo(backend, progress=True)
         click.echo(
-            f"raymon: demo project {demo_info.project_id!r}: {demo_info.traces} traces "
-            f"({demo_info.accepted} new events); API key (read, ingest):\n\n    {demo_info.key}\n"
+            f"raymon: demo project {info.project_id!r}: {info.traces} traces ({info.accepted} new events)"
+        )
+        if info.key:
+            click.echo(f"raymon: demo API key ({DEMO_KEY_SCOPES}; shown only now):\n\n    {info.key}\n")
+        else:
+            click.echo(
+                f"raymon: the demo API key ({DEMO_KEY_SCOPES}) was printed at the first start with --demo; "
+                f"another: raymon key create {info.project_id} --scopes {DEMO_KEY_SCOPES}"
+            )
+        click.echo(
+            f"raymon: an admin key of the demo project: raymon key create {info.project_id} --scopes admin"
         )
     click.echo(
         f"raymon: listening on {base}\n"
@@ -124,14 +298,22 @@ def server(
         f"    export RAYMON_URL={base} RAYMON_API_KEY=<key>\n"
         f'    curl -H "Authorization: Bearer $RAYMON_API_KEY" {base}/api/v1/projects'
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    uvicorn.Server(config).run(sockets=[sock])
 
 
-@main.command()
+@main.command(
+    short_help="Apply database migrations and exit.",
+    epilog=_example("raymon migrate", "raymon migrate --create --data-dir /var/lib/raymon"),
+)
+@click.option("--create", is_flag=True, help="Create the database if there is none yet.")
 @_data_dir_option
-def migrate(data_dir: str | None) -> None:
-    """Apply database migrations and exit (the server also does this on start-up)."""
-    with _backend(data_dir):
+def migrate(create: bool, data_dir: str | None) -> None:
+    """Apply database migrations and exit (the server also does this on start-up).
+
+    Without --create, a data directory or database that holds no Raymon database is refused.
+    """
+    with _backend(data_dir, create=create):
         pass
     click.echo("raymon: the database schema is up to date")
 
@@ -139,31 +321,43 @@ def migrate(data_dir: str | None) -> None:
 # --- projects ----------------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(cls=_OrderedGroup, short_help="Create and list projects.", epilog=_example("raymon project ls"))
 def project() -> None:
     """Create and list projects."""
 
 
-@project.command("create")
+@project.command(
+    "create",
+    short_help="Create a project and print its id and an admin key.",
+    epilog=_example('raymon project create "House prices"', 'raymon project create "House prices" --id hp'),
+)
 @click.argument("name")
 @click.option("--id", "project_id", default=None, help="Project id (default: a slug of NAME).")
 @click.option("--no-key", is_flag=True, help="Do not create an admin key for the project.")
 @_data_dir_option
 def project_create(name: str, project_id: str | None, no_key: bool, data_dir: str | None) -> None:
-    """Create project NAME and print its id and a new admin API key."""
+    """Create project NAME and print its id and a new admin API key.
+
+    The id is a slug of NAME ("House prices" -> house-prices) unless --id gives one; an id
+    or (without --id) a name that exists already is refused.
+    """
     from raymon.server.services import auth
+    from raymon.server.services.errors import ConflictError
 
     with _backend(data_dir) as backend:
-        created, _, key = auth.new_project(backend, name, project_id, key_name=None if no_key else "cli")
+        try:
+            created, _, key = auth.new_project(backend, name, project_id, key_name=None if no_key else "cli")
+        except ConflictError as exc:
+            raise RaymonError(f"{exc} (choose an id with --id)") from None
     click.echo(f"project_id: {created.id}")
     if key:
         click.echo(f"admin key:  {key}  (shown only now)")
 
 
-@project.command("ls")
+@project.command("ls", short_help="List all projects.", epilog=_example("raymon project ls"))
 @_data_dir_option
 def project_ls(data_dir: str | None) -> None:
-    """List all projects."""
+    """List all projects: id, name and creation time, tab-separated."""
     from raymon.server.services import auth
 
     with _backend(data_dir) as backend:
@@ -174,12 +368,20 @@ def project_ls(data_dir: str | None) -> None:
 # --- keys --------------------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(
+    cls=_OrderedGroup, short_help="Create, list and revoke API keys.", epilog=_example("raymon key ls demo")
+)
 def key() -> None:
     """Create, list and revoke API keys."""
 
 
-@key.command("create")
+@key.command(
+    "create",
+    short_help="Create an API key of a project and print it.",
+    epilog=_example(
+        "raymon key create demo --scopes admin", "raymon key create shop --scopes ingest --name shipper"
+    ),
+)
 @click.argument("project_id")
 @click.option(
     "--scopes", default="ingest,read", show_default=True, help="Comma-separated: ingest, read, admin."
@@ -195,7 +397,7 @@ def key_create(project_id: str, scopes: str, name: str, data_dir: str | None) ->
     click.echo(f"key_id: {row.id}\nscopes: {row.scopes}\nkey:    {secret}  (shown only now)")
 
 
-@key.command("ls")
+@key.command("ls", short_help="List the keys of a project.", epilog=_example("raymon key ls demo"))
 @click.argument("project_id")
 @_data_dir_option
 def key_ls(project_id: str, data_dir: str | None) -> None:
@@ -208,7 +410,11 @@ def key_ls(project_id: str, data_dir: str | None) -> None:
             click.echo(f"{row.id}\t{row.key_prefix}...\t{row.scopes}\t{state}\t{row.name}")
 
 
-@key.command("revoke")
+@key.command(
+    "revoke",
+    short_help="Revoke an API key.",
+    epilog=_example("raymon key revoke 3f2c9a...  # a key id from `raymon key ls`"),
+)
 @click.argument("key_id")
 @_data_dir_option
 def key_revoke(key_id: str, data_dir: str | None) -> None:
@@ -223,12 +429,22 @@ def key_revoke(key_id: str, data_dir: str | None) -> None:
 # --- users -------------------------------------------------------------------------------------
 
 
-@main.group()
+@main.group(
+    cls=_OrderedGroup,
+    short_help="Create users and give them roles in projects.",
+    epilog=_example("raymon user role ana@example.com demo viewer"),
+)
 def user() -> None:
     """Create users and give them roles in projects."""
 
 
-@user.command("create")
+@user.command(
+    "create",
+    short_help="Create a user (with a role in a project).",
+    epilog=_example(
+        "RAYMON_USER_PASSWORD=... raymon user create ana@example.com --project demo --role admin"
+    ),
+)
 @click.argument("email")
 @click.option("--project", "project_id", default=None, help="Give the user a role in this project.")
 @click.option("--role", default="viewer", show_default=True, type=click.Choice(["admin", "viewer"]))
@@ -245,7 +461,11 @@ def user_create(email: str, project_id: str | None, role: str, password: str, da
     click.echo(f"created user {email}" + (f" ({role} of {project_id})" if project_id else ""))
 
 
-@user.command("role")
+@user.command(
+    "role",
+    short_help="Set a user's role in a project.",
+    epilog=_example("raymon user role ana@example.com demo viewer"),
+)
 @click.argument("email")
 @click.argument("project_id")
 @click.argument("role", type=click.Choice(["admin", "viewer"]))

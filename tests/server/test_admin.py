@@ -10,7 +10,7 @@ def test_a_created_project_comes_with_an_admin_key_that_only_reaches_it(server) 
         response = api.project_create("House prices")
     assert response.status_code == 201
     body = response.json()
-    assert body["project_id"].startswith("house-prices-") and body["key"].startswith("rmn_")
+    assert body["project_id"] == "house-prices" and body["key"].startswith("rmn_")
     with server.api(body["key"]) as api:
         assert [p["project_id"] for p in api.projects_ls().json()["projects"]] == [body["project_id"]]
         assert api.project_get(server.project_id).status_code == 403
@@ -21,6 +21,10 @@ def test_a_project_id_can_be_chosen_but_not_taken_twice(server) -> None:  # type
         assert api.project_create("Chosen", project_id="chosen-id").json()["project_id"] == "chosen-id"
         response = api.project_create("Again", project_id="chosen-id")
         assert response.status_code == 409 and "chosen-id" in response.json()["detail"]
+        response = api.project_create("chosen ID")  # the slug chosen-id is taken: refused, not suffixed
+        assert response.status_code == 409 and "'chosen-id' exists already" in response.json()["detail"]
+        response = api.project_create("CHOSEN")  # the name is taken (by chosen-id)
+        assert response.status_code == 409 and "'chosen-id'" in response.json()["detail"]
         response = api.project_create("Bad", project_id="no spaces please")
         assert response.status_code == 422 and "project_id" in response.json()["detail"]
 

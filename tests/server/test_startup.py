@@ -87,3 +87,54 @@ def test_the_demo_loads_house_traces_once_and_quickly(make_server) -> None:  # t
     server.restart("--demo")
     assert "demo project 'demo': 1460 traces (0 new events)" in server.log()
     assert counts(server, "demo")["events"] == 4380
+
+
+def test_a_restart_with_the_demo_keeps_its_one_key_and_says_how_to_make_another(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server("--demo")
+    demo_key = KEY_RE.findall(server.log().split("raymon: demo project")[1])[0]
+    server.restart("--demo")
+    second = server.log().split("raymon: demo project")[2]
+    assert not KEY_RE.search(second)
+    assert (
+        "was printed at the first start" in second and "raymon key create demo --scopes ingest,read" in second
+    )
+    with server.client() as client:  # a key of the start-up project cannot list the demo's keys
+        assert client.get("/api/v1/projects/demo/keys").status_code == 403
+    database = server.database()
+    with database.session() as session:
+        names = session.scalars(
+            select(ApiKey.name).where(ApiKey.project_id == "demo", ApiKey.revoked_at.is_(None))
+        ).all()
+    database.dispose()
+    assert names == ["demo"]
+    with server.client(demo_key) as client:  # the key printed at the first start still works
+        assert client.get("/api/v1/projects/demo").status_code == 200
+
+
+def test_the_start_up_project_s_admins_administer_the_demo(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server("--demo")
+    database = server.database()
+    with database.session() as session:
+        user = auth.authenticate_user(session, server.user_email, server.user_password)
+        assert user is not None
+        principal = auth.principal_for_user(session, user.id)
+    database.dispose()
+    assert principal is not None and principal.allows("demo", "admin")
+    assert "raymon: an admin key of the demo project: raymon key create demo --scopes admin" in server.log()
+
+
+def test_a_key_of_another_project_is_told_which_key_would_do(make_server) -> None:  # type: ignore[no-untyped-def]
+    server = make_server("--demo", **NO_INIT)
+    admin_key, demo_key = KEY_RE.findall(server.log())
+    with server.client(admin_key) as client:
+        detail = client.get("/api/v1/projects/demo/traces").json()["detail"]
+    assert detail == (
+        "this key is for project 'default' (scopes ingest, read, admin); project 'demo' needs a key of "
+        "that project with scope 'read' (raymon key create demo --scopes read)"
+    )
+    with server.client(demo_key) as client:
+        detail = client.get("/api/v1/projects/demo/keys").json()["detail"]
+        assert "this key is for project 'demo' (scopes ingest, read)" in detail
+        assert "scope 'admin' (raymon key create demo --scopes admin)" in detail
+        detail = client.post("/api/v1/projects", json={"name": "new"}).json()["detail"]
+        assert "needs a key with scope 'admin' in some project" in detail

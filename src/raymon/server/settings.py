@@ -2,19 +2,32 @@
 
 Read once at start-up (CLI flags override env vars, env vars override the
 defaults) and passed down; nothing else in the server reads the environment.
-A bad value fails start-up with a message naming the variable and the value.
+A bad value fails start-up with a ``SettingsError`` naming the variable and
+the value (``check``), before anything is created; ``check_directories`` then
+makes sure the directories the settings name can be written, without writing
+anything that stays.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 KIB = 1024
 MIB = 1024 * 1024
+# uvicorn's log levels (uvicorn.config.LOG_LEVELS), lower case.
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+DATABASE_BACKENDS = ("sqlite", "postgresql")
+
+
+class SettingsError(ValueError):
+    """A setting's value is refused; the message names the variable, the value and the rule."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,15 @@ class Settings:
         return f"sqlite:///{(self.data_dir / 'raymon.sqlite3').resolve()}"
 
     @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or ``None`` when the database is not SQLite (or in memory)."""
+        url = self.effective_database_url
+        if not url.startswith("sqlite"):
+            return None
+        database = url.split(":///", 1)[1] if ":///" in url else ""
+        return None if database in ("", ":memory:") else Path(database).resolve()
+
+    @property
     def ingest_buffer_limit(self) -> int:
         return self.ingest_buffer_bytes or 4 * self.max_request_bytes
 
@@ -113,8 +135,18 @@ class Settings:
         return replace(self, **changes)
 
     def check(self) -> None:
+        """Refuse a bad value (``SettingsError`` naming the variable); reads no file, opens no socket."""
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"RAYMON_PORT (--port) must be a port from 1 to 65535, got {self.port!r}")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise SettingsError(
+                f"RAYMON_LOG_LEVEL (--log-level) must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
+        if self.database_url:
+            _check_database_url(self.database_url)
+        if self.object_store_url:
+            _check_object_store_url(self.object_store_url)
         positive = (
-            "port",
             "max_request_bytes",
             "max_batch_events",
             "max_object_bytes",
@@ -124,12 +156,12 @@ class Settings:
         )
         for name in positive:
             if getattr(self, name) <= 0:
-                raise ValueError(f"RAYMON_{name.upper()} must be positive, got {getattr(self, name)!r}")
+                raise SettingsError(f"RAYMON_{name.upper()} must be positive, got {getattr(self, name)!r}")
         if self.ingest_slot_wait_seconds < 0 or self.retry_after_seconds < 0:
-            raise ValueError("RAYMON_INGEST_SLOT_WAIT_SECONDS and RAYMON_RETRY_AFTER_SECONDS must be >= 0")
+            raise SettingsError("RAYMON_INGEST_SLOT_WAIT_SECONDS and RAYMON_RETRY_AFTER_SECONDS must be >= 0")
         self._check_body_limits()
         if self.sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
-            raise ValueError(
+            raise SettingsError(
                 f"RAYMON_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
                 f"got {self.sqlite_synchronous!r}"
             )
@@ -141,39 +173,100 @@ class Settings:
         }
         if any(init.values()) and not all(init.values()):
             missing = [k for k, v in init.items() if not v]
-            raise ValueError(
+            raise SettingsError(
                 f"headless initialisation needs all four RAYMON_INIT_* variables; missing: {missing}"
             )
 
+    def check_directories(self) -> None:
+        """Refuse a data (or object store) directory that cannot be created or written.
+
+        Probes the directory, or its nearest existing parent, with a temporary file that is
+        removed at once: a read-only mount, ``/proc``, a path under a file or a directory
+        without write permission is refused naming the setting and the path. Creates nothing.
+        """
+        directories: list[tuple[str, Path]] = []
+        if not self.database_url:
+            directories.append(("RAYMON_DATA_DIR (--data-dir)", self.data_dir))
+        elif self.sqlite_path is not None:
+            directories.append(("RAYMON_DATABASE_URL", self.sqlite_path.parent))
+        if not self.object_store_url:
+            directories.append(("RAYMON_DATA_DIR (--data-dir)", self.objects_dir))
+        elif "://" not in self.object_store_url or self.object_store_url.startswith("file:"):
+            path = self.object_store_url.split("://", 1)[-1]
+            directories.append(("RAYMON_OBJECT_STORE_URL", Path(path)))
+        for setting, directory in directories:
+            _check_writable_directory(setting, directory)
+
     def _check_body_limits(self) -> None:
         if not 0 < self.ingest_project_share <= 1:
-            raise ValueError(
+            raise SettingsError(
                 f"RAYMON_INGEST_PROJECT_SHARE must be over 0 and at most 1, got {self.ingest_project_share!r}"
             )
         if not self.request_read_timeout_seconds > 0:
-            raise ValueError(
+            raise SettingsError(
                 "RAYMON_REQUEST_READ_TIMEOUT_SECONDS must be positive, "
                 f"got {self.request_read_timeout_seconds!r}"
             )
         if self.ingest_buffer_bytes < 0 or self.max_profile_bytes < 0:
-            raise ValueError(
+            raise SettingsError(
                 "RAYMON_INGEST_BUFFER_BYTES and RAYMON_MAX_PROFILE_BYTES must be >= 0 (0: derived)"
             )
         share = self.ingest_buffer_limit * self.ingest_project_share
         if share < self.max_request_bytes:
-            raise ValueError(
+            raise SettingsError(
                 f"RAYMON_INGEST_BUFFER_BYTES={self.ingest_buffer_limit} x RAYMON_INGEST_PROJECT_SHARE="
                 f"{self.ingest_project_share} is less than RAYMON_MAX_REQUEST_BYTES={self.max_request_bytes}: "
                 "a body of the largest size could never be read"
             )
         if self.max_profile_bytes > self.max_request_bytes:
-            raise ValueError(
+            raise SettingsError(
                 f"RAYMON_MAX_PROFILE_BYTES={self.max_profile_bytes} is over RAYMON_MAX_REQUEST_BYTES="
                 f"{self.max_request_bytes}: a profile that large would be refused as a request body first"
             )
 
 
 SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+
+
+def _check_database_url(url: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    shown = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    rule = "use sqlite:///path/to/file or postgresql+psycopg://user:password@host:5432/database"
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise SettingsError(f"RAYMON_DATABASE_URL is not a database URL: {shown!r} ({rule})") from None
+    if backend not in DATABASE_BACKENDS:
+        raise SettingsError(
+            f"RAYMON_DATABASE_URL names the unsupported database {backend!r} in {shown!r} ({rule})"
+        )
+
+
+def _check_object_store_url(url: str) -> None:
+    """The rule ``store.objects.open_object_store`` applies, checked before anything is opened."""
+    parsed = urlparse(url)
+    if parsed.scheme == "s3" and not parsed.netloc:
+        raise SettingsError(f"RAYMON_OBJECT_STORE_URL needs a bucket: s3://bucket/prefix, got {url!r}")
+    if parsed.scheme not in ("s3", "file", ""):
+        raise SettingsError(f"RAYMON_OBJECT_STORE_URL must be s3://bucket/prefix or a directory, got {url!r}")
+
+
+def _check_writable_directory(setting: str, directory: Path) -> None:
+    directory = directory.absolute()
+    existing = directory
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "is" if existing == directory else f"is under {existing}, which is"
+        raise SettingsError(f"{setting}: {directory} {where} not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".raymon-probe-"):
+            pass
+    except OSError as exc:
+        what = "cannot be written" if existing == directory else f"cannot be created in {existing}"
+        raise SettingsError(f"{setting}: {directory} {what} ({exc.strerror or exc})") from None
 
 
 def _convert(var: str, raw: str, default: Any) -> Any:
@@ -183,17 +276,17 @@ def _convert(var: str, raw: str, default: Any) -> Any:
             return True
         if lowered in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"{var} must be true or false, got {raw!r}")
+        raise SettingsError(f"{var} must be true or false, got {raw!r}")
     if isinstance(default, int):
         try:
             return int(raw)
         except ValueError:
-            raise ValueError(f"{var} must be an integer, got {raw!r}") from None
+            raise SettingsError(f"{var} must be an integer, got {raw!r}") from None
     if isinstance(default, float):
         try:
             return float(raw)
         except ValueError:
-            raise ValueError(f"{var} must be a number, got {raw!r}") from None
+            raise SettingsError(f"{var} must be a number, got {raw!r}") from None
     if isinstance(default, Path):
         return Path(raw)
     return raw

@@ -74,6 +74,32 @@ class ProjectAccess:
     scope: str
 
 
+def _holds(principal: Principal) -> str:
+    """What the caller holds, in words: "this key is for project 'x' (scopes ingest, read)"."""
+    held = "; ".join(
+        f"project {pid!r} (scopes {', '.join(s for s in auth.SCOPES if s in scopes)})"
+        for pid, scopes in sorted(principal.grants.items())
+    )
+    if principal.kind == "key":
+        return f"this key is for {held}" if held else "this key is for no project"
+    return f"you have roles in {held}" if held else "you have a role in no project"
+
+
+def denied_message(principal: Principal, scope: str, project_id: str | None = None) -> str:
+    """The 403's detail: what the caller holds, and which credential would do (with the command to make it)."""
+    if project_id is None:
+        return (
+            f"{_holds(principal)}; this call needs a key with scope {scope!r} in some project "
+            f"(raymon key create <project> --scopes {scope})"
+        )
+    if principal.kind == "key":
+        need = f"a key of that project with scope {scope!r} (raymon key create {project_id} --scopes {scope})"
+    else:
+        role = "admin" if scope != "read" else "viewer or admin"
+        need = f"the role {role} there (raymon user role <email> {project_id} {role.split()[0]})"
+    return f"{_holds(principal)}; project {project_id!r} needs {need}"
+
+
 def require_scope(scope: str) -> Callable[..., ProjectAccess]:
     """A dependency for routes with a ``{project_id}`` path parameter: the caller needs ``scope`` there."""
     if scope not in auth.SCOPES:
@@ -81,11 +107,7 @@ def require_scope(scope: str) -> Callable[..., ProjectAccess]:
 
     def check(project_id: str, principal: Principal = Depends(get_principal)) -> ProjectAccess:  # noqa: B008
         if not principal.allows(project_id, scope):
-            if project_id not in principal.grants:
-                detail = f"this credential has no access to project {project_id!r}"
-            else:
-                detail = f"this credential lacks the {scope!r} scope in project {project_id!r}"
-            raise HTTPException(403, detail=detail)
+            raise HTTPException(403, detail=denied_message(principal, scope, project_id))
         return ProjectAccess(project_id=project_id, principal=principal, scope=scope)
 
     check.required_scope = scope  # type: ignore[attr-defined]  # read by the route-table auth test
@@ -97,7 +119,7 @@ def require_scope_anywhere(scope: str) -> Callable[..., Principal]:
 
     def check(principal: Principal = Depends(get_principal)) -> Principal:  # noqa: B008
         if not principal.has_scope_anywhere(scope):
-            raise HTTPException(403, detail=f"this credential lacks the {scope!r} scope")
+            raise HTTPException(403, detail=denied_message(principal, scope))
         return principal
 
     check.required_scope = scope  # type: ignore[attr-defined]

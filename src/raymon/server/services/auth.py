@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -155,17 +156,26 @@ def _check_name(name: str) -> str:
     return name.strip()
 
 
-def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40]
-    return f"{slug or 'project'}-{secrets.token_hex(3)}"
+def slug(name: str) -> str:
+    """The project id a name gives: ASCII letters and digits, lower-cased, joined by ``-`` ("House prices" -> "house-prices")."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:64].strip("-") or "project"
 
 
 def create_project(
     session: Session, name: str, project_id: str | None = None, now: datetime | None = None
 ) -> ProjectRow:
-    """Create a project; its id defaults to a slug of the name plus a random suffix."""
+    """Create a project; its id defaults to ``slug(name)``. A taken id is refused, never suffixed.
+
+    Without an explicit id, a name some project has already (in any case) is refused too,
+    naming that project: running the same ``project create`` twice makes no second project.
+    """
     name = _check_name(name)
-    project_id = check_project_id(project_id) if project_id is not None else _slug(name)
+    if project_id is None:
+        same_name = accounts.project_named(session, name)
+        if same_name is not None:
+            raise ConflictError(f"a project named {same_name.name!r} exists already: {same_name.id!r}")
+    project_id = check_project_id(project_id) if project_id is not None else slug(name)
     if accounts.get_project(session, project_id) is not None:
         raise ConflictError(f"project {project_id!r} exists already")
     return accounts.insert_project(session, project_id, name, now or _now())

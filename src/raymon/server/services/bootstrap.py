@@ -16,6 +16,7 @@ from raymon.server.store import accounts
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
+    from raymon.server.settings import Settings
 
 DEFAULT_PROJECT_ID = "default"
 
@@ -27,6 +28,11 @@ class BootstrapReport:
     project_id: str | None = None
     new_key: str | None = None
     created: list[str] = field(default_factory=list)
+
+
+def startup_project_id(settings: Settings) -> str:
+    """The project start-up makes: ``RAYMON_INIT_PROJECT_ID``, else ``default``."""
+    return settings.init_project_id or DEFAULT_PROJECT_ID
 
 
 def bootstrap(backend: Backend) -> BootstrapReport:

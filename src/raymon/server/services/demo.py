@@ -4,7 +4,12 @@ Each house becomes a trace with its features as an ``rt.DataFrame`` object
 ``input``, tags (neighbourhood, a ``client`` label, the sale price and a few
 numeric features as metrics) and one text line. Event ids are derived from
 the house, so loading twice stores everything once; the load goes through the
-ingest service like any request. It never touches other projects.
+ingest service like any request. It never touches other projects' data.
+
+One demo key: the first load makes an ``ingest,read`` key named ``demo`` and
+answers it (to be shown once); later loads make none while that key is active
+(revoke it and restart for a new one). When the demo project is created, the
+admins of the start-up project (the ``RAYMON_INIT_*`` user) become its admins.
 """
 
 from __future__ import annotations
@@ -17,13 +22,17 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from raymon.server.services import auth
+from raymon.server.services.bootstrap import startup_project_id
 from raymon.server.services.ingest import ingest_records
+from raymon.server.store import accounts
 from raymon.wire import WIRE_VERSION, Event
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
 
 DEMO_PROJECT_ID = "demo"
+DEMO_KEY_NAME = "demo"
+DEMO_KEY_SCOPES = "ingest,read"
 DEMO_NAMESPACE = uuid.UUID("0b6c3f5e-8d1a-4c2b-9e7f-64656d6f0001")
 DATASETS = (("subset-cheap.csv", "cheap"), ("subset-exp.csv", "expensive"))
 BATCH_EVENTS = 1_000
@@ -33,7 +42,7 @@ _CLIENTS = ("bigshot_client", "regular_client", "small_client")
 @dataclass(frozen=True)
 class DemoInfo:
     project_id: str
-    key: str
+    key: str | None  # the new demo key; None when the one made before is still active
     traces: int
     accepted: int
     duplicates: int
@@ -114,10 +123,19 @@ def demo_events(now: datetime | None = None) -> Iterator[Event]:
 
 
 def load_demo(backend: Backend, progress: bool = False) -> DemoInfo:
-    """Create the demo project if needed, load its traces (idempotent) and answer a new read/ingest key."""
+    """Create the demo project if needed, load its traces (idempotent); answer the demo key if new."""
+    key: str | None = None
     with backend.writing() as session:
-        auth.ensure_project(session, DEMO_PROJECT_ID, "Demo: house prices")
-        _, key = auth.create_key(session, DEMO_PROJECT_ID, "read,ingest", name="demo")
+        _, created = auth.ensure_project(session, DEMO_PROJECT_ID, "Demo: house prices")
+        if created:
+            for member in accounts.members(session, startup_project_id(backend.settings)):
+                if member.role == "admin":
+                    auth.set_role(session, member.email, DEMO_PROJECT_ID, "admin")
+        keys = accounts.list_keys(session, DEMO_PROJECT_ID)
+        if not any(row.name == DEMO_KEY_NAME and row.revoked_at is None for row in keys):
+            _, key = auth.create_key(
+                session, DEMO_PROJECT_ID, DEMO_KEY_SCOPES, name=DEMO_KEY_NAME, now=backend.clock()
+            )
     events = list(demo_events())
     accepted = duplicates = 0
     bar = None

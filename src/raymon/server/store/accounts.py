@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from raymon.server.store.models import ApiKey, Membership, Project, User
@@ -77,6 +77,13 @@ def insert_project(session: Session, project_id: str, name: str, created_at: dat
     session.add(row)
     session.flush()
     return _project(row)
+
+
+def project_named(session: Session, name: str) -> ProjectRow | None:
+    """A project whose name is ``name`` ignoring case (the oldest, if several), else ``None``."""
+    query = select(Project).where(func.lower(Project.name) == name.lower()).order_by(Project.created_at)
+    row = session.scalars(query.limit(1)).first()
+    return None if row is None else _project(row)
 
 
 def list_projects(session: Session, project_ids: Iterable[str] | None = None) -> list[ProjectRow]:

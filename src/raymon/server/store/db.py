@@ -121,6 +121,10 @@ class Database:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
+    def has_schema(self) -> bool:
+        """Whether the database holds Raymon's schema (migrations have run on it at least once)."""
+        return inspect(self.engine).has_table("alembic_version")
+
     def table_names(self) -> list[str]:
         return inspect(self.engine).get_table_names()
 

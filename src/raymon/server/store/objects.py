@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from raymon.server.settings import Settings
+from raymon.server.settings import Settings, SettingsError
 
 
 class ObjectStore(Protocol):
@@ -113,7 +113,7 @@ class S3ObjectStore:
         try:
             import boto3
         except ImportError:
-            raise RuntimeError(
+            raise SettingsError(
                 'RAYMON_OBJECT_STORE_URL is an s3:// URL but boto3 is not installed: pip install "raymon[s3]"'
             ) from None
         self.bucket = bucket
@@ -151,8 +151,8 @@ def open_object_store(settings: Settings) -> ObjectStore:
     parsed = urlparse(url)
     if parsed.scheme == "s3":
         if not parsed.netloc:
-            raise ValueError(f"RAYMON_OBJECT_STORE_URL needs a bucket: s3://bucket/prefix, got {url!r}")
+            raise SettingsError(f"RAYMON_OBJECT_STORE_URL needs a bucket: s3://bucket/prefix, got {url!r}")
         return S3ObjectStore(parsed.netloc, parsed.path, settings.s3_endpoint_url, settings.s3_region)
     if parsed.scheme in ("file", ""):
         return LocalObjectStore(parsed.path or url)
-    raise ValueError(f"RAYMON_OBJECT_STORE_URL must be s3://bucket/prefix or a directory, got {url!r}")
+    raise SettingsError(f"RAYMON_OBJECT_STORE_URL must be s3://bucket/prefix or a directory, got {url!r}")
