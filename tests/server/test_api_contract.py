@@ -19,8 +19,9 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
-from query_events import QueryProject, tags_event
+from query_events import QueryProject, event, tags_event
 
+import raymon.types as rt
 from raymon.server.api.deps import required_scopes
 from raymon.server.app import create_app
 from raymon.server.settings import Settings
@@ -40,6 +41,9 @@ BAD_TIMES = [
 def project(server: Any) -> QueryProject:
     project = QueryProject.create(server, "contract")
     project.ingest([tags_event(f"c{i}", f"2026-06-01T00:00:0{i}+00:00", {"n": i}) for i in range(3)])
+    project.ingest(
+        [event("c1", "object", "2026-06-01T00:00:01+00:00", ref="features", data=rt.Native([1]).to_jcr())]
+    )
     return project
 
 
