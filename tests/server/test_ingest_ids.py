@@ -115,3 +115,37 @@ def test_events_stored_before_content_hashes_existed_count_as_duplicates(server)
     finally:
         database.dispose()
     assert post(server, project, [{**event, "message": "other"}]).json() == answer(duplicates=1)
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("type", "data.type contains a NUL character (U+0000)"),
+        ("ref", "ref must be 1 to 256 characters"),
+        ("trace_id", "trace_id must be 1 to 128 characters"),
+    ],
+)
+def test_a_nul_in_object_fields_that_reach_a_text_column_refuses_that_record_alone(  # type: ignore[no-untyped-def]
+    server, field: str, expected: str
+) -> None:
+    project = server.new_project()
+    good = obj(project.project_id, "t1", "features", 1)
+    bad = obj(project.project_id, "t1", "features", 2)
+    if field == "type":
+        bad["data"]["type"] = "raymon.types.Na\x00tive"
+    else:
+        bad[field] = "a\x00b"
+    response = post(server, project, [good, bad])
+    assert response.status_code == 207, response.text
+    body = response.json()
+    assert (body["accepted"], [r["index"] for r in body["rejected"]]) == (1, [1])
+    assert expected in body["rejected"][0]["error"]
+    assert counts(server, project.project_id)["objects"] == 1
+
+
+def test_a_nul_inside_object_params_is_stored_and_read_back_on_every_database(server) -> None:  # type: ignore[no-untyped-def]
+    project = server.new_project()
+    for value in ("a\x00b", "a\x00" + BIG):  # inline JSON text, and the object store
+        event = obj(project.project_id, "t1", "features", value)
+        assert post(server, project, [event]).json() == answer(accepted=1)
+        assert object_data(server, project, event["event_id"]) == value
