@@ -92,9 +92,24 @@ def test_the_same_events_sent_twice_are_stored_once(server) -> None:  # type: ig
     project = server.new_project()
     pid = project.project_id
     events = [text(pid, "t1"), tags(pid, "t1", {"x": "y"}), obj(pid, "t2", "out", {"k": 1})]
-    assert post(server, project, events).json() == {"accepted": 3, "duplicates": 0, "conflicts": [], "rejected": []}
-    assert post(server, project, events).json() == {"accepted": 0, "duplicates": 3, "conflicts": [], "rejected": []}
-    assert post(server, project, events + events).json() == {"accepted": 0, "duplicates": 6, "conflicts": [], "rejected": []}
+    assert post(server, project, events).json() == {
+        "accepted": 3,
+        "duplicates": 0,
+        "conflicts": [],
+        "rejected": [],
+    }
+    assert post(server, project, events).json() == {
+        "accepted": 0,
+        "duplicates": 3,
+        "conflicts": [],
+        "rejected": [],
+    }
+    assert post(server, project, events + events).json() == {
+        "accepted": 0,
+        "duplicates": 6,
+        "conflicts": [],
+        "rejected": [],
+    }
     assert counts(server, pid) == {"events": 3, "traces": 2, "tags": 1, "texts": 1, "objects": 1}
 
 

@@ -47,7 +47,9 @@ def conflict(index: int, event_id: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("size", ["inline", "object store"])
-def test_the_same_event_id_in_two_projects_is_stored_in_each_and_each_reads_its_own(server, size: str) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_event_id_in_two_projects_is_stored_in_each_and_each_reads_its_own(
+    server, size: str
+) -> None:  # type: ignore[no-untyped-def]
     first, second = server.new_project(), server.new_project()
     shared_id = str(uuid.uuid4())
     sent = {}
@@ -79,7 +81,9 @@ def test_a_resent_event_id_with_another_content_is_a_conflict_and_the_stored_eve
     assert counts(server, pid)["events"] == 2
 
 
-def test_an_event_id_twice_in_one_batch_with_two_contents_stores_the_first_and_flags_the_second(server) -> None:  # type: ignore[no-untyped-def]
+def test_an_event_id_twice_in_one_batch_with_two_contents_stores_the_first_and_flags_the_second(
+    server,
+) -> None:  # type: ignore[no-untyped-def]
     project = server.new_project()
     first = text(project.project_id, "t1", "first")
     second = {**first, "message": "second"}
@@ -149,3 +153,31 @@ def test_a_nul_inside_object_params_is_stored_and_read_back_on_every_database(se
         event = obj(project.project_id, "t1", "features", value)
         assert post(server, project, [event]).json() == answer(accepted=1)
         assert object_data(server, project, event["event_id"]) == value
+
+
+def test_the_batch_logger_moves_a_conflicting_event_to_its_dead_letter_file(server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from raymon import RaymonBatchLogger
+    from raymon.loggers.spool import DEAD_LETTER_FILE, project_spool_dir
+
+    project = server.new_project()
+    stored = text(project.project_id, "t1", "first")
+    assert post(server, project, [stored]).json() == answer(accepted=1)
+    logger = RaymonBatchLogger(
+        url=server.url,
+        project_id=project.project_id,
+        api_key=project.admin_key,
+        spool_dir=tmp_path,
+        flush_interval=0.05,
+    )
+    try:
+        logger.emit({**stored, "message": "second"})
+        logger.emit(text(project.project_id, "t1", "fresh"))
+        assert logger.flush(30)
+    finally:
+        logger.close()
+    assert logger.stats.dead_lettered == 1 and logger.stats.sent == 1
+    letters = (project_spool_dir(tmp_path, project.project_id) / DEAD_LETTER_FILE).read_bytes().splitlines()
+    [letter] = [orjson.loads(line) for line in letters]
+    assert letter["event"]["message"] == "second"
+    assert "was stored before with a different content" in letter["error"]
+    assert counts(server, project.project_id)["texts"] == 2

@@ -164,6 +164,8 @@ def test_the_same_legacy_record_sent_to_two_projects_is_stored_in_each(server, k
     }
     for project in (staging, production):
         response = _post(server, project, [record])
-        assert response.json() == {"accepted": 1, "duplicates": 0, "conflicts": [], "rejected": []}, response.text
+        assert response.json() == {"accepted": 1, "duplicates": 0, "conflicts": [], "rejected": []}, (
+            response.text
+        )
         assert _post(server, project, [record]).json()["duplicates"] == 1
         assert counts(server, project.project_id)["events"] == 1

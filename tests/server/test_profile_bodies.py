@@ -62,7 +62,9 @@ def nested(depth: int) -> bytes:
         "NUL-key",
     ],
 )
-def test_a_profile_the_stores_cannot_hold_is_a_422_naming_the_problem(server, body: bytes, expected: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_profile_the_stores_cannot_hold_is_a_422_naming_the_problem(
+    server, body: bytes, expected: str
+) -> None:  # type: ignore[no-untyped-def]
     project = server.new_project()
     response = post_profile(server, project, body)
     assert response.status_code == 422, response.text

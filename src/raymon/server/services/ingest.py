@@ -158,7 +158,9 @@ def ingest_records(backend: Backend, project_id: str, records: Sequence[Any]) ->
                 "error": CONFLICT_ERROR.format(event_id=event_id),
             }
         )
-    return IngestResult(written.accepted, written.duplicates, checked.rejected, written.new_event_ids, conflicts)
+    return IngestResult(
+        written.accepted, written.duplicates, checked.rejected, written.new_event_ids, conflicts
+    )
 
 
 def _notify(
