@@ -75,7 +75,7 @@ class TableRows:
 
 
 COLUMNS = {
-    "events": ("project_id", "event_id", "kind", "received_at"),
+    "events": ("project_id", "event_id", "kind", "received_at", "content_hash"),
     "traces": ("id", "project_id", "trace_id", "first_ts", "last_ts"),
     "tags": ("project_id", "trace_pk", "name", "type", "grp", "value_num", "value_text", "ts"),
     "texts": ("project_id", "trace_pk", "ts", "level", "message"),
@@ -90,7 +90,7 @@ def table_rows(
 
     ``ts_text`` turns a ``datetime`` into what the database gets (SQLite text or an ISO string).
     """
-    from raymon.server.store.writes import numeric_reading
+    from raymon.server.store.writes import content_hash, numeric_reading
 
     trace_pks: dict[str, int] = {}
     out = []
@@ -103,7 +103,9 @@ def table_rows(
             if pk is None:
                 pk = trace_pks[trace_id] = len(trace_pks) + 1
                 rows.traces.append((pk, project_id, trace_id, ts, ts))
-            rows.events.append((project_id, event["event_id"], event["kind"], received_at))
+            rows.events.append(
+                (project_id, event["event_id"], event["kind"], received_at, content_hash(event))
+            )
             if event["kind"] == "tags":
                 for tag in event["tags"]:
                     value = tag["value"]

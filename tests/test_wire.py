@@ -84,6 +84,12 @@ def test_bad_tags_and_objects_are_refused(event_validator):
     assert not event_validator.is_valid(obj)
     with pytest.raises(WireFormatError, match="ref"):
         object_event("proj", "t", "bad;ref", {"type": "x", "params": {}})
+    obj["data"] = {"type": "raymon.types.Na\x00tive", "params": {"data": "a\x00b"}}
+    with pytest.raises(WireFormatError, match="data.type contains a NUL"):
+        validate_event(obj)
+    assert not event_validator.is_valid(obj)
+    obj["data"]["type"] = "raymon.types.Native"  # a NUL inside params is JSON text: kept
+    assert validate_event(obj)["data"] == obj["data"] and event_validator.is_valid(obj)
 
 
 def test_validation_does_not_change_the_input():

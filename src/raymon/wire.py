@@ -189,6 +189,8 @@ def validate_event(obj: Any) -> Event:
         data = obj.get("data")
         if not isinstance(data, Mapping) or type(data.get("type")) is not str or "params" not in data:
             raise WireFormatError('data must be a jcr object {"type": str, "params": ...}')
+        if "\x00" in data["type"]:  # it becomes the object's data_type, a text column
+            raise WireFormatError("data.type contains a NUL character (U+0000), which is not allowed")
         event["data"] = data
         allowed = {"ref", "data"}
     else:

@@ -100,7 +100,11 @@ class Receiver:
             )
             status = (207 if accepted or duplicates else 422) if errors else 200
             self.record_request(conn, status, len(records))
-            return status, {"accepted": accepted, "duplicates": duplicates, "rejected": errors}, {}
+            return (
+                status,
+                {"accepted": accepted, "duplicates": duplicates, "conflicts": [], "rejected": errors},
+                {},
+            )
 
     def stats(self) -> dict[str, Any]:
         with self.connect() as conn:

@@ -31,7 +31,7 @@ def test_one_event_is_stored_and_answered_200(server) -> None:  # type: ignore[n
     project = server.new_project()
     response = post(server, project, text(project.project_id, "t1"))
     assert response.status_code == 200
-    assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert response.json() == {"accepted": 1, "duplicates": 0, "conflicts": [], "rejected": []}
     assert counts(server, project.project_id) == {
         "events": 1,
         "traces": 1,
@@ -62,7 +62,7 @@ def test_a_json_array_of_every_kind_is_stored_with_the_trace_span(server) -> Non
     pid = project.project_id
     events = [text(pid, "t1", at=10), tags(pid, "t1", {"a": 1}, at=5), obj(pid, "t1", "input", [1, 2], at=30)]
     response = post(server, project, events)
-    assert response.json() == {"accepted": 3, "duplicates": 0, "rejected": []}
+    assert response.json() == {"accepted": 3, "duplicates": 0, "conflicts": [], "rejected": []}
     database = server.database()
     with database.session() as session:
         row = session.scalars(select(TraceRow).where(TraceRow.project_id == pid)).one()
@@ -92,9 +92,24 @@ def test_the_same_events_sent_twice_are_stored_once(server) -> None:  # type: ig
     project = server.new_project()
     pid = project.project_id
     events = [text(pid, "t1"), tags(pid, "t1", {"x": "y"}), obj(pid, "t2", "out", {"k": 1})]
-    assert post(server, project, events).json() == {"accepted": 3, "duplicates": 0, "rejected": []}
-    assert post(server, project, events).json() == {"accepted": 0, "duplicates": 3, "rejected": []}
-    assert post(server, project, events + events).json() == {"accepted": 0, "duplicates": 6, "rejected": []}
+    assert post(server, project, events).json() == {
+        "accepted": 3,
+        "duplicates": 0,
+        "conflicts": [],
+        "rejected": [],
+    }
+    assert post(server, project, events).json() == {
+        "accepted": 0,
+        "duplicates": 3,
+        "conflicts": [],
+        "rejected": [],
+    }
+    assert post(server, project, events + events).json() == {
+        "accepted": 0,
+        "duplicates": 6,
+        "conflicts": [],
+        "rejected": [],
+    }
     assert counts(server, pid) == {"events": 3, "traces": 2, "tags": 1, "texts": 1, "objects": 1}
 
 

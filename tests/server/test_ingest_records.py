@@ -143,9 +143,10 @@ def test_the_per_record_boundary_refuses_what_cannot_be_written_as_json() -> Non
     settings = Settings()
     good, fine = text("p", "t"), obj("p", "t", "ok", 1)
     big = obj("p", "t", "big", 2**70)  # what a caller of the service (demo, tests) could hand in
-    events, rejected = check_records([good, big, fine], "p", settings)
-    assert [e["event_id"] for e in events] == [good["event_id"], fine["event_id"]]
-    assert rejected == [
+    checked = check_records([good, big, fine], "p", settings)
+    assert [e["event_id"] for e in checked.events] == [good["event_id"], fine["event_id"]]
+    assert checked.indices == [0, 2]
+    assert checked.rejected == [
         {"index": 1, "error": "the record cannot be stored as JSON: Integer exceeds 64-bit range"}
     ]
 
@@ -163,6 +164,8 @@ def test_the_same_legacy_record_sent_to_two_projects_is_stored_in_each(server, k
     }
     for project in (staging, production):
         response = _post(server, project, [record])
-        assert response.json() == {"accepted": 1, "duplicates": 0, "rejected": []}, response.text
+        assert response.json() == {"accepted": 1, "duplicates": 0, "conflicts": [], "rejected": []}, (
+            response.text
+        )
         assert _post(server, project, [record]).json()["duplicates"] == 1
         assert counts(server, project.project_id)["events"] == 1

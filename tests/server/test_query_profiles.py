@@ -62,7 +62,7 @@ def test_storing_the_same_profile_again_is_a_no_op_but_different_content_is_a_co
         ({"name": "bad name", "version": "1"}, "profile name"),
         ({"name": "p", "version": "1/2"}, "profile version"),
         ({"name": "p@1@2"}, "one '@'"),
-        ([1, 2], "the request body: must be a JSON object"),
+        ([1, 2], "a profile must be a JSON object, got list"),
     ],
 )
 def test_profiles_that_do_not_name_themselves_are_refused_with_422(

@@ -40,5 +40,5 @@ def test_a_documented_sample_is_stored_once(
         first = client.post(url, content=payload, headers={"Content-Type": content_type})
         again = client.post(url, content=payload, headers={"Content-Type": content_type})
     assert first.status_code == 200, first.text
-    assert first.json() == {"accepted": expected, "duplicates": 0, "rejected": []}
-    assert again.json() == {"accepted": 0, "duplicates": expected, "rejected": []}
+    assert first.json() == {"accepted": expected, "duplicates": 0, "conflicts": [], "rejected": []}
+    assert again.json() == {"accepted": 0, "duplicates": expected, "conflicts": [], "rejected": []}

@@ -561,14 +561,22 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 def _refused_records(response: IngestAnswer, lines: list[bytes]) -> dict[int, str]:
     """Per-record refusals from an ingest answer: ``{"rejected": [{"index" or "event_id", "error"}]}``.
 
-    ``"errors"`` is read as a synonym, for backends that name the list so.
+    ``"errors"`` is read as a synonym, for backends that name the list so. ``"conflicts"`` (an
+    event id the backend holds with another content: not stored, and a resend cannot help) are
+    refusals too, so they reach the dead-letter file rather than vanish.
     """
     try:
         body = orjson.loads(response.body)
     except orjson.JSONDecodeError:
         return {}
-    errors = (body.get("rejected") or body.get("errors")) if isinstance(body, dict) else None
-    if not isinstance(errors, list):
+    if not isinstance(body, dict):
+        return {}
+    errors = body.get("rejected") or body.get("errors") or []
+    conflicts = body.get("conflicts") or []
+    if not isinstance(errors, list) or not isinstance(conflicts, list):
+        return {}
+    errors = [*errors, *conflicts]
+    if not errors:
         return {}
     refused: dict[int, str] = {}
     by_id: dict[str, int] | None = None

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import IntegrityError
 
 from raymon.server.store.db import Database, sqlite_url
 from raymon.server.store.models import Base, Project
@@ -51,3 +52,91 @@ def test_timestamps_come_back_aware_in_utc_and_naive_ones_are_refused(database: 
 def test_an_unsupported_database_url_is_refused_naming_it() -> None:
     with pytest.raises(ValueError, match="mysql"):
         Database("mysql://localhost/raymon")
+
+
+def _fill_at_0003(database: Database) -> None:
+    """Two projects' data as a server at 0003 stored them (raw SQL: the models are at head)."""
+    database.migrate("0003_objects_by_time")
+    at = "2026-11-30 12:00:00.000000" if database.dialect == "sqlite" else "2026-11-30T12:00:00+00:00"
+    with database.connect() as conn:
+        for pid in ("a", "b"):
+            conn.execute(
+                text("INSERT INTO projects (id, name, created_at) VALUES (:p, :p, :at)"), {"p": pid, "at": at}
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO traces (project_id, trace_id, first_ts, last_ts) VALUES (:p, 't1', :at, :at)"
+                ),
+                {"p": pid, "at": at},
+            )
+        pk = {
+            pid: conn.execute(text("SELECT id FROM traces WHERE project_id = :p"), {"p": pid}).scalar_one()
+            for pid in ("a", "b")
+        }
+        rows = [
+            ("obj-1", "a", pk["a"], '{"type":"Native","params":1}', None),
+            ("obj-2", "a", pk["a"], None, "a/ob/obj-2"),
+            ("obj-3", "b", pk["b"], '{"type":"Native","params":3}', None),
+        ]
+        for oid, pid, trace_pk, body, key in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO objects (id, project_id, trace_pk, ref, ts, data_type, size, body, store_key) "
+                    "VALUES (:id, :p, :t, 'features', :at, 'Native', 29, :body, :key)"
+                ),
+                {"id": oid, "p": pid, "t": trace_pk, "at": at, "body": body, "key": key},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO events (project_id, event_id, kind, received_at) "
+                    "VALUES (:p, :id, 'object', :at)"
+                ),
+                {"p": pid, "id": oid, "at": at},
+            )
+
+
+def test_0004_keys_objects_by_project_keeping_rows_indexes_and_foreign_key(database: Database) -> None:
+    _fill_at_0003(database)
+    with database.connect() as conn:
+        before = conn.execute(text("SELECT * FROM objects ORDER BY id")).mappings().all()
+
+    database.migrate()
+
+    inspector = inspect(database.engine)
+    assert inspector.get_pk_constraint("objects")["constrained_columns"] == ["project_id", "id"]
+    indexes = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("objects")}
+    assert indexes == {
+        "ix_objects_trace_ref_ts": ["trace_pk", "ref", "ts"],
+        "ix_objects_project_ref_ts": ["project_id", "ref", "ts"],
+        "ix_objects_project_ts_id": ["project_id", "ts", "id"],
+    }
+    [fk] = inspector.get_foreign_keys("objects")
+    assert (fk["referred_table"], fk["constrained_columns"], fk["options"].get("ondelete")) == (
+        "traces",
+        ["trace_pk"],
+        "CASCADE",
+    )
+    with database.connect() as conn:
+        assert conn.execute(text("SELECT * FROM objects ORDER BY id")).mappings().all() == before
+        hashes = conn.execute(text("SELECT content_hash FROM events")).scalars().all()
+        assert hashes == [None, None, None]  # old rows: no digest, nothing made up
+        trace_b = conn.execute(text("SELECT id FROM traces WHERE project_id = 'b'")).scalar_one()
+        conn.execute(  # project b may now hold an object with project a's id
+            text(
+                "INSERT INTO objects (id, project_id, trace_pk, ref, ts, data_type, size, body) "
+                "SELECT 'obj-1', 'b', :t, ref, ts, data_type, size, body FROM objects WHERE id = 'obj-1'"
+            ),
+            {"t": trace_b},
+        )
+        assert conn.execute(text("SELECT count(*) FROM objects WHERE id = 'obj-1'")).scalar_one() == 2
+    with pytest.raises(IntegrityError), database.connect() as conn:  # but still once per project
+        conn.execute(
+            text(
+                "INSERT INTO objects (id, project_id, trace_pk, ref, ts, data_type, size, body) "
+                "SELECT id, project_id, trace_pk, ref, ts, data_type, size, body FROM objects "
+                "WHERE id = 'obj-3'"
+            )
+        )
+    with database.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []

@@ -6,8 +6,9 @@ compressed body does not decompress to its end, 408 when the body is too slow
 to arrive (``RequestBodyLimits``), 413 when the body or the batch is over a
 limit, 415 for a Content-Type that is not JSON or NDJSON, 429 (with
 ``Retry-After``) when the server is busy. The JSON answer is always
-``{"accepted", "duplicates", "rejected": [{"index", "error"}]}`` (or
-``{"detail"}`` otherwise). A request never holds an ingest slot while it waits
+``{"accepted", "duplicates", "conflicts": [{"index", "event_id", "error"}],
+"rejected": [{"index", "error"}]}`` (or ``{"detail"}`` otherwise); a conflict
+(an event id stored before with another content) does not change the status. A request never holds an ingest slot while it waits
 on the network: its body is read first, counted in the ingest buffer (at most
 ``ingest_buffer_bytes`` held in all), and only then does it wait for a slot.
 Routes never talk SQL.
@@ -87,7 +88,7 @@ async def read_body(request: Request, limit: int, hold: BodyHold | None = None) 
 def _status(result: IngestResult) -> int:
     if not result.rejected:
         return 200
-    return 207 if result.accepted or result.duplicates else 422
+    return 207 if result.accepted or result.duplicates or result.conflicts else 422
 
 
 async def _ingest(request: Request, access: ProjectAccess) -> JSONResponse:

@@ -3,6 +3,8 @@
 Storing needs the ``ingest`` scope (a service publishes its profile when it
 deploys); reading needs ``read``. A stored version is immutable: the same
 document again answers 200, a different one under the same name@version 409.
+The body is read as strict JSON (``json_body``: no NaN or Infinity, no
+integer over 64 bits; 422 naming the problem), not by FastAPI's ``json.loads``.
 Routes never talk SQL.
 """
 
@@ -11,25 +13,32 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 
 from raymon.server.api.deps import get_backend
+from raymon.server.api.json_body import json_document, require_json
 from raymon.server.api.reading import IngestAccess, ReadAccess, checked_text, required_text
 from raymon.server.services import profiles
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["profiles"])
-_PROFILE_BODY = Body(..., description="A profile's JSON (ModelProfile.to_jcr()) with name and version")
+_PROFILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "A profile's JSON (ModelProfile.to_jcr()) with name and version",
+        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+    }
+}
 
 
-@router.post("/profiles", status_code=201)
-def profile_create(
-    request: Request,
-    response: Response,
-    access: IngestAccess,
-    body: dict[str, Any] = _PROFILE_BODY,
-) -> dict[str, Any]:
+@router.post("/profiles", status_code=201, openapi_extra=_PROFILE_BODY)
+async def profile_create(request: Request, response: Response, access: IngestAccess) -> dict[str, Any]:
     """Store a profile; 201 when new, 200 when the identical document was stored already, 409 on a clash."""
-    summary, created = profiles.create_profile(get_backend(request), access.project_id, body)
+    require_json(request.headers.get("content-type"))
+    body = json_document(await request.body(), "the profile")
+    summary, created = await run_in_threadpool(
+        profiles.create_profile, get_backend(request), access.project_id, body
+    )
     if not created:
         response.status_code = 200
     return summary

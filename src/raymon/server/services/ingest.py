@@ -2,7 +2,9 @@
 
 Each record is checked on its own (shape, wire format, project, object size);
 the good ones are stored in one transaction, the bad ones are answered with
-their index and the reason. Nothing of a request is stored when the
+their index and the reason. A record whose event id was stored before with a
+different content is a conflict, answered with its index and id: the stored
+event is kept (a duplicate is a re-send of the same content). Nothing of a request is stored when the
 transaction fails, and nothing stored before is touched. This module never
 parses HTTP and runs no SQL: the route hands it a body's records (``demo``
 and tests call it directly) and ``store.writes`` stores them.
@@ -14,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -26,6 +28,7 @@ from raymon.server.store.writes import (
     TRANSIENT_ERRORS,
     PreparedRows,
     WriteResult,
+    content_hash,
     is_transient,
     prepare_rows,
     write_events,
@@ -44,37 +47,66 @@ log = logging.getLogger("raymon.server.ingest")
 IngestListener = Callable[[str, Sequence[Event]], None]
 
 
+CONFLICT_ERROR = (
+    "event_id {event_id} was stored before with a different content; the stored event is kept: "
+    "send new content under a new event_id"
+)
+
+
 @dataclass
 class IngestResult:
-    """The verdict on one request: what was stored, what was known already, what was refused and why."""
+    """The verdict on one request: what was stored, what was known already, what clashed, what was refused.
+
+    ``conflicts``: ``{"index", "event_id", "error"}`` of the records whose event id was stored
+    (before, or earlier in the same request) with a different content; not stored, not counted
+    in ``duplicates``.
+    """
 
     accepted: int = 0
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     new_event_ids: tuple[str, ...] = ()
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def received(self) -> int:
-        return self.accepted + self.duplicates + len(self.rejected)
+        return self.accepted + self.duplicates + len(self.conflicts) + len(self.rejected)
 
     def to_json(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
+            "rejected": self.rejected,
+        }
 
 
-def check_records(
-    records: Sequence[Any], project_id: str, settings: Settings
-) -> tuple[list[Event], list[dict[str, Any]]]:
+class CheckedRecords(NamedTuple):
+    """Records split into valid events (with their index and content_hash) and refusals."""
+
+    events: list[Event]
+    indices: list[int]  # of each event in the records
+    hashes: list[str]  # content_hash of each event
+    rejected: list[dict[str, Any]]  # {"index", "error"}
+
+
+def check_records(records: Sequence[Any], project_id: str, settings: Settings) -> CheckedRecords:
     """Split records into valid events and ``{"index", "error"}`` rejections (indices into ``records``)."""
     events: list[Event] = []
+    indices: list[int] = []
+    hashes: list[str] = []
     rejected: list[dict[str, Any]] = []
     for index, record in enumerate(records):
         try:
             event = _checked_event(record, project_id, settings)
+            digest = content_hash(event)
         except Exception as exc:  # the per-record boundary: one record's error never fails the batch
             rejected.append({"index": index, "error": _record_error(exc, project_id, index)})
         else:
             events.append(event)
-    return events, rejected
+            indices.append(index)
+            hashes.append(digest)
+    return CheckedRecords(events, indices, hashes, rejected)
 
 
 def _checked_event(record: Any, project_id: str, settings: Settings) -> Event:
@@ -111,11 +143,24 @@ def ingest_records(backend: Backend, project_id: str, records: Sequence[Any]) ->
             f"the batch has {len(records)} records, over the limit "
             f"max_batch_events={settings.max_batch_events} (RAYMON_MAX_BATCH_EVENTS): split it"
         )
-    events, rejected = check_records(records, project_id, settings)
-    written = store_events(backend, project_id, events) if events else WriteResult(0, 0)
+    checked = check_records(records, project_id, settings)
+    events = checked.events
+    written = store_events(backend, project_id, events, checked.hashes) if events else WriteResult(0, 0)
     if backend.ingest_listeners and written.new_event_ids:
         _notify(backend.ingest_listeners, project_id, events, written.new_event_ids)
-    return IngestResult(written.accepted, written.duplicates, rejected, written.new_event_ids)
+    conflicts = []
+    for position in written.conflicts:
+        event_id = events[position]["event_id"]
+        conflicts.append(
+            {
+                "index": checked.indices[position],
+                "event_id": event_id,
+                "error": CONFLICT_ERROR.format(event_id=event_id),
+            }
+        )
+    return IngestResult(
+        written.accepted, written.duplicates, checked.rejected, written.new_event_ids, conflicts
+    )
 
 
 def _notify(
@@ -146,13 +191,16 @@ def ingest_body(backend: Backend, project_id: str, body: bytes, ndjson: bool = F
     return ingest_records(backend, project_id, records)
 
 
-def store_events(backend: Backend, project_id: str, events: Sequence[Event]) -> WriteResult:
+def store_events(
+    backend: Backend, project_id: str, events: Sequence[Event], hashes: Sequence[str] | None = None
+) -> WriteResult:
     """Write validated events in one transaction, retrying a transaction the database aborted.
 
     The rows are built first, outside the transaction: on SQLite, where writers take turns, another
-    request's Python work then overlaps this one's database work.
+    request's Python work then overlaps this one's database work. ``hashes``: each event's
+    ``content_hash`` when known (``check_records`` has them).
     """
-    prepared = prepare_rows(events)
+    prepared = prepare_rows(events, hashes)
     for attempt in range(_RETRIES):
         try:
             with backend.writing() as session:

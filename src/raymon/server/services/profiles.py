@@ -8,8 +8,11 @@ sending the same document again is a no-op, a different one under the same
 reports that refer to ``name@version`` always mean the same thing. A saved
 ``ModelProfile`` (a document with ``profile_format``) must load with the classes
 the server's plugins registered: one naming any other extractor or score class
-is refused and nothing it names is imported. This module never parses HTTP and
-runs no SQL (``store.profiles`` does).
+is refused and nothing it names is imported. A document the stores cannot hold
+alike is refused naming why: a NUL character (U+0000; PostgreSQL's jsonb has
+none) in any string or key, nesting past the 254 levels orjson writes, an
+integer over 64 bits. This module never parses HTTP and runs no SQL
+(``store.profiles`` does).
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def _summary(row: ProfileRow) -> dict[str, Any]:
 def create_profile(backend: Backend, project_id: str, body: Any) -> tuple[dict[str, Any], bool]:
     """Store a profile; answers its summary and whether it was new (False: the identical one was there)."""
     name, version = profile_identity(body)
-    size = len(orjson.dumps(body))
+    size = len(_storable_json(body, f"profile {name}@{version}"))
     max_bytes = backend.settings.profile_limit
     if size > max_bytes:
         raise InvalidInputError(
@@ -111,6 +114,45 @@ def create_profile(backend: Backend, project_id: str, body: Any) -> tuple[dict[s
             raise
         return _same_or_conflict(existing, body)
     return _summary(row), True
+
+
+def _storable_json(body: Any, what: str) -> bytes:
+    """``body`` as JSON bytes, or ``InvalidInputError`` for what a store (or orjson) cannot hold."""
+    try:
+        dumped = orjson.dumps(body)
+    except orjson.JSONEncodeError as exc:
+        reason = (
+            "is nested deeper than the 254 levels that can be stored"
+            if "recursion" in str(exc).lower()
+            else f"cannot be stored as JSON ({exc})"
+        )
+        raise InvalidInputError(f"{what} {reason}") from None
+    if b"\\u0000" in dumped:  # orjson writes U+0000 escaped; a literal backslash+u0000 finds no path
+        path = _nul_path(body)
+        if path is not None:
+            raise InvalidInputError(
+                f"{what}: {path} contains a NUL character (U+0000), which cannot be stored"
+            )
+    return dumped
+
+
+def _nul_path(document: Any) -> str | None:
+    """Where the first string or key holding U+0000 is (``params.columns[2].name``), else None."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return path or "the document"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                key_path = f"{path}.{key}" if path else str(key)
+                if "\x00" in str(key):
+                    return f"the key {key_path!r}"
+                stack.append((key_path, item))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+    return None
 
 
 def _check_loads(plugins: Plugins, body: dict[str, Any]) -> None:

@@ -106,8 +106,11 @@ class Database:
         with self.engine.begin() as conn:
             yield conn
 
-    def migrate(self) -> None:
-        """Apply every Alembic migration not yet applied (idempotent; safe with several replicas)."""
+    def migrate(self, revision: str = "head") -> None:
+        """Apply every Alembic migration not yet applied (idempotent; safe with several replicas).
+
+        ``revision``: stop there instead of at the newest (tests fill a database at an older schema).
+        """
         from alembic import command
         from alembic.config import Config
 
@@ -119,7 +122,7 @@ class Database:
             if self.is_postgresql:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})")
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
 
     def has_schema(self) -> bool:
         """Whether the database holds Raymon's schema (migrations have run on it at least once)."""

@@ -15,10 +15,15 @@ Choices worth knowing:
   ``value_text``; both are indexed with the project and name for filtering.
 - ``objects`` keep every logged object, also a ref logged twice on one trace
   (two services may log the same ref): ``id`` is the event id of the event that
-  carried it, so re-sends never duplicate it. Small bodies are inline JSON text
-  in ``body``; large ones live in the object store under ``store_key``.
+  carried it, so re-sends never duplicate it. Like the events ledger, they are
+  keyed per project, ``(project_id, id)`` (migration 0004): two projects may
+  send the same event id. Small bodies are inline JSON text in ``body``; large
+  ones live in the object store under ``store_key``.
 - ``events`` remembers every accepted ``event_id`` per project: the
   idempotency ledger (at-least-once delivery becomes exactly-once storage).
+  ``content_hash`` is a digest of the event as stored, so a re-sent id with
+  different content is told apart from a plain re-send (``NULL`` for events
+  stored before migration 0004).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -148,12 +154,13 @@ class DataObject(Base):
 
     __tablename__ = "objects"
     __table_args__ = (
+        PrimaryKeyConstraint("project_id", "id", name="objects_pkey"),  # per project, as events (0004)
         Index("ix_objects_trace_ref_ts", "trace_pk", "ref", "ts"),
         Index("ix_objects_project_ref_ts", "project_id", "ref", "ts"),
         Index("ix_objects_project_ts_id", "project_id", "ts", "id"),  # object list, newest first (0003)
     )
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64))
     project_id: Mapped[str] = mapped_column(String(ID_LEN))
     trace_pk: Mapped[int] = mapped_column(ForeignKey("traces.id", ondelete="CASCADE"))
     ref: Mapped[str] = mapped_column(String(NAME_LEN))
@@ -174,6 +181,8 @@ class IngestedEvent(Base):
     event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # blake2b-128 hex of the event's canonical JSON (``writes.content_hash``); NULL: stored before 0004
+    content_hash: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
 class Profile(Base):

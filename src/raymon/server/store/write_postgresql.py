@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 
 _STAGING_DDL = (
     "SET LOCAL client_min_messages = warning;"  # no NOTICE per existing table
-    "CREATE TEMP TABLE IF NOT EXISTS raymon_in_events (event_id text, kind text) ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS raymon_in_events (event_id text, kind text, content_hash text) "
+    "ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS raymon_in_traces (trace_id text, first_ts timestamptz, "
     "last_ts timestamptz) ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS raymon_in_tags (trace_pk bigint, name text, type text, grp text, "
@@ -38,10 +39,11 @@ _STAGING_DDL = (
 
 _LEDGER = (
     "WITH staged AS (DELETE FROM raymon_in_events RETURNING *) "
-    "INSERT INTO events (project_id, event_id, kind, received_at) "
-    "SELECT %s, event_id, kind, %s FROM staged ORDER BY event_id "
+    "INSERT INTO events (project_id, event_id, kind, received_at, content_hash) "
+    "SELECT %s, event_id, kind, %s, content_hash FROM staged ORDER BY event_id "
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
+_STORED_HASHES = "SELECT event_id, content_hash FROM events WHERE project_id = %s AND event_id = ANY(%s)"
 _TRACES = (
     "WITH staged AS (DELETE FROM raymon_in_traces RETURNING *) "
     "INSERT INTO traces (project_id, trace_id, first_ts, last_ts) "
@@ -77,12 +79,18 @@ class PostgresWriter:
             for row in rows:
                 copy.write_row(row)
 
-    def insert_ledger(self, rows: Sequence[tuple[str, str]], received: datetime) -> set[str]:
-        """``rows`` of (event_id, kind); answers the event ids that were new."""
-        self._copy("raymon_in_events (event_id, kind)", rows)
+    def insert_ledger(self, rows: Sequence[tuple[str, str, str]], received: datetime) -> set[str]:
+        """``rows`` of (event_id, kind, content_hash); answers the event ids that were new."""
+        self._copy("raymon_in_events (event_id, kind, content_hash)", rows)
         with self._conn.cursor() as cursor:
             cursor.execute(_LEDGER, (self._project_id, received))
             return {event_id for (event_id,) in cursor.fetchall()}
+
+    def stored_hashes(self, event_ids: Sequence[str]) -> dict[str, str | None]:
+        """The ``content_hash`` the ledger holds for each of ``event_ids`` (None: stored before 0004)."""
+        with self._conn.cursor() as cursor:
+            cursor.execute(_STORED_HASHES, (self._project_id, list(event_ids)))
+            return dict(cursor.fetchall())
 
     def upsert_traces(self, rows: Sequence[tuple[str, datetime, datetime]]) -> dict[str, int]:
         """``rows`` of (trace_id, first_ts, last_ts); answers each trace's primary key."""

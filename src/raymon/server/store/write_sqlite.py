@@ -68,15 +68,24 @@ class SqliteWriter:
             found.extend(self._conn.exec_driver_sql(sql, params).all())
         return found
 
-    def insert_ledger(self, rows: Sequence[tuple[str, str]], received: datetime) -> set[str]:
-        """``rows`` of (event_id, kind); answers the event ids that were new."""
+    def insert_ledger(self, rows: Sequence[tuple[str, str, str]], received: datetime) -> set[str]:
+        """``rows`` of (event_id, kind, content_hash); answers the event ids that were new."""
         pid, at = self._project_id, sqlite_ts(received)
         found = self._returning(
-            "INSERT INTO events (project_id, event_id, kind, received_at)",
+            "INSERT INTO events (project_id, event_id, kind, received_at, content_hash)",
             "ON CONFLICT DO NOTHING RETURNING event_id",
-            [(pid, eid, kind, at) for eid, kind in rows],
+            [(pid, eid, kind, at, digest) for eid, kind, digest in rows],
         )
         return {eid for (eid,) in found}
+
+    def stored_hashes(self, event_ids: Sequence[str]) -> dict[str, str | None]:
+        """The ``content_hash`` the ledger holds for each of ``event_ids`` (None: stored before 0004)."""
+        found: dict[str, str | None] = {}
+        for chunk in _chunks(event_ids):
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT event_id, content_hash FROM events WHERE project_id = ? AND event_id IN ({marks})"
+            found.update(self._conn.exec_driver_sql(sql, (self._project_id, *chunk)).all())
+        return found
 
     def upsert_traces(self, rows: Sequence[tuple[str, datetime, datetime]]) -> dict[str, int]:
         """``rows`` of (trace_id, first_ts, last_ts); answers each trace's primary key."""

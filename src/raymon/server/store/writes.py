@@ -13,12 +13,19 @@ Which rows go where is decided here, once for both databases; how they get
 there is each database's own (``write_sqlite``: multi-row statements and
 ``executemany``; ``write_postgresql``: ``COPY``).
 
+Every ledger row keeps a digest of its event (``content_hash``): an event id
+stored before, or sent twice in one batch, with a different content is a
+*conflict* (the stored event is kept and the write answers where the
+conflicting events are), not a silent duplicate. Old ledger rows without a
+digest count as duplicates.
+
 Input must already have passed ``raymon.wire.validate_event``; nothing here
 re-validates or parses HTTP.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,15 +45,29 @@ from raymon.wire import Event, parse_ts
 
 @dataclass(frozen=True)
 class WriteResult:
+    """How many events were new, how many known already; ``conflicts``: positions in the events given
+    of those whose id was stored before (or earlier in the batch) with a different content."""
+
     accepted: int
     duplicates: int
     new_event_ids: tuple[str, ...] = ()
+    conflicts: tuple[int, ...] = ()
+
+
+def content_hash(event: Event) -> str:
+    """A digest of the event's canonical JSON (keys sorted): equal content, equal digest (32 hex digits).
+
+    Raises ``orjson.JSONEncodeError`` for what orjson cannot write (nesting past 254 levels):
+    call it where one record's error refuses that record.
+    """
+    return hashlib.blake2b(orjson.dumps(event, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 
 
 class RowWriter(Protocol):
     """What each database does with one transaction's rows (``write_sqlite``, ``write_postgresql``)."""
 
-    def insert_ledger(self, rows: Sequence[tuple[str, str]], received: datetime) -> set[str]: ...
+    def insert_ledger(self, rows: Sequence[tuple[str, str, str]], received: datetime) -> set[str]: ...
+    def stored_hashes(self, event_ids: Sequence[str]) -> dict[str, str | None]: ...
     def upsert_traces(self, rows: Sequence[TraceSpan]) -> dict[str, int]: ...
     def upsert_tags(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
     def insert_texts(self, rows: Sequence[tuple[Any, ...]]) -> None: ...
@@ -118,22 +139,37 @@ class PreparedRows:
 
     events: dict[str, Event]  # unique by event id, in sorted id order (lock order)
     n_events: int  # as sent, duplicates within the batch included
+    hashes: dict[str, str]  # content_hash of each event id's first event
+    sent: list[tuple[str, str]]  # (event id, content_hash) of every event as sent, in order
     traces: list[TraceSpan]
     tags: list[TagWrite]
     texts: list[TextWrite]
     objects: list[ObjectWrite]
 
 
-def prepare_rows(events: Sequence[Event]) -> PreparedRows:
-    """Dedupe ``events`` (validated, of one project) by id and build their rows; no database needed."""
+def prepare_rows(events: Sequence[Event], hashes: Sequence[str] | None = None) -> PreparedRows:
+    """Dedupe ``events`` (validated, of one project) by id and build their rows; no database needed.
+
+    ``hashes``: the ``content_hash`` of each event, when the caller has them (else computed here).
+    """
+    if hashes is None:
+        hashes = [content_hash(event) for event in events]
     unique: dict[str, Event] = {}
-    for event in events:
-        unique.setdefault(event["event_id"], event)
+    first_hashes: dict[str, str] = {}
+    sent: list[tuple[str, str]] = []
+    for event, digest in zip(events, hashes, strict=True):
+        eid = event["event_id"]
+        if eid not in unique:
+            unique[eid] = event
+            first_hashes[eid] = digest
+        sent.append((eid, digest))
     ordered = {eid: unique[eid] for eid in sorted(unique)}
-    return _rows_of(ordered, len(events))
+    return _rows_of(ordered, len(events), first_hashes, sent)
 
 
-def _rows_of(events: dict[str, Event], n_events: int) -> PreparedRows:
+def _rows_of(
+    events: dict[str, Event], n_events: int, hashes: dict[str, str], sent: list[tuple[str, str]]
+) -> PreparedRows:
     timestamps = {eid: parse_ts(e["ts"]) for eid, e in events.items()}
     texts: list[TextWrite] = []
     objects: list[ObjectWrite] = []
@@ -156,6 +192,8 @@ def _rows_of(events: dict[str, Event], n_events: int) -> PreparedRows:
     return PreparedRows(
         events=events,
         n_events=n_events,
+        hashes=hashes,
+        sent=sent,
         traces=_trace_rows(events, timestamps),
         tags=_tag_rows(events, timestamps),
         texts=texts,
@@ -184,13 +222,21 @@ def write_events(
 
     is_pg = session.get_bind().dialect.name == "postgresql"
     writer: RowWriter = PostgresWriter(session, project_id) if is_pg else SqliteWriter(session, project_id)
+    hashes = prepared.hashes
     new_ids = writer.insert_ledger(
-        [(eid, e["kind"]) for eid, e in prepared.events.items()], received or utcnow()
+        [(eid, e["kind"], hashes[eid]) for eid, e in prepared.events.items()], received or utcnow()
     )
+    stored: dict[str, str | None] = {}
+    if len(new_ids) < len(prepared.events):  # some were stored before: what did they hold?
+        stored = writer.stored_hashes(sorted(eid for eid in prepared.events if eid not in new_ids))
+    conflicts = _conflicts(prepared, new_ids, stored)
+    duplicates = n_events - len(new_ids) - len(conflicts)
     if not new_ids:
-        return WriteResult(0, n_events)
+        return WriteResult(0, duplicates, (), conflicts)
     if len(new_ids) < len(prepared.events):  # some were stored before: rows of the new ones only
-        prepared = _rows_of({eid: e for eid, e in prepared.events.items() if eid in new_ids}, n_events)
+        prepared = _rows_of(
+            {eid: e for eid, e in prepared.events.items() if eid in new_ids}, n_events, hashes, prepared.sent
+        )
 
     pks = writer.upsert_traces(prepared.traces)
     if prepared.tags:
@@ -199,7 +245,20 @@ def write_events(
         writer.insert_texts([(pks[row[0]], *row[1:]) for row in prepared.texts])
     if prepared.objects:
         writer.insert_objects(_object_rows(prepared.objects, pks, project_id, object_store, inline_max_bytes))
-    return WriteResult(len(new_ids), n_events - len(new_ids), tuple(sorted(new_ids)))
+    return WriteResult(len(new_ids), duplicates, tuple(sorted(new_ids)), conflicts)
+
+
+def _conflicts(prepared: PreparedRows, new_ids: set[str], stored: dict[str, str | None]) -> tuple[int, ...]:
+    """Positions of the events whose id is stored (now or before) with a different content_hash."""
+    if not stored and len(prepared.sent) == len(prepared.events):
+        return ()  # every event new and sent once: nothing to compare (the usual batch)
+    first = prepared.hashes
+    found = []
+    for position, (eid, digest) in enumerate(prepared.sent):
+        reference = first[eid] if eid in new_ids else stored.get(eid)
+        if reference is not None and digest != reference:  # None: stored before 0004, no digest
+            found.append(position)
+    return tuple(found)
 
 
 def _trace_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list[TraceSpan]:
