@@ -1,7 +1,10 @@
-"""Projects, API keys, users and roles: who may do what in which project.
+"""Projects, API keys, users, roles and invitations: who may do what in which project.
 
 API keys are ``rmn_`` + 32 random bytes (urlsafe base64) and are stored as
-their SHA-256 only. A fast unsalted hash is the right tool here, unlike for
+their SHA-256 only, with a hint of 4 characters after ``rmn_`` for people
+(``key_hint``); they are listed and revoked by a random id. A key chosen by an
+operator (``RAYMON_INIT_API_KEY``) must carry as much randomness
+(``check_chosen_key``). A fast unsalted hash is the right tool here, unlike for
 passwords: a key carries 256 bits of randomness, so no dictionary or
 brute-force attack on a leaked hash is feasible however fast the hash is, and
 a deterministic hash lets every request find its key with one indexed lookup.
@@ -10,7 +13,15 @@ with a random salt (slow on purpose) instead.
 
 Scopes: ``ingest`` (write events), ``read`` (query), ``admin`` (keys, users,
 projects; implies the other two). User roles: ``admin`` (all scopes) and
-``viewer`` (read). This module never parses HTTP, never logs a key or password
+``viewer`` (read).
+
+Users are global (one account per e-mail address, across projects), so a
+project admin never learns whether an address is registered and never enrols
+anyone directly: ``invite`` answers the same for every address, an invitation
+whose token (shown once) the person uses to accept, creating their account or
+proving it with their password. Only the operator, on the server's machine
+(CLI, headless init), creates users and gives roles directly. Every text a
+caller gives passes ``text_params.check_text`` (no NUL characters). This module never parses HTTP, never logs a key or password
 and runs no SQL (``store.accounts`` does).
 
 Two kinds of function, one transaction convention: what routes and the CLI
@@ -30,15 +41,22 @@ import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from raymon.exceptions import WireFormatError
-from raymon.server.services.errors import ConflictError, InvalidInputError, NotFoundError
+from raymon.server.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotAuthenticatedError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from raymon.server.services.text_params import check_text
 from raymon.server.store import accounts
-from raymon.server.store.accounts import KeyRow, ProjectRow, UserRow
+from raymon.server.store.accounts import InvitationRow, KeyRow, ProjectRow, UserRow
 from raymon.server.store.db import Session
-from raymon.wire import check_id
+from raymon.wire import check_project_id as wire_check_project_id
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
@@ -49,7 +67,11 @@ ROLES: Mapping[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
 }
 KEY_PREFIX = "rmn_"
-MIN_KEY_LENGTH = 16
+INVITATION_PREFIX = "rmi_"
+INVITATION_TTL = timedelta(days=7)
+CHOSEN_KEY_MIN_CHARS = 32  # after an optional "rmn_": 192 bits when random
+CHOSEN_KEY_MIN_DISTINCT = 16
+_URLSAFE_RE = re.compile(r"[A-Za-z0-9_-]+")
 MIN_PASSWORD_LENGTH = 8
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -112,6 +134,33 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+def key_hint(key: str) -> str:
+    """What is stored of a key in plain text: ``rmn_`` and 4 characters, or 4 characters (24 bits of it)."""
+    return key[: len(KEY_PREFIX) + 4] if key.startswith(KEY_PREFIX) else key[:4]
+
+
+def check_chosen_key(key: str, setting: str = "RAYMON_INIT_API_KEY") -> str:
+    """Refuse a chosen key with too little randomness to stand in for a generated one, naming ``setting``.
+
+    The rule: at least 32 characters of ``A-Z a-z 0-9 _ -`` (not counting a leading ``rmn_``), at
+    least 16 of them different. 32 random urlsafe characters hold 192 bits; a word with a few
+    digits, which the rule refuses, was recovered from its hash in seconds.
+    """
+    body = key[len(KEY_PREFIX) :] if key.startswith(KEY_PREFIX) else key
+    rule = (
+        f"at least {CHOSEN_KEY_MIN_CHARS} characters of A-Z a-z 0-9 _ - (not counting a leading "
+        f"{KEY_PREFIX!r}), at least {CHOSEN_KEY_MIN_DISTINCT} of them different; make one with: "
+        "python -c \"import secrets; print('rmn_' + secrets.token_urlsafe(32))\""
+    )
+    if _URLSAFE_RE.fullmatch(body) is None or len(body) < CHOSEN_KEY_MIN_CHARS:
+        raise InvalidInputError(f"{setting} is too weak ({len(body)} characters): it must be {rule}")
+    if len(set(body)) < CHOSEN_KEY_MIN_DISTINCT:
+        raise InvalidInputError(
+            f"{setting} is too weak ({len(set(body))} different characters): it must be {rule}"
+        )
+    return key
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
@@ -143,14 +192,16 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def check_project_id(project_id: str) -> str:
+    """The wire format's project id rule (``raymon.wire.check_project_id``) as a 422."""
     try:
-        return check_id("project_id", project_id)
+        return wire_check_project_id(project_id)
     except WireFormatError as exc:
         raise InvalidInputError(str(exc)) from None
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name) > 256:
+    check_text("name", name, 256)
+    if not name.strip():
         raise InvalidInputError(f"a project name must be 1 to 256 characters, got {name!r}")
     return name.strip()
 
@@ -203,10 +254,8 @@ def create_key(
     """Create a key for ``project_id``; answers the row and the key itself (shown once, never stored)."""
     get_project(session, project_id)
     scope_list = parse_scopes(scopes)
-    if key is None:
-        key = new_key()
-    elif len(key) < MIN_KEY_LENGTH:
-        raise InvalidInputError(f"an API key must be at least {MIN_KEY_LENGTH} characters long")
+    name = check_text("name", name, 256)
+    key = new_key() if key is None else check_chosen_key(key)
     digest = hash_key(key)
     if accounts.key_by_hash(session, digest) is not None:
         raise ConflictError("that API key exists already")
@@ -214,8 +263,8 @@ def create_key(
         session,
         key_id=uuid.uuid4().hex,
         project_id=project_id,
-        name=name[:256],
-        key_prefix=key[:12],
+        name=name,
+        key_prefix=key_hint(key),
         key_hash=digest,
         scopes=",".join(scope_list),
         created_at=now or _now(),
@@ -225,6 +274,7 @@ def create_key(
 
 def ensure_key(session: Session, project_id: str, key: str, scopes: str, name: str) -> bool:
     """Make sure ``key`` exists for ``project_id``; answer whether it was created now."""
+    check_chosen_key(key)  # also when it exists already: a weak key in the environment is refused
     row = accounts.key_by_hash(session, hash_key(key))
     if row is not None:
         if row.project_id != project_id:
@@ -250,14 +300,14 @@ def key_json(row: KeyRow) -> dict[str, object]:
 
 
 def _check_email(email: str) -> str:
-    email = email.strip().lower() if isinstance(email, str) else email
-    if not isinstance(email, str) or len(email) > 320 or _EMAIL_RE.fullmatch(email) is None:
+    email = check_text("email", email, 320).strip().lower()
+    if _EMAIL_RE.fullmatch(email) is None:
         raise InvalidInputError(f"not an e-mail address: {email!r}")
     return email
 
 
 def _check_role(role: str) -> str:
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise InvalidInputError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     return role
 
@@ -293,30 +343,6 @@ def set_role(session: Session, email: str, project_id: str, role: str) -> str:
     get_project(session, project_id)
     accounts.set_role(session, user.id, project_id, role)
     return role
-
-
-def add_member(
-    session: Session, project_id: str, email: str, password: str | None, role: str
-) -> tuple[str, bool]:
-    """Give ``email`` a role in a project, creating the user (with ``password``) if missing.
-
-    Answers the role and whether the user was created. An existing user's password is
-    never changed here: a project admin must not be able to take over an account that
-    other projects trust.
-    """
-    _check_role(role)
-    get_project(session, project_id)
-    created = False
-    try:
-        get_user(session, email)
-    except NotFoundError:
-        if password is None:
-            raise InvalidInputError(
-                f"user {email!r} does not exist yet: give a password to create it"
-            ) from None
-        create_user(session, email, password)
-        created = True
-    return set_role(session, email, project_id, role), created
 
 
 def authenticate_user(session: Session, email: str, password: str) -> UserRow | None:
@@ -402,21 +428,20 @@ def keys(backend: Backend, project_id: str) -> list[KeyRow]:
 
 
 def revoke_key(backend: Backend, key_id: str, project_id: str | None = None) -> KeyRow:
-    """Revoke a key by id (or by its shown prefix, when that is unambiguous)."""
+    """Revoke a key by its id (``key_id`` as listed; of ``project_id`` when given)."""
+    check_text("key_id", key_id, 64)
     with backend.writing() as session:
-        rows = accounts.keys_named(session, key_id, project_id)
-        if not rows:
+        row = accounts.key_by_id(session, key_id, project_id)
+        if row is None:
             where = f" in project {project_id!r}" if project_id else ""
-            raise NotFoundError(f"no API key {key_id!r}{where}")
-        if len(rows) > 1:
-            raise ConflictError(f"{key_id!r} matches {len(rows)} keys: give the key id")
-        return accounts.revoke_key(session, rows[0].id, backend.clock())
+            raise NotFoundError(f"no API key with id {key_id!r}{where} (keys are revoked by key_id)")
+        return accounts.revoke_key(session, row.id, backend.clock())
 
 
 def new_user(
     backend: Backend, email: str, password: str, project_id: str | None = None, role: str = "viewer"
 ) -> UserRow:
-    """Create a user (with ``role`` in ``project_id`` when given)."""
+    """Create a user (with ``role`` in ``project_id`` when given): the operator's act (CLI), no invitation."""
     with backend.writing() as session:
         user = create_user(session, email, password)
         if project_id:
@@ -424,24 +449,36 @@ def new_user(
     return user
 
 
-def member_add(
-    backend: Backend, project_id: str, email: str, password: str | None, role: str
-) -> tuple[str, bool]:
-    """``add_member`` in a transaction of its own: the role and whether the user was created."""
-    with backend.writing() as session:
-        return add_member(session, project_id, email, password, role)
-
-
 def role_set(backend: Backend, email: str, project_id: str, role: str) -> str:
+    """Give any user a role in a project: the operator's act (CLI), no invitation needed."""
     with backend.writing() as session:
         return set_role(session, email, project_id, role)
 
 
-def member_remove(backend: Backend, email: str, project_id: str) -> None:
+def _not_a_member(email: str, project_id: str) -> NotFoundError:
+    # The same words whether or not the address is registered elsewhere.
+    return NotFoundError(f"{email!r} is not a member of project {project_id!r}")
+
+
+def member_role_set(backend: Backend, project_id: str, email: str, role: str) -> str:
+    """Change the role of a member of the project (a project admin's act); 404 for anyone else."""
+    role = _check_role(role)
+    email = _check_email(email)
     with backend.writing() as session:
-        user = get_user(session, email)
-        if not accounts.delete_membership(session, user.id, project_id):
-            raise NotFoundError(f"user {email!r} has no role in project {project_id!r}")
+        found = accounts.member_role(session, project_id, email)
+        if found is None:
+            raise _not_a_member(email, project_id)
+        accounts.set_role(session, found[0], project_id, role)
+    return role
+
+
+def member_remove(backend: Backend, email: str, project_id: str) -> None:
+    """Take a member's role in the project away (the user stays, with their other projects)."""
+    email = _check_email(email)
+    with backend.writing() as session:
+        found = accounts.member_role(session, project_id, email)
+        if found is None or not accounts.delete_membership(session, found[0], project_id):
+            raise _not_a_member(email, project_id)
 
 
 def members(backend: Backend, project_id: str) -> list[dict[str, Any]]:
@@ -450,3 +487,138 @@ def members(backend: Backend, project_id: str) -> list[dict[str, Any]]:
         get_project(session, project_id)
         rows = accounts.members(session, project_id)
     return [{"email": r.email, "role": r.role, "created_at": r.created_at.isoformat()} for r in rows]
+
+
+# --- invitations: how a person gets a role in a project through the API -----------------------
+
+
+def invitation_json(row: InvitationRow) -> dict[str, object]:
+    return {
+        "invitation_id": row.id,
+        "project_id": row.project_id,
+        "email": row.email,
+        "role": row.role,
+        "created_at": row.created_at.isoformat(),
+        "expires_at": row.expires_at.isoformat(),
+    }
+
+
+def invite(backend: Backend, project_id: str, email: str, role: str) -> tuple[InvitationRow, str]:
+    """Invite ``email`` to a role in the project: the invitation and its token (shown once, never stored).
+
+    The same answer whether or not the address has an account: the person accepting decides
+    (``accept_invitation``). A new invitation replaces the address's open one in the project.
+    A member of the project is a 409 (change their role instead): that tells the project's
+    admin only what the project's member list does.
+    """
+    role = _check_role(role)
+    email = _check_email(email)
+    now = backend.clock()
+    with backend.writing() as session:
+        get_project(session, project_id)
+        member = accounts.member_role(session, project_id, email)
+        if member is not None:
+            raise ConflictError(
+                f"{email!r} is a member of project {project_id!r} already (role {member[1]!r}): "
+                "change the role with PUT .../users/{email}/role"
+            )
+        accounts.delete_pending_invitations(session, project_id, email)
+        token = INVITATION_PREFIX + secrets.token_urlsafe(32)
+        row = accounts.insert_invitation(
+            session,
+            invitation_id=uuid.uuid4().hex,
+            project_id=project_id,
+            email=email,
+            role=role,
+            token_hash=hash_key(token),
+            created_at=now,
+            expires_at=now + INVITATION_TTL,
+        )
+    return row, token
+
+
+def invitations(backend: Backend, project_id: str) -> list[InvitationRow]:
+    """The project's open invitations (neither accepted nor expired)."""
+    with backend.reading() as session:
+        get_project(session, project_id)
+        return accounts.pending_invitations(session, project_id, backend.clock())
+
+
+def revoke_invitation(backend: Backend, project_id: str, invitation_id: str) -> None:
+    """Withdraw an invitation not accepted yet: its token stops working."""
+    check_text("invitation_id", invitation_id, 64)
+    with backend.writing() as session:
+        if not accounts.delete_pending_invitation(session, project_id, invitation_id):
+            raise NotFoundError(f"no open invitation {invitation_id!r} in project {project_id!r}")
+
+
+def _open(row: InvitationRow | None, now: datetime) -> InvitationRow | None:
+    return row if row is not None and row.accepted_at is None and row.expires_at > now else None
+
+
+def open_invitation(backend: Backend, token: str) -> InvitationRow | None:
+    """The invitation of ``token`` if it can still be accepted (for the accept route's credential check)."""
+    if not token.startswith(INVITATION_PREFIX):
+        return None
+    with backend.reading() as session:
+        return _open(accounts.invitation_by_token_hash(session, hash_key(token)), backend.clock())
+
+
+def accept_invitation(backend: Backend, token: str, email: str, password: str) -> tuple[InvitationRow, bool]:
+    """Enrol the invited person: the invitation and whether their account was created now.
+
+    ``email`` must be the invited address. A new address gets an account with ``password``; an
+    existing account must prove itself with its password, and a wrong one voids the invitation
+    (one guess per invitation: whoever holds a token cannot try passwords with it).
+    """
+    email = _check_email(email)
+    if not isinstance(password, str):
+        raise InvalidInputError("password: must be a string")
+    now = backend.clock()
+    with backend.writing() as session:
+        row = _open(accounts.invitation_by_token_hash(session, hash_key(token)), now)
+        if row is None:
+            raise NotAuthenticatedError("unknown, revoked, expired or already accepted invitation token")
+        if row.email != email:
+            raise PermissionDeniedError(f"this invitation is not for {email!r}")
+        user = accounts.user_by_email(session, email)
+        voided = user is not None and not verify_password(password, user.password_hash)
+        if voided:  # committed, then refused: the void invitation stays void
+            accounts.delete_pending_invitation(session, row.project_id, row.id)
+        else:
+            if not accounts.mark_invitation_accepted(session, row.id, now):
+                raise NotAuthenticatedError("unknown, revoked, expired or already accepted invitation token")
+            if user is None:
+                user = create_user(session, email, password)
+                created = True
+            else:
+                created = False
+            accounts.set_role(session, user.id, row.project_id, row.role)
+    if voided:
+        raise NotAuthenticatedError(
+            f"wrong password for {email!r}: the invitation is void now, ask the project's admin for a new one"
+        )
+    return row, created
+
+
+def open_invitations_of_user(backend: Backend, user_id: str) -> list[InvitationRow]:
+    """The open invitations of a logged-in user's address (for the UI to show at login)."""
+    with backend.reading() as session:
+        user = accounts.user_by_id(session, user_id)
+        if user is None:
+            return []
+        return accounts.pending_invitations_of_email(session, user.email, backend.clock())
+
+
+def accept_invitation_as_user(backend: Backend, user_id: str, invitation_id: str) -> InvitationRow:
+    """A logged-in user (the UI's session) accepts an open invitation of their own address."""
+    now = backend.clock()
+    with backend.writing() as session:
+        user = accounts.user_by_id(session, user_id)
+        row = _open(accounts.invitation_by_id(session, check_text("invitation_id", invitation_id, 64)), now)
+        if user is None or row is None or row.email != user.email:
+            raise NotFoundError(f"no open invitation {invitation_id!r} for this user")
+        if not accounts.mark_invitation_accepted(session, row.id, now):
+            raise NotFoundError(f"no open invitation {invitation_id!r} for this user")
+        accounts.set_role(session, user.id, row.project_id, row.role)
+    return row
