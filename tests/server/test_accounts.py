@@ -32,7 +32,9 @@ def _accept(server, token: str, email: str, password: str) -> httpx.Response:  #
 
 def _invite(server, project, email: str, role: str = "viewer") -> httpx.Response:  # type: ignore[no-untyped-def]
     with server.client(project.admin_key) as client:
-        return client.post(f"/api/v1/projects/{project.project_id}/users", json={"email": email, "role": role})
+        return client.post(
+            f"/api/v1/projects/{project.project_id}/users", json={"email": email, "role": role}
+        )
 
 
 def _members(server, project) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -78,9 +80,16 @@ def test_an_existing_user_is_enrolled_only_by_accepting_with_their_own_password(
     again = _invite(server, other, email, role="admin").json()
     response = _accept(server, again["token"], email, PASSWORD)
     assert response.status_code == 200
-    assert response.json() == {"project_id": other.project_id, "email": email, "role": "admin", "created": False}
+    assert response.json() == {
+        "project_id": other.project_id,
+        "email": email,
+        "role": "admin",
+        "created": False,
+    }
     assert _members(server, other) == {email: "admin"}
-    assert _password_works(server, email, PASSWORD) and not _password_works(server, email, "the admin's guess")
+    assert _password_works(server, email, PASSWORD) and not _password_works(
+        server, email, "the admin's guess"
+    )
 
 
 def test_an_unknown_address_sets_up_its_account_by_accepting_once(server) -> None:  # type: ignore[no-untyped-def]
@@ -178,7 +187,9 @@ def test_a_key_keeps_only_a_hint_of_four_characters_and_is_revoked_by_id(server)
         ("rmn_" + "ab" * 20, "too weak (2 different characters)"),
     ],
 )
-def test_a_weak_init_key_stops_start_up_naming_the_variable_and_the_rule(make_server, key: str, why: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_weak_init_key_stops_start_up_naming_the_variable_and_the_rule(
+    make_server, key: str, why: str
+) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(RuntimeError) as failed:
         make_server(RAYMON_INIT_API_KEY=key)
     message = str(failed.value)
@@ -260,4 +271,6 @@ def test_nul_characters_in_any_admin_text_or_path_are_a_422(server) -> None:  # 
     if response.status_code != 422:
         failures.append(("POST", "/api/v1/invitations/accept", "email", response.status_code, response.text))
     assert failures == []
-    assert _accept(server, invitation["token"], email, f"pass{NUL}word").status_code == 200  # hashed, never stored
+    assert (
+        _accept(server, invitation["token"], email, f"pass{NUL}word").status_code == 200
+    )  # hashed, never stored

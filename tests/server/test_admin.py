@@ -71,7 +71,9 @@ def test_users_join_by_invitation_and_members_get_roles(server) -> None:  # type
         response = api.user_invite(a.project_id, "Ana@Example.com", role="viewer")
         assert response.status_code == 201 and response.json()["email"] == "ana@example.com"
         token = response.json()["token"]
-        assert [i["email"] for i in api.invitations_ls(a.project_id).json()["invitations"]] == ["ana@example.com"]
+        assert [i["email"] for i in api.invitations_ls(a.project_id).json()["invitations"]] == [
+            "ana@example.com"
+        ]
     with server.api("") as anonymous:
         accepted = anonymous.invitation_accept(token, "ana@example.com", "a long password")
         assert accepted.status_code == 200, accepted.text
