@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from raymon.server.backend import Backend, build_backend
-from raymon.server.services import auth
+from raymon.server.services import auth, invitations
 from raymon.server.services.errors import NotFoundError
 from raymon.server.settings import Settings
 
@@ -34,20 +34,20 @@ def test_a_user_sees_and_accepts_only_the_invitations_of_their_own_address(accou
     auth.new_project(b, "B", "b")
     ana = auth.new_user(b, "ana@example.com", "a long password", "b", "admin")
     bob = auth.new_user(b, "bob@example.com", "a long password")
-    invitation, _ = auth.invite(b, "a", "Ana@example.com", "viewer")
+    invitation, _ = invitations.invite(b, "a", "Ana@example.com", "viewer")
 
-    assert [i.id for i in auth.open_invitations_of_user(b, ana.id)] == [invitation.id]
-    assert auth.open_invitations_of_user(b, bob.id) == []
+    assert [i.id for i in invitations.open_invitations_of_user(b, ana.id)] == [invitation.id]
+    assert invitations.open_invitations_of_user(b, bob.id) == []
     with pytest.raises(NotFoundError):
-        auth.accept_invitation_as_user(b, bob.id, invitation.id)
+        invitations.accept_invitation_as_user(b, bob.id, invitation.id)
     assert [m["email"] for m in auth.members(b, "a")] == []
 
-    accepted = auth.accept_invitation_as_user(b, ana.id, invitation.id)
+    accepted = invitations.accept_invitation_as_user(b, ana.id, invitation.id)
     assert (accepted.project_id, accepted.role) == ("a", "viewer")
     assert auth.members(b, "a") == [
         {"email": "ana@example.com", "role": "viewer", "created_at": ana.created_at.isoformat()}
     ]
-    assert auth.open_invitations_of_user(b, ana.id) == []
+    assert invitations.open_invitations_of_user(b, ana.id) == []
     with pytest.raises(NotFoundError):
-        auth.accept_invitation_as_user(b, ana.id, invitation.id)
+        invitations.accept_invitation_as_user(b, ana.id, invitation.id)
     assert a.id == "a"

@@ -23,7 +23,7 @@ from raymon.server.api.deps import (
     ReadAccess,
     require_scope_anywhere,
 )
-from raymon.server.services import auth
+from raymon.server.services import auth, invitations
 from raymon.server.services.auth import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -131,8 +131,8 @@ def user_invite(body: UserInvite, backend: BackendDep, access: AdminAccess) -> d
     with it and their e-mail and password (which creates their account if they have none). A new
     invitation replaces the address's open one; a member of the project already is a 409.
     """
-    row, token = auth.invite(backend, access.project_id, body.email, body.role)
-    return {**auth.invitation_json(row), "token": token, "accept": "POST /api/v1/invitations/accept"}
+    row, token = invitations.invite(backend, access.project_id, body.email, body.role)
+    return {**invitations.invitation_json(row), "token": token, "accept": "POST /api/v1/invitations/accept"}
 
 
 @router.get("/projects/{project_id}/users")
@@ -158,14 +158,14 @@ def member_remove(email: str, backend: BackendDep, access: AdminAccess) -> dict[
 @router.get("/projects/{project_id}/invitations")
 def invitations_list(backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
     """The project's open invitations (not accepted, not expired); never their tokens."""
-    rows = auth.invitations(backend, access.project_id)
-    return {"invitations": [auth.invitation_json(row) for row in rows]}
+    rows = invitations.invitations(backend, access.project_id)
+    return {"invitations": [invitations.invitation_json(row) for row in rows]}
 
 
 @router.delete("/projects/{project_id}/invitations/{invitation_id}")
 def invitation_revoke(invitation_id: str, backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
     """Withdraw an open invitation of the project: its token stops working at once."""
-    auth.revoke_invitation(backend, access.project_id, invitation_id)
+    invitations.revoke_invitation(backend, access.project_id, invitation_id)
     return {"invitation_id": invitation_id, "project_id": access.project_id, "revoked": True}
 
 
@@ -177,5 +177,5 @@ def invitation_accept(body: InvitationAccept, backend: BackendDep, token: Invita
     creates the account with `password`; an existing account must give its password (a wrong
     one voids the invitation: 401). `created` says whether the account was made now.
     """
-    row, created = auth.accept_invitation(backend, token, body.email, body.password)
+    row, created = invitations.accept_invitation(backend, token, body.email, body.password)
     return {"project_id": row.project_id, "email": row.email, "role": row.role, "created": created}

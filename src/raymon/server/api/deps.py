@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 
 from raymon.server.backend import Backend
-from raymon.server.services import auth
+from raymon.server.services import auth, invitations
 from raymon.server.services.auth import Principal
 
 
@@ -121,7 +121,7 @@ def require_invitation() -> Callable[..., str]:
                 detail="an invitation token is required: send 'Authorization: Bearer <invitation token>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        if auth.open_invitation(backend, token) is not None:
+        if invitations.open_invitation(backend, token) is not None:
             return token
         if auth.principal_for_key(backend, token) is not None:
             raise HTTPException(403, detail="this route takes an invitation token (rmi_...), not an API key")

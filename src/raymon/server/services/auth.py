@@ -17,10 +17,10 @@ projects; implies the other two). User roles: ``admin`` (all scopes) and
 
 Users are global (one account per e-mail address, across projects), so a
 project admin never learns whether an address is registered and never enrols
-anyone directly: ``invite`` answers the same for every address, an invitation
-whose token (shown once) the person uses to accept, creating their account or
-proving it with their password. Only the operator, on the server's machine
-(CLI, headless init), creates users and gives roles directly. Every text a
+anyone directly: they invite (``services.invitations``) and change or remove
+the roles of their project's members only, with the same answer for every
+address that is not one. Only the operator, on the server's machine (CLI,
+headless init), creates users and gives roles directly. Every text a
 caller gives passes ``text_params.check_text`` (no NUL characters). This module never parses HTTP, never logs a key or password
 and runs no SQL (``store.accounts`` does).
 
@@ -41,20 +41,18 @@ import secrets
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from raymon.exceptions import WireFormatError
 from raymon.server.services.errors import (
     ConflictError,
     InvalidInputError,
-    NotAuthenticatedError,
     NotFoundError,
-    PermissionDeniedError,
 )
 from raymon.server.services.text_params import check_text
 from raymon.server.store import accounts
-from raymon.server.store.accounts import InvitationRow, KeyRow, ProjectRow, UserRow
+from raymon.server.store.accounts import KeyRow, ProjectRow, UserRow
 from raymon.server.store.db import Session
 from raymon.wire import check_project_id as wire_check_project_id
 
@@ -67,8 +65,6 @@ ROLES: Mapping[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
 }
 KEY_PREFIX = "rmn_"
-INVITATION_PREFIX = "rmi_"
-INVITATION_TTL = timedelta(days=7)
 CHOSEN_KEY_MIN_CHARS = 32  # after an optional "rmn_": 192 bits when random
 CHOSEN_KEY_MIN_DISTINCT = 16
 _URLSAFE_RE = re.compile(r"[A-Za-z0-9_-]+")
@@ -299,28 +295,28 @@ def key_json(row: KeyRow) -> dict[str, object]:
 # --- users and roles ---------------------------------------------------------------------------
 
 
-def _check_email(email: str) -> str:
+def check_email(email: str) -> str:
     email = check_text("email", email, 320).strip().lower()
     if _EMAIL_RE.fullmatch(email) is None:
         raise InvalidInputError(f"not an e-mail address: {email!r}")
     return email
 
 
-def _check_role(role: str) -> str:
+def check_role(role: str) -> str:
     if not isinstance(role, str) or role not in ROLES:
         raise InvalidInputError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     return role
 
 
 def get_user(session: Session, email: str) -> UserRow:
-    user = accounts.user_by_email(session, _check_email(email))
+    user = accounts.user_by_email(session, check_email(email))
     if user is None:
         raise NotFoundError(f"no user {email!r}")
     return user
 
 
 def create_user(session: Session, email: str, password: str) -> UserRow:
-    email = _check_email(email)
+    email = check_email(email)
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(f"a password must be at least {MIN_PASSWORD_LENGTH} characters long")
     if accounts.user_by_email(session, email) is not None:
@@ -338,7 +334,7 @@ def ensure_user(session: Session, email: str, password: str) -> tuple[UserRow, b
 
 def set_role(session: Session, email: str, project_id: str, role: str) -> str:
     """Give a user a role in a project (replacing any role they had there); answer the role."""
-    role = _check_role(role)
+    role = check_role(role)
     user = get_user(session, email)
     get_project(session, project_id)
     accounts.set_role(session, user.id, project_id, role)
@@ -462,8 +458,8 @@ def _not_a_member(email: str, project_id: str) -> NotFoundError:
 
 def member_role_set(backend: Backend, project_id: str, email: str, role: str) -> str:
     """Change the role of a member of the project (a project admin's act); 404 for anyone else."""
-    role = _check_role(role)
-    email = _check_email(email)
+    role = check_role(role)
+    email = check_email(email)
     with backend.writing() as session:
         found = accounts.member_role(session, project_id, email)
         if found is None:
@@ -474,7 +470,7 @@ def member_role_set(backend: Backend, project_id: str, email: str, role: str) ->
 
 def member_remove(backend: Backend, email: str, project_id: str) -> None:
     """Take a member's role in the project away (the user stays, with their other projects)."""
-    email = _check_email(email)
+    email = check_email(email)
     with backend.writing() as session:
         found = accounts.member_role(session, project_id, email)
         if found is None or not accounts.delete_membership(session, found[0], project_id):
@@ -487,138 +483,3 @@ def members(backend: Backend, project_id: str) -> list[dict[str, Any]]:
         get_project(session, project_id)
         rows = accounts.members(session, project_id)
     return [{"email": r.email, "role": r.role, "created_at": r.created_at.isoformat()} for r in rows]
-
-
-# --- invitations: how a person gets a role in a project through the API -----------------------
-
-
-def invitation_json(row: InvitationRow) -> dict[str, object]:
-    return {
-        "invitation_id": row.id,
-        "project_id": row.project_id,
-        "email": row.email,
-        "role": row.role,
-        "created_at": row.created_at.isoformat(),
-        "expires_at": row.expires_at.isoformat(),
-    }
-
-
-def invite(backend: Backend, project_id: str, email: str, role: str) -> tuple[InvitationRow, str]:
-    """Invite ``email`` to a role in the project: the invitation and its token (shown once, never stored).
-
-    The same answer whether or not the address has an account: the person accepting decides
-    (``accept_invitation``). A new invitation replaces the address's open one in the project.
-    A member of the project is a 409 (change their role instead): that tells the project's
-    admin only what the project's member list does.
-    """
-    role = _check_role(role)
-    email = _check_email(email)
-    now = backend.clock()
-    with backend.writing() as session:
-        get_project(session, project_id)
-        member = accounts.member_role(session, project_id, email)
-        if member is not None:
-            raise ConflictError(
-                f"{email!r} is a member of project {project_id!r} already (role {member[1]!r}): "
-                "change the role with PUT .../users/{email}/role"
-            )
-        accounts.delete_pending_invitations(session, project_id, email)
-        token = INVITATION_PREFIX + secrets.token_urlsafe(32)
-        row = accounts.insert_invitation(
-            session,
-            invitation_id=uuid.uuid4().hex,
-            project_id=project_id,
-            email=email,
-            role=role,
-            token_hash=hash_key(token),
-            created_at=now,
-            expires_at=now + INVITATION_TTL,
-        )
-    return row, token
-
-
-def invitations(backend: Backend, project_id: str) -> list[InvitationRow]:
-    """The project's open invitations (neither accepted nor expired)."""
-    with backend.reading() as session:
-        get_project(session, project_id)
-        return accounts.pending_invitations(session, project_id, backend.clock())
-
-
-def revoke_invitation(backend: Backend, project_id: str, invitation_id: str) -> None:
-    """Withdraw an invitation not accepted yet: its token stops working."""
-    check_text("invitation_id", invitation_id, 64)
-    with backend.writing() as session:
-        if not accounts.delete_pending_invitation(session, project_id, invitation_id):
-            raise NotFoundError(f"no open invitation {invitation_id!r} in project {project_id!r}")
-
-
-def _open(row: InvitationRow | None, now: datetime) -> InvitationRow | None:
-    return row if row is not None and row.accepted_at is None and row.expires_at > now else None
-
-
-def open_invitation(backend: Backend, token: str) -> InvitationRow | None:
-    """The invitation of ``token`` if it can still be accepted (for the accept route's credential check)."""
-    if not token.startswith(INVITATION_PREFIX):
-        return None
-    with backend.reading() as session:
-        return _open(accounts.invitation_by_token_hash(session, hash_key(token)), backend.clock())
-
-
-def accept_invitation(backend: Backend, token: str, email: str, password: str) -> tuple[InvitationRow, bool]:
-    """Enrol the invited person: the invitation and whether their account was created now.
-
-    ``email`` must be the invited address. A new address gets an account with ``password``; an
-    existing account must prove itself with its password, and a wrong one voids the invitation
-    (one guess per invitation: whoever holds a token cannot try passwords with it).
-    """
-    email = _check_email(email)
-    if not isinstance(password, str):
-        raise InvalidInputError("password: must be a string")
-    now = backend.clock()
-    with backend.writing() as session:
-        row = _open(accounts.invitation_by_token_hash(session, hash_key(token)), now)
-        if row is None:
-            raise NotAuthenticatedError("unknown, revoked, expired or already accepted invitation token")
-        if row.email != email:
-            raise PermissionDeniedError(f"this invitation is not for {email!r}")
-        user = accounts.user_by_email(session, email)
-        voided = user is not None and not verify_password(password, user.password_hash)
-        if voided:  # committed, then refused: the void invitation stays void
-            accounts.delete_pending_invitation(session, row.project_id, row.id)
-        else:
-            if not accounts.mark_invitation_accepted(session, row.id, now):
-                raise NotAuthenticatedError("unknown, revoked, expired or already accepted invitation token")
-            if user is None:
-                user = create_user(session, email, password)
-                created = True
-            else:
-                created = False
-            accounts.set_role(session, user.id, row.project_id, row.role)
-    if voided:
-        raise NotAuthenticatedError(
-            f"wrong password for {email!r}: the invitation is void now, ask the project's admin for a new one"
-        )
-    return row, created
-
-
-def open_invitations_of_user(backend: Backend, user_id: str) -> list[InvitationRow]:
-    """The open invitations of a logged-in user's address (for the UI to show at login)."""
-    with backend.reading() as session:
-        user = accounts.user_by_id(session, user_id)
-        if user is None:
-            return []
-        return accounts.pending_invitations_of_email(session, user.email, backend.clock())
-
-
-def accept_invitation_as_user(backend: Backend, user_id: str, invitation_id: str) -> InvitationRow:
-    """A logged-in user (the UI's session) accepts an open invitation of their own address."""
-    now = backend.clock()
-    with backend.writing() as session:
-        user = accounts.user_by_id(session, user_id)
-        row = _open(accounts.invitation_by_id(session, check_text("invitation_id", invitation_id, 64)), now)
-        if user is None or row is None or row.email != user.email:
-            raise NotFoundError(f"no open invitation {invitation_id!r} for this user")
-        if not accounts.mark_invitation_accepted(session, row.id, now):
-            raise NotFoundError(f"no open invitation {invitation_id!r} for this user")
-        accounts.set_role(session, user.id, row.project_id, row.role)
-    return row
