@@ -21,8 +21,9 @@ anyone directly: they invite (``services.invitations``) and change or remove
 the roles of their project's members only, with the same answer for every
 address that is not one. Only the operator, on the server's machine (CLI,
 headless init), creates users and gives roles directly. Every text a
-caller gives passes ``text_params.check_text`` (no NUL characters). This module never parses HTTP, never logs a key or password
-and runs no SQL (``store.accounts`` does).
+caller gives passes ``text_params.check_text`` (no NUL characters). This
+module never parses HTTP, never logs a key or password and runs no SQL
+(``store.accounts`` does).
 
 Two kinds of function, one transaction convention: what routes and the CLI
 call takes the ``Backend`` and opens one transaction (``backend.reading()`` /
