@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 POSTGRES_ENV = "RAYMON_BENCH_POSTGRES_URL"
 BENCH_PROJECT_ID = "bench"
-BENCH_ADMIN_KEY = "rmn_bench_admin_key_0123456789abcdef"
+BENCH_ADMIN_KEY = "rmn_-P7a-iW_XzkgDB495lsxj7PoF-TV6tGdlcqnN44dkNw"  # random: init keys must be
 START_TIMEOUT = 120.0
 
 

@@ -47,6 +47,17 @@ def test_an_invalid_project_id_is_a_configuration_error(tmp_path: Path):
     _refused("project_id", "project_id", lambda: RaymonFileLogger(path=tmp_path, project_id="no spaces"))
 
 
+@pytest.mark.parametrize("project_id", [".", "..", ".hidden"])
+def test_a_project_id_starting_with_a_dot_is_refused_by_the_loggers_as_by_the_server(
+    tmp_path: Path, project_id: str
+):
+    _refused(
+        "project_id",
+        "must not start with a dot",
+        lambda: RaymonFileLogger(path=tmp_path, project_id=project_id),
+    )
+
+
 def test_the_project_id_comes_from_its_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("RAYMON_PROJECT_ID", "from-env")
     with RaymonFileLogger(path=tmp_path) as logger:

@@ -40,6 +40,8 @@ BAD = [
     ("v", 2, "v must be 1"),
     ("event_id", "not-a-uuid", "event_id"),
     ("project_id", "", "project_id"),
+    ("project_id", "..", "must not start with a dot"),
+    ("project_id", ".hidden", "must not start with a dot"),
     ("trace_id", "a b", "trace_id"),
     ("ts", "yesterday", "ts"),
     ("ts", "2026-01-02T03:04:05", "time zone"),

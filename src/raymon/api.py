@@ -131,15 +131,31 @@ class RaymonAPI:
         return self.get(f"/api/v1/projects/{_seg(project_id)}/keys")
 
     def key_revoke(self, project_id: str, key_id: str) -> Response:
-        """Revoke a key by its ``key_id`` (or its shown prefix); it is refused from then on."""
+        """Revoke a key by its ``key_id``; it is refused from then on."""
         return self.delete(f"/api/v1/projects/{_seg(project_id)}/keys/{_seg(key_id)}")
 
-    def user_create(
-        self, project_id: str, email: str, password: str | None = None, role: str = "viewer"
-    ) -> Response:
-        """Give ``email`` a role (``admin`` or ``viewer``) in a project, creating the user with ``password`` if new."""
-        body = {"email": email, "password": password, "role": role}
+    def user_invite(self, project_id: str, email: str, role: str = "viewer") -> Response:
+        """Invite ``email`` to a role (``admin`` or ``viewer``): JSON holds the invitation's ``token`` (shown once).
+
+        Hand the token to the person; they accept with ``invitation_accept``.
+        """
+        body = {"email": email, "role": role}
         return self.post(f"/api/v1/projects/{_seg(project_id)}/users", json=body)
+
+    def invitations_ls(self, project_id: str) -> Response:
+        """The project's open invitations: JSON ``{"invitations": [...]}`` (never their tokens)."""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/invitations")
+
+    def invitation_revoke(self, project_id: str, invitation_id: str) -> Response:
+        return self.delete(f"/api/v1/projects/{_seg(project_id)}/invitations/{_seg(invitation_id)}")
+
+    def invitation_accept(self, token: str, email: str, password: str) -> Response:
+        """Accept an invitation with its ``token`` (no API key needed), creating the account if new."""
+        return self.post(
+            "/api/v1/invitations/accept",
+            json={"email": email, "password": password},
+            headers={"Authorization": f"Bearer {token}"},
+        )
 
     def users_ls(self, project_id: str) -> Response:
         return self.get(f"/api/v1/projects/{_seg(project_id)}/users")

@@ -418,7 +418,7 @@ def key_ls(project_id: str, data_dir: str | None) -> None:
 @click.argument("key_id")
 @_data_dir_option
 def key_revoke(key_id: str, data_dir: str | None) -> None:
-    """Revoke the key KEY_ID (its id, or its prefix as `raymon key ls` shows it)."""
+    """Revoke the key KEY_ID (its id, the first column of `raymon key ls`)."""
     from raymon.server.services import auth
 
     with _backend(data_dir) as backend:
@@ -453,7 +453,11 @@ def user() -> None:
 )
 @_data_dir_option
 def user_create(email: str, project_id: str | None, role: str, password: str, data_dir: str | None) -> None:
-    """Create the user EMAIL (with a role in --project if given)."""
+    """Create the user EMAIL (with a role in --project if given), without an invitation.
+
+    An operator's act: it runs on the server's machine with the database's credentials. Through
+    the API a project admin can only invite (POST /api/v1/projects/{p}/users).
+    """
     from raymon.server.services import auth
 
     with _backend(data_dir) as backend:

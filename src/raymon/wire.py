@@ -82,6 +82,18 @@ def check_id(kind: str, value: Any) -> str:
     return value
 
 
+def check_project_id(value: Any) -> str:
+    """The project id rule, everywhere a project id enters (wire, API, CLI, headless init).
+
+    An id is also a directory of the object store: one that is or starts with a dot (``.``,
+    ``..``, ``.hidden``) would name the store's root, its parent or a hidden entry, so it is refused.
+    """
+    project_id = check_id("project_id", value)
+    if project_id.startswith("."):
+        raise WireFormatError(f"project_id must not start with a dot (it names a directory), got {value!r}")
+    return project_id
+
+
 def check_ref(ref: Any) -> str:
     if type(ref) is not str or not ref or len(ref) > REF_MAX_LEN or _NAME_RE.fullmatch(ref) is None:
         raise WireFormatError(
@@ -156,7 +168,7 @@ def validate_event(obj: Any) -> Event:
     event: Event = {
         "v": WIRE_VERSION,
         "event_id": str(uuid.UUID(event_id)),
-        "project_id": check_id("project_id", obj.get("project_id")),
+        "project_id": check_project_id(obj.get("project_id")),
         "trace_id": check_id("trace_id", obj.get("trace_id")),
         "ts": _check_ts(obj.get("ts")),
     }

@@ -37,7 +37,7 @@ import pytest
 from raymon.api import RaymonAPI
 
 TEST_PROJECT_ID = "test-project"
-TEST_ADMIN_KEY = "rmn_test_admin_key_0123456789abcdef"
+TEST_ADMIN_KEY = "rmn_t1TdBKNoLDJFR8bz3-Ez924csx7esySHF6EgM_Rbi40"  # random, as init keys must be
 TEST_USER_EMAIL = "admin@example.com"
 TEST_USER_PASSWORD = "correct horse battery staple"
 START_TIMEOUT = 60.0

@@ -40,6 +40,7 @@ def test_keys_are_created_listed_without_secret_and_revoked(server) -> None:  # 
     with server.api(project.admin_key) as api:
         created = api.key_create(project.project_id, ["ingest"], name="shipper").json()
         assert created["scopes"] == ["ingest"] and created["key"].startswith(created["key_prefix"])
+        assert len(created["key_prefix"]) == 8  # rmn_ + 4: the rest of the key is never stored
         listed = api.key_ls(project.project_id).json()["keys"]
         assert created["key_id"] in [k["key_id"] for k in listed]
         assert all("key" not in k and "key_hash" not in k for k in listed)
@@ -67,24 +68,25 @@ def test_a_key_of_another_project_cannot_be_revoked_through_this_one(server) -> 
         assert api.key_revoke(a.project_id, b_key["key_id"]).status_code == 404
 
 
-def test_users_get_roles_and_an_existing_password_is_never_changed(server) -> None:  # type: ignore[no-untyped-def]
-    a, b = server.new_project(), server.new_project()
+def test_users_join_by_invitation_and_members_get_roles(server) -> None:  # type: ignore[no-untyped-def]
+    """The whole flow through ``RaymonAPI``; the hostile cases are in test_accounts.py."""
+    a = server.new_project()
     with server.api(a.admin_key) as api:
-        response = api.user_create(a.project_id, "Ana@Example.com", "a long password", role="viewer")
+        response = api.user_invite(a.project_id, "Ana@Example.com", role="viewer")
         assert response.status_code == 201 and response.json()["email"] == "ana@example.com"
+        token = response.json()["token"]
+        assert [i["email"] for i in api.invitations_ls(a.project_id).json()["invitations"]] == [
+            "ana@example.com"
+        ]
+    with server.api("") as anonymous:
+        accepted = anonymous.invitation_accept(token, "ana@example.com", "a long password")
+        assert accepted.status_code == 200, accepted.text
+    with server.api(a.admin_key) as api:
+        assert api.invitations_ls(a.project_id).json()["invitations"] == []
         assert api.role_set(a.project_id, "ana@example.com", "admin").json()["role"] == "admin"
         assert api.users_ls(a.project_id).json()["users"][0]["role"] == "admin"
         assert api.role_set(a.project_id, "ana@example.com", "owner").status_code == 422
-    with server.api(b.admin_key) as api:
-        response = api.user_create(b.project_id, "ana@example.com", "attacker's password", role="viewer")
-        assert response.status_code == 200 and response.json()["created"] is False
-        assert api.user_create(b.project_id, "new@example.com").status_code == 422  # no password
-        assert api.user_remove(b.project_id, "ana@example.com").json()["removed"] is True
-        assert api.users_ls(b.project_id).json()["users"] == []
-    database = server.database()
-    from raymon.server.services import auth
-
-    with database.session() as session:
-        assert auth.authenticate_user(session, "ana@example.com", "a long password") is not None
-        assert auth.authenticate_user(session, "ana@example.com", "attacker's password") is None
-    database.dispose()
+        assert api.user_remove(a.project_id, "ana@example.com").json()["removed"] is True
+        assert api.users_ls(a.project_id).json()["users"] == []
+        second = api.user_invite(a.project_id, "bob@example.com").json()
+        assert api.invitation_revoke(a.project_id, second["invitation_id"]).json()["revoked"] is True

@@ -12,7 +12,7 @@ from raymon import config
 from raymon.exceptions import ConfigurationError, DataTypeError, WireFormatError
 from raymon.tags import Tag, tags_to_jcr
 from raymon.types import RaymonDataType, jcr_size_check, max_object_bytes
-from raymon.wire import Event, check_id, object_event, tags_event, text_event
+from raymon.wire import Event, check_project_id, object_event, tags_event, text_event
 
 
 class RaymonLoggerBase:
@@ -24,7 +24,7 @@ class RaymonLoggerBase:
 
     def __init__(self, project_id: str | None = None, max_object_bytes: int | None = None) -> None:
         try:
-            self.project_id = check_id("project_id", config.project_id(project_id))
+            self.project_id = check_project_id(config.project_id(project_id))
         except WireFormatError as exc:
             raise ConfigurationError("project_id", str(exc)) from exc
         if max_object_bytes is not None:

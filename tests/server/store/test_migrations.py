@@ -140,3 +140,42 @@ def test_0004_keys_objects_by_project_keeping_rows_indexes_and_foreign_key(datab
     with database.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def _upgrade(database: Database, revision: str) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("raymon.server.store").joinpath("migrations"))
+    )
+    with database.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def test_migration_0005_keeps_only_a_short_hint_of_existing_keys(database: Database) -> None:
+    """Rows written when ``key_prefix`` held 12 characters of the key keep ``rmn_`` + 4 (or 4) of them."""
+    from sqlalchemy import text
+
+    _upgrade(database, "0003_objects_by_time")
+    with database.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO projects (id, name, created_at) VALUES ('p', 'p', :t)"),
+            {"t": datetime.now(UTC)},
+        )
+        for key_id, prefix in (("k1", "rmn_AbCdEfGh"), ("k2", "chosenkey123"), ("k3", "rmn_")):
+            conn.execute(
+                text(
+                    "INSERT INTO api_keys (id, project_id, name, key_prefix, key_hash, scopes, created_at) "
+                    "VALUES (:id, 'p', '', :prefix, :hash, 'read', :t)"
+                ),
+                {"id": key_id, "prefix": prefix, "hash": key_id * 8, "t": datetime.now(UTC)},
+            )
+    database.migrate()
+    with database.engine.connect() as conn:
+        hints = dict(conn.execute(text("SELECT id, key_prefix FROM api_keys")).all())
+    assert hints == {"k1": "rmn_AbCd", "k2": "chos", "k3": "rmn_"}

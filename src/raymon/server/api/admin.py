@@ -1,21 +1,30 @@
-"""Admin routes: projects, API keys, users and roles. Thin: authorise, call ``services.auth``, answer JSON.
+"""Admin routes: projects, API keys, users, roles and invitations. Thin: authorise, call ``services.auth``.
 
 Who may create a project: any caller holding the ``admin`` scope in some
 project (a server's first admin key comes from start-up). The answer carries
 a new admin key of the new project, shown once; a user creating a project
-becomes its admin. Routes never talk SQL.
+becomes its admin. A project admin adds people by invitation only (the
+answer is the same for every address); the person accepts with the token.
+Every text these routes take is checked by the services (no NUL characters:
+422). Routes never talk SQL.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, model_validator
 
-from raymon.server.api.deps import AdminAccess, BackendDep, ReadAccess, require_scope_anywhere
+from raymon.server.api.deps import (
+    AdminAccess,
+    BackendDep,
+    InvitationToken,
+    ReadAccess,
+    require_scope_anywhere,
+)
 from raymon.server.api.params import ColumnText
-from raymon.server.services import auth
+from raymon.server.services import auth, invitations
 from raymon.server.services.auth import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -31,12 +40,27 @@ class KeyCreate(BaseModel):
     name: ColumnText = ""
 
 
-class UserCreate(BaseModel):
-    email: ColumnText
-    password: ColumnText | None = Field(
-        None, min_length=auth.MIN_PASSWORD_LENGTH, description="Needed when the user does not exist yet"
+class UserInvite(BaseModel):
+    email: ColumnText = Field(..., description="The address of the person to invite")
+    role: str = Field("viewer", description="admin or viewer")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "password" in data:
+            raise ValueError(
+                "password: a project admin does not set passwords; the invited person chooses "
+                "theirs when accepting the invitation (POST /api/v1/invitations/accept)"
+            )
+        return data
+
+
+class InvitationAccept(BaseModel):
+    email: ColumnText = Field(..., description="The invited address")
+    password: str = Field(
+        ...,
+        description="The account's password; for a new account, the password it gets (8 characters or more)",
     )
-    role: str = "viewer"
 
 
 class RoleSet(BaseModel):
@@ -95,30 +119,21 @@ def keys_list(backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
 
 @router.delete("/projects/{project_id}/keys/{key_id}")
 def key_revoke(key_id: str, backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
-    """Revoke an API key of the project, by its id or its shown prefix; it stops working at once."""
+    """Revoke an API key of the project by its `key_id`; it stops working at once."""
     return auth.key_json(auth.revoke_key(backend, key_id, access.project_id))
 
 
-@router.post("/projects/{project_id}/users")
-def user_create(
-    body: UserCreate,
-    backend: BackendDep,
-    response: Response,
-    access: AdminAccess,
-) -> dict[str, Any]:
-    """Give a user a role in the project, creating the user first if needed (201 then, else 200).
+@router.post("/projects/{project_id}/users", status_code=201)
+def user_invite(body: UserInvite, backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
+    """Invite a person to a role in the project: 201 with the invitation and its `token` (shown only now).
 
-    An existing user's password is never changed here: a project admin must
-    not be able to take over an account that other projects trust.
+    The answer is the same whether or not the address has an account, and nobody is enrolled
+    until the person accepts: hand them the token; they call `POST /api/v1/invitations/accept`
+    with it and their e-mail and password (which creates their account if they have none). A new
+    invitation replaces the address's open one; a member of the project already is a 409.
     """
-    role, created = auth.member_add(backend, access.project_id, body.email, body.password, body.role)
-    response.status_code = 201 if created else 200
-    return {
-        "email": body.email.strip().lower(),
-        "project_id": access.project_id,
-        "role": role,
-        "created": created,
-    }
+    row, token = invitations.invite(backend, access.project_id, body.email, body.role)
+    return {**invitations.invitation_json(row), "token": token, "accept": "POST /api/v1/invitations/accept"}
 
 
 @router.get("/projects/{project_id}/users")
@@ -129,8 +144,8 @@ def users_list(backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
 
 @router.put("/projects/{project_id}/users/{email}/role")
 def role_set(email: str, body: RoleSet, backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
-    """Set a user's role in the project (admin or viewer), replacing the role they had."""
-    role = auth.role_set(backend, email, access.project_id, body.role)
+    """Set a member's role in the project (admin or viewer); 404 for anyone not a member (invite them)."""
+    role = auth.member_role_set(backend, access.project_id, email, body.role)
     return {"email": email.strip().lower(), "project_id": access.project_id, "role": role}
 
 
@@ -139,3 +154,29 @@ def member_remove(email: str, backend: BackendDep, access: AdminAccess) -> dict[
     """Take a user's role in the project away (the user stays, with their other projects)."""
     auth.member_remove(backend, email, access.project_id)
     return {"email": email.strip().lower(), "project_id": access.project_id, "removed": True}
+
+
+@router.get("/projects/{project_id}/invitations")
+def invitations_list(backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
+    """The project's open invitations (not accepted, not expired); never their tokens."""
+    rows = invitations.invitations(backend, access.project_id)
+    return {"invitations": [invitations.invitation_json(row) for row in rows]}
+
+
+@router.delete("/projects/{project_id}/invitations/{invitation_id}")
+def invitation_revoke(invitation_id: str, backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
+    """Withdraw an open invitation of the project: its token stops working at once."""
+    invitations.revoke_invitation(backend, access.project_id, invitation_id)
+    return {"invitation_id": invitation_id, "project_id": access.project_id, "revoked": True}
+
+
+@router.post("/invitations/accept")
+def invitation_accept(body: InvitationAccept, backend: BackendDep, token: InvitationToken) -> dict[str, Any]:
+    """Accept an invitation: `Authorization: Bearer <invitation token>`, body `{"email", "password"}`.
+
+    Enrols the invited person in the project with the invited role. For a new address this
+    creates the account with `password`; an existing account must give its password (a wrong
+    one voids the invitation: 401). `created` says whether the account was made now.
+    """
+    row, created = invitations.accept_invitation(backend, token, body.email, body.password)
+    return {"project_id": row.project_id, "email": row.email, "role": row.role, "created": created}

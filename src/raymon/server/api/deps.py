@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 
 from raymon.server.backend import Backend
-from raymon.server.services import auth
+from raymon.server.services import auth, invitations
 from raymon.server.services.auth import Principal
 
 
@@ -127,6 +127,33 @@ def require_scope_anywhere(scope: str) -> Callable[..., Principal]:
     return check
 
 
+def require_invitation() -> Callable[..., str]:
+    """For accepting an invitation: the credential is the invitation's token (``Bearer rmi_...``).
+
+    The person accepting has no API key yet. No token or an unusable one is 401; an API key is 403
+    (it is a credential, but not the one this route takes). Answers the token.
+    """
+
+    def check(request: Request) -> str:
+        backend = get_backend(request)
+        token = bearer_token(request)
+        if token is None:
+            raise HTTPException(
+                401,
+                detail="an invitation token is required: send 'Authorization: Bearer <invitation token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if invitations.open_invitation(backend, token) is not None:
+            return token
+        if auth.principal_for_key(backend, token) is not None:
+            raise HTTPException(403, detail="this route takes an invitation token (rmi_...), not an API key")
+        raise HTTPException(401, detail="unknown, revoked, expired or already accepted invitation token")
+
+    check.required_scope = "invitation"  # type: ignore[attr-defined]  # the token is the credential
+    check.project_bound = False  # type: ignore[attr-defined]
+    return check
+
+
 def required_scopes(dependant: Any) -> list[str]:
     """Every scope a route's dependency tree demands (for tests and docs)."""
     found: list[str] = []
@@ -144,5 +171,7 @@ def required_scopes(dependant: Any) -> list[str]:
 ReadAccess = Annotated[ProjectAccess, Depends(require_scope("read"))]
 IngestAccess = Annotated[ProjectAccess, Depends(require_scope("ingest"))]
 AdminAccess = Annotated[ProjectAccess, Depends(require_scope("admin"))]
+# The invitation token of the accept route (``token: InvitationToken``).
+InvitationToken = Annotated[str, Depends(require_invitation())]
 # The application object, for a route's call into a service (``backend: BackendDep``).
 BackendDep = Annotated[Backend, Depends(get_backend)]

@@ -30,8 +30,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from raymon import profile_names
 from raymon.server.api.deps import required_scopes
 from raymon.server.api.errors import Error
-from raymon.server.api.reading import TEXT_PARAM_MAX
 from raymon.server.services import auth
+from raymon.server.services.text_params import TEXT_PARAM_MAX
 
 SECURITY_SCHEME = "apiKey"
 ERROR_REF = {"$ref": "#/components/schemas/Error"}

@@ -11,9 +11,8 @@ from typing import Annotated
 from fastapi import Depends
 
 from raymon.server.api.deps import ProjectAccess, require_scope
-from raymon.server.services.errors import InvalidInputError
+from raymon.server.services.text_params import check_text
 
-TEXT_PARAM_MAX = 4096
 _FILENAME_UNSAFE = re.compile(r"[^A-Za-z0-9._@-]+")
 
 # The caller's access to the path's project, checked: ``read`` for queries, ``ingest`` to store.
@@ -22,14 +21,11 @@ IngestAccess = Annotated[ProjectAccess, Depends(require_scope("ingest"))]
 
 
 def checked_text(param: str, value: str | None) -> str | None:
-    """Refuse what no stored name or value can hold (NUL characters, absurd lengths) with a 422 naming it."""
-    if value is None:
-        return None
-    if "\x00" in value:
-        raise InvalidInputError(f"{param}: must not contain NUL characters")
-    if len(value) > TEXT_PARAM_MAX:
-        raise InvalidInputError(f"{param}: is {len(value)} characters long, the maximum is {TEXT_PARAM_MAX}")
-    return value
+    """Refuse what no stored name or value can hold (NUL characters, absurd lengths) with a 422 naming it.
+
+    The rule is ``services.text_params.check_text``, the same the admin services apply.
+    """
+    return None if value is None else check_text(param, value)
 
 
 def attachment(filename: str) -> str:

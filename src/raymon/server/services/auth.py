@@ -1,7 +1,10 @@
-"""Projects, API keys, users and roles: who may do what in which project.
+"""Projects, API keys, users, roles and invitations: who may do what in which project.
 
 API keys are ``rmn_`` + 32 random bytes (urlsafe base64) and are stored as
-their SHA-256 only. A fast unsalted hash is the right tool here, unlike for
+their SHA-256 only, with a hint of 4 characters after ``rmn_`` for people
+(``key_hint``); they are listed and revoked by a random id. A key chosen by an
+operator (``RAYMON_INIT_API_KEY``) must carry as much randomness
+(``check_chosen_key``). A fast unsalted hash is the right tool here, unlike for
 passwords: a key carries 256 bits of randomness, so no dictionary or
 brute-force attack on a leaked hash is feasible however fast the hash is, and
 a deterministic hash lets every request find its key with one indexed lookup.
@@ -10,8 +13,17 @@ with a random salt (slow on purpose) instead.
 
 Scopes: ``ingest`` (write events), ``read`` (query), ``admin`` (keys, users,
 projects; implies the other two). User roles: ``admin`` (all scopes) and
-``viewer`` (read). This module never parses HTTP, never logs a key or password
-and runs no SQL (``store.accounts`` does).
+``viewer`` (read).
+
+Users are global (one account per e-mail address, across projects), so a
+project admin never learns whether an address is registered and never enrols
+anyone directly: they invite (``services.invitations``) and change or remove
+the roles of their project's members only, with the same answer for every
+address that is not one. Only the operator, on the server's machine (CLI,
+headless init), creates users and gives roles directly. Every text a
+caller gives passes ``text_params.check_text`` (no NUL characters). This
+module never parses HTTP, never logs a key or password and runs no SQL
+(``store.accounts`` does).
 
 Two kinds of function, one transaction convention: what routes and the CLI
 call takes the ``Backend`` and opens one transaction (``backend.reading()`` /
@@ -35,11 +47,16 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from raymon.exceptions import WireFormatError
-from raymon.server.services.errors import ConflictError, InvalidInputError, NotFoundError
+from raymon.server.services.errors import (
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+)
+from raymon.server.services.text_params import check_text
 from raymon.server.store import accounts
 from raymon.server.store.accounts import KeyRow, ProjectRow, UserRow
 from raymon.server.store.db import Session
-from raymon.wire import check_id
+from raymon.wire import check_project_id as wire_check_project_id
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
@@ -50,7 +67,9 @@ ROLES: Mapping[str, frozenset[str]] = {
     "viewer": frozenset({"read"}),
 }
 KEY_PREFIX = "rmn_"
-MIN_KEY_LENGTH = 16
+CHOSEN_KEY_MIN_CHARS = 32  # after an optional "rmn_": 192 bits when random
+CHOSEN_KEY_MIN_DISTINCT = 16
+_URLSAFE_RE = re.compile(r"[A-Za-z0-9_-]+")
 MIN_PASSWORD_LENGTH = 8
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
@@ -113,6 +132,33 @@ def new_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
 
+def key_hint(key: str) -> str:
+    """What is stored of a key in plain text: ``rmn_`` and 4 characters, or 4 characters (24 bits of it)."""
+    return key[: len(KEY_PREFIX) + 4] if key.startswith(KEY_PREFIX) else key[:4]
+
+
+def check_chosen_key(key: str, setting: str = "RAYMON_INIT_API_KEY") -> str:
+    """Refuse a chosen key with too little randomness to stand in for a generated one, naming ``setting``.
+
+    The rule: at least 32 characters of ``A-Z a-z 0-9 _ -`` (not counting a leading ``rmn_``), at
+    least 16 of them different. 32 random urlsafe characters hold 192 bits; a word with a few
+    digits, which the rule refuses, was recovered from its hash in seconds.
+    """
+    body = key[len(KEY_PREFIX) :] if key.startswith(KEY_PREFIX) else key
+    rule = (
+        f"at least {CHOSEN_KEY_MIN_CHARS} characters of A-Z a-z 0-9 _ - (not counting a leading "
+        f"{KEY_PREFIX!r}), at least {CHOSEN_KEY_MIN_DISTINCT} of them different; make one with: "
+        "python -c \"import secrets; print('rmn_' + secrets.token_urlsafe(32))\""
+    )
+    if _URLSAFE_RE.fullmatch(body) is None or len(body) < CHOSEN_KEY_MIN_CHARS:
+        raise InvalidInputError(f"{setting} is too weak ({len(body)} characters): it must be {rule}")
+    if len(set(body)) < CHOSEN_KEY_MIN_DISTINCT:
+        raise InvalidInputError(
+            f"{setting} is too weak ({len(set(body))} different characters): it must be {rule}"
+        )
+    return key
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
@@ -144,14 +190,16 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 def check_project_id(project_id: str) -> str:
+    """The wire format's project id rule (``raymon.wire.check_project_id``) as a 422."""
     try:
-        return check_id("project_id", project_id)
+        return wire_check_project_id(project_id)
     except WireFormatError as exc:
         raise InvalidInputError(str(exc)) from None
 
 
 def _check_name(name: str) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name) > 256:
+    check_text("name", name, 256)
+    if not name.strip():
         raise InvalidInputError(f"a project name must be 1 to 256 characters, got {name!r}")
     return name.strip()
 
@@ -213,10 +261,8 @@ def create_key(
     """Create a key for ``project_id``; answers the row and the key itself (shown once, never stored)."""
     get_project(session, project_id)
     scope_list = parse_scopes(scopes)
-    if key is None:
-        key = new_key()
-    elif len(key) < MIN_KEY_LENGTH:
-        raise InvalidInputError(f"an API key must be at least {MIN_KEY_LENGTH} characters long")
+    name = check_text("name", name, 256)
+    key = new_key() if key is None else check_chosen_key(key)
     digest = hash_key(key)
     if accounts.key_by_hash(session, digest) is not None:
         raise ConflictError("that API key exists already")
@@ -224,8 +270,8 @@ def create_key(
         session,
         key_id=uuid.uuid4().hex,
         project_id=project_id,
-        name=name[:256],
-        key_prefix=key[:12],
+        name=name,
+        key_prefix=key_hint(key),
         key_hash=digest,
         scopes=",".join(scope_list),
         created_at=now or _now(),
@@ -235,6 +281,7 @@ def create_key(
 
 def ensure_key(session: Session, project_id: str, key: str, scopes: str, name: str) -> bool:
     """Make sure ``key`` exists for ``project_id``; answer whether it was created now."""
+    check_chosen_key(key)  # also when it exists already: a weak key in the environment is refused
     row = accounts.key_by_hash(session, hash_key(key))
     if row is not None:
         if row.project_id != project_id:
@@ -259,28 +306,28 @@ def key_json(row: KeyRow) -> dict[str, object]:
 # --- users and roles ---------------------------------------------------------------------------
 
 
-def _check_email(email: str) -> str:
-    email = email.strip().lower() if isinstance(email, str) else email
-    if not isinstance(email, str) or len(email) > 320 or _EMAIL_RE.fullmatch(email) is None:
+def check_email(email: str) -> str:
+    email = check_text("email", email, 320).strip().lower()
+    if _EMAIL_RE.fullmatch(email) is None:
         raise InvalidInputError(f"not an e-mail address: {email!r}")
     return email
 
 
-def _check_role(role: str) -> str:
-    if role not in ROLES:
+def check_role(role: str) -> str:
+    if not isinstance(role, str) or role not in ROLES:
         raise InvalidInputError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     return role
 
 
 def get_user(session: Session, email: str) -> UserRow:
-    user = accounts.user_by_email(session, _check_email(email))
+    user = accounts.user_by_email(session, check_email(email))
     if user is None:
         raise NotFoundError(f"no user {email!r}")
     return user
 
 
 def create_user(session: Session, email: str, password: str) -> UserRow:
-    email = _check_email(email)
+    email = check_email(email)
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInputError(f"a password must be at least {MIN_PASSWORD_LENGTH} characters long")
     if accounts.user_by_email(session, email) is not None:
@@ -298,35 +345,11 @@ def ensure_user(session: Session, email: str, password: str) -> tuple[UserRow, b
 
 def set_role(session: Session, email: str, project_id: str, role: str) -> str:
     """Give a user a role in a project (replacing any role they had there); answer the role."""
-    role = _check_role(role)
+    role = check_role(role)
     user = get_user(session, email)
     get_project(session, project_id)
     accounts.set_role(session, user.id, project_id, role)
     return role
-
-
-def add_member(
-    session: Session, project_id: str, email: str, password: str | None, role: str
-) -> tuple[str, bool]:
-    """Give ``email`` a role in a project, creating the user (with ``password``) if missing.
-
-    Answers the role and whether the user was created. An existing user's password is
-    never changed here: a project admin must not be able to take over an account that
-    other projects trust.
-    """
-    _check_role(role)
-    get_project(session, project_id)
-    created = False
-    try:
-        get_user(session, email)
-    except NotFoundError:
-        if password is None:
-            raise InvalidInputError(
-                f"user {email!r} does not exist yet: give a password to create it"
-            ) from None
-        create_user(session, email, password)
-        created = True
-    return set_role(session, email, project_id, role), created
 
 
 def authenticate_user(session: Session, email: str, password: str) -> UserRow | None:
@@ -412,21 +435,20 @@ def keys(backend: Backend, project_id: str) -> list[KeyRow]:
 
 
 def revoke_key(backend: Backend, key_id: str, project_id: str | None = None) -> KeyRow:
-    """Revoke a key by id (or by its shown prefix, when that is unambiguous)."""
+    """Revoke a key by its id (``key_id`` as listed; of ``project_id`` when given)."""
+    check_text("key_id", key_id, 64)
     with backend.writing() as session:
-        rows = accounts.keys_named(session, key_id, project_id)
-        if not rows:
+        row = accounts.key_by_id(session, key_id, project_id)
+        if row is None:
             where = f" in project {project_id!r}" if project_id else ""
-            raise NotFoundError(f"no API key {key_id!r}{where}")
-        if len(rows) > 1:
-            raise ConflictError(f"{key_id!r} matches {len(rows)} keys: give the key id")
-        return accounts.revoke_key(session, rows[0].id, backend.clock())
+            raise NotFoundError(f"no API key with id {key_id!r}{where} (keys are revoked by key_id)")
+        return accounts.revoke_key(session, row.id, backend.clock())
 
 
 def new_user(
     backend: Backend, email: str, password: str, project_id: str | None = None, role: str = "viewer"
 ) -> UserRow:
-    """Create a user (with ``role`` in ``project_id`` when given)."""
+    """Create a user (with ``role`` in ``project_id`` when given): the operator's act (CLI), no invitation."""
     with backend.writing() as session:
         user = create_user(session, email, password)
         if project_id:
@@ -434,24 +456,36 @@ def new_user(
     return user
 
 
-def member_add(
-    backend: Backend, project_id: str, email: str, password: str | None, role: str
-) -> tuple[str, bool]:
-    """``add_member`` in a transaction of its own: the role and whether the user was created."""
-    with backend.writing() as session:
-        return add_member(session, project_id, email, password, role)
-
-
 def role_set(backend: Backend, email: str, project_id: str, role: str) -> str:
+    """Give any user a role in a project: the operator's act (CLI), no invitation needed."""
     with backend.writing() as session:
         return set_role(session, email, project_id, role)
 
 
-def member_remove(backend: Backend, email: str, project_id: str) -> None:
+def _not_a_member(email: str, project_id: str) -> NotFoundError:
+    # The same words whether or not the address is registered elsewhere.
+    return NotFoundError(f"{email!r} is not a member of project {project_id!r}")
+
+
+def member_role_set(backend: Backend, project_id: str, email: str, role: str) -> str:
+    """Change the role of a member of the project (a project admin's act); 404 for anyone else."""
+    role = check_role(role)
+    email = check_email(email)
     with backend.writing() as session:
-        user = get_user(session, email)
-        if not accounts.delete_membership(session, user.id, project_id):
-            raise NotFoundError(f"user {email!r} has no role in project {project_id!r}")
+        found = accounts.member_role(session, project_id, email)
+        if found is None:
+            raise _not_a_member(email, project_id)
+        accounts.set_role(session, found[0], project_id, role)
+    return role
+
+
+def member_remove(backend: Backend, email: str, project_id: str) -> None:
+    """Take a member's role in the project away (the user stays, with their other projects)."""
+    email = check_email(email)
+    with backend.writing() as session:
+        found = accounts.member_role(session, project_id, email)
+        if found is None or not accounts.delete_membership(session, found[0], project_id):
+            raise _not_a_member(email, project_id)
 
 
 def members(backend: Backend, project_id: str) -> list[dict[str, Any]]:

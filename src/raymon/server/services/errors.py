@@ -32,6 +32,12 @@ class ConflictError(ServiceError):
     status_code = 409
 
 
+class NotAuthenticatedError(ServiceError):
+    """The credential given (a password, an invitation token) is not right."""
+
+    status_code = 401
+
+
 class PermissionDeniedError(ServiceError):
     """The caller is known but may not do this."""
 

@@ -1,4 +1,4 @@
-"""Projects, API keys, users and memberships: every SQL statement about who may do what.
+"""Projects, API keys, users, memberships and invitations: every SQL statement about who may do what.
 
 Functions take the caller's session first (they never open, commit or roll
 back a transaction) and answer frozen rows, never ORM objects, JSON or HTTP
@@ -12,10 +12,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from raymon.server.store.models import ApiKey, Membership, Project, User
+from raymon.server.store.models import ApiKey, Invitation, Membership, Project, User
 
 
 class ProjectRow(NamedTuple):
@@ -47,6 +47,16 @@ class MemberRow(NamedTuple):
     created_at: datetime  # the user's
 
 
+class InvitationRow(NamedTuple):
+    id: str
+    project_id: str
+    email: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+
+
 def _project(row: Project) -> ProjectRow:
     return ProjectRow(row.id, row.name, row.created_at)
 
@@ -59,6 +69,12 @@ def _key(row: ApiKey) -> KeyRow:
 
 def _user(row: User) -> UserRow:
     return UserRow(row.id, row.email, row.password_hash, row.created_at)
+
+
+def _invitation(row: Invitation) -> InvitationRow:
+    return InvitationRow(
+        row.id, row.project_id, row.email, row.role, row.created_at, row.expires_at, row.accepted_at
+    )
 
 
 # -- projects ------------------------------------------------------------------------------------
@@ -129,12 +145,13 @@ def list_keys(session: Session, project_id: str) -> list[KeyRow]:
     return [_key(row) for row in session.scalars(query)]
 
 
-def keys_named(session: Session, id_or_prefix: str, project_id: str | None = None) -> list[KeyRow]:
-    """The keys whose id or shown prefix is ``id_or_prefix`` (of ``project_id`` when given)."""
-    query = select(ApiKey).where((ApiKey.id == id_or_prefix) | (ApiKey.key_prefix == id_or_prefix))
+def key_by_id(session: Session, key_id: str, project_id: str | None = None) -> KeyRow | None:
+    """The key with id ``key_id`` (only if it is of ``project_id``, when given)."""
+    query = select(ApiKey).where(ApiKey.id == key_id)
     if project_id is not None:
         query = query.where(ApiKey.project_id == project_id)
-    return [_key(row) for row in session.scalars(query)]
+    row = session.scalar(query)
+    return None if row is None else _key(row)
 
 
 def revoke_key(session: Session, key_id: str, when: datetime) -> KeyRow:
@@ -192,6 +209,16 @@ def delete_membership(session: Session, user_id: str, project_id: str) -> bool:
     return True
 
 
+def member_role(session: Session, project_id: str, email: str) -> tuple[str, str] | None:
+    """(user id, role) of the user with ``email`` in the project; ``None`` when no such member."""
+    row = session.execute(
+        select(User.id, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.project_id == project_id, User.email == email)
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
 def members(session: Session, project_id: str) -> list[MemberRow]:
     rows = session.execute(
         select(User.email, Membership.role, User.created_at)
@@ -208,3 +235,96 @@ def roles_of_user(session: Session, user_id: str) -> dict[str, str]:
         select(Membership.project_id, Membership.role).where(Membership.user_id == user_id)
     )
     return {project_id: role for project_id, role in rows}
+
+
+# -- invitations ---------------------------------------------------------------------------------
+def insert_invitation(
+    session: Session,
+    invitation_id: str,
+    project_id: str,
+    email: str,
+    role: str,
+    token_hash: str,
+    created_at: datetime,
+    expires_at: datetime,
+) -> InvitationRow:
+    row = Invitation(
+        id=invitation_id,
+        project_id=project_id,
+        email=email,
+        role=role,
+        token_hash=token_hash,
+        created_at=created_at,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    session.flush()
+    return _invitation(row)
+
+
+def delete_pending_invitations(session: Session, project_id: str, email: str) -> int:
+    """Remove the project's invitations of ``email`` that were not accepted; answer how many."""
+    result = session.execute(
+        delete(Invitation).where(
+            Invitation.project_id == project_id,
+            Invitation.email == email,
+            Invitation.accepted_at.is_(None),
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def delete_pending_invitation(session: Session, project_id: str, invitation_id: str) -> bool:
+    """Remove one not yet accepted invitation of the project; answer whether there was one."""
+    result = session.execute(
+        delete(Invitation).where(
+            Invitation.project_id == project_id,
+            Invitation.id == invitation_id,
+            Invitation.accepted_at.is_(None),
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def pending_invitations(session: Session, project_id: str, now: datetime) -> list[InvitationRow]:
+    """The project's invitations not accepted and not expired at ``now``, oldest first."""
+    query = (
+        select(Invitation)
+        .where(
+            Invitation.project_id == project_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.expires_at > now,
+        )
+        .order_by(Invitation.created_at, Invitation.id)
+    )
+    return [_invitation(row) for row in session.scalars(query)]
+
+
+def pending_invitations_of_email(session: Session, email: str, now: datetime) -> list[InvitationRow]:
+    """Every project's open invitations of ``email`` (what a user sees at login), oldest first."""
+    query = (
+        select(Invitation)
+        .where(Invitation.email == email, Invitation.accepted_at.is_(None), Invitation.expires_at > now)
+        .order_by(Invitation.created_at, Invitation.id)
+    )
+    return [_invitation(row) for row in session.scalars(query)]
+
+
+def invitation_by_token_hash(session: Session, token_hash: str) -> InvitationRow | None:
+    row = session.scalar(select(Invitation).where(Invitation.token_hash == token_hash))
+    return None if row is None else _invitation(row)
+
+
+def invitation_by_id(session: Session, invitation_id: str) -> InvitationRow | None:
+    row = session.get(Invitation, invitation_id)
+    return None if row is None else _invitation(row)
+
+
+def mark_invitation_accepted(session: Session, invitation_id: str, when: datetime) -> bool:
+    """Set ``accepted_at`` unless it is set already; answer whether this call set it (one winner)."""
+    result = session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation_id, Invitation.accepted_at.is_(None))
+        .values(accepted_at=when)
+    )
+    return bool(getattr(result, "rowcount", 0))

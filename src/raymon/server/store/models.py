@@ -66,7 +66,10 @@ class Project(Base):
 
 
 class ApiKey(Base):
-    """A project-scoped API key; only the sha256 of the key is stored (see services.auth)."""
+    """A project-scoped API key; only its sha256 and a short hint (``key_prefix``, e.g. ``rmn_AbCd``) are stored.
+
+    The key is listed and revoked by ``id``, a random id that says nothing about the key (migration 0005).
+    """
 
     __tablename__ = "api_keys"
 
@@ -99,6 +102,25 @@ class Membership(Base):
         ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     role: Mapped[str] = mapped_column(String(32))
+
+
+class Invitation(Base):
+    """An offer of a role in a project to an e-mail address, enrolled only when the person accepts.
+
+    Only the token's sha256 is stored (like API keys'); ``accepted_at`` is set when it is used.
+    """
+
+    __tablename__ = "invitations"
+    __table_args__ = (Index("ix_invitations_project_email", "project_id", "email"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Trace(Base):
