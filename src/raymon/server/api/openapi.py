@@ -70,10 +70,23 @@ _STREAMED = {
 
 INGEST_RESULT = {
     "type": "object",
-    "required": ["accepted", "duplicates", "rejected"],
+    "required": ["accepted", "duplicates", "conflicts", "rejected"],
     "properties": {
         "accepted": {"type": "integer", "minimum": 0, "description": "Events stored by this request"},
         "duplicates": {"type": "integer", "minimum": 0, "description": "Events stored before (same id)"},
+        "conflicts": {
+            "type": "array",
+            "description": "Each event whose id was stored before with a different content (not stored)",
+            "items": {
+                "type": "object",
+                "required": ["index", "event_id", "error"],
+                "properties": {
+                    "index": {"type": "integer", "minimum": 0},
+                    "event_id": {"type": "string"},
+                    "error": {"type": "string"},
+                },
+            },
+        },
         "rejected": {
             "type": "array",
             "description": "Each refused record: its 0-based index in the body and why",
