@@ -208,6 +208,7 @@ def test_a_project_id_that_starts_with_a_dot_is_refused_by_the_api(server, proje
 
 
 def test_a_dotted_project_id_is_refused_by_the_cli_and_by_headless_init(make_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    raymon("migrate", "--create", data_dir=tmp_path)  # management commands need an existing database
     result = raymon("project", "create", "Dots", "--id", "..", data_dir=tmp_path, check=False)
     assert result.returncode == 1 and "must not start with a dot" in result.stderr
     with pytest.raises(RuntimeError, match="must not start with a dot"):

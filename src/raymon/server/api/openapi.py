@@ -142,15 +142,13 @@ _BODY_FIELD_RULES: dict[str, dict[str, Any]] = {
             ]
         },
     },
-    "UserCreate": {
+    "UserInvite": {
         "email": _EMAIL,
         "role": {**_ROLE, "default": "viewer"},
-        "password": {
-            "anyOf": [
-                {"type": "string", "minLength": auth.MIN_PASSWORD_LENGTH, "pattern": _NO_NUL},
-                {"type": "null"},
-            ]
-        },
+    },
+    "InvitationAccept": {
+        "email": _EMAIL,
+        "password": {"type": "string", "minLength": auth.MIN_PASSWORD_LENGTH},
     },
     "RoleSet": {"role": _ROLE},
 }
