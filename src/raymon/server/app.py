@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     install_error_handlers(app)
     install_docs_pages(app)
     install_openapi(app)
+    app.openapi()  # built now: a route the document cannot describe stops start-up, not every request
     app.add_middleware(UnknownQueryParameters, api=app)
     app.add_middleware(
         RequestBodyLimits,

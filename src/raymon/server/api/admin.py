@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from raymon.server.api.deps import (
     AdminAccess,
@@ -41,6 +41,10 @@ class KeyCreate(BaseModel):
 
 
 class UserInvite(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid"
+    )  # no password, no other field: the invited person chooses theirs
+
     email: ColumnText = Field(..., description="The address of the person to invite")
     role: str = Field("viewer", description="admin or viewer")
 

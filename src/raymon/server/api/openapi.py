@@ -51,11 +51,11 @@ _REASONS = {
 }
 _INGEST_ROUTES = {"ingest", "ingest_batch"}
 # Statuses a route sets at run time besides its decorator's, and 4xx only some routes give.
-_EXTRA_SUCCESS = {"profile_create": [200], "user_create": [201]}
+_EXTRA_SUCCESS = {"profile_create": [200], "user_invite": [201]}
 _EXTRA_ERRORS = {
     "project_create": {409},
     "profile_create": {409},
-    "user_create": {409},
+    "user_invite": {409},
     "object_search": {404},
     "export_dataset": {404},
     "ingest": {400, 413, 415, 429},
@@ -155,12 +155,30 @@ _BODY_FIELD_RULES: dict[str, dict[str, Any]] = {
 _PARAM_RULES: dict[str, dict[str, Any]] = {
     "email": _EMAIL,
     "profile_ref": {"type": "string", "pattern": f"^{_PROFILE_PART}@{_PROFILE_VERSION}$"},
+    # Ids of keys and invitations: the services check them (text_params.check_text, at most 64).
+    "key_id": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": _NO_NUL},
+    "invitation_id": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": _NO_NUL},
     # An empty cursor is the first page.
     "cursor": {"type": "string", "pattern": "^[A-Za-z0-9_-]*=*$", "maxLength": TEXT_PARAM_MAX},
 }
 _PROFILE_LIST_NAME = {"type": "string", "pattern": f"^{_PROFILE_PART}$"}
+# Any JSON without NUL in a string or a key (PostgreSQL's jsonb cannot hold U+0000; the service refuses it).
+NO_NUL_JSON = {
+    "anyOf": [
+        {"type": "string", "pattern": _NO_NUL},
+        {"type": ["number", "boolean", "null"]},
+        {"type": "array", "items": {"$ref": "#/components/schemas/NoNulJson"}},
+        {
+            "type": "object",
+            "propertyNames": {"pattern": _NO_NUL},
+            "additionalProperties": {"$ref": "#/components/schemas/NoNulJson"},
+        },
+    ]
+}
 _PROFILE_BODY = {
     "type": "object",
+    "propertyNames": {"pattern": _NO_NUL},
+    "additionalProperties": {"$ref": "#/components/schemas/NoNulJson"},
     "description": "A profile's JSON (ModelProfile.to_jcr()): it names itself by name and version, "
     "or by a name written name@version, at the top or inside its jcr's params",
     "anyOf": [
@@ -292,6 +310,7 @@ def document(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     schemas.pop("ValidationError", None)
     schemas["Error"] = Error.model_json_schema()
     schemas["IngestResult"] = INGEST_RESULT
+    schemas["NoNulJson"] = NO_NUL_JSON
     schemas.update(wire_schemas())
     for model, fields in _BODY_FIELD_RULES.items():
         properties = schemas[model]["properties"]
