@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,8 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
+from throwaway_databases import throwaway_postgres_database
 
 from raymon.server.services.tagfilter import evaluate, parse
 from raymon.server.store.db import Database, sqlite_url
@@ -64,21 +63,6 @@ def _fill(db: Database) -> None:
                     )
 
 
-def _postgres_database(base_url: str) -> Iterator[Database]:
-    name = f"raymon_tagfilter_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(base_url).set(database=name))
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def filled_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     if request.param == "sqlite":
@@ -88,9 +72,9 @@ def filled_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield db
         db.dispose()
     else:
-        for db in _postgres_database(
-            request.getfixturevalue("postgres_url")
-        ):  # the session's server, or skip
+        with throwaway_postgres_database(
+            request.getfixturevalue("postgres_url"), "raymon_tagfilter"
+        ) as db:  # the session server, or skip
             Base.metadata.create_all(db.engine)
             _fill(db)
             yield db

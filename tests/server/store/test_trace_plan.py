@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,8 +11,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
+from throwaway_databases import throwaway_postgres_database
 
 from raymon.server.backend import Backend, build_backend
 from raymon.server.services import traces
@@ -68,21 +67,6 @@ def _fill(db: Database) -> None:
                 )
 
 
-def _postgres(base_url: str) -> Iterator[Database]:
-    name = f"raymon_filterplan_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(base_url).set(database=name))
-    try:
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def filled_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
     if request.param == "sqlite":
@@ -92,7 +76,9 @@ def filled_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
         yield db
         db.dispose()
     else:
-        for db in _postgres(request.getfixturevalue("postgres_url")):  # the session's server, or skip
+        with throwaway_postgres_database(
+            request.getfixturevalue("postgres_url"), "raymon_filterplan"
+        ) as db:  # the session server, or skip
             Base.metadata.create_all(db.engine)
             _fill(db)
             yield db
