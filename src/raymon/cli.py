@@ -303,6 +303,83 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
 
 
 @main.command(
+    short_help="Run the engine's jobs (mappers, reducers, alerts, cleanups).",
+    epilog=_example(
+        "RAYMON_DATABASE_URL=postgresql+psycopg://raymon@db/raymon raymon worker",
+        "raymon worker --concurrency 8 --poll-interval 0.5",
+        "raymon worker --once",
+    ),
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Jobs run at once, one thread each (env RAYMON_WORKER_CONCURRENCY, default 2).",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds between looks for due jobs when idle (env RAYMON_WORKER_POLL_SECONDS, default 1).",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="On SIGTERM/SIGINT, seconds running jobs get to finish before they are released to other workers.",
+)
+@click.option("--once", is_flag=True, help="Run the jobs due now one after another, then exit.")
+@_data_dir_option
+def worker(
+    concurrency: int | None, poll_interval: float | None, grace: float, once: bool, data_dir: str | None
+) -> None:
+    """Run the engine: claim due jobs from the database and run them, until SIGTERM or SIGINT.
+
+    Start any number of workers (and servers) on one PostgreSQL: jobs are claimed with leases,
+    so none runs twice at once, and a killed worker's jobs are taken over when their leases
+    expire. With SQLite, `raymon server` runs the engine itself (RAYMON_ENGINE=auto); a worker
+    is not needed. On the first SIGTERM/SIGINT the worker stops claiming, lets running jobs
+    finish for --grace seconds and gives the rest back; a second signal stops it at once.
+    See docs/engine.md, "Workers".
+    """
+    import logging
+    import signal
+
+    from raymon.server.engine.runtime import build_worker
+
+    with _backend(data_dir) as backend:
+        level = backend.settings.log_level.upper()
+        logging.basicConfig(
+            level=getattr(logging, level, logging.INFO),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        engine = build_worker(
+            backend, concurrency=concurrency, poll_interval_s=poll_interval, shutdown_grace_s=grace
+        )
+        if once:
+            ran = engine.run_due()
+            click.echo(f"raymon worker: ran {ran} job(s)")
+            return
+        signals = {"seen": 0}
+
+        def _on_signal(signum: int, _frame: Any) -> None:
+            signals["seen"] += 1
+            if signals["seen"] > 1:
+                engine.shutdown_grace_s = 0.0
+            engine.request_stop()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        click.echo(
+            f"raymon worker {engine.worker_id}: database {backend.database!r}, {engine.concurrency} thread(s), "
+            f"kinds {', '.join(sorted(engine.kinds))}",
+        )
+        engine.run()
+        click.echo(f"raymon worker {engine.worker_id}: stopped ({engine.stats.done} job(s) done)")
+
+
+@main.command(
     short_help="Apply database migrations and exit.",
     epilog=_example("raymon migrate", "raymon migrate --create --data-dir /var/lib/raymon"),
 )

@@ -44,8 +44,17 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if not backend.prepared:
             backend.prepare()
-        yield
-        backend.close()
+        engine = None
+        if backend.settings.engine_in_process:  # SQLite (RAYMON_ENGINE): the engine runs in this process
+            from raymon.server.engine.runtime import build_worker
+
+            engine = build_worker(backend, shutdown_grace_s=10.0).start()
+        try:
+            yield
+        finally:
+            if engine is not None:
+                engine.stop()
+            backend.close()
 
     app = FastAPI(
         title="Raymon",

@@ -34,6 +34,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from raymon.profiling.extractors.base import ExtractorBase
+    from raymon.server.engine.jobs import JobKind
     from raymon.profiling.scores import Score
     from raymon.types import RaymonDataType
 
@@ -140,6 +141,14 @@ def register_extractors() -> Sequence[type[ExtractorBase]]:  # type: ignore[empt
 @hookspec
 def register_scores() -> Sequence[type[Score]]:  # type: ignore[empty-body]
     """``Score`` subclasses a stored profile may use."""
+
+
+@hookspec
+def register_job_kinds() -> Sequence[JobKind]:  # type: ignore[empty-body]
+    """Kinds of engine job (``raymon.server.engine.jobs.JobKind``) the workers run besides the built-in ones.
+
+    A kind's name must be unique among all kinds; a worker runs every registered kind.
+    """
 
 
 ACTION_HOOKS: Mapping[str, tuple[str, type[NamedAction]]] = {

@@ -39,6 +39,7 @@ from raymon.server.settings import Settings
 
 if TYPE_CHECKING:
     from raymon.profiling.profile import ModelProfile
+    from raymon.server.engine.jobs import JobKind
     from raymon.types import RaymonDataType
 
 __all__ = [
@@ -180,6 +181,19 @@ class Plugins:
 
     def alert_channel(self, name: str) -> AlertChannel:
         return self._action("alert_channel", name)  # type: ignore[return-value]
+
+    def job_kinds(self) -> list[JobKind]:
+        """The job kinds plugins registered (``register_job_kinds``), in registration order."""
+        from raymon.server.engine.jobs import JobKind
+
+        kinds: list[JobKind] = []
+        for info, item in self._answers("register_job_kinds"):
+            if not isinstance(item, JobKind):
+                raise PluginError(
+                    f"plugin {info.describe()}: register_job_kinds() must answer JobKind objects, got {item!r}"
+                )
+            kinds.append(item)
+        return kinds
 
     def _action(self, kind: str, name: str) -> hookspecs.NamedAction:
         try:

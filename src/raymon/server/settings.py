@@ -76,6 +76,14 @@ class Settings:
     # installed plugin. Raymon's own plugin always loads (docs/plugins.md).
     plugins: str = ""
 
+    # The engine (docs/engine.md, "Workers"): "auto" runs it inside ``raymon server`` on SQLite
+    # only (run ``raymon worker`` processes with PostgreSQL), "on" always, "off" never.
+    engine: str = "auto"
+    worker_concurrency: int = 2  # job threads per worker (and of the in-process engine)
+    worker_poll_seconds: float = 1.0  # how often an idle worker looks for due jobs
+    jobs_keep_done_hours: float = 168.0  # done jobs (and their keys) are kept this long, then deleted
+    cleanup_batch_rows: int = 1000  # a cleanup job deletes at most this many rows per table per run
+
     demo: bool = False
     log_level: str = "info"
     db_pool_size: int = 10
@@ -160,6 +168,7 @@ class Settings:
         if self.ingest_slot_wait_seconds < 0 or self.retry_after_seconds < 0:
             raise SettingsError("RAYMON_INGEST_SLOT_WAIT_SECONDS and RAYMON_RETRY_AFTER_SECONDS must be >= 0")
         self._check_body_limits()
+        self._check_engine()
         if self.sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
             raise SettingsError(
                 f"RAYMON_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
@@ -197,6 +206,25 @@ class Settings:
         for setting, directory in directories:
             _check_writable_directory(setting, directory)
 
+    @property
+    def engine_in_process(self) -> bool:
+        """Whether ``raymon server`` runs the engine's worker itself (RAYMON_ENGINE)."""
+        if self.engine == "auto":
+            return self.effective_database_url.startswith("sqlite")
+        return self.engine == "on"
+
+    def _check_engine(self) -> None:
+        if self.engine not in ENGINE_MODES:
+            raise SettingsError(
+                f"RAYMON_ENGINE must be one of {', '.join(ENGINE_MODES)}, got {self.engine!r}"
+            )
+        for name in ("worker_concurrency", "cleanup_batch_rows"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"RAYMON_{name.upper()} must be at least 1, got {getattr(self, name)!r}")
+        for name in ("worker_poll_seconds", "jobs_keep_done_hours"):
+            if not getattr(self, name) > 0:
+                raise SettingsError(f"RAYMON_{name.upper()} must be positive, got {getattr(self, name)!r}")
+
     def _check_body_limits(self) -> None:
         if not 0 < self.ingest_project_share <= 1:
             raise SettingsError(
@@ -226,6 +254,7 @@ class Settings:
 
 
 SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+ENGINE_MODES = ("auto", "on", "off")
 
 
 def _check_database_url(url: str) -> None:

@@ -54,6 +54,13 @@ class ClaimedJob:
     attempt: int  # 1 for the first run; the fence with ``worker``
     worker: str
     lease_until: datetime
+    # Attempts that count against the kind's ``max_attempts``, this one included (0: ``attempt``).
+    # Less than ``attempt`` once attempts were forgiven (released at shutdown, or re-queued).
+    tries: int = 0
+
+    @property
+    def counted_tries(self) -> int:
+        return self.tries or self.attempt
 
 
 class LeaseLost(Exception):

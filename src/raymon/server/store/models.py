@@ -287,24 +287,37 @@ class AlertDelivery(Base):
 
 
 class Job(Base):
-    """A unit of engine work, taken with a lease (``lease_until``) by one worker at a time."""
+    """A unit of engine work (migration 0008): claimed with a lease by one worker attempt at a time.
+
+    ``status``: ``pending`` (waiting for ``run_at``), ``running`` (held by ``worker`` until
+    ``lease_until``), ``done`` or ``parked`` (failed for good, with ``last_error``). ``attempt``
+    grows by one per claim and never goes back: with ``worker`` it fences every update of a
+    running job. ``forgiven`` counts attempts that do not count against the kind's
+    ``max_attempts`` (released at shutdown, or before an operator re-queued the job). ``key``
+    is unique while the row lives: done jobs are kept ``RAYMON_JOBS_KEEP_DONE_HOURS``.
+    """
 
     __tablename__ = "jobs"
     __table_args__ = (
+        UniqueConstraint("key", name="uq_jobs_key"),
         Index("ix_jobs_status_run_at", "status", "run_at"),
-        Index("ix_jobs_project_kind", "project_id", "kind"),
+        Index("ix_jobs_status_lease_until", "status", "lease_until"),
+        Index("ix_jobs_project_status_id", "project_id", "status", "id"),
+        Index("ix_jobs_status_finished_at", "status", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     project_id: Mapped[str | None] = mapped_column(String(ID_LEN), nullable=True)
     kind: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str | None] = mapped_column(String(1024), nullable=True, unique=True)
+    key: Mapped[str | None] = mapped_column(String(1024), nullable=True)
     payload: Mapped[Any] = mapped_column(json_type(), nullable=True)
-    status: Mapped[str] = mapped_column(String(32), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     run_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    leased_by: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer(), default=0)
-    error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
+    attempt: Mapped[int] = mapped_column(Integer(), default=0)
+    forgiven: Mapped[int] = mapped_column(Integer(), default=0)
+    last_error: Mapped[str | None] = mapped_column(Text(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

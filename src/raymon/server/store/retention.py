@@ -1,0 +1,140 @@
+"""Retention: deleting a project's data older than a cutoff, a bounded batch per call.
+
+What goes: traces whose last activity (``last_ts``) is before the cutoff, with their tags,
+texts and objects (and the objects' bodies in the object store), the idempotency ledger's
+rows received before it, and reduce results whose window ended before it. A trace still
+active after the cutoff is kept whole (a late actual keeps its prediction). One call deletes
+at most ``limit`` rows of each table, children first; a trace goes once its children are
+gone, so no cascade is ever unbounded. Object-store files are deleted before their rows:
+if the transaction then fails, the next batch finds the rows again and deletes them (a
+missing file is no error); a file is never orphaned by a committed row deletion.
+
+It runs in the caller's transaction (the retention job's ``finishing()``). It decides no
+policy (how many days, when): ``engine.cleanup`` does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import and_, delete, exists, func, select
+from sqlalchemy.orm import Session
+
+from raymon.server.store.models import DataObject, IngestedEvent, ReduceResult, Tag, TextLine, Trace
+from raymon.server.store.objects import ObjectStore
+
+
+class RetentionBatch(NamedTuple):
+    """Rows deleted per table by one batch, and whether rows older than the cutoff remain."""
+
+    deleted: dict[str, int]
+    more: bool
+
+
+def _old_traces(project_id: str, cutoff: datetime) -> Any:
+    return select(Trace.id).where(Trace.project_id == project_id, Trace.last_ts < cutoff)
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
+
+
+def delete_expired(
+    session: Session, object_store: ObjectStore, project_id: str, cutoff: datetime, limit: int
+) -> RetentionBatch:
+    """Delete at most ``limit`` rows per table of ``project_id``'s data older than ``cutoff``."""
+    deleted: dict[str, int] = {}
+    more = False
+    old = _old_traces(project_id, cutoff)
+
+    objects = session.execute(
+        select(DataObject.id, DataObject.store_key)
+        .where(DataObject.project_id == project_id, DataObject.trace_pk.in_(old))
+        .limit(limit)
+    ).all()
+    for row in objects:
+        if row.store_key:
+            object_store.delete(row.store_key)
+    if objects:
+        session.execute(
+            delete(DataObject).where(
+                DataObject.project_id == project_id, DataObject.id.in_([r.id for r in objects])
+            )
+        )
+    deleted["objects"] = len(objects)
+    more |= len(objects) == limit
+
+    for name, model in (("tags", Tag), ("texts", TextLine)):
+        ids = list(session.scalars(select(model.id).where(model.trace_pk.in_(old)).limit(limit)))
+        if ids:
+            session.execute(delete(model).where(model.id.in_(ids)))
+        deleted[name] = len(ids)
+        more |= len(ids) == limit
+
+    childless = [
+        ~exists().where(model.trace_pk == Trace.id)  # type: ignore[attr-defined]
+        for model in (Tag, TextLine, DataObject)
+    ]
+    trace_ids = list(
+        session.scalars(
+            select(Trace.id)
+            .where(Trace.project_id == project_id, Trace.last_ts < cutoff, *childless)
+            .limit(limit)
+        )
+    )
+    if trace_ids:
+        session.execute(delete(Trace).where(Trace.id.in_(trace_ids)))
+    deleted["traces"] = len(trace_ids)
+    more |= bool(
+        session.scalar(select(exists().where(Trace.project_id == project_id, Trace.last_ts < cutoff)))
+    )
+
+    event_ids = list(
+        session.scalars(
+            select(IngestedEvent.event_id)
+            .where(IngestedEvent.project_id == project_id, IngestedEvent.received_at < cutoff)
+            .limit(limit)
+        )
+    )
+    if event_ids:
+        session.execute(
+            delete(IngestedEvent).where(
+                IngestedEvent.project_id == project_id, IngestedEvent.event_id.in_(event_ids)
+            )
+        )
+    deleted["events"] = len(event_ids)
+    more |= len(event_ids) == limit
+
+    result_ids = list(
+        session.scalars(
+            select(ReduceResult.id)
+            .where(ReduceResult.project_id == project_id, ReduceResult.window_end < cutoff)
+            .limit(limit)
+        )
+    )
+    if result_ids:
+        session.execute(delete(ReduceResult).where(ReduceResult.id.in_(result_ids)))
+    deleted["results"] = len(result_ids)
+    more |= len(result_ids) == limit
+    return RetentionBatch(deleted, more)
+
+
+def count_older(session: Session, project_id: str, cutoff: datetime) -> dict[str, int]:
+    """How many rows of each table ``delete_expired`` would still delete (for tests and reports)."""
+    old = _old_traces(project_id, cutoff)
+    counts = {
+        "objects": select(func.count()).where(
+            DataObject.project_id == project_id, DataObject.trace_pk.in_(old)
+        ),
+        "tags": select(func.count()).where(Tag.trace_pk.in_(old)),
+        "texts": select(func.count()).where(TextLine.trace_pk.in_(old)),
+        "traces": select(func.count()).where(Trace.project_id == project_id, Trace.last_ts < cutoff),
+        "events": select(func.count()).where(
+            and_(IngestedEvent.project_id == project_id, IngestedEvent.received_at < cutoff)
+        ),
+        "results": select(func.count()).where(
+            ReduceResult.project_id == project_id, ReduceResult.window_end < cutoff
+        ),
+    }
+    return {name: int(session.scalar(stmt) or 0) for name, stmt in counts.items()}
