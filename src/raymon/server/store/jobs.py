@@ -196,7 +196,7 @@ def claim(
     picked = select(Job.id, Job.kind).where(_due(kinds, now)).order_by(Job.run_at, Job.id).limit(limit)
     if postgres:
         picked = picked.with_for_update(skip_locked=True)
-    kinds_of: dict[int, str] = dict(session.execute(picked).tuples().all())
+    kinds_of: dict[int, str] = dict(((int(i), str(k)) for i, k in session.execute(picked)))
     if not kinds_of:
         return []
     leases = lease_s if isinstance(lease_s, Mapping) else dict.fromkeys(kinds, float(lease_s))
@@ -353,7 +353,7 @@ def count_by_status(session: Session, kind: str | None = None) -> dict[str, int]
     stmt = select(Job.status, func.count()).group_by(Job.status)
     if kind is not None:
         stmt = stmt.where(Job.kind == kind)
-    return {status: int(n) for status, n in session.execute(stmt).tuples()}
+    return {status: int(n) for status, n in session.execute(stmt)}
 
 
 def delete_done(session: Session, finished_before: datetime, limit: int) -> int:
