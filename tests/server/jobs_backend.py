@@ -69,6 +69,8 @@ def effects(backend: Backend) -> dict[int, int]:
     return {int(job_id): int(n) for job_id, n in rows}
 
 
-def job_ids(backend: Backend) -> list[int]:
+def job_ids(backend: Backend, kind: str | None = None) -> list[int]:
+    """The ids of every job (of ``kind``), in order."""
+    where, params = ("WHERE kind = :k", {"k": kind}) if kind else ("", {})
     with backend.reading() as session:
-        return [int(i) for i in session.scalars(text("SELECT id FROM jobs ORDER BY id"))]
+        return [int(i) for i in session.scalars(text(f"SELECT id FROM jobs {where} ORDER BY id"), params)]

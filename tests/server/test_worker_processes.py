@@ -1,0 +1,101 @@
+"""``raymon worker`` processes on one database: one killed with SIGKILL mid-job, every job still done exactly once.
+
+On PostgreSQL (the deployment this is for) and on SQLite (workers of one machine on one file).
+
+The job kind comes from a test-only plugin (tests/server/job_plugin, found through its
+dist-info on the workers' ``PYTHONPATH``): each run sleeps, then records its effect in the
+transaction that completes the job, so the ``effects`` table counts committed runs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jobs_backend import effects, engine_backend, job_ids
+from sqlalchemy import text
+
+from raymon.server.backend import Backend
+from raymon.server.engine.jobs import JobSpec
+from raymon.server.store import jobs as job_store
+
+PLUGIN_DIR = Path(__file__).parent / "job_plugin"
+
+
+def _start_worker(backend: Backend, data_dir: Path, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RAYMON_")}
+    environment.update(
+        RAYMON_DATABASE_URL=backend.database.url.render_as_string(hide_password=False),
+        PYTHONPATH=os.pathsep.join([str(PLUGIN_DIR), environment.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+        RAYMON_LOG_LEVEL="info",
+        **env,
+    )
+    command = [sys.executable, "-m", "raymon.cli", "worker", "--data-dir", str(data_dir), *args]
+    with log.open("ab") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=environment)
+
+
+def _running_on(backend: Backend, pid: int) -> int:
+    with backend.reading() as session:
+        return int(
+            session.scalar(
+                text("SELECT COUNT(*) FROM jobs WHERE status = 'running' AND worker LIKE :w"), {"w": f"%:{pid}:%"}
+            )
+            or 0
+        )
+
+
+def _wait(condition: Any, timeout: float, what: str, logs: list[Path]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what} within {timeout} s; logs:\n" + "\n".join(p.read_text() for p in logs if p.exists()))
+
+
+def test_two_workers_one_killed_mid_job_every_job_done_exactly_once(
+    backend: str, postgres_databases: Any, tmp_path: Path
+) -> None:
+    total = 60
+    with engine_backend(backend, postgres_databases, tmp_path / "data") as db:
+        with db.writing() as session:
+            job_store.enqueue(session, [JobSpec("test_effect", f"e-{i}", "p") for i in range(total)])
+        logs = [tmp_path / "victim.log", tmp_path / "survivor.log"]
+        env = {"RAYMON_TEST_JOB_SECONDS": "0.3", "RAYMON_TEST_JOB_LEASE": "3"}
+        victim = _start_worker(db, tmp_path / "data", logs[0], "--concurrency", "3", "--poll-interval", "0.1", **env)
+        survivor = _start_worker(db, tmp_path / "data", logs[1], "--concurrency", "3", "--poll-interval", "0.1", **env)
+        try:
+            _wait(lambda: _running_on(db, victim.pid) > 0 and sum(effects(db).values()) >= 6, 90,
+                  "the victim runs a job", logs)  # fmt: skip
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(10)
+            with db.reading() as session:
+                orphaned = session.scalar(
+                    text("SELECT COUNT(*) FROM jobs WHERE status = 'running' AND worker LIKE :w"),
+                    {"w": f"%:{victim.pid}:%"},
+                )
+            assert orphaned and orphaned > 0  # killed mid-job, with its leases held
+            _wait(lambda: sum(effects(db).values()) >= total, 120, "every job's effect", logs)
+            survivor.send_signal(signal.SIGTERM)
+            assert survivor.wait(30) == 0, logs[1].read_text()
+        finally:
+            for process in (victim, survivor):
+                if process.poll() is None:
+                    process.kill()
+                    process.wait(10)
+        counted = effects(db)
+        assert sorted(counted) == job_ids(db, "test_effect") and set(counted.values()) == {1}, counted
+        with db.reading() as session:
+            assert job_store.count_by_status(session, "test_effect") == {"done": total}
+            taken_over = session.scalar(text("SELECT COUNT(*) FROM jobs WHERE kind = 'test_effect' AND attempt >= 2"))
+            by_victim = session.scalar(text("SELECT COUNT(*) FROM effects WHERE worker LIKE :w"), {"w": f"%:{victim.pid}:%"})
+        assert taken_over == orphaned  # exactly the killed worker's jobs ran again, once each
+        assert by_victim and by_victim > 0  # both workers did work
+        assert "stopped" in logs[1].read_text()
