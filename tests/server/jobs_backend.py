@@ -58,7 +58,8 @@ def record_effect(ctx: JobContext) -> None:
     """A handler: one row in ``effects`` per committed run, in the transaction that completes the job."""
     with ctx.finishing() as session:
         session.execute(
-            text("INSERT INTO effects (job_id, worker) VALUES (:j, :w)"), {"j": ctx.job.id, "w": ctx.job.worker}
+            text("INSERT INTO effects (job_id, worker) VALUES (:j, :w)"),
+            {"j": ctx.job.id, "w": ctx.job.worker},
         )
 
 

@@ -98,7 +98,9 @@ def test_a_job_whose_lease_expired_is_taken_over_and_the_first_attempt_is_fenced
     assert (first.attempt, second.attempt, second.id) == (1, 2, first.id)
     for late in (job_store.heartbeat, job_store.complete):
         with pytest.raises(LeaseLost), db.writing() as session:
-            late(session, first, clock(), 30) if late is job_store.heartbeat else late(session, first, clock())
+            late(session, first, clock(), 30) if late is job_store.heartbeat else late(
+                session, first, clock()
+            )
     with db.writing() as session:
         job_store.heartbeat(session, second, clock(), 30)
         job_store.complete(session, second, clock())
@@ -145,8 +147,14 @@ def test_a_failing_job_is_retried_with_growing_backoff_then_parked_with_its_erro
     assert worker.run_due() == 1
     row = _status(db, job_id)
     assert (row.status, row.attempt, calls) == ("parked", 4, [1, 2, 3, 4])
-    assert row.last_error is not None and "ValueError" in row.last_error and "(attempt 4 of 4)" in row.last_error
-    assert "secret" not in row.last_error and "pw" not in row.last_error and "hooks.example.com" in row.last_error
+    assert (
+        row.last_error is not None and "ValueError" in row.last_error and "(attempt 4 of 4)" in row.last_error
+    )
+    assert (
+        "secret" not in row.last_error
+        and "pw" not in row.last_error
+        and "hooks.example.com" in row.last_error
+    )
     clock.advance(3600)
     assert worker.run_due() == 0  # parked: never run again by itself
 
@@ -182,7 +190,9 @@ def _no_project(session: Any) -> list[job_store.JobRow]:
     return [row for i in ids if (row := job_store.get_job(session, i)) is not None]
 
 
-def test_a_job_whose_last_attempt_never_finished_is_parked_not_run_again(db: Backend, clock: MovableClock) -> None:
+def test_a_job_whose_last_attempt_never_finished_is_parked_not_run_again(
+    db: Backend, clock: MovableClock
+) -> None:
     ran: list[int] = []
     kind = JobKind("crashy", lambda ctx: ran.append(ctx.job.attempt), max_attempts=2, lease_s=5)
     _enqueue(db, JobSpec("crashy", "c"))
@@ -253,5 +263,8 @@ def test_backoff_doubles_from_the_first_delay_and_stays_under_the_cap() -> None:
 
 
 def test_redaction_cuts_urls_to_their_host() -> None:
-    assert redact("POST https://a:b@hooks.slack.com/services/T/B/X failed") == "POST https://hooks.slack.com/… failed"
+    assert (
+        redact("POST https://a:b@hooks.slack.com/services/T/B/X failed")
+        == "POST https://hooks.slack.com/… failed"
+    )
     assert redact("no url here") == "no url here"

@@ -28,7 +28,9 @@ from raymon.server.store import jobs as job_store
 PLUGIN_DIR = Path(__file__).parent / "job_plugin"
 
 
-def _start_worker(backend: Backend, data_dir: Path, log: Path, *args: str, **env: str) -> subprocess.Popen[bytes]:
+def _start_worker(
+    backend: Backend, data_dir: Path, log: Path, *args: str, **env: str
+) -> subprocess.Popen[bytes]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("RAYMON_")}
     environment.update(
         RAYMON_DATABASE_URL=backend.database.url.render_as_string(hide_password=False),
@@ -45,7 +47,8 @@ def _running_on(backend: Backend, pid: int) -> int:
     with backend.reading() as session:
         return int(
             session.scalar(
-                text("SELECT COUNT(*) FROM jobs WHERE status = 'running' AND worker LIKE :w"), {"w": f"%:{pid}:%"}
+                text("SELECT COUNT(*) FROM jobs WHERE status = 'running' AND worker LIKE :w"),
+                {"w": f"%:{pid}:%"},
             )
             or 0
         )
@@ -57,7 +60,9 @@ def _wait(condition: Any, timeout: float, what: str, logs: list[Path]) -> None:
         if condition():
             return
         time.sleep(0.05)
-    raise AssertionError(f"{what} within {timeout} s; logs:\n" + "\n".join(p.read_text() for p in logs if p.exists()))
+    raise AssertionError(
+        f"{what} within {timeout} s; logs:\n" + "\n".join(p.read_text() for p in logs if p.exists())
+    )
 
 
 def test_two_workers_one_killed_mid_job_every_job_done_exactly_once(
@@ -69,8 +74,12 @@ def test_two_workers_one_killed_mid_job_every_job_done_exactly_once(
             job_store.enqueue(session, [JobSpec("test_effect", f"e-{i}", "p") for i in range(total)])
         logs = [tmp_path / "victim.log", tmp_path / "survivor.log"]
         env = {"RAYMON_TEST_JOB_SECONDS": "0.3", "RAYMON_TEST_JOB_LEASE": "3"}
-        victim = _start_worker(db, tmp_path / "data", logs[0], "--concurrency", "3", "--poll-interval", "0.1", **env)
-        survivor = _start_worker(db, tmp_path / "data", logs[1], "--concurrency", "3", "--poll-interval", "0.1", **env)
+        victim = _start_worker(
+            db, tmp_path / "data", logs[0], "--concurrency", "3", "--poll-interval", "0.1", **env
+        )
+        survivor = _start_worker(
+            db, tmp_path / "data", logs[1], "--concurrency", "3", "--poll-interval", "0.1", **env
+        )
         try:
             _wait(lambda: _running_on(db, victim.pid) > 0 and sum(effects(db).values()) >= 6, 90,
                   "the victim runs a job", logs)  # fmt: skip
@@ -94,8 +103,12 @@ def test_two_workers_one_killed_mid_job_every_job_done_exactly_once(
         assert sorted(counted) == job_ids(db, "test_effect") and set(counted.values()) == {1}, counted
         with db.reading() as session:
             assert job_store.count_by_status(session, "test_effect") == {"done": total}
-            taken_over = session.scalar(text("SELECT COUNT(*) FROM jobs WHERE kind = 'test_effect' AND attempt >= 2"))
-            by_victim = session.scalar(text("SELECT COUNT(*) FROM effects WHERE worker LIKE :w"), {"w": f"%:{victim.pid}:%"})
+            taken_over = session.scalar(
+                text("SELECT COUNT(*) FROM jobs WHERE kind = 'test_effect' AND attempt >= 2")
+            )
+            by_victim = session.scalar(
+                text("SELECT COUNT(*) FROM effects WHERE worker LIKE :w"), {"w": f"%:{victim.pid}:%"}
+            )
         assert taken_over == orphaned  # exactly the killed worker's jobs ran again, once each
         assert by_victim and by_victim > 0  # both workers did work
         assert "stopped" in logs[1].read_text()

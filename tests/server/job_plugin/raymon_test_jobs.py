@@ -21,7 +21,8 @@ def slow_effect(ctx: JobContext) -> None:
     time.sleep(float(os.environ.get("RAYMON_TEST_JOB_SECONDS", "0.3")))
     with ctx.finishing() as session:
         session.execute(
-            text("INSERT INTO effects (job_id, worker) VALUES (:j, :w)"), {"j": ctx.job.id, "w": ctx.job.worker}
+            text("INSERT INTO effects (job_id, worker) VALUES (:j, :w)"),
+            {"j": ctx.job.id, "w": ctx.job.worker},
         )
 
 
