@@ -65,7 +65,9 @@ def test_parked_jobs_are_listed_without_payload_and_an_admin_requeues_them(serve
 def _effect_job(server: Any) -> tuple[Any, int]:
     db = server.database()
     with db.write_session() as session:
-        session.execute(text("CREATE TABLE IF NOT EXISTS effects (job_id BIGINT NOT NULL, worker VARCHAR(256))"))
+        session.execute(
+            text("CREATE TABLE IF NOT EXISTS effects (job_id BIGINT NOT NULL, worker VARCHAR(256))")
+        )
         job_store.enqueue(session, [JobSpec("test_effect", "in-process", "test-project")])
     with db.session() as session:
         job_id = int(session.scalar(text("SELECT id FROM jobs WHERE key = 'in-process'")))

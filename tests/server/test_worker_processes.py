@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from jobs_backend import effects, engine_backend, job_ids
 from sqlalchemy import text
 

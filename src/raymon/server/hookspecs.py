@@ -34,8 +34,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from raymon.profiling.extractors.base import ExtractorBase
-    from raymon.server.engine.jobs import JobKind
     from raymon.profiling.scores import Score
+    from raymon.server.engine.jobs import JobKind
     from raymon.types import RaymonDataType
 
 PROJECT_NAME = "raymon"  # the pluggy project and the entry-point group

@@ -92,16 +92,17 @@ def retention_scheduler(retention_of: RetentionOf, *, rescan_s: float = 60.0) ->
     not answered again by this process (the database refuses it anyway).
     """
     answered: set[str] = set()
-    state = {"day": "", "scanned": float("-inf")}
+    today = {"day": ""}
+    scanned = [float("-inf")]
 
     def schedule(backend: Backend, now: datetime) -> Iterator[JobSpec]:
         day = now.date().isoformat()
-        if day != state["day"]:
-            state["day"], state["scanned"] = day, float("-inf")
+        if day != today["day"]:
+            today["day"], scanned[0] = day, float("-inf")
             answered.clear()
-        if time.monotonic() - float(state["scanned"]) < rescan_s:
+        if time.monotonic() - scanned[0] < rescan_s:
             return
-        state["scanned"] = time.monotonic()
+        scanned[0] = time.monotonic()
         with backend.reading() as session:
             project_ids = [p.id for p in accounts.list_projects(session)]
         for project_id in project_ids:

@@ -73,7 +73,7 @@ def delete_expired(
         more |= len(ids) == limit
 
     childless = [
-        ~exists().where(model.trace_pk == Trace.id)  # type: ignore[attr-defined]
+        ~exists().where(model.trace_pk == Trace.id)
         for model in (Tag, TextLine, DataObject)
     ]
     trace_ids = list(
