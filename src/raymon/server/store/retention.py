@@ -72,10 +72,7 @@ def delete_expired(
         deleted[name] = len(ids)
         more |= len(ids) == limit
 
-    childless = [
-        ~exists().where(model.trace_pk == Trace.id)
-        for model in (Tag, TextLine, DataObject)
-    ]
+    childless = [~exists().where(model.trace_pk == Trace.id) for model in (Tag, TextLine, DataObject)]
     trace_ids = list(
         session.scalars(
             select(Trace.id)
