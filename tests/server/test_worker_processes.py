@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jobs_backend import effects, engine_backend, job_ids
 from sqlalchemy import text
 
@@ -111,3 +112,70 @@ def test_two_workers_one_killed_mid_job_every_job_done_exactly_once(
         assert taken_over == orphaned  # exactly the killed worker's jobs ran again, once each
         assert by_victim and by_victim > 0  # both workers did work
         assert "stopped" in logs[1].read_text()
+
+
+def _raymon(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("RAYMON_")}
+    environment.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "raymon.cli", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+
+
+def test_worker_help_says_what_it_runs_its_options_and_where_to_read_more() -> None:
+    shown = _raymon("worker", "--help")
+    assert shown.returncode == 0, shown.stderr
+    for part in (
+        "--concurrency",
+        "--poll-interval",
+        "--grace",
+        "--once",
+        "SIGTERM",
+        "PostgreSQL",
+        "engine.md",
+    ):
+        assert part in shown.stdout, part
+    refused = _raymon("worker", "--concurrency", "0")
+    assert refused.returncode != 0 and "--concurrency" in refused.stderr
+
+
+def test_worker_once_runs_the_due_jobs_of_a_plugin_kind_and_exits(tmp_path: Path) -> None:
+    with engine_backend("sqlite", None, tmp_path / "data") as db:
+        with db.writing() as session:
+            job_store.enqueue(session, [JobSpec("test_effect", f"once-{i}", "p") for i in range(3)])
+        done = _raymon(
+            "worker",
+            "--once",
+            "--data-dir",
+            str(tmp_path / "data"),
+            PYTHONPATH=str(PLUGIN_DIR),
+            RAYMON_TEST_JOB_SECONDS="0",
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "ran 4 job(s)" in done.stdout  # three of the plugin's kind and the hour's jobs_cleanup
+        assert sorted(effects(db)) == job_ids(db, "test_effect")
+        missing = _raymon("worker", "--once", "--data-dir", str(tmp_path / "nothing-here"))
+        assert missing.returncode != 0 and "no Raymon database" in missing.stderr
+
+
+def test_a_plugin_answering_something_else_than_job_kinds_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from importlib.metadata import EntryPoint
+
+    from raymon.server.plugins import PluginError, Plugins
+    from raymon.server.settings import Settings
+
+    (tmp_path / "plug_jobs_wrong.py").write_text(
+        "from raymon.server.plugins import hookimpl\n\n@hookimpl\ndef register_job_kinds():\n    return ['map']\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    plugins = Plugins.load(
+        Settings(), entry_points=[EntryPoint("plug_jobs_wrong", "plug_jobs_wrong", "raymon")]
+    )
+    with pytest.raises(PluginError, match="plug_jobs_wrong.*JobKind"):
+        plugins.job_kinds()

@@ -108,8 +108,11 @@ class _Context:
                 # inside finishing(): the same transaction (SQLite's write lock is not re-entrant)
                 job_store.heartbeat(self._session, self.job, self.backend.clock(), self.kind.lease_s)
             else:
-                with self._lock, self.backend.writing() as session:
-                    job_store.heartbeat(session, self.job, self.backend.clock(), self.kind.lease_s)
+                with self._lock:  # not while finishing() runs: it completes (or loses) the job itself
+                    if self.finished:
+                        return
+                    with self.backend.writing() as session:
+                        job_store.heartbeat(session, self.job, self.backend.clock(), self.kind.lease_s)
         except LeaseLost:
             self.lost = True
             raise
@@ -120,18 +123,19 @@ class _Context:
         """A write transaction that marks the job done before it commits; ``LeaseLost`` rolls it back."""
         if self.lost:
             raise LeaseLost(f"job {self.job.id} ({self.job.kind}) attempt {self.job.attempt} lost its lease")
-        with self.backend.writing() as session:
-            self._session, self._owner = session, threading.get_ident()
-            try:
-                yield session
+        with self._lock:
+            with self.backend.writing() as session:
+                self._session, self._owner = session, threading.get_ident()
                 try:
-                    job_store.complete(session, self.job, self.backend.clock())
-                except LeaseLost:
-                    self.lost = True
-                    raise
-            finally:
-                self._session = self._owner = None
-        self.finished = True
+                    yield session
+                    try:
+                        job_store.complete(session, self.job, self.backend.clock())
+                    except LeaseLost:
+                        self.lost = True
+                        raise
+                finally:
+                    self._session = self._owner = None
+            self.finished = True
 
 
 @dataclass
@@ -434,13 +438,13 @@ class Worker:
             return [ctx.job for ctx in self._running.values()]
 
     def _wind_down(self) -> None:
-        deadline = time.monotonic() + self.shutdown_grace_s
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        while time.monotonic() < started + self.shutdown_grace_s:  # a second signal sets the grace to 0
             with self._mutex:
                 threads = list(self._threads.values())
             if not threads:
                 break
-            threads[0].join(timeout=max(0.0, min(0.5, deadline - time.monotonic())))
+            threads[0].join(timeout=max(0.0, min(0.2, started + self.shutdown_grace_s - time.monotonic())))
         with self._mutex:
             left = list(self._running.values())
         for ctx in left:
