@@ -264,7 +264,7 @@ def test_a_bad_manifest_is_refused_whole_with_every_error_where_it_is_written(pr
     assert "second map action named 'eval'" in messages["actions.map[1].name"]
     assert "http(s) URL" in messages["actions.map[1].url"] and "ftp://" not in messages["actions.map[1].url"]
     assert "at least one input" in messages["actions.map[1].inputs"]
-    assert "did you mean 'reducer_interval_m" in messages["actions.reduce[0].reducer_interval_mins"]
+    assert "did you mean 'reducer_interval_" in messages["actions.reduce[0].reducer_interval_mins"]
     assert "unknown action kind 'sequence_map'" in messages["actions.sequence_map"]
     assert "either slicestr or space" in messages["slices[1]"]
     assert [(e["line"], e["column"]) for e in errors] == sorted((e["line"], e["column"]) for e in errors)

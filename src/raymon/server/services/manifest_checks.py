@@ -280,7 +280,7 @@ def _model_error(error: Any, errors: _Errors) -> None:
     if not _is_secret(loc) and isinstance(shown, str | int | float) and not isinstance(shown, bool):
         text = repr(shown) if isinstance(shown, str) else str(shown)
         message += f", got {text[:80]}"
-    errors.add(loc, f"{name or 'the manifest'} {message}" if loc else message)
+    errors.add(loc, f"{name} {message}" if loc and isinstance(loc[-1], str) else message)
 
 
 def _unknown_key(loc: Path) -> str:
