@@ -41,6 +41,7 @@ ALL_CHECKS = CHECKS.get_all()
 # needed only for a user not yet known): a case the fuzzer generated as valid gets a real one, so
 # "valid data is accepted" is checked on everything else.
 VALID_FILTERS = ["client==c1", 'n>3 && text=="a b"', "!(client==c0) || n<=2"]
+VALID_MANIFESTS = ["slices:\n  - slicestr: client==c1\n", "settings:\n  reducer_interval_s: 120\n"]
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -113,6 +114,10 @@ def test_every_answer_is_the_one_the_document_promises(
             case.path_parameters["project_id"] = fuzz_project.project_id
             if case.operation.path in INGEST_PATHS:
                 case.body = _in_project(case.body, fuzz_project.project_id)
+    if positive and case.method == "PUT" and case.operation.path.endswith("/manifest"):
+        # Only the manifest's own checks know valid YAML from invalid: a valid case gets a real manifest.
+        manifest = VALID_MANIFESTS[next(_CALLS) % len(VALID_MANIFESTS)]
+        case.body = {"config": manifest} if case.media_type == "application/json" else manifest
     if positive and case.query:
         if case.query.get("filter") is not None:
             case.query["filter"] = VALID_FILTERS[next(_CALLS) % len(VALID_FILTERS)]
