@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from manifest_fixtures import ManifestProject, plugin_env
 
 from raymon.api import RaymonAPI
 from raymon.exceptions import ManifestError
+from raymon.server.services import manifests
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "manifest.md"
 
@@ -441,16 +443,45 @@ def test_applying_the_redacted_text_again_keeps_the_stored_secrets(project: Mani
     assert errors[0]["path"] == "actions.alert[0].webhook" and "no alert action named 'slack_renamed'" in errors[0]["message"]
 
 
-def _stored_manifest(project: ManifestProject) -> Any:
+def _backend_on(server: RaymonServer) -> Any:
+    """A Backend of this test process on the server's database: another process, as a worker is."""
     from raymon.server.backend import build_backend
-    from raymon.server.services import manifests
     from raymon.server.settings import Settings
 
-    server = project.server
     settings = Settings.from_env({"RAYMON_DATA_DIR": str(server.data_dir)})
-    backend = build_backend(settings, database=server.database())
+    return build_backend(settings, database=server.database())
+
+
+def _stored_manifest(project: ManifestProject) -> Any:
+    backend = _backend_on(project.server)
     try:
         return manifests.current(backend, project.project_id)
+    finally:
+        backend.close()
+
+
+def test_current_sees_another_process_apply_within_a_second_its_own_at_once_and_is_cheap(
+    project: ManifestProject,
+) -> None:
+    backend = _backend_on(project.server)
+    try:
+        assert manifests.current(backend, project.project_id) is None
+        assert project.apply(ORIGINAL_SLICES_PAGE).status_code == 200  # by the server process
+        applied = time.monotonic()
+        while manifests.current(backend, project.project_id) is None:
+            assert time.monotonic() - applied < 1.0, "the apply of another process was not seen within 1 s"
+            time.sleep(0.01)
+        seen = manifests.current(backend, project.project_id)
+        assert seen is not None and seen.slices[0].slicestr == "client==Remax && app==v1.0.0"
+        calls = 20_000
+        started = time.perf_counter()
+        for _ in range(calls):
+            manifests.current(backend, project.project_id)
+        per_call = (time.perf_counter() - started) / calls
+        assert per_call < 100e-6, f"current() took {per_call * 1e6:.1f} us per call"
+        manifests.apply_manifest(backend, project.project_id, "settings:\n  reducer_interval_s: 120\n")
+        mine = manifests.current(backend, project.project_id)
+        assert mine is not None and mine.settings.default_interval_s() == 120  # no wait for the TTL
     finally:
         backend.close()
 
