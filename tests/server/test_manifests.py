@@ -9,13 +9,11 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import PostgresDatabases, RaymonServer
 from manifest_fixtures import ManifestProject, plugin_env
 
 from raymon.api import RaymonAPI
@@ -106,7 +104,9 @@ ORIGINALS = {
     "manifest page": ORIGINAL_MANIFEST_PAGE,
     "walkthrough visualisations": WALKTHROUGH_VISUALS,
     "walkthrough monitoring": WALKTHROUGH_MONITORING,
-    "walkthrough slices (the complete manifest)": ORIGINAL_MANIFEST_PAGE.replace("project_id: retinopathy", "project_id: retinopathy\n"),
+    "walkthrough slices (the complete manifest)": ORIGINAL_MANIFEST_PAGE.replace(
+        "project_id: retinopathy", "project_id: retinopathy\n"
+    ),
     "slices page": ORIGINAL_SLICES_PAGE,
 }
 
@@ -115,7 +115,15 @@ ALERT_URL = "https://alerts.example.com/raymon?token=alerttoken123"
 ALERT_SECRET = "whsec_c2VjcmV0c2VjcmV0c2VjcmV0"
 MAPPER_URL = "https://mapper.example.com/run?key=mappertoken456"
 MAPPER_SECRET = "whsec_bWFwcGVyc2VjcmV0bWFwcGVy"
-SECRETS = [SLACK_URL, ALERT_URL, ALERT_SECRET, MAPPER_URL, MAPPER_SECRET, "XXXXsecretslackpath", "alerttoken123"]
+SECRETS = [
+    SLACK_URL,
+    ALERT_URL,
+    ALERT_SECRET,
+    MAPPER_URL,
+    MAPPER_SECRET,
+    "XXXXsecretslackpath",
+    "alerttoken123",
+]
 WITH_SECRETS = f"""\
 actions:
   map:
@@ -138,22 +146,13 @@ actions:
 
 
 @pytest.fixture(scope="module")
-def manifest_server(
-    backend: str, postgres_databases: PostgresDatabases | None, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RaymonServer]:
+def manifest_server(make_module_server: Any) -> Any:
     """A real server whose plugins know img2html, profile_eval, profile_reducer, slack, webhook..."""
-    database_url = postgres_databases.create() if backend == "postgresql" and postgres_databases else ""
-    instance = RaymonServer(tmp_path_factory.mktemp(f"manifest-{backend}"), database_url, plugin_env())
-    try:
-        yield instance.start()
-    finally:
-        instance.stop()
-        if database_url and postgres_databases:
-            postgres_databases.drop(database_url)
+    return make_module_server(**plugin_env())
 
 
 @pytest.fixture
-def project(manifest_server: RaymonServer) -> ManifestProject:
+def project(manifest_server: Any) -> ManifestProject:
     return ManifestProject.create(manifest_server)
 
 
@@ -196,7 +195,9 @@ def _doc_yaml_blocks() -> list[tuple[int, str, bool]]:
     return blocks
 
 
-def test_every_yaml_example_of_the_docs_is_accepted_or_refused_as_the_docs_say(project: ManifestProject) -> None:
+def test_every_yaml_example_of_the_docs_is_accepted_or_refused_as_the_docs_say(
+    project: ManifestProject,
+) -> None:
     blocks = _doc_yaml_blocks()
     assert len(blocks) >= 8
     for line, text, refused in blocks:
@@ -241,7 +242,9 @@ slices:
 """
 
 
-def test_a_bad_manifest_is_refused_whole_with_every_error_where_it_is_written(project: ManifestProject) -> None:
+def test_a_bad_manifest_is_refused_whole_with_every_error_where_it_is_written(
+    project: ManifestProject,
+) -> None:
     good = project.apply(project.manifest(ORIGINAL_MANIFEST_PAGE))
     assert good.status_code == 200
     errors = _refused(project.apply(BAD))
@@ -259,7 +262,9 @@ def test_a_bad_manifest_is_refused_whole_with_every_error_where_it_is_written(pr
     assert where["slices[1]"] == (26, 5)
     messages = {e["path"]: e["message"] for e in errors}
     assert "'not-this-project'" in messages["project_id"] and project.project_id in messages["project_id"]
-    assert messages["actions.visualize[0].function"].startswith("unknown visualisation type 'img2htm'; known: ")
+    assert messages["actions.visualize[0].function"].startswith(
+        "unknown visualisation type 'img2htm'; known: "
+    )
     assert "img2html" in messages["actions.visualize[0].function"]
     assert "never uploaded" in messages["actions.map[0].profile"]
     assert "ref must be" in messages["actions.map[0].inputs.output"]
@@ -277,12 +282,16 @@ def test_a_bad_manifest_is_refused_whole_with_every_error_where_it_is_written(pr
 
 def test_a_yaml_syntax_error_names_its_line_and_column(project: ManifestProject) -> None:
     # The original's "native types" snippet, as printed: a mapping value where none may start.
-    errors = _refused(project.apply("actions:\n  visualize:\n    - name: show_pred\n        data: model_prediction\n"))
+    errors = _refused(
+        project.apply("actions:\n  visualize:\n    - name: show_pred\n        data: model_prediction\n")
+    )
     assert len(errors) == 1 and errors[0]["message"].startswith("YAML syntax: ")
     assert errors[0]["line"] == 4
 
 
-def test_the_original_lambda_hook_actions_are_refused_pointing_to_the_webhook_mapper(project: ManifestProject) -> None:
+def test_the_original_lambda_hook_actions_are_refused_pointing_to_the_webhook_mapper(
+    project: ManifestProject,
+) -> None:
     text = """\
 actions:
   map:
@@ -298,7 +307,10 @@ actions:
 """
     errors = _refused(project.apply(text))
     assert len(errors) == 1, errors  # not also "unknown key 'settings'"
-    assert errors[0]["path"] == "actions.map[0].mapper_type" and (errors[0]["line"], errors[0]["column"]) == (4, 20)
+    assert errors[0]["path"] == "actions.map[0].mapper_type" and (errors[0]["line"], errors[0]["column"]) == (
+        4,
+        20,
+    )
     assert "mapper_type: webhook" in errors[0]["message"]
     assert "verysecretawskey" not in project.apply(text).text
 
@@ -313,7 +325,9 @@ def test_the_alert_under_visualize_of_the_original_page_is_refused_saying_where_
     assert "hooks.slack.com" not in project.apply(text).text
 
 
-def test_missing_inputs_unknown_reducers_and_profiles_are_named_from_the_registry(project: ManifestProject) -> None:
+def test_missing_inputs_unknown_reducers_and_profiles_are_named_from_the_registry(
+    project: ManifestProject,
+) -> None:
     text = """\
 actions:
   map:
@@ -326,10 +340,13 @@ actions:
 """
     errors = {e["path"]: e["message"] for e in _refused(project.apply(text))}
     assert errors["actions.map[0].inputs"] == "'inputs' is required"
-    assert "profile 'other@1.0' was never uploaded to this project (uploaded: retinopathy@3.0.0)" in errors[
-        "actions.map[0].profile"
-    ]
-    assert errors["actions.reduce[0].reducer_type"].startswith("unknown reducer type 'profile_reducer .'; known: ")
+    assert (
+        "profile 'other@1.0' was never uploaded to this project (uploaded: retinopathy@3.0.0)"
+        in errors["actions.map[0].profile"]
+    )
+    assert errors["actions.reduce[0].reducer_type"].startswith(
+        "unknown reducer type 'profile_reducer .'; known: "
+    )
     assert "profile_reducer" in errors["actions.reduce[0].reducer_type"].split("known: ")[1]
 
 
@@ -349,7 +366,9 @@ def test_duplicate_keys_and_non_mappings_are_refused(project: ManifestProject) -
 # --- versions -------------------------------------------------------------------------------------
 
 
-def test_every_applied_version_is_kept_and_the_same_text_again_is_no_new_version(project: ManifestProject) -> None:
+def test_every_applied_version_is_kept_and_the_same_text_again_is_no_new_version(
+    project: ManifestProject,
+) -> None:
     first = project.apply(ORIGINAL_SLICES_PAGE).json()
     again = project.apply(ORIGINAL_SLICES_PAGE).json()
     assert (first["version"], first["changed"]) == (1, True)
@@ -414,7 +433,9 @@ def test_webhook_urls_and_secrets_are_never_shown_back(project: ManifestProject)
     assert document["actions"]["map"][0]["url"] == "<redacted>"
     assert "# from the Slack app page" in shown  # the text is the user's, comments kept
     # A bad manifest holding secrets: the errors do not quote them.
-    bad = WITH_SECRETS.replace(SLACK_URL, "hooks.slack.com/XXXXsecretslackpath").replace("format: alertmanager", "format: [1]")
+    bad = WITH_SECRETS.replace(SLACK_URL, "hooks.slack.com/XXXXsecretslackpath").replace(
+        "format: alertmanager", "format: [1]"
+    )
     refused = project.apply(bad)
     assert refused.status_code == 422
     answers.append(refused.text)
@@ -440,10 +461,13 @@ def test_applying_the_redacted_text_again_keeps_the_stored_secrets(project: Mani
     assert (stored.actions.map[0].url, stored.actions.map[0].secret) == (MAPPER_URL, MAPPER_SECRET)
     renamed = edited.replace("name: slack_alerting", "name: slack_renamed")
     errors = _refused(project.apply(renamed))
-    assert errors[0]["path"] == "actions.alert[0].webhook" and "no alert action named 'slack_renamed'" in errors[0]["message"]
+    assert (
+        errors[0]["path"] == "actions.alert[0].webhook"
+        and "no alert action named 'slack_renamed'" in errors[0]["message"]
+    )
 
 
-def _backend_on(server: RaymonServer) -> Any:
+def _backend_on(server: Any) -> Any:
     """A Backend of this test process on the server's database: another process, as a worker is."""
     from raymon.server.backend import build_backend
     from raymon.server.settings import Settings
@@ -491,7 +515,9 @@ def test_current_sees_another_process_apply_within_a_second_its_own_at_once_and_
 
 def test_the_client_applies_reads_and_lists_and_raises_every_error(project: ManifestProject) -> None:
     api = RaymonAPI(url=project.server.url, api_key=project.admin_key)
-    resp = api.orchestration_apply(project_id=project.project_id, cfg=project.manifest(ORIGINAL_MANIFEST_PAGE))
+    resp = api.orchestration_apply(
+        project_id=project.project_id, cfg=project.manifest(ORIGINAL_MANIFEST_PAGE)
+    )
     assert resp.ok and resp.json()["version"] == 1
     assert api.orchestration_get(project.project_id) == project.manifest(ORIGINAL_MANIFEST_PAGE)
     with pytest.raises(ManifestError) as refused:
@@ -501,7 +527,7 @@ def test_the_client_applies_reads_and_lists_and_raises_every_error(project: Mani
     assert [v["version"] for v in api.manifest_history(project.project_id).json()["versions"]] == [1]
 
 
-def _cli(server: RaymonServer, *args: str) -> subprocess.CompletedProcess[str]:
+def _cli(server: Any, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in server.environment().items() if not k.startswith("RAYMON_INIT")}
     env.update(plugin_env())
     return subprocess.run(

@@ -28,9 +28,11 @@ _TEXT_SCHEMA = {"type": "string", "description": "The manifest's YAML text (docs
 _APPLY_BODY = {
     "requestBody": {
         "required": True,
-        "description": "The manifest: its YAML text, or the original client's JSON {\"config\": \"<yaml>\"}",
+        "description": 'The manifest: its YAML text, or the original client\'s JSON {"config": "<yaml>"}',
         "content": {
-            **{media: {"schema": _TEXT_SCHEMA} for media in ("text/yaml", "application/x-yaml", "text/plain")},
+            **{
+                media: {"schema": _TEXT_SCHEMA} for media in ("text/yaml", "application/x-yaml", "text/plain")
+            },
             "application/json": {
                 "schema": {
                     "type": "object",
@@ -88,7 +90,9 @@ async def manifest_apply(request: Request, access: AdminAccess) -> Any:
 def manifest_get(
     request: Request,
     access: ReadAccess,
-    version: int | None = Query(None, ge=1, le=2**31 - 1, description="An earlier version (default: current)"),
+    version: int | None = Query(
+        None, ge=1, le=2**31 - 1, description="An earlier version (default: current)"
+    ),
 ) -> dict[str, Any]:
     """The manifest in force (or one version): `{"project_id", "version", "applied_at", "config"}`.
 

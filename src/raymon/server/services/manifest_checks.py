@@ -104,7 +104,9 @@ class _Errors:
         self.items: list[ManifestError] = []
         self.muted: list[Path] = []  # actions refused whole: their other errors are noise
 
-    def add(self, path: Path, message: str, *, at_key: bool = False, position: Position | None = None) -> None:
+    def add(
+        self, path: Path, message: str, *, at_key: bool = False, position: Position | None = None
+    ) -> None:
         if any(path[: len(m)] == m for m in self.muted):
             return
         where = position or self.loaded.position(path, at_key=at_key)
@@ -441,7 +443,9 @@ def _check_alert(action: dict[str, Any], path: Path, errors: _Errors) -> None:
                 _check_slicestr(slicestr, path + ("slices", i), errors)
     fmt = action.get("format")
     if isinstance(fmt, str) and fmt not in ALERT_FORMATS:
-        errors.add(path + ("format",), f"unknown format {fmt!r}: leave it out or use {', '.join(ALERT_FORMATS)}")
+        errors.add(
+            path + ("format",), f"unknown format {fmt!r}: leave it out or use {', '.join(ALERT_FORMATS)}"
+        )
 
 
 def _check_slicestr(slicestr: str, path: Path, errors: _Errors) -> None:

@@ -101,7 +101,9 @@ def apply_manifest(backend: Backend, project_id: str, yaml_text: str) -> Applied
             continue  # another apply of this project committed first: check again against it
         _forget(backend, project_id)
         return _applied(row, changed=True)
-    raise RuntimeError(f"could not apply the manifest of {project_id!r}: {_APPLY_ATTEMPTS} concurrent applies")
+    raise RuntimeError(
+        f"could not apply the manifest of {project_id!r}: {_APPLY_ATTEMPTS} concurrent applies"
+    )
 
 
 def _applied(row: ManifestRow, *, changed: bool) -> AppliedManifest:
@@ -224,6 +226,7 @@ def history(backend: Backend, project_id: str) -> dict[str, Any]:
     return {
         "project_id": project_id,
         "versions": [
-            {"version": r.version, "applied_at": r.created_at.isoformat(timespec="microseconds")} for r in rows
+            {"version": r.version, "applied_at": r.created_at.isoformat(timespec="microseconds")}
+            for r in rows
         ],
     }

@@ -52,10 +52,7 @@ def latest_version(session: Session, project_id: str) -> int | None:
 def latest(session: Session, project_id: str) -> ManifestRow | None:
     """The project's current manifest (its highest version)."""
     manifest = session.scalars(
-        select(Manifest)
-        .where(Manifest.project_id == project_id)
-        .order_by(Manifest.version.desc())
-        .limit(1)
+        select(Manifest).where(Manifest.project_id == project_id).order_by(Manifest.version.desc()).limit(1)
     ).first()
     return None if manifest is None else _row(manifest)
 
