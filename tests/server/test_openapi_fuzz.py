@@ -32,6 +32,10 @@ INGEST_PATHS = ("/api/v1/projects/{project_id}/ingest", "/api/v1/projects/{proje
 # An ingest body is judged record by record: an array with some bad events stores the good ones and
 # answers 207 naming the bad (docs/server.md), so for those routes a refusal of invalid data is a 4xx or a 207.
 INGEST_REFUSALS = ["4xx", 207]
+# A body the schema calls valid (any text) is a manifest only the server's checks can judge (docs/manifest.md):
+# refusing it with 422 and every error is an answer the document promises, as accepting it is.
+MANIFEST_PATH = "/api/v1/projects/{project_id}/manifest"
+MANIFEST_ANSWERS = ["2xx", 401, 403, 404, 422]
 
 load_all_checks()
 ALL_CHECKS = CHECKS.get_all()
@@ -76,6 +80,13 @@ def api_schema(server: Any, fuzz_project: QueryProject) -> Any:
                     "checks": {"negative_data_rejection": {"expected-statuses": INGEST_REFUSALS}},
                 }
                 for path in INGEST_PATHS
+            ]
+            + [
+                {
+                    "include-path": MANIFEST_PATH,
+                    "include-method": "PUT",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": MANIFEST_ANSWERS}},
+                }
             ]
         }
     )

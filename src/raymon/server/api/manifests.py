@@ -25,14 +25,15 @@ router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["manifest"])
 
 YAML_MEDIA_TYPES = ("text/yaml", "application/yaml", "application/x-yaml", "text/x-yaml", "text/plain")
 _TEXT_SCHEMA = {"type": "string", "description": "The manifest's YAML text (docs/manifest.md)"}
+# A YAML body's schema describes the document it holds: a mapping (project_id, actions, slices, settings).
+_DOCUMENT_SCHEMA = {"type": "object", "description": "The manifest document (docs/manifest.md)"}
 _APPLY_BODY = {
     "requestBody": {
         "required": True,
-        "description": 'The manifest: its YAML text, or the original client\'s JSON {"config": "<yaml>"}',
+        "description": "The manifest: its YAML text (text/plain is taken too), or the original client's JSON "
+        '{"config": "<yaml text>"}',
         "content": {
-            **{
-                media: {"schema": _TEXT_SCHEMA} for media in ("text/yaml", "application/x-yaml", "text/plain")
-            },
+            **{media: {"schema": _DOCUMENT_SCHEMA} for media in ("text/yaml", "application/x-yaml")},
             "application/json": {
                 "schema": {
                     "type": "object",

@@ -110,7 +110,8 @@ INGEST_DESCRIPTION = (
 )
 MANIFEST_REFUSAL = {
     "type": "object",
-    "required": ["detail", "errors"],
+    "description": "Error's detail, and when the manifest itself was refused, its every error",
+    "required": ["detail"],
     "properties": {
         "detail": {"type": "string", "description": "The errors in one sentence"},
         "errors": {
