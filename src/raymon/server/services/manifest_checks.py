@@ -352,7 +352,7 @@ def _check_actions(data: dict[str, Any], plugins: Plugins, profiles: set[str], e
             if "inputs" in action:
                 _check_inputs(action["inputs"], path + ("inputs",), errors)
             for field in ("url", "webhook"):
-                if isinstance(action.get(field), str):
+                if isinstance(action.get(field), str) and action[field] != REDACTED:
                     _check_url(action[field], path + (field,), errors)
             if kind == "map":
                 _check_map(action, path, profiles, errors)

@@ -13,6 +13,7 @@ nothing of what a manifest means, and never touches the database.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,17 +121,22 @@ def replace_scalars(text: str, loaded: LoadedYaml, replacements: Mapping[Path, s
 
     Paths that are not scalars are left as they are. Line breaks that ended a block scalar are kept.
     """
-    spans = []
+    spans: dict[tuple[int, int], str] = {}  # an anchored node reached through aliases is one span
     for path, new_text in replacements.items():
         node = loaded.values.get(path)
         if isinstance(node, ScalarNode):
-            spans.append((node.start_mark.index, node.end_mark.index, new_text))
+            spans[(node.start_mark.index, node.end_mark.index)] = new_text
     out = text
-    for start, end, new_text in sorted(spans, reverse=True):
+    for (start, end), new_text in sorted(spans.items(), reverse=True):
         old = out[start:end]
+        properties = _PROPERTIES.match(old)  # an anchor (&name) or tag (!tag) before the value stays
+        head = properties.group() if properties else ""
         tail = old[len(old.rstrip()) :] if "\n" in old else ""
-        out = out[:start] + new_text + tail + out[end:]
+        out = out[:start] + head + new_text + tail + out[end:]
     return out
+
+
+_PROPERTIES = re.compile(r"(?:[&!]\S*\s+)+")
 
 
 def quoted(value: str) -> str:

@@ -38,6 +38,7 @@ from raymon.server.services.manifest_checks import (
     check_manifest,
 )
 from raymon.server.services.manifest_yaml import Path, YamlProblem, load, quoted, replace_scalars
+from raymon.server.store import accounts as account_store
 from raymon.server.store import manifests as manifest_store
 from raymon.server.store import profiles as profile_store
 from raymon.server.store.manifests import ManifestRow, VersionTaken
@@ -85,6 +86,8 @@ def apply_manifest(backend: Backend, project_id: str, yaml_text: str) -> Applied
     """Check ``yaml_text`` and store it as the project's next version (``ManifestRefused`` when it is bad)."""
     for _ in range(_APPLY_ATTEMPTS):
         with backend.reading() as session:
+            if account_store.get_project(session, project_id) is None:
+                raise NotFoundError(f"no project {project_id!r}")
             previous_row = manifest_store.latest(session, project_id)
             profiles = {f"{p.name}@{p.version}" for p in profile_store.list_all(session, project_id)}
         previous = _model(previous_row)
