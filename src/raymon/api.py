@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from raymon import config
-from raymon.exceptions import ConfigurationError
+from raymon.exceptions import ConfigurationError, ManifestError
 from raymon.loggers.api import auth_headers, resolve_url
 from raymon.wire import Event
 
@@ -365,6 +365,42 @@ class RaymonAPI:
         """A stored profile's JSON by ``"name@version"`` (or ``name`` and ``version``)."""
         ref = f"{profile}@{version}" if version is not None else profile
         return self.get(f"/api/v1/projects/{_seg(project_id)}/profiles/{_seg(ref)}")
+
+    # -- manifest ----------------------------------------------------------------------------
+    def orchestration_apply(self, project_id: str, cfg: str) -> Response:
+        """Apply a manifest (``cfg``: its YAML text) to the project, as the original client did.
+
+        Answers the response; its JSON is ``{"project_id", "version", "applied_at", "changed",
+        "config"}``. A manifest the backend refuses raises ``raymon.exceptions.ManifestError``
+        whose ``errors`` hold every ``{"path", "line", "column", "message"}`` (nothing is applied);
+        other refusals (a key without the ``admin`` scope...) are answered as responses.
+        """
+        resp = self.put(
+            f"/api/v1/projects/{_seg(project_id)}/manifest",
+            content=cfg.encode("utf-8"),
+            headers={"Content-Type": "text/yaml; charset=utf-8"},
+        )
+        if resp.status_code == 422:
+            body = resp.json()
+            errors = body.get("errors") if isinstance(body, dict) else None
+            if isinstance(errors, list):
+                lines = "\n".join(f"  line {e['line']}, column {e['column']}: {e['message']}" for e in errors)
+                raise ManifestError(f"the manifest was refused ({len(errors)} error(s)):\n{lines}", errors)
+        return resp
+
+    def orchestration_get(self, project_id: str, version: int | None = None) -> str:
+        """The YAML text of the project's manifest (secrets shown as ``"<redacted>"``), as the original client.
+
+        Raises ``httpx.HTTPStatusError`` when the backend refuses (404: no manifest applied yet).
+        """
+        resp = self.get(f"/api/v1/projects/{_seg(project_id)}/manifest", params={"version": version})
+        resp.raise_for_status()
+        config: str = resp.json()["config"]
+        return config
+
+    def manifest_history(self, project_id: str) -> Response:
+        """Every applied version, newest first: ``{"project_id", "versions": [{"version", "applied_at"}]}``."""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/manifest/history")
 
     def __repr__(self) -> str:
         return f"RaymonAPI(url={self.url!r})"

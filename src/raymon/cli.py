@@ -560,5 +560,84 @@ def user_role(email: str, project_id: str, role: str, data_dir: str | None) -> N
     click.echo(f"{email} is {role} of {project_id}")
 
 
+# --- manifests ---------------------------------------------------------------------------------
+
+
+@main.group(
+    cls=_OrderedGroup,
+    short_help="Apply, show and list a project's manifest.",
+    epilog=_example("raymon manifest apply manifest.yaml --project demo"),
+)
+def manifest() -> None:
+    """Apply, show and list a project's manifest (docs/manifest.md)."""
+
+
+_project_option = click.option("--project", "project_id", required=True, help="The project's id.")
+
+
+@manifest.command(
+    "apply",
+    short_help="Apply a manifest file to a project.",
+    epilog=_example("raymon manifest apply manifest.yaml --project demo"),
+)
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@_project_option
+@_data_dir_option
+def manifest_apply(file: str, project_id: str, data_dir: str | None) -> None:
+    """Apply the manifest FILE ("-": standard input) as the project's next version.
+
+    A bad manifest is refused whole: every error is printed as FILE:LINE:COLUMN: message and
+    the exit code is 1; the previous manifest stays in force.
+    """
+    from raymon.server.services import manifests
+
+    with click.open_file(file, encoding="utf-8") as handle:
+        text = handle.read()
+    with _backend(data_dir) as backend:
+        try:
+            applied = manifests.apply_manifest(backend, project_id, text)
+        except manifests.ManifestRefused as refused:
+            for error in refused.errors:
+                click.echo(f"{file}:{error.line}:{error.column}: {error.message}", err=True)
+            click.echo(f"raymon: error: {file}: {len(refused.errors)} error(s), nothing applied", err=True)
+            click.get_current_context().exit(1)
+    state = "applied" if applied.changed else "unchanged (the same text as the current version)"
+    click.echo(f"{file}: {state}: project {project_id} manifest version {applied.version}")
+
+
+@manifest.command(
+    "show",
+    short_help="Print a project's manifest (secrets redacted).",
+    epilog=_example("raymon manifest show --project demo", "raymon manifest show --project demo --version 2"),
+)
+@_project_option
+@click.option("--version", type=click.IntRange(min=1), default=None, help="An earlier version.")
+@_data_dir_option
+def manifest_show(project_id: str, version: int | None, data_dir: str | None) -> None:
+    """Print the YAML text of the project's manifest in force (or --version N), secrets as "<redacted>"."""
+    from raymon.server.services import manifests
+
+    with _backend(data_dir) as backend:
+        shown = manifests.shown(backend, project_id, version)
+    click.echo(shown["config"], nl=not shown["config"].endswith("\n"))
+
+
+@manifest.command(
+    "history",
+    short_help="List the applied versions of a project's manifest.",
+    epilog=_example("raymon manifest history --project demo"),
+)
+@_project_option
+@_data_dir_option
+def manifest_history(project_id: str, data_dir: str | None) -> None:
+    """List every applied version, newest first: version and time applied, tab-separated."""
+    from raymon.server.services import manifests
+
+    with _backend(data_dir) as backend:
+        listed = manifests.history(backend, project_id)
+    for item in listed["versions"]:
+        click.echo(f"{item['version']}\t{item['applied_at']}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

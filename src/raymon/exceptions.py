@@ -61,3 +61,11 @@ class ConfigurationError(RaymonError, ValueError):
     def __init__(self, setting: str, message: str) -> None:
         super().__init__(message)
         self.setting = setting
+
+
+class ManifestError(RaymonError, ValueError):
+    """The backend refused a manifest; ``errors`` lists each ``{"path", "line", "column", "message"}``."""
+
+    def __init__(self, message: str, errors: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.errors = errors

@@ -250,3 +250,23 @@ def make_server(
         instance.stop()
         if database_url and postgres_databases:
             postgres_databases.drop(database_url)
+
+
+@pytest.fixture(scope="module")
+def make_module_server(
+    backend: str, postgres_databases: PostgresDatabases | None, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
+    """``make_server`` for a whole test module: ``make_module_server(**env)``, stopped after the module."""
+    started: list[tuple[RaymonServer, str]] = []
+
+    def factory(*args: str, **env: str) -> RaymonServer:
+        database_url = postgres_databases.create() if backend == "postgresql" and postgres_databases else ""
+        instance = RaymonServer(tmp_path_factory.mktemp(f"server-{backend}"), database_url, env)
+        started.append((instance, database_url))
+        return instance.start(*args)
+
+    yield factory
+    for instance, database_url in started:
+        instance.stop()
+        if database_url and postgres_databases:
+            postgres_databases.drop(database_url)

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+import yaml
 from hypothesis import HealthCheck, Phase, settings
 from query_events import QueryProject, event, tags_event
 from schemathesis.checks import CHECKS, load_all_checks
@@ -28,10 +29,15 @@ from raymon.server.services.text_params import TEXT_PARAM_MAX
 
 EXAMPLES_PER_OPERATION = 30
 _CALLS = itertools.count()
+_MANIFEST_CALLS = itertools.count()
 INGEST_PATHS = ("/api/v1/projects/{project_id}/ingest", "/api/v1/projects/{project_id}/ingest_batch")
 # An ingest body is judged record by record: an array with some bad events stores the good ones and
 # answers 207 naming the bad (docs/server.md), so for those routes a refusal of invalid data is a 4xx or a 207.
 INGEST_REFUSALS = ["4xx", 207]
+# A body the schema calls valid (any text) is a manifest only the server's checks can judge (docs/manifest.md):
+# refusing it with 422 and every error is an answer the document promises, as accepting it is.
+MANIFEST_PATH = "/api/v1/projects/{project_id}/manifest"
+MANIFEST_ANSWERS = ["2xx", 401, 403, 404, 422]
 
 load_all_checks()
 ALL_CHECKS = CHECKS.get_all()
@@ -41,6 +47,7 @@ ALL_CHECKS = CHECKS.get_all()
 # needed only for a user not yet known): a case the fuzzer generated as valid gets a real one, so
 # "valid data is accepted" is checked on everything else.
 VALID_FILTERS = ["client==c1", 'n>3 && text=="a b"', "!(client==c0) || n<=2"]
+VALID_MANIFESTS = ["slices:\n  - slicestr: client==c1\n", "settings:\n  reducer_interval_s: 120\n"]
 
 
 @schemathesis.serializer("application/x-ndjson")
@@ -76,6 +83,13 @@ def api_schema(server: Any, fuzz_project: QueryProject) -> Any:
                 }
                 for path in INGEST_PATHS
             ]
+            + [
+                {
+                    "include-path": MANIFEST_PATH,
+                    "include-method": "PUT",
+                    "checks": {"positive_data_acceptance": {"expected-statuses": MANIFEST_ANSWERS}},
+                }
+            ]
         }
     )
     return schemathesis.openapi.from_url(f"{server.url}/openapi.json", config=config)
@@ -109,10 +123,18 @@ def test_every_answer_is_the_one_the_document_promises(
         # Mostly the project with data (the query code runs); sometimes the fuzzer's own (403 path).
         # A project id that is itself the invalid part of a negative case stays, or the case would be valid.
         generated = str(case.path_parameters["project_id"])
-        if next(_CALLS) % 5 and "\x00" not in generated and len(generated) <= TEXT_PARAM_MAX:
+        calls = _MANIFEST_CALLS if "/manifest" in case.operation.path else _CALLS  # others' draws unchanged
+        if next(calls) % 5 and "\x00" not in generated and len(generated) <= TEXT_PARAM_MAX:
             case.path_parameters["project_id"] = fuzz_project.project_id
             if case.operation.path in INGEST_PATHS:
                 case.body = _in_project(case.body, fuzz_project.project_id)
+    if positive and case.method == "PUT" and case.operation.path == MANIFEST_PATH:
+        # Only the manifest's own checks know a good manifest: a valid case mostly gets a real one.
+        manifest = VALID_MANIFESTS[next(_MANIFEST_CALLS) % len(VALID_MANIFESTS)]
+        if case.media_type == "application/json":
+            case.body = {"config": manifest}
+        else:  # schemathesis writes a YAML body as YAML: give it the document, not its text
+            case.body = yaml.safe_load(manifest)
     if positive and case.query:
         if case.query.get("filter") is not None:
             case.query["filter"] = VALID_FILTERS[next(_CALLS) % len(VALID_FILTERS)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from raymon.server.api import admin, exports, ingest, jobs, objects, profiles, tags, traces
+from raymon.server.api import admin, exports, ingest, jobs, manifests, objects, profiles, tags, traces
 
 ROUTERS: list[APIRouter] = [
     admin.router,
@@ -19,4 +19,5 @@ ROUTERS: list[APIRouter] = [
     exports.router,
     profiles.router,
     jobs.router,
+    manifests.router,
 ]

@@ -60,6 +60,8 @@ _EXTRA_ERRORS = {
     "export_dataset": {404},
     "ingest": {400, 413, 415, 429},
     "ingest_batch": {400, 413, 415, 429},
+    "manifest_apply": {415},
+    "manifest_get": {404},
 }
 _STREAMED = {
     "export_dataset": {
@@ -106,6 +108,28 @@ INGEST_DESCRIPTION = (
     "Raymon client's records; the schema below describes the events. Each record is judged on its own: "
     "200 when all were stored (now or before), 207 when some were refused, 422 when all were."
 )
+MANIFEST_REFUSAL = {
+    "type": "object",
+    "description": "Error's detail, and when the manifest itself was refused, its every error",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "The errors in one sentence"},
+        "errors": {
+            "type": "array",
+            "description": "Every error of the manifest, where it is written (1-based line and column)",
+            "items": {
+                "type": "object",
+                "required": ["path", "line", "column", "message"],
+                "properties": {
+                    "path": {"type": "string", "description": "e.g. actions.map[0].mapper_type"},
+                    "line": {"type": "integer", "minimum": 1},
+                    "column": {"type": "integer", "minimum": 1},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+}
 EXAMPLE_EVENT = {
     "v": 1,
     "event_id": "0b1c6f4e-8f0e-4a57-9b8e-0d5f2f0c3a11",
@@ -276,6 +300,11 @@ def _document_operation(operation: dict[str, Any], route: APIRoute, path: str) -
         responses["200"]["content"] = copy.deepcopy(_STREAMED[name])
     if name in _INGEST_ROUTES:
         _document_ingest(operation)
+    if name == "manifest_apply":
+        responses["422"] = {
+            "description": "The manifest was refused (every error listed); the previous one stays in force",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ManifestRefusal"}}},
+        }
     _state_rules(operation, name)
 
 
@@ -311,6 +340,7 @@ def document(schema: dict[str, Any], app: FastAPI) -> dict[str, Any]:
     schemas["Error"] = Error.model_json_schema()
     schemas["IngestResult"] = INGEST_RESULT
     schemas["NoNulJson"] = NO_NUL_JSON
+    schemas["ManifestRefusal"] = MANIFEST_REFUSAL
     schemas.update(wire_schemas())
     for model, fields in _BODY_FIELD_RULES.items():
         properties = schemas[model]["properties"]
