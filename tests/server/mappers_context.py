@@ -61,7 +61,9 @@ def pending_jobs(backend: Backend, kind: str) -> list[ClaimedJob]:
             .order_by(Job.id)
         ).all()
     until = datetime.now(UTC) + timedelta(minutes=1)
-    return [ClaimedJob(r.id, r.kind, r.key, r.project_id, r.payload, r.attempts + 1, "test", until) for r in rows]
+    return [
+        ClaimedJob(r.id, r.kind, r.key, r.project_id, r.payload, r.attempts + 1, "test", until) for r in rows
+    ]
 
 
 def run_one(backend: Backend, handler: JobHandler, job: ClaimedJob, outcomes: Outcomes) -> None:
@@ -101,12 +103,12 @@ def run_jobs(
         barrier = threading.Barrier(threads)
         chunks = [jobs[i::threads] for i in range(threads)]
 
-        def work(chunk: Sequence[ClaimedJob]) -> None:
+        def work(chunk: Sequence[ClaimedJob], barrier: threading.Barrier) -> None:
             barrier.wait()
             for job in chunk:
                 run_one(backend, handler, job, outcomes)
 
-        workers = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
+        workers = [threading.Thread(target=work, args=(chunk, barrier)) for chunk in chunks]
         for w in workers:
             w.start()
         for w in workers:
@@ -117,7 +119,11 @@ def run_jobs(
 def jobs_of(backend: Backend, kind: str = "map") -> list[Any]:
     with backend.reading() as session:
         return list(
-            session.execute(select(Job.key, Job.status, Job.attempts, Job.payload).where(Job.kind == kind).order_by(Job.id))
+            session.execute(
+                select(Job.key, Job.status, Job.attempts, Job.payload)
+                .where(Job.kind == kind)
+                .order_by(Job.id)
+            )
         )
 
 

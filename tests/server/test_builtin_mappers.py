@@ -14,17 +14,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from mappers_context import jobs_of, plugins_with, run_jobs
 from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook
 
 import raymon.types as rt
-from mappers_context import jobs_of, plugins_with, run_jobs
 from raymon import ActualComponent, EvalComponent, InputComponent, ModelProfile, OutputComponent
 from raymon.profiling import MeanScore
-from raymon.profiling.extractors.structured import AbsoluteRegressionError, ElementExtractor, generate_components
+from raymon.profiling.extractors.structured import (
+    AbsoluteRegressionError,
+    ElementExtractor,
+    generate_components,
+)
 from raymon.server.backend import Backend, build_backend
 from raymon.server.engine.builtin_mappers import retry_after_s, webhook_message_id
-from raymon.server.engine.manifest import Actions, MapAction, Manifest
+from raymon.server.engine.manifest import Actions, Manifest, MapAction
 from raymon.server.engine.mappers import handle_map
 from raymon.server.services import auth
 from raymon.server.services.ingest import ingest_records
@@ -101,7 +105,9 @@ def houses_profile() -> tuple[ModelProfile, pd.DataFrame]:
         scores=[MeanScore(name="MAE", inputs=["abs_error"], preference="low")],
     )
     predictions = (df["GrLivArea"].to_numpy(dtype=float) * 110.0 + 10_000.0)[:, None]
-    profile.build(input=df[features], output=predictions, actual=df["SalePrice"].to_numpy()[:, None], silent=True)
+    profile.build(
+        input=df[features], output=predictions, actual=df["SalePrice"].to_numpy()[:, None], silent=True
+    )
     return profile, df
 
 
@@ -125,9 +131,13 @@ def test_profile_eval_tags_a_prediction_with_its_late_actual_once_in_the_profile
         ),
     )
     houses = df.head(5)
-    predictions = {f"h{i}": float(row.GrLivArea) * 110.0 + 10_000.0 for i, row in enumerate(houses.itertuples())}
+    predictions = {
+        f"h{i}": float(row.GrLivArea) * 110.0 + 10_000.0 for i, row in enumerate(houses.itertuples())
+    }
     # the service logs each prediction at request time...
-    ingest_records(backend, PID, [obj(t, "model_prediction", rt.Numpy(np.array([p]))) for t, p in predictions.items()])
+    ingest_records(
+        backend, PID, [obj(t, "model_prediction", rt.Numpy(np.array([p]))) for t, p in predictions.items()]
+    )
     run_jobs(backend, handle_map)
     assert all("abs_error" not in tags_of(backend, t) for t in predictions)
     # ...a labelling service logs the actuals days later, one at a time
@@ -136,17 +146,23 @@ def test_profile_eval_tags_a_prediction_with_its_late_actual_once_in_the_profile
     run_jobs(backend, handle_map)
     for (trace_id, predicted), price in zip(predictions.items(), houses["SalePrice"], strict=True):
         type_, group, value, _ = tags_of(backend, trace_id)["abs_error"]
-        assert (type_, group) == ("profile-score", "houses@1.0.0") and value == pytest.approx(abs(predicted - price))
+        assert (type_, group) == ("profile-score", "houses@1.0.0") and value == pytest.approx(
+            abs(predicted - price)
+        )
         with backend.reading() as session:
             [run] = mapper_runs.runs_of_trace(session, PID, trace_id)
         assert (run.status, run.n_tags) == ("done", 1)
     # a re-sent actual (a new event: the labeller's retry) runs nothing again
     ingest_records(backend, PID, [obj("h0", "actual", rt.Numpy(np.array([1.0])))])
     run_jobs(backend, handle_map)
-    assert tags_of(backend, "h0")["abs_error"][2] == pytest.approx(abs(predictions["h0"] - houses["SalePrice"].iloc[0]))
+    assert tags_of(backend, "h0")["abs_error"][2] == pytest.approx(
+        abs(predictions["h0"] - houses["SalePrice"].iloc[0])
+    )
 
 
-def test_profile_eval_naming_a_profile_never_stored_leaves_an_error_tag(engine: tuple[Backend, Current]) -> None:
+def test_profile_eval_naming_a_profile_never_stored_leaves_an_error_tag(
+    engine: tuple[Backend, Current],
+) -> None:
     backend, current = engine
     current.manifest = Manifest(
         project_id=PID,
@@ -161,10 +177,17 @@ def test_profile_eval_naming_a_profile_never_stored_leaves_an_error_tag(engine: 
             ]
         ),
     )
-    ingest_records(backend, PID, [obj("t", "o", rt.Numpy(np.array([1.0]))), obj("t", "a", rt.Numpy(np.array([2.0])))])
+    ingest_records(
+        backend, PID, [obj("t", "o", rt.Numpy(np.array([1.0]))), obj("t", "a", rt.Numpy(np.array([2.0])))]
+    )
     outcomes = run_jobs(backend, handle_map)
     assert outcomes.retried == []
-    assert tags_of(backend, "t")["pe_error"] == ("error", "nope@1.0.0", None, "profile nope@1.0.0 is not stored in project 'p'")
+    assert tags_of(backend, "t")["pe_error"] == (
+        "error",
+        "nope@1.0.0",
+        None,
+        "profile nope@1.0.0 is not stored in project 'p'",
+    )
 
 
 # --- webhook: a real receiver on 127.0.0.1 ----------------------------------------------------------
@@ -183,7 +206,9 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status, answer, headers = receiver.script.pop(0) if len(receiver.script) > 1 else receiver.script[0]
+                status, answer, headers = (
+                    receiver.script.pop(0) if len(receiver.script) > 1 else receiver.script[0]
+                )
                 time.sleep(receiver.delay_s)
                 try:
                     self.send_response(status)
@@ -286,7 +311,11 @@ def test_a_webhook_answering_503_once_is_retried_with_the_same_webhook_id(
 @pytest.mark.parametrize(
     ("status", "answer", "error"),
     [
-        (200, b"not json", "the webhook answered HTTP 200 with a body that is not JSON (expected a list of tags)"),
+        (
+            200,
+            b"not json",
+            "the webhook answered HTTP 200 with a body that is not JSON (expected a list of tags)",
+        ),
         (200, b'{"score": 1}', "the webhook answered a JSON dict, not a list of tags"),
         (200, b'[{"value": 1}]', "mapper 'scorer' answered a tag that is not valid"),
         (404, b"", "the webhook answered HTTP 404"),

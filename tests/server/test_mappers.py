@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mappers_context import jobs_of, plugins_with, run_jobs
 from sqlalchemy import select
 
 import raymon.types as rt
-from mappers_context import jobs_of, plugins_with, run_jobs
 from raymon.server.backend import Backend, build_backend
 from raymon.server.engine.jobs import PermanentFailure
-from raymon.server.engine.manifest import Actions, MapAction, Manifest
+from raymon.server.engine.manifest import Actions, Manifest, MapAction
 from raymon.server.engine.mappers import handle_map, map_jobs, mapper_group
 from raymon.server.hookspecs import Mapper, hookimpl
 from raymon.server.services import auth
@@ -45,7 +45,14 @@ class AddMappers:
     def _add(self, inputs: dict[str, Any], params: dict[str, Any]) -> list[Any]:
         with self.lock:
             self.calls.append(params["trace_id"])
-        return [{"name": "sum", "value": inputs["a"].data + inputs["b"].data, "type": "metric", "group": "ignored"}]
+        return [
+            {
+                "name": "sum",
+                "value": inputs["a"].data + inputs["b"].data,
+                "type": "metric",
+                "group": "ignored",
+            }
+        ]
 
     def _flaky(self, inputs: dict[str, Any], params: dict[str, Any]) -> list[Any]:
         with self.lock:
@@ -107,7 +114,9 @@ class Lookups:
 
 @pytest.fixture
 def engine(database_url: str, tmp_path: Path, mappers: AddMappers) -> Iterator[tuple[Backend, Lookups]]:
-    backend = build_backend(Settings(data_dir=tmp_path, database_url=database_url), plugins=plugins_with(mappers))
+    backend = build_backend(
+        Settings(data_dir=tmp_path, database_url=database_url), plugins=plugins_with(mappers)
+    )
     backend.database.migrate()
     with backend.writing() as session:
         auth.create_project(session, PID, PID)
@@ -138,7 +147,11 @@ def runs_of(backend: Backend, trace_id: str) -> list[mapper_runs.MapperRunRow]:
 
 def test_the_trigger_makes_one_job_per_arriving_input_of_each_mapper_taking_its_ref() -> None:
     other = MapAction(name="twice", mapper_type="add", inputs={"a": "left", "b": "left"})
-    objects = [NewObject("e1", "t1", 7, "left"), NewObject("e2", "t1", 7, "right"), NewObject("e3", "t1", 7, "else")]
+    objects = [
+        NewObject("e1", "t1", 7, "left"),
+        NewObject("e2", "t1", 7, "right"),
+        NewObject("e3", "t1", 7, "else"),
+    ]
     specs = map_jobs(manifest(SUMMER, other), PID, objects)
     assert sorted(s.key or "" for s in specs) == [
         "map:p:summer:7:e1",
@@ -169,12 +182,18 @@ def test_a_mapper_runs_once_when_its_last_input_arrives_in_either_order(
     ] * 2  # one job per arriving input, both done
 
 
-def test_both_inputs_in_one_batch_make_two_jobs_and_one_run(engine: tuple[Backend, Lookups], mappers: AddMappers) -> None:
+def test_both_inputs_in_one_batch_make_two_jobs_and_one_run(
+    engine: tuple[Backend, Lookups], mappers: AddMappers
+) -> None:
     backend, _ = engine
     ingest_records(backend, PID, [obj("t1", "left", 1), obj("t1", "right", 2), obj("t2", "left", 5)])
     run_jobs(backend, handle_map)
     assert len(jobs_of(backend)) == 3
-    assert mappers.calls == ["t1"] and tags_of(backend, "t1")["sum"][2] == 3.0 and "sum" not in tags_of(backend, "t2")
+    assert (
+        mappers.calls == ["t1"]
+        and tags_of(backend, "t1")["sum"][2] == 3.0
+        and "sum" not in tags_of(backend, "t2")
+    )
     ingest_records(backend, PID, [obj("t2", "right", 5)])
     run_jobs(backend, handle_map)
     assert mappers.calls == ["t1", "t2"] and tags_of(backend, "t2")["sum"][2] == 10.0
@@ -200,7 +219,9 @@ def test_only_objects_under_an_input_ref_make_jobs_and_a_batch_without_objects_a
     engine: tuple[Backend, Lookups],
 ) -> None:
     backend, lookups = engine
-    ingest_records(backend, PID, [tags_event(PID, "t1", [{"name": "a", "value": 1, "type": "label", "group": None}])])
+    ingest_records(
+        backend, PID, [tags_event(PID, "t1", [{"name": "a", "value": 1, "type": "label", "group": None}])]
+    )
     assert lookups.asked == 0  # the fast path: no objects, no manifest lookup
     ingest_records(backend, PID, [obj("t1", "unrelated", 1)])
     assert lookups.asked == 1 and jobs_of(backend) == []
@@ -219,9 +240,13 @@ def test_a_mapper_removed_from_the_manifest_before_its_job_runs_does_nothing(
     assert len(outcomes.done) == 2 and mappers.calls == [] and runs_of(backend, "t1") == []
 
 
-def test_a_failing_mapper_is_retried_then_succeeds(engine: tuple[Backend, Lookups], mappers: AddMappers) -> None:
+def test_a_failing_mapper_is_retried_then_succeeds(
+    engine: tuple[Backend, Lookups], mappers: AddMappers
+) -> None:
     backend, lookups = engine
-    lookups.current = manifest(MapAction(name="flaky_one", mapper_type="flaky", inputs={"x": "left"}, max_attempts=3))
+    lookups.current = manifest(
+        MapAction(name="flaky_one", mapper_type="flaky", inputs={"x": "left"}, max_attempts=3)
+    )
     mappers.fail_times = 2
     ingest_records(backend, PID, [obj("t1", "left", 1)])
     outcomes = run_jobs(backend, handle_map)
@@ -235,7 +260,9 @@ def test_a_mapper_failing_every_attempt_leaves_an_error_tag_and_a_failed_run(
     engine: tuple[Backend, Lookups], mappers: AddMappers
 ) -> None:
     backend, lookups = engine
-    lookups.current = manifest(MapAction(name="flaky_one", mapper_type="flaky", inputs={"x": "left"}, max_attempts=2))
+    lookups.current = manifest(
+        MapAction(name="flaky_one", mapper_type="flaky", inputs={"x": "left"}, max_attempts=2)
+    )
     mappers.fail_times = 10
     ingest_records(backend, PID, [obj("t1", "left", 1)])
     outcomes = run_jobs(backend, handle_map)
@@ -281,7 +308,9 @@ def test_an_input_of_an_unregistered_data_type_is_never_loaded_and_is_recorded_a
 
 def test_the_mapper_group_is_the_profile_for_an_action_naming_one_else_its_name() -> None:
     assert mapper_group(SUMMER) == "summer"
-    pe = MapAction(name="pe", mapper_type="profile_eval", profile="houses@1.0.0", inputs={"output": "o", "actual": "a"})
+    pe = MapAction(
+        name="pe", mapper_type="profile_eval", profile="houses@1.0.0", inputs={"output": "o", "actual": "a"}
+    )
     assert mapper_group(pe) == "houses@1.0.0"
 
 
@@ -302,7 +331,10 @@ def test_two_concurrent_ingests_of_a_traces_two_inputs_run_its_mapper_exactly_on
         except BaseException as exc:  # noqa: BLE001 (the test reports it)
             errors.append(exc)
 
-    threads = [threading.Thread(target=logger, args=("left", 1)), threading.Thread(target=logger, args=("right", 2))]
+    threads = [
+        threading.Thread(target=logger, args=("left", 1)),
+        threading.Thread(target=logger, args=("right", 2)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -322,7 +354,9 @@ def test_two_workers_running_both_jobs_of_a_trace_at_once_write_its_tags_once(
 ) -> None:
     backend, _ = engine
     n = 20
-    ingest_records(backend, PID, [o for i in range(n) for o in (obj(f"t{i}", "left", i), obj(f"t{i}", "right", 1))])
+    ingest_records(
+        backend, PID, [o for i in range(n) for o in (obj(f"t{i}", "left", i), obj(f"t{i}", "right", 1))]
+    )
     # both jobs of every trace see both inputs; run them two at a time, a trace's two jobs side by side
     outcomes = run_jobs(backend, handle_map, threads=2)
     assert outcomes.parked == [] and len(outcomes.done) == 2 * n

@@ -53,7 +53,9 @@ def webhook_message_id(project_id: str, mapper: str, trace_id: str) -> str:
     return f"map_{digest}"
 
 
-def webhook_request(inputs: Mapping[str, Any], params: Mapping[str, Any], now: datetime) -> tuple[bytes, dict[str, str]]:
+def webhook_request(
+    inputs: Mapping[str, Any], params: Mapping[str, Any], now: datetime
+) -> tuple[bytes, dict[str, str]]:
     """The body and headers the webhook mapper sends (signed when ``params`` has a ``secret``)."""
     mapper = str(params["name"])
     body = orjson.dumps(
@@ -78,7 +80,9 @@ def webhook_request(inputs: Mapping[str, Any], params: Mapping[str, Any], now: d
         try:
             signer = Webhook(str(secret))
         except Exception:
-            raise PermanentFailure(f"mapper {mapper!r}: the webhook secret is not a valid whsec_ key") from None
+            raise PermanentFailure(
+                f"mapper {mapper!r}: the webhook secret is not a valid whsec_ key"
+            ) from None
         headers["webhook-signature"] = signer.sign(msg_id, now, body.decode())
     return body, headers
 
@@ -92,14 +96,18 @@ def webhook(inputs: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
     timeout_s = float(params.get("timeout_s") or 10.0)
     body, headers = webhook_request(inputs, params, datetime.now(UTC))
     try:
-        response = httpx.post(str(url), content=body, headers=headers, timeout=timeout_s, follow_redirects=False)
+        response = httpx.post(
+            str(url), content=body, headers=headers, timeout=timeout_s, follow_redirects=False
+        )
     except httpx.TimeoutException:
         raise RetryLater(f"the webhook did not answer within timeout_s={timeout_s:g}") from None
     except httpx.TransportError as exc:
         raise RetryLater(f"the webhook could not be reached ({type(exc).__name__})") from None
     status = response.status_code
     if status == 429 or status >= 500:
-        raise RetryLater(f"the webhook answered HTTP {status}", retry_after_s(response.headers.get("retry-after")))
+        raise RetryLater(
+            f"the webhook answered HTTP {status}", retry_after_s(response.headers.get("retry-after"))
+        )
     if not 200 <= status < 300:
         raise PermanentFailure(f"the webhook answered HTTP {status}")
     try:

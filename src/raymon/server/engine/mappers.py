@@ -39,7 +39,7 @@ import orjson
 from raymon.exceptions import ProfileNameError
 from raymon.profile_names import parse_profile_ref
 from raymon.server.engine.jobs import JobContext, JobKind, JobSpec, PermanentFailure, RetryLater
-from raymon.server.engine.manifest import MapAction, Manifest
+from raymon.server.engine.manifest import Manifest, MapAction
 from raymon.server.store import data_objects, mapper_runs, profiles
 from raymon.server.store.writes import NewObject, write_trace_tags
 from raymon.tags import Tag
@@ -161,18 +161,27 @@ def handle_map(ctx: JobContext) -> None:
     except MapperFailed as exc:
         error = str(exc)
     except Exception as exc:  # the mapper's own code: anything it raises is retried, then recorded
-        reason = _redacted(f"{type(exc).__name__}: {exc}" if not isinstance(exc, RetryLater) else exc.reason, action)
+        reason = _redacted(
+            f"{type(exc).__name__}: {exc}" if not isinstance(exc, RetryLater) else exc.reason, action
+        )
         if job.attempt < action.max_attempts:
             log.warning(
                 "mapper %s on trace %s of project %s failed (attempt %d of %d), retrying: %s",
-                mapper_name, trace_id, project_id, job.attempt, action.max_attempts, reason,
+                mapper_name,
+                trace_id,
+                project_id,
+                job.attempt,
+                action.max_attempts,
+                reason,
             )
             after_s = exc.after_s if isinstance(exc, RetryLater) else None
             raise RetryLater(reason, after_s) from None
         error = f"failed after {job.attempt} attempts: {reason}"
     if error is not None:
         error = _redacted(error, action)
-        log.warning("mapper %s on trace %s of project %s failed: %s", mapper_name, trace_id, project_id, error)
+        log.warning(
+            "mapper %s on trace %s of project %s failed: %s", mapper_name, trace_id, project_id, error
+        )
         tags = [
             Tag(error_tag_name(action), _cut(error), type="error", group=group).to_jcr(),
         ]
@@ -222,7 +231,9 @@ def _run(
             jcr = orjson.loads(data_objects.read_body(backend.object_store, obj.stored))
             inputs[name] = plugins.load_object(jcr)
         except (data_objects.ObjectBodyMissing, RaymonError, ValueError, TypeError) as exc:
-            raise MapperFailed(f"input {name!r} (ref {ref!r}, object {obj.obj_id}) cannot be loaded: {exc}") from None
+            raise MapperFailed(
+                f"input {name!r} (ref {ref!r}, object {obj.obj_id}) cannot be loaded: {exc}"
+            ) from None
     params = mapper_params(backend, project_id, trace_id, action)
     try:
         answer = mapper.function(inputs, params)

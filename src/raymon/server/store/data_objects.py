@@ -217,13 +217,26 @@ class TraceObject(NamedTuple):
     stored: StoredBody
 
 
-def latest_of_refs(session: Session, project_id: str, trace_pk: int, refs: Collection[str]) -> dict[str, TraceObject]:
+def latest_of_refs(
+    session: Session, project_id: str, trace_pk: int, refs: Collection[str]
+) -> dict[str, TraceObject]:
     """The latest object (by time, then id) of each of ``refs`` on a trace, in one query; a ref not logged is absent."""
     if not refs:
         return {}
     stmt = (
-        select(DataObject.ref, DataObject.id, DataObject.ts, DataObject.data_type, DataObject.body, DataObject.store_key)
-        .where(DataObject.project_id == project_id, DataObject.trace_pk == trace_pk, DataObject.ref.in_(sorted(refs)))
+        select(
+            DataObject.ref,
+            DataObject.id,
+            DataObject.ts,
+            DataObject.data_type,
+            DataObject.body,
+            DataObject.store_key,
+        )
+        .where(
+            DataObject.project_id == project_id,
+            DataObject.trace_pk == trace_pk,
+            DataObject.ref.in_(sorted(refs)),
+        )
         .order_by(DataObject.ref, DataObject.ts.desc(), DataObject.id.desc())
     )
     found: dict[str, TraceObject] = {}

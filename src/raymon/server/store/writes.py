@@ -262,7 +262,9 @@ def write_events(
     watched: tuple[NewObject, ...] = ()
     if watch_refs and prepared.objects:
         watched = tuple(
-            NewObject(o.obj_id, o.trace_id, pks[o.trace_id], o.ref) for o in prepared.objects if o.ref in watch_refs
+            NewObject(o.obj_id, o.trace_id, pks[o.trace_id], o.ref)
+            for o in prepared.objects
+            if o.ref in watch_refs
         )
     return WriteResult(len(new_ids), duplicates, tuple(sorted(new_ids)), conflicts, watched)
 
