@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mappers_context import jobs_of, plugins_with, run_jobs
+from mappers_context import Outcomes, jobs_of, pending_jobs, plugins_with, run_jobs, run_one
 from sqlalchemy import select
 
 import raymon.types as rt
@@ -145,17 +145,18 @@ def runs_of(backend: Backend, trace_id: str) -> list[mapper_runs.MapperRunRow]:
         return mapper_runs.runs_of_trace(session, PID, trace_id)
 
 
-def test_the_trigger_makes_one_job_per_arriving_input_of_each_mapper_taking_its_ref() -> None:
+def test_the_trigger_makes_one_job_per_trace_and_mapper_taking_a_ref_of_the_new_objects() -> None:
     other = MapAction(name="twice", mapper_type="add", inputs={"a": "left", "b": "left"})
     objects = [
-        NewObject("e1", "t1", 7, "left"),
         NewObject("e2", "t1", 7, "right"),
+        NewObject("e1", "t1", 7, "left"),
         NewObject("e3", "t1", 7, "else"),
+        NewObject("e4", "t2", 8, "right"),
     ]
     specs = map_jobs(manifest(SUMMER, other), PID, objects)
     assert sorted(s.key or "" for s in specs) == [
-        "map:p:summer:7:e1",
-        "map:p:summer:7:e2",
+        "map:p:summer:7:e1",  # both inputs of t1 in one write: one job, named by the first object
+        "map:p:summer:8:e4",
         "map:p:twice:7:e1",
     ]
     assert {s.kind for s in specs} == {"map"} and all(s.project_id == PID for s in specs)
@@ -182,13 +183,13 @@ def test_a_mapper_runs_once_when_its_last_input_arrives_in_either_order(
     ] * 2  # one job per arriving input, both done
 
 
-def test_both_inputs_in_one_batch_make_two_jobs_and_one_run(
+def test_both_inputs_in_one_batch_make_one_job_and_one_run(
     engine: tuple[Backend, Lookups], mappers: AddMappers
 ) -> None:
     backend, _ = engine
     ingest_records(backend, PID, [obj("t1", "left", 1), obj("t1", "right", 2), obj("t2", "left", 5)])
     run_jobs(backend, handle_map)
-    assert len(jobs_of(backend)) == 3
+    assert len(jobs_of(backend)) == 2  # one per trace
     assert (
         mappers.calls == ["t1"]
         and tags_of(backend, "t1")["sum"][2] == 3.0
@@ -207,10 +208,10 @@ def test_a_resent_input_neither_reruns_the_mapper_nor_changes_its_tags(
     ingest_records(backend, PID, [left, right])
     run_jobs(backend, handle_map)
     ingest_records(backend, PID, [left, right])  # the same events again: duplicates, no job
-    assert len(jobs_of(backend)) == 2
+    assert len(jobs_of(backend)) == 1
     ingest_records(backend, PID, [obj("t1", "right", 100)])  # a new object under an input ref: a job, a no-op
     outcomes = run_jobs(backend, handle_map)
-    assert len(outcomes.done) == 1 and len(jobs_of(backend)) == 3
+    assert len(outcomes.done) == 1 and len(jobs_of(backend)) == 2
     assert mappers.calls == ["t1"] and tags_of(backend, "t1")["sum"][2] == 3.0
     assert len(runs_of(backend, "t1")) == 1
 
@@ -237,7 +238,7 @@ def test_a_mapper_removed_from_the_manifest_before_its_job_runs_does_nothing(
     ingest_records(backend, PID, [obj("t1", "left", 1), obj("t1", "right", 2)])
     lookups.current = manifest()
     outcomes = run_jobs(backend, handle_map)
-    assert len(outcomes.done) == 2 and mappers.calls == [] and runs_of(backend, "t1") == []
+    assert len(outcomes.done) == 1 and mappers.calls == [] and runs_of(backend, "t1") == []
 
 
 def test_a_failing_mapper_is_retried_then_succeeds(
@@ -353,12 +354,26 @@ def test_two_workers_running_both_jobs_of_a_trace_at_once_write_its_tags_once(
     engine: tuple[Backend, Lookups], mappers: AddMappers
 ) -> None:
     backend, _ = engine
-    n = 20
-    ingest_records(
-        backend, PID, [o for i in range(n) for o in (obj(f"t{i}", "left", i), obj(f"t{i}", "right", 1))]
-    )
-    # both jobs of every trace see both inputs; run them two at a time, a trace's two jobs side by side
-    outcomes = run_jobs(backend, handle_map, threads=2)
+    n = 15
+    ingest_records(backend, PID, [obj(f"t{i}", "left", i) for i in range(n)])
+    ingest_records(backend, PID, [obj(f"t{i}", "right", 1) for i in range(n)])
+    by_trace: dict[int, list[Any]] = {}
+    for job in pending_jobs(backend, "map"):
+        by_trace.setdefault(int(job.payload["trace_pk"]), []).append(job)
+    assert len(by_trace) == n and all(len(jobs) == 2 for jobs in by_trace.values())
+    outcomes = Outcomes()
+    for jobs in by_trace.values():  # both jobs of a trace see both inputs: run them side by side
+        barrier = threading.Barrier(2)
+
+        def work(job: Any, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            run_one(backend, handle_map, job, outcomes)
+
+        threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert outcomes.parked == [] and len(outcomes.done) == 2 * n
     for i in range(n):
         [run] = runs_of(backend, f"t{i}")

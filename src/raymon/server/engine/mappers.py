@@ -1,9 +1,9 @@
 """Mappers: which map jobs a batch of new objects makes, and the ``map`` job that runs a mapper on a trace.
 
 The trigger (``MapTrigger``, ``map_jobs``) runs inside the ingest write transaction: for every
-new object whose ref is an input of a map action it answers one job, keyed
-``map:{project}:{mapper}:{trace_pk}:{object id}``, which the ingest path enqueues in that same
-transaction, so a crash can never store an input and lose its trigger. The job
+trace with a new object whose ref is an input of a map action it answers one job per mapper,
+keyed ``map:{project}:{mapper}:{trace_pk}:{object id}`` (the first such object of the write),
+which the ingest path enqueues in that same transaction, so a crash can never store an input and lose its trigger. The job
 (``handle_map``) checks whether all the mapper's inputs are on the trace *when it runs*:
 
 - never missed: the job of the last input to commit runs after every input is committed, so at
@@ -77,10 +77,18 @@ class MapTrigger:
         """Every ref that is an input of some mapper (only objects under these make jobs)."""
 
     def jobs(self, project_id: str, objects: Iterable[NewObject]) -> list[JobSpec]:
-        """One ``map`` job per (new object, mapper that takes its ref)."""
+        """One ``map`` job per (trace, mapper taking a ref of the new objects), named by its first object.
+
+        Objects of one write commit together, so one job per (trace, mapper) per write sees what
+        any of them would: both inputs in one batch make one job, not two.
+        """
         specs = []
-        for obj in objects:
+        seen: set[tuple[int, str]] = set()
+        for obj in sorted(objects, key=lambda o: o.obj_id):
             for mapper in self._mappers_by_ref.get(obj.ref, ()):
+                if (obj.trace_pk, mapper) in seen:
+                    continue
+                seen.add((obj.trace_pk, mapper))
                 specs.append(
                     JobSpec(
                         kind=MAP_JOB,
