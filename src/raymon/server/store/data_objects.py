@@ -240,7 +240,7 @@ def latest_of_refs(
         .order_by(DataObject.ref, DataObject.ts.desc(), DataObject.id.desc())
     )
     found: dict[str, TraceObject] = {}
-    for ref, obj_id, ts, data_type, body, store_key in session.execute(stmt):
+    for ref, obj_id, ts, data_type, body, store_key in session.connection().execute(stmt):
         if ref not in found:
             found[ref] = TraceObject(ref, obj_id, ts, data_type, StoredBody(obj_id, body, store_key))
     return found

@@ -3,7 +3,8 @@
 The row is inserted (on conflict do nothing) in the transaction that writes the mapper's tags,
 so of two runs of one mapper on one trace (two inputs' jobs, two workers) only the first
 writes: ``record`` answers ``False`` to the others, which then write nothing. Functions take
-the caller's session first and answer typed rows; they never commit.
+the caller's session first and answer typed rows; they never commit. They run on the session's
+connection (Core, no ORM unit of work): a mapper run is a few of these per job.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def has_run(session: Session, project_id: str, mapper: str, trace_pk: int) -> bo
     stmt = select(MapperRun.trace_pk).where(
         MapperRun.project_id == project_id, MapperRun.mapper == mapper, MapperRun.trace_pk == trace_pk
     )
-    return session.execute(stmt).first() is not None
+    return session.connection().execute(stmt).first() is not None
 
 
 def record(
@@ -70,7 +71,7 @@ def record(
         .on_conflict_do_nothing(index_elements=["project_id", "mapper", "trace_pk"])
         .returning(MapperRun.trace_pk)
     )
-    return session.execute(stmt).first() is not None
+    return session.connection().execute(stmt).first() is not None
 
 
 def runs_of_trace(session: Session, project_id: str, trace_id: str) -> list[MapperRunRow]:
