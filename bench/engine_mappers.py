@@ -40,7 +40,7 @@ from raymon.server.services.ingest import ingest_records
 from raymon.server.services.profiles import create_profile
 from raymon.server.settings import Settings
 from raymon.server.store.models import Job, MapperRun, Trace
-from raymon.wire import object_event
+from raymon.wire import object_event, tags_event
 
 PID = "bench"
 HOUSES = Path("/work/shared/data/houseprices/subset-cheap.csv")
@@ -186,16 +186,25 @@ def latency(work: Path, url: str | None, traces: int, rate: float, lag_s: float,
     backend.close()
 
 
-def trigger_cost(work: Path, url: str | None, repeat: int, batches: int) -> None:
+TEN_TAGS = [{"name": f"feature_{k}", "value": float(k), "type": "metric", "group": None} for k in range(10)]
+
+
+def trigger_cost(work: Path, url: str | None, repeat: int, batches: int, mixed: bool) -> None:
     best: dict[str, float] = {}
     for r in range(repeat):
         for name, manifest in (("no mappers", None), ("mapper on every object", MANIFEST)):
-            backend = new_backend(work / f"cost-{r}-{name.replace(' ', '_')}", url)
+            backend = new_backend(work / f"cost-{mixed}-{r}-{name.replace(' ', '_')}", url)
             backend.current_manifest = lambda b, p, m=manifest: m
             data = [
                 [
-                    object_event(PID, f"t{b}-{i}", "model_prediction", rt.Numpy(np.array([1.0 * i])).to_jcr())
-                    for i in range(100)
+                    event
+                    for i in range(50 if mixed else 100)
+                    for event in (
+                        object_event(
+                            PID, f"t{b}-{i}", "model_prediction", rt.Numpy(np.array([1.0 * i])).to_jcr()
+                        ),
+                        *([tags_event(PID, f"t{b}-{i}", TEN_TAGS)] if mixed else []),
+                    )
                 ]
                 for b in range(batches)
             ]
@@ -207,7 +216,8 @@ def trigger_cost(work: Path, url: str | None, repeat: int, batches: int) -> None
             backend.close()
     base = best["no mappers"]
     for name, rate in best.items():
-        print(f"ingest, 100 objects per batch, {name}: {rate:,.0f} events/s ({rate / base:.2f}x)")
+        what = "50 objects + 50 tag events (10 tags each)" if mixed else "100 objects"
+        print(f"ingest, {what} per batch, {name}: {rate:,.0f} events/s ({rate / base:.2f}x)")
 
 
 def main() -> None:
@@ -226,7 +236,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="raymon-bench-mappers-") as tmp:
         latency(Path(tmp), args.postgres_url, args.traces, args.rate, args.lag_s, args.poll_s)
-        trigger_cost(Path(tmp), args.postgres_url, args.repeat, args.batches)
+        trigger_cost(Path(tmp), args.postgres_url, args.repeat, args.batches, mixed=False)
+        trigger_cost(Path(tmp), args.postgres_url, args.repeat, args.batches, mixed=True)
 
 
 if __name__ == "__main__":
