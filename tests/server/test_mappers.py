@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from mappers_context import Outcomes, jobs_of, pending_jobs, plugins_with, run_jobs, run_one
-from sqlalchemy import select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 import raymon.types as rt
 from raymon.server.backend import Backend, build_backend
@@ -26,7 +27,7 @@ from raymon.server.services import auth
 from raymon.server.services.ingest import ingest_records
 from raymon.server.settings import Settings
 from raymon.server.store import mapper_runs
-from raymon.server.store.models import Tag, Trace
+from raymon.server.store.models import DataObject, Tag, Trace
 from raymon.server.store.writes import NewObject
 from raymon.wire import Event, object_event, tags_event
 
@@ -378,3 +379,18 @@ def test_two_workers_running_both_jobs_of_a_trace_at_once_write_its_tags_once(
     for i in range(n):
         [run] = runs_of(backend, f"t{i}")
         assert run.status == "done" and tags_of(backend, f"t{i}")["sum"][2] == i + 1.0
+
+
+def test_an_input_and_its_map_job_commit_together_or_not_at_all(engine: tuple[Backend, Lookups]) -> None:
+    """The job is enqueued in the ingest transaction: if it cannot be written, the object is not stored either."""
+    backend, _ = engine
+    with backend.writing() as session:
+        session.execute(text("ALTER TABLE jobs RENAME TO jobs_away"))
+    with pytest.raises(DBAPIError):
+        ingest_records(backend, PID, [obj("t1", "left", 1)])
+    with backend.writing() as session:
+        session.execute(text("ALTER TABLE jobs_away RENAME TO jobs"))
+    with backend.reading() as session:
+        assert session.execute(select(func.count()).select_from(DataObject)).scalar() == 0
+    ingest_records(backend, PID, [obj("t1", "left", 1)])  # sent again by the logger: stored, with its job
+    assert len(jobs_of(backend)) == 1
