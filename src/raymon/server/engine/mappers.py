@@ -190,9 +190,7 @@ def handle_map(ctx: JobContext) -> None:
         log.warning(
             "mapper %s on trace %s of project %s failed: %s", mapper_name, trace_id, project_id, error
         )
-        tags = [
-            Tag(error_tag_name(action), _cut(error), type="error", group=group).to_jcr(),
-        ]
+        tags = [_error_tag(action, _cut(error), group)]
     now = backend.clock()
     with ctx.finishing() as session:
         first = mapper_runs.record(
@@ -208,6 +206,16 @@ def handle_map(ctx: JobContext) -> None:
         )
         if first:  # another run recorded first: its tags stand, this one writes nothing
             write_trace_tags(session, project_id, trace_pk, tags, now)
+
+
+def _error_tag(action: MapAction, text: str, group: str) -> dict[str, Any]:
+    """The error tag of a failed run; a name or group the tag rules refuse falls back to ``mapper_error``."""
+    from raymon.exceptions import TagError
+
+    try:
+        return Tag(error_tag_name(action), text, type="error", group=group).to_jcr()
+    except TagError:
+        return Tag("mapper_error", text, type="error").to_jcr()
 
 
 def _action(manifest: Manifest | None, name: str) -> MapAction | None:
