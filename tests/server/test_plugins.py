@@ -102,7 +102,7 @@ def test_an_installed_plugin_package_registers_its_visualisation_mapper_and_extr
     )
     assert seen["plugins"] == [["raymon", None, True], ["example", installed_plugin, False]]
     assert seen["visualisations"] == ["text_html"]
-    assert seen["mappers"] == ["word_count"]
+    assert seen["mappers"] == ["profile_eval", "webhook", "word_count"]  # the built-in ones and the plugin's
     assert "raymon_example_plugin.WordCount" in seen["extractors"]
     assert seen["html"] == "<pre>&lt;b&gt;three&lt;/b&gt; small words</pre>"
     assert seen["tags"] == [{"name": "word_count", "value": 3, "type": "metric", "group": None}]
@@ -144,7 +144,7 @@ MAPPER_PLUGIN = """
 
     @hookimpl
     def register_mappers():
-        return [Mapper("profile_eval", lambda inputs, params: [], "{who}'s profile_eval")]
+        return [Mapper("my_eval", lambda inputs, params: [], "{who}'s my_eval")]
     """
 
 
@@ -160,10 +160,10 @@ def test_two_plugins_registering_the_same_mapper_name_stop_startup_naming_both(
     with pytest.raises(PluginError) as refused:
         Plugins.load(Settings(), entry_points=eps)
     message = str(refused.value)
-    assert "mapper 'profile_eval'" in message
+    assert "mapper 'my_eval'" in message
     assert "'plug_alpha'" in message and "'plug_beta'" in message
     only_beta = Plugins.load(Settings(plugins="plug_beta"), entry_points=eps)
-    assert only_beta.mapper("profile_eval").description == "beta's profile_eval"
+    assert only_beta.mapper("my_eval").description == "beta's my_eval"
 
 
 def test_a_plugin_registering_a_builtin_class_again_is_refused_naming_both(

@@ -28,6 +28,7 @@ from raymon.server.store.db import Database
 from raymon.server.store.objects import ObjectStore, open_object_store
 
 if TYPE_CHECKING:
+    from raymon.server.engine.manifest import Manifest
     from raymon.server.services.auth import Principal
     from raymon.server.services.bootstrap import BootstrapReport
     from raymon.server.services.ingest import IngestListener
@@ -60,6 +61,9 @@ class Backend:
     # Tried in order for each request (api.deps.resolve_api_key first; the UI adds its cookie one).
     principal_resolvers: list[PrincipalResolver] = field(default_factory=list)
     bootstrap_report: BootstrapReport | None = None
+    # The manifest in force for a project (``services.manifests.current``); None: no project has one.
+    # The ingest path asks it per batch (map triggers) and the engine per job, so it must be cheap.
+    current_manifest: Callable[[Backend, str], Manifest | None] | None = None
 
     @property
     def prepared(self) -> bool:

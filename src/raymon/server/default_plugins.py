@@ -49,3 +49,22 @@ def register_scores() -> list[type[Any]]:
     from raymon.profiling import scores
 
     return [scores.MeanScore, scores.PrecisionScore, scores.RecallScore, scores.F1Score, scores.AccuracyScore]
+
+
+@hookimpl
+def register_mappers() -> list[Any]:
+    from raymon.server.engine import builtin_mappers
+    from raymon.server.hookspecs import Mapper
+
+    return [
+        Mapper(
+            "profile_eval",
+            builtin_mappers.profile_eval,
+            "A profile's evaluation components (validate_eval) on a trace's output and actual.",
+        ),
+        Mapper(
+            "webhook",
+            builtin_mappers.webhook,
+            "POSTs the inputs (jcr) to a URL, signed per Standard Webhooks; stores the tags it answers.",
+        ),
+    ]

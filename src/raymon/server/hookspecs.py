@@ -81,8 +81,19 @@ class Visualisation(NamedAction):
 class Mapper(NamedAction):
     """Turns a trace's objects into tags once all its inputs are stored (manifest ``map``, ``mapper_type``).
 
-    Called as ``function(inputs, params) -> list[raymon.Tag]``: ``inputs`` maps each input
-    name to the loaded data type, ``params`` is the action's entry in the manifest.
+    Called as ``function(inputs, params) -> list[raymon.Tag]`` (``Tag`` objects or tag dicts
+    ``{"name", "value", "type"}``) by the engine's ``map`` job (``engine.mappers``), once per
+    (trace, mapper), when every input is stored: ``inputs`` maps each input name to the loaded
+    data type (``RaymonDataType``; only registered types load); ``params`` is the action's
+    entry in the manifest as a dict (``name``, ``mapper_type``, ``inputs``, ``profile``,
+    ``url``, ``secret``, ``timeout_s``, ``max_attempts``, ``params``) plus ``trace_id`` and
+    ``project_id``, and ``model_profile``: the loaded ``ModelProfile`` when the action names a
+    ``profile``. The tags are stored on the trace in the mapper's group (the profile's
+    ``name@version`` for an action naming a profile, else the action's name), whatever group
+    the function gave them. Raise ``engine.jobs.RetryLater`` to be tried again later (any other
+    exception is retried too), ``engine.jobs.PermanentFailure`` when retrying cannot help:
+    after the action's ``max_attempts``, or at once for ``PermanentFailure``, the trace gets an
+    error tag ``<name>_error``. ``params`` holds secrets (a webhook's ``secret``): never log it.
     """
 
 

@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import orjson
 
 from raymon.exceptions import WireFormatError
+from raymon.server.engine import mappers
 from raymon.server.services.errors import LimitExceededError
 from raymon.server.services.ingest_formats import decode_body, record_to_event
 from raymon.server.settings import Settings
+from raymon.server.store import jobs as job_store
 from raymon.server.store.writes import (
     TRANSIENT_ERRORS,
     PreparedRows,
@@ -198,20 +200,28 @@ def store_events(
 
     The rows are built first, outside the transaction: on SQLite, where writers take turns, another
     request's Python work then overlaps this one's database work. ``hashes``: each event's
-    ``content_hash`` when known (``check_records`` has them).
+    ``content_hash`` when known (``check_records`` has them). New objects under a ref that is
+    an input of one of the project's mappers enqueue the mapper's jobs in the same transaction
+    (``engine.mappers``); a batch without objects does not even look the manifest up.
     """
     prepared = prepare_rows(events, hashes)
+    # Objects that are a mapper's input enqueue its job in the same transaction (engine.mappers).
+    trigger = mappers.map_trigger(mappers.current_manifest(backend, project_id)) if prepared.objects else None
     for attempt in range(_RETRIES):
         try:
             with backend.writing() as session:
-                return write_events(
+                written = write_events(
                     session,
                     project_id,
                     prepared,
                     backend.object_store,
                     backend.settings.inline_object_max_bytes,
                     received=backend.clock(),
+                    watch_refs=trigger.refs if trigger is not None else (),
                 )
+                if trigger is not None and written.watched_objects:
+                    job_store.enqueue(session, trigger.jobs(project_id, written.watched_objects))
+                return written
         except TRANSIENT_ERRORS as exc:
             if attempt == _RETRIES - 1 or not is_transient(exc):
                 _log_failed_write(project_id, prepared, exc)

@@ -9,6 +9,7 @@ take the caller's session first and answer typed rows; a missing object is
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -204,3 +205,42 @@ def some_refs(session: Session, project_id: str, limit: int) -> list[str]:
         .limit(limit)
     )
     return list(session.scalars(stmt))
+
+
+class TraceObject(NamedTuple):
+    """The latest object under one ref on a trace, with where its body is (``read_body``)."""
+
+    ref: str
+    obj_id: str
+    ts: datetime
+    data_type: str
+    stored: StoredBody
+
+
+def latest_of_refs(
+    session: Session, project_id: str, trace_pk: int, refs: Collection[str]
+) -> dict[str, TraceObject]:
+    """The latest object (by time, then id) of each of ``refs`` on a trace, in one query; a ref not logged is absent."""
+    if not refs:
+        return {}
+    stmt = (
+        select(
+            DataObject.ref,
+            DataObject.id,
+            DataObject.ts,
+            DataObject.data_type,
+            DataObject.body,
+            DataObject.store_key,
+        )
+        .where(
+            DataObject.project_id == project_id,
+            DataObject.trace_pk == trace_pk,
+            DataObject.ref.in_(sorted(refs)),
+        )
+        .order_by(DataObject.ref, DataObject.ts.desc(), DataObject.id.desc())
+    )
+    found: dict[str, TraceObject] = {}
+    for ref, obj_id, ts, data_type, body, store_key in session.connection().execute(stmt):
+        if ref not in found:
+            found[ref] = TraceObject(ref, obj_id, ts, data_type, StoredBody(obj_id, body, store_key))
+    return found

@@ -321,3 +321,26 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class MapperRun(Base):
+    """That a mapper ran on a trace (migration 0009): written with its tags, so it runs exactly once.
+
+    ``status`` is ``done`` (``n_tags`` tags written) or ``failed`` (``error`` says why; the trace has
+    an error tag in the mapper's group).
+    """
+
+    __tablename__ = "mapper_runs"
+    __table_args__ = (
+        PrimaryKeyConstraint("project_id", "mapper", "trace_pk", name="mapper_runs_pkey"),
+        Index("ix_mapper_runs_trace", "trace_pk"),  # the cascade from a deleted trace
+    )
+
+    project_id: Mapped[str] = mapped_column(String(ID_LEN))
+    mapper: Mapped[str] = mapped_column(String(NAME_LEN))
+    trace_pk: Mapped[int] = mapped_column(BigIntPK, ForeignKey("traces.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    n_tags: Mapped[int] = mapped_column(Integer())
+    attempt: Mapped[int] = mapped_column(Integer())
+    error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, Protocol
@@ -52,6 +52,17 @@ class WriteResult:
     duplicates: int
     new_event_ids: tuple[str, ...] = ()
     conflicts: tuple[int, ...] = ()
+    # The new objects under one of the ``watch_refs`` given to ``write_events`` (the mappers' inputs).
+    watched_objects: tuple[NewObject, ...] = ()
+
+
+class NewObject(NamedTuple):
+    """An object stored by this write: its id (the event id), its trace and ref."""
+
+    obj_id: str
+    trace_id: str
+    trace_pk: int
+    ref: str
 
 
 def content_hash(event: Event) -> str:
@@ -208,12 +219,15 @@ def write_events(
     object_store: ObjectStore,
     inline_max_bytes: int,
     received: datetime | None = None,
+    watch_refs: Collection[str] = (),
 ) -> WriteResult:
     """Store ``events`` of ``project_id`` (validated, all of that project); answer how many were new.
 
     ``events`` may come prepared by ``prepare_rows`` (the ingest service does it before taking a
     transaction, so the Python work of one batch overlaps another's database work). ``received``
-    is when the ledger says they arrived (default: now).
+    is when the ledger says they arrived (default: now). The new objects whose ref is one of
+    ``watch_refs`` are answered in ``watched_objects`` (the caller enqueues the mappers' jobs in the
+    same transaction); none given, nothing extra is done.
     """
     prepared = events if isinstance(events, PreparedRows) else prepare_rows(events)
     n_events = prepared.n_events
@@ -245,7 +259,14 @@ def write_events(
         writer.insert_texts([(pks[row[0]], *row[1:]) for row in prepared.texts])
     if prepared.objects:
         writer.insert_objects(_object_rows(prepared.objects, pks, project_id, object_store, inline_max_bytes))
-    return WriteResult(len(new_ids), duplicates, tuple(sorted(new_ids)), conflicts)
+    watched: tuple[NewObject, ...] = ()
+    if watch_refs and prepared.objects:
+        watched = tuple(
+            NewObject(o.obj_id, o.trace_id, pks[o.trace_id], o.ref)
+            for o in prepared.objects
+            if o.ref in watch_refs
+        )
+    return WriteResult(len(new_ids), duplicates, tuple(sorted(new_ids)), conflicts, watched)
 
 
 def _conflicts(prepared: PreparedRows, new_ids: set[str], stored: dict[str, str | None]) -> tuple[int, ...]:
@@ -331,3 +352,31 @@ def is_transient(exc: Exception) -> bool:
     if code in ("40001", "40P01"):  # serialization_failure, deadlock_detected
         return True
     return "database is locked" in str(orig)
+
+
+def write_trace_tags(
+    session: Session, project_id: str, trace_pk: int, tags: Sequence[Mapping[str, Any]], ts: datetime
+) -> int:
+    """Upsert tags (``raymon.Tag`` jcr dicts, already checked) on one stored trace, at time ``ts``.
+
+    The same upsert as ingest (``RowWriter.upsert_tags``): one row per (trace, name), the later
+    ``ts`` winning. The engine writes a mapper's tags with it. Answers how many rows were given.
+    """
+    latest: dict[str, tuple[Any, ...]] = {}
+    for tag in tags:
+        value = tag["value"]
+        latest[tag["name"]] = (
+            trace_pk,
+            tag["name"],
+            tag.get("type") or "label",
+            tag.get("group"),
+            numeric_reading(value),
+            value if isinstance(value, str) else None,
+            ts,
+        )
+    if not latest:
+        return 0
+    is_pg = session.get_bind().dialect.name == "postgresql"
+    writer: RowWriter = PostgresWriter(session, project_id) if is_pg else SqliteWriter(session, project_id)
+    writer.upsert_tags([latest[name] for name in sorted(latest)])
+    return len(latest)
