@@ -200,7 +200,7 @@ class SliceSet:
         return list(self.spaces[key].kept)
 
     def assign(self, tags: Mapping[str, Any]) -> list[str]:
-        """The slicestrs of a trace with ``tags`` (name -> value): the global slice first."""
+        """The slicestrs of a trace with ``tags`` (name -> value), each once: the global slice first."""
         out = [GLOBAL]
         as_dict = tags if isinstance(tags, dict) else dict(tags)
         for expression in self.expressions:
@@ -210,8 +210,9 @@ class SliceSet:
             combination = self._combination(space, tags)
             if combination is None:
                 continue
-            kept = self.spaces[space.key].kept
-            out.append(combination if combination in kept else space.other)
+            chosen = combination if combination in self.spaces[space.key].kept else space.other
+            if chosen not in out:  # a slicestr and a space's combination can be the same slice
+                out.append(chosen)
         return out
 
     def spaces_jcr(self) -> dict[str, Any]:
