@@ -73,5 +73,4 @@ def test_results_and_production_profiles_answer_what_the_passes_reduced(server: 
     whole = ModelProfile.from_jcr(api.profile_reduce(pid, "shop", "1.0.0").json())
     assert whole.components["f1"].stats.count == 120
     assert api.profile_reduce(pid, "shop", "9.9.9").status_code == 404
-    bad = api.results(pid, GROUP, begin=T0, end=T0)
-    assert bad.status_code == 422 and "end" in bad.text
+    assert api.results(pid, GROUP, begin=T0, end=T0).json()["windows"] == []

@@ -5,7 +5,7 @@ series per (slice, component, check, metric), its points oldest first. ``product
 merges the stored window states of a slice and time range into the production
 ``ModelProfile`` document (no raw tag is read again), which a user loads with
 ``ModelProfile.from_jcr`` and contrasts with the reference locally. Windows are selected
-by their start: ``begin <= window_start < end``. This module holds no SQL.
+by their start: ``begin <= window_start < end`` (``end <= begin``: none). This module holds no SQL.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from raymon.server.engine.profile_reducer import ProfileReducer, WindowState
-from raymon.server.services.errors import InvalidInputError, NotFoundError
+from raymon.server.services.errors import NotFoundError
 from raymon.server.services.profiles import parse_profile_ref
 from raymon.server.store import profiles as profile_store
 from raymon.server.store import reduce as reduce_store
@@ -27,9 +27,9 @@ MAX_WINDOWS = 10_000  # windows per answer (all slices together); narrow begin/e
 _POINT_FIELDS = ("value", "lower_bound", "threshold", "alert", "status", "n")
 
 
-def _check_range(begin: datetime | None, end: datetime | None) -> None:
-    if begin is not None and end is not None and end <= begin:
-        raise InvalidInputError(f"end ({end.isoformat()}) must be after begin ({begin.isoformat()})")
+def _empty_range(begin: datetime | None, end: datetime | None) -> bool:
+    """``end <= begin``: a range no window starts in (answered as such, not refused)."""
+    return begin is not None and end is not None and end <= begin
 
 
 def results(
@@ -46,9 +46,10 @@ def results(
     a point: ``window_start``, ``window_end``, ``value``, ``lower_bound``, ``threshold``, ``alert``,
     ``status``, ``n`` (the production count). ``slicestr`` None: every slice; ``""`` the global one.
     """
-    _check_range(begin, end)
-    with backend.reading() as session:
-        rows = reduce_store.windows(session, project_id, reducer, slicestr, begin, end, limit=MAX_WINDOWS + 1)
+    rows: list[reduce_store.WindowRow] = []
+    if not _empty_range(begin, end):
+        with backend.reading() as session:
+            rows = reduce_store.windows(session, project_id, reducer, slicestr, begin, end, limit=MAX_WINDOWS + 1)
     truncated = len(rows) > MAX_WINDOWS
     rows = rows[:MAX_WINDOWS]
     series: dict[tuple[str, str, str, str], dict[str, Any]] = {}
@@ -88,14 +89,17 @@ def production_profile(
     slicestr: str = "",
 ) -> dict[str, Any]:
     """The production ``ModelProfile`` document of ``name@version``'s reducer over one slice and time range."""
-    _check_range(begin, end)
     name, version = parse_profile_ref(profile_ref)
     reducer_name = f"{name}@{version}"
     with backend.reading() as session:
         profile = profile_store.find(session, project_id, name, version)
         if profile is None:
             raise NotFoundError(f"profile {reducer_name} not found in project {project_id!r}")
-        rows = reduce_store.windows(session, project_id, reducer_name, slicestr, begin, end, with_state=True)
+        rows = (
+            []
+            if _empty_range(begin, end)
+            else reduce_store.windows(session, project_id, reducer_name, slicestr, begin, end, with_state=True)
+        )
     reducer = ProfileReducer(backend.plugins.load_profile(profile.body), profile.body)
     state = reducer.empty()
     for row in rows:
