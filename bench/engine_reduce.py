@@ -42,7 +42,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from gen_traces import ts_texts  # noqa: E402
-
 from raymon import InputComponent, ModelProfile  # noqa: E402
 from raymon.profiling.extractors.structured import ElementExtractor  # noqa: E402
 
@@ -62,7 +61,8 @@ def reference() -> ModelProfile:
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(_columns(rng, 2_000))
     components = [
-        InputComponent(name=n, extractor=ElementExtractor(element=n), dtype=k) for n, k in zip(NAMES, KINDS, strict=True)
+        InputComponent(name=n, extractor=ElementExtractor(element=n), dtype=k)
+        for n, k in zip(NAMES, KINDS, strict=True)
     ]
     return ModelProfile("bench", "1.0.0", components=components).build(input=frame, silent=True)
 
@@ -85,7 +85,11 @@ def manifest() -> Any:
     return Manifest.model_validate(
         {
             "project_id": PROJECT,
-            "actions": {"reduce": [{"name": GROUP, "reducer_type": "profile_reducer", "reducer_interval_s": INTERVAL_S}]},
+            "actions": {
+                "reduce": [
+                    {"name": GROUP, "reducer_type": "profile_reducer", "reducer_interval_s": INTERVAL_S}
+                ]
+            },
             "slices": [{"space": [{"tag": "client"}], "limit": 10}],
         }
     )
@@ -105,7 +109,7 @@ def load_history(path: Path, total: int) -> None:
     started = time.perf_counter()
     for start in range(0, total, CHUNK):
         n = min(CHUNK, total - start)
-        micros = (np.arange(start, start + n, dtype=np.int64) * 1_000_000)
+        micros = np.arange(start, start + n, dtype=np.int64) * 1_000_000
         ts = ts_texts(micros, pg=False)
         pks = list(range(start + 1, start + n + 1))
         traces = [(pk, PROJECT, f"h{pk}", t, t) for pk, t in zip(pks, ts, strict=True)]
@@ -124,14 +128,20 @@ def load_history(path: Path, total: int) -> None:
             for name, nums, texts in per_name:
                 tags.append((PROJECT, pk, name, "profile-input", GROUP, nums[i], texts[i], ts[i], 0))
         conn.execute("BEGIN")
-        conn.executemany("INSERT INTO traces (id, project_id, trace_id, first_ts, last_ts) VALUES (?, ?, ?, ?, ?)", traces)
+        conn.executemany(
+            "INSERT INTO traces (id, project_id, trace_id, first_ts, last_ts) VALUES (?, ?, ?, ?, ?)", traces
+        )
         conn.executemany(
             "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts, reduced_pass) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             tags,
         )
         conn.execute("COMMIT")
-        print(f"\rhistory {start + n}/{total} traces, {time.perf_counter() - started:.0f} s", end="", file=sys.stderr)
+        print(
+            f"\rhistory {start + n}/{total} traces, {time.perf_counter() - started:.0f} s",
+            end="",
+            file=sys.stderr,
+        )
     print(file=sys.stderr)
     for name, sql in indices:
         t = time.perf_counter()
@@ -168,7 +178,11 @@ def new_traffic(backend: Any, profile: ModelProfile, history: int, n: int) -> No
     start = BASE_TS + timedelta(seconds=history)
     events = []
     for i, tags in enumerate(rows):
-        event = tags_event(PROJECT, f"n{i}", [*tags, {"name": "client", "value": CLIENTS[i % 10], "type": "label", "group": None}])
+        event = tags_event(
+            PROJECT,
+            f"n{i}",
+            [*tags, {"name": "client", "value": CLIENTS[i % 10], "type": "label", "group": None}],
+        )
         event["ts"] = (start + timedelta(seconds=i)).isoformat(timespec="microseconds")
         events.append(event)
     for i in range(0, n, 1000):
@@ -181,8 +195,8 @@ def one_history(history: int, n_new: int, repeat: int) -> float:
     from raymon.server.services import auth
     from raymon.server.services.profiles import create_profile
     from raymon.server.settings import Settings
-    from raymon.server.store.db import Database, sqlite_url
     from raymon.server.store import reduce as reduce_store
+    from raymon.server.store.db import Database, sqlite_url
 
     data = WORK_DIR / f"history-{history}"
     shutil.rmtree(data, ignore_errors=True)
@@ -223,7 +237,9 @@ def one_history(history: int, n_new: int, repeat: int) -> float:
             with database.connect() as conn:
                 from sqlalchemy import text
 
-                conn.execute(text("UPDATE tags SET reduced_pass = NULL WHERE reduced_pass = :p"), {"p": report.pass_no})
+                conn.execute(
+                    text("UPDATE tags SET reduced_pass = NULL WHERE reduced_pass = :p"), {"p": report.pass_no}
+                )
                 conn.execute(text("DELETE FROM reduce_results WHERE last_pass = :p"), {"p": report.pass_no})
     backend.close()
     return best

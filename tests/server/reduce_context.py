@@ -53,7 +53,9 @@ def context_for(backend: Backend, spec: JobSpec) -> ReduceContext:
 
 def make_backend(url: str) -> Backend:
     database = Database(url)
-    backend = build_backend(Settings(data_dir=Path(tempfile.mkdtemp(prefix="raymon-reduce-"))), database=database)
+    backend = build_backend(
+        Settings(data_dir=Path(tempfile.mkdtemp(prefix="raymon-reduce-"))), database=database
+    )
     database.migrate()
     return backend
 

@@ -12,7 +12,9 @@ from raymon.profiling import MeanScore
 from raymon.profiling.extractors.structured import AbsoluteRegressionError, ElementExtractor
 
 
-def reference_profile(n_features: int = 3, n: int = 500, seed: int = 0, version: str = "1.0.0") -> ModelProfile:
+def reference_profile(
+    n_features: int = 3, n: int = 500, seed: int = 0, version: str = "1.0.0"
+) -> ModelProfile:
     """``shop@version``: float, int and categorical features, a prediction, its actual, abs_error and MAE."""
     rng = np.random.default_rng(seed)
     columns: dict[str, Any] = {}

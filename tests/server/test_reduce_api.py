@@ -31,7 +31,9 @@ def test_results_and_production_profiles_answer_what_the_passes_reduced(server: 
     manifest = Manifest.model_validate(
         {
             "project_id": pid,
-            "actions": {"reduce": [{"name": GROUP, "reducer_type": "profile_reducer", "reducer_interval_s": 600}]},
+            "actions": {
+                "reduce": [{"name": GROUP, "reducer_type": "profile_reducer", "reducer_interval_s": 600}]
+            },
             "slices": [{"space": [{"tag": "client"}]}],
         }
     )
@@ -42,7 +44,9 @@ def test_results_and_production_profiles_answer_what_the_passes_reduced(server: 
         client = "Zillow" if i % 2 else "Remax"
         tags = sample_tags(REFERENCE, rng, shift=3.0 if client == "Remax" else 0.0)
         ts = T0 + timedelta(seconds=10 * i)
-        events.append(tag_event(pid, f"t{i}", ts, [*tags, {"name": "client", "value": client, "type": "label"}]))
+        events.append(
+            tag_event(pid, f"t{i}", ts, [*tags, {"name": "client", "value": client, "type": "label"}])
+        )
     store_events(backend, pid, events)
     (spec,) = reduce_scheduler(lambda b, p: manifest, lambda b: [pid])(backend, T0)
     reduce_handler(lambda b, p: manifest)(context_for(backend, spec))
@@ -52,7 +56,10 @@ def test_results_and_production_profiles_answer_what_the_passes_reduced(server: 
     assert every.status_code == 200, every.text
     body = every.json()
     assert {w["slice"] for w in body["windows"]} == {"", "client==Zillow", "client==Remax"}
-    assert {w["window_start"] for w in body["windows"]} == {T0.isoformat(), (T0 + timedelta(minutes=10)).isoformat()}
+    assert {w["window_start"] for w in body["windows"]} == {
+        T0.isoformat(),
+        (T0 + timedelta(minutes=10)).isoformat(),
+    }
     remax = api.results(pid, GROUP, slicestr="client==Remax").json()
     drift = next(s for s in remax["series"] if s["component"] == "f0" and s["metric"] == "ks_statistic")
     assert [p["alert"] for p in drift["points"]] == [True, True]

@@ -52,22 +52,32 @@ def reducing(backend: str, postgres_databases: Any) -> Iterator[Backend]:
         postgres_databases.drop(url)
 
 
-def _traffic(backend: Backend, n: int, start: datetime, client: str, seed: int, shift: float = 0.0) -> list[dict]:
+def _traffic(
+    backend: Backend, n: int, start: datetime, client: str, seed: int, shift: float = 0.0
+) -> list[dict]:
     """``n`` traces from ``client``: inputs and output at ``start + i s``, no actual (actuals come later)."""
     rng = np.random.default_rng(seed)
     events, sent = [], []
     for i in range(n):
-        tags = [t for t in sample_tags(REFERENCE, rng, shift) if not t["name"].startswith(("actual", "abs_error"))]
+        tags = [
+            t for t in sample_tags(REFERENCE, rng, shift) if not t["name"].startswith(("actual", "abs_error"))
+        ]
         trace = f"{client}-{seed}-{i}"
         ts = start + timedelta(seconds=i)
-        events.append(tag_event(PID, trace, ts, [*tags, {"name": "client", "value": client, "type": "label"}]))
+        events.append(
+            tag_event(PID, trace, ts, [*tags, {"name": "client", "value": client, "type": "label"}])
+        )
         sent += tags
     store_events(backend, PID, events)
     return sent
 
 
 def _pass(backend: Backend, results: list | None = None, **kw: Any) -> None:
-    hook = (lambda s, p, r, sl, ws, we, rows: results.append((sl, ws, we, rows))) if results is not None else None
+    hook = (
+        (lambda s, p, r, sl, ws, we, rows: results.append((sl, ws, we, rows)))
+        if results is not None
+        else None
+    )
     handler = reduce_handler(lambda b, p: MANIFEST, **({"on_results": hook} if hook else {}), **kw)
     (spec,) = reduce_scheduler(lambda b, p: MANIFEST, lambda b: [PID])(backend, T0)
     handler(context_for(backend, spec))
@@ -140,7 +150,9 @@ def test_a_tag_committed_late_with_a_lower_id_is_claimed_by_the_next_pass(reduci
     slow = backend.database.engine.connect()
     slow_tx = slow.begin()  # a slower ingest: takes its ids first, commits last
     pk = slow.execute(
-        text("INSERT INTO traces (project_id, trace_id, first_ts, last_ts) VALUES (:p, 'slow', :t, :t) RETURNING id"),
+        text(
+            "INSERT INTO traces (project_id, trace_id, first_ts, last_ts) VALUES (:p, 'slow', :t, :t) RETURNING id"
+        ),
         {"p": PID, "t": T0},
     ).scalar_one()
     slow.execute(
@@ -174,11 +186,15 @@ def test_profile_of_a_reducer_not_stored_parks_the_job(reducing: Backend) -> Non
     from raymon.server.engine.jobs import PermanentFailure
 
     manifest = MANIFEST.model_copy(
-        update={"actions": Manifest.model_validate({"project_id": PID, "actions": {"reduce": [
-            {"name": "gone@1.0.0", "reducer_type": "profile_reducer"}]}}).actions}
+        update={
+            "actions": Manifest.model_validate(
+                {
+                    "project_id": PID,
+                    "actions": {"reduce": [{"name": "gone@1.0.0", "reducer_type": "profile_reducer"}]},
+                }
+            ).actions
+        }
     )
     (spec,) = reduce_scheduler(lambda b, p: manifest, lambda b: [PID])(backend, T0)
     with pytest.raises(PermanentFailure, match="gone@1.0.0"):
         reduce_handler(lambda b, p: manifest)(context_for(backend, spec))
-
-

@@ -18,7 +18,12 @@ from reduce_profiles import reference_profile, sample_tags
 
 from raymon.profiling.stats import NumericStats
 from raymon.server.engine.manifest import SliceSpec, SpaceTag
-from raymon.server.engine.profile_reducer import Accumulator, ProfileReducer, WindowState, production_from_tags
+from raymon.server.engine.profile_reducer import (
+    Accumulator,
+    ProfileReducer,
+    WindowState,
+    production_from_tags,
+)
 from raymon.server.engine.slices import GLOBAL, SliceSet, combination_slicestr
 from raymon.server.engine.windows import window_of, window_start
 from raymon.server.services import tagfilter
@@ -75,7 +80,14 @@ def test_incremental_passes_merged_windows_and_slices_equal_the_profile_built_at
     # some bad values: NaN, None, text for a number, out of the domain
     for i, tags in enumerate(samples):
         if i % 7 == 3:
-            tags.append({"name": "f0-error", "value": "Value NaN", "type": "profile-input-error", "group": "shop@1.0.0"})
+            tags.append(
+                {
+                    "name": "f0-error",
+                    "value": "Value NaN",
+                    "type": "profile-input-error",
+                    "group": "shop@1.0.0",
+                }
+            )
             tags[:] = [t for t in tags if t["name"] != "f0"]
         if i % 11 == 5:
             tags.append({"name": "f2", "value": "zzz", "type": "profile-input", "group": "shop@1.0.0"})
@@ -132,12 +144,18 @@ def test_a_trace_lands_in_the_global_slice_its_slicestrs_and_one_slice_per_space
     traffic = [{"client": "Zillow", "app": "v2"}] * 5 + [{"client": "Remax", "app": "v1"}] * 3
     traffic += [{"client": "Redfin", "app": "v1"}, {"app": "v1"}]
     slices.admit(traffic)
-    assert slices.assign({"client": "Zillow", "app": "v2"}) == [  # the space's combination is the slicestr's slice
+    assert slices.assign(
+        {"client": "Zillow", "app": "v2"}
+    ) == [  # the space's combination is the slicestr's slice
         GLOBAL,
         "client==Zillow && app==v2",
         "client==Zillow",
     ]
-    assert slices.assign({"client": "Redfin", "app": "v1"}) == [GLOBAL, "other(client)", "client==Redfin && app==v1"]
+    assert slices.assign({"client": "Redfin", "app": "v1"}) == [
+        GLOBAL,
+        "other(client)",
+        "client==Redfin && app==v1",
+    ]
     assert slices.assign({"app": "v1"}) == [GLOBAL]
     # sticky: a later flood of Redfin does not evict a kept client
     again = SliceSet(specs, space_limit=20, spaces=slices.spaces)
@@ -146,7 +164,9 @@ def test_a_trace_lands_in_the_global_slice_its_slicestrs_and_one_slice_per_space
 
 
 @given(
-    names=st.lists(st.sampled_from(["client", "app", "model version", "x"]), min_size=1, max_size=3, unique=True),
+    names=st.lists(
+        st.sampled_from(["client", "app", "model version", "x"]), min_size=1, max_size=3, unique=True
+    ),
     values=st.lists(
         st.one_of(
             st.text(min_size=1, max_size=8),
@@ -157,7 +177,9 @@ def test_a_trace_lands_in_the_global_slice_its_slicestrs_and_one_slice_per_space
         max_size=3,
     ),
 )
-def test_a_combination_slicestr_parses_and_selects_its_own_traces(names: list[str], values: list[Any]) -> None:
+def test_a_combination_slicestr_parses_and_selects_its_own_traces(
+    names: list[str], values: list[Any]
+) -> None:
     tags = dict(zip(names, values, strict=False))
     text = combination_slicestr(list(tags), list(tags.values()))
     assert text is not None

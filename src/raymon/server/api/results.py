@@ -18,10 +18,12 @@ from raymon.server.services import results
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["results"])
 
 _SLICE_HELP = (
-    'A slice\'s slicestr as the manifest names it (`client==Zillow`); empty for the global slice; '
+    "A slice's slicestr as the manifest names it (`client==Zillow`); empty for the global slice; "
     "a space's rest is `other(tag,...)`"
 )
-Begin = Annotated[DateTimeParam | None, Query(description="Only windows starting at or after this time (RFC 3339)")]
+Begin = Annotated[
+    DateTimeParam | None, Query(description="Only windows starting at or after this time (RFC 3339)")
+]
 End = Annotated[DateTimeParam | None, Query(description="Only windows starting before this time (RFC 3339)")]
 
 
@@ -29,7 +31,9 @@ End = Annotated[DateTimeParam | None, Query(description="Only windows starting b
 def results_get(
     request: Request,
     access: ReadAccess,
-    reducer: str = Query(..., description="The reducer's name (a profile_reducer's is the profile's name@version)"),
+    reducer: str = Query(
+        ..., description="The reducer's name (a profile_reducer's is the profile's name@version)"
+    ),
     slice: str | None = Query(None, description=_SLICE_HELP + "; absent: every slice"),  # noqa: A002
     begin: Begin = None,
     end: End = None,

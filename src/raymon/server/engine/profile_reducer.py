@@ -102,7 +102,9 @@ class ProfileReducer:
 
     def __init__(self, reference: ModelProfile, reference_jcr: Mapping[str, Any] | None = None) -> None:
         if not reference.is_built and any(c.stats is None for c in reference.components.values()):
-            raise ValueError(f"profile {reference.group_idfr!r} is not built: it cannot be a reducer's reference")
+            raise ValueError(
+                f"profile {reference.group_idfr!r} is not built: it cannot be a reducer's reference"
+            )
         self.reference = reference
         self.reference_jcr = dict(reference_jcr) if reference_jcr is not None else reference.to_jcr()
         self.group = reference.group_idfr
@@ -213,7 +215,9 @@ class WindowState:
         for name, values in acc.values.items():
             cs = self.components.get(name)
             if cs is not None and values:
-                cs.stats.update(np.asarray(values, dtype=np.float64) if isinstance(values[0], float) else values)
+                cs.stats.update(
+                    np.asarray(values, dtype=np.float64) if isinstance(values[0], float) else values
+                )
         for name, kinds in acc.errors.items():
             cs = self.components.get(name)
             if cs is None:
@@ -229,9 +233,10 @@ class WindowState:
         components: dict[str, ComponentState] = {}
         for name in self.components.keys() | other.components.keys():
             a, b = self.components.get(name), other.components.get(name)
-            if a is None or b is None:
-                components[name] = copy.deepcopy(a or b)  # type: ignore[arg-type]
-            else:
+            one = a if b is None else b if a is None else None
+            if one is not None:  # a copy (the sketches copy through their documented serialisation)
+                components[name] = ComponentState(stats_from_jcr(one.stats.to_jcr()), dict(one.errors))
+            elif a is not None and b is not None:
                 components[name] = a.merge(b)
         return WindowState(components, self.n_tags + other.n_tags)
 
@@ -250,7 +255,9 @@ class WindowState:
         if jcr.get("format", STATE_FORMAT) > STATE_FORMAT:
             raise ValueError(f"reduce state format {jcr.get('format')} is newer than this raymon reads")
         components = {
-            str(name): ComponentState(stats_from_jcr(c["stats"]), {str(k): int(v) for k, v in c["errors"].items()})
+            str(name): ComponentState(
+                stats_from_jcr(c["stats"]), {str(k): int(v) for k, v in c["errors"].items()}
+            )
             for name, c in jcr["components"].items()
         }
         return cls(components, int(jcr.get("n_tags", 0)))
@@ -271,7 +278,9 @@ def production_from_tags(
         if tag.get("group") != group:
             continue
         name, value = tag["name"], tag["value"]
-        component = reference.components.get(name) if not str(tag.get("type", "")).endswith("-error") else None
+        component = (
+            reference.components.get(name) if not str(tag.get("type", "")).endswith("-error") else None
+        )
         if component is None and name.endswith("-error") and name[: -len("-error")] in reference.components:
             kinds = errors[name[: -len("-error")]]
             kinds[str(value)] = kinds.get(str(value), 0) + 1
@@ -308,4 +317,3 @@ def merge_states(states: Iterable[WindowState]) -> WindowState | None:
     for state in states:
         out = state if out is None else out.merge(state)
     return out
-

@@ -136,7 +136,9 @@ def load_reducer(backend: Backend, session: Session, project_id: str, reducer: s
     name, _, version = reducer.rpartition("@")
     row = profile_store.find(session, project_id, name, version) if name else None
     if row is None:
-        raise PermanentFailure(f"reducer {reducer!r}: profile {reducer!r} is not stored in project {project_id!r}")
+        raise PermanentFailure(
+            f"reducer {reducer!r}: profile {reducer!r} is not stored in project {project_id!r}"
+        )
     return ProfileReducer(backend.plugins.load_profile(row.body), row.body)
 
 
@@ -244,12 +246,19 @@ def reduce_handler(
         project_id = job.project_id or ""
         reducer_name = str(job.payload.get("reducer", ""))
         manifest = manifest_of(backend, project_id)
-        action = None if manifest is None else next(
-            (a for a in profile_reducers(manifest) if a.name == reducer_name), None
+        action = (
+            None
+            if manifest is None
+            else next((a for a in profile_reducers(manifest) if a.name == reducer_name), None)
         )
         with ctx.finishing() as session:
             if manifest is None or action is None:
-                log.info("reduce job %s: reducer %r is not in project %s's manifest", job.key, reducer_name, project_id)
+                log.info(
+                    "reduce job %s: reducer %r is not in project %s's manifest",
+                    job.key,
+                    reducer_name,
+                    project_id,
+                )
                 return
             key = (id(backend), project_id, reducer_name)  # profiles never change under a name@version
             reducer = cache.get(key)
@@ -291,7 +300,9 @@ def reduce_job_kind(handler: JobHandler, lease_s: float = 300.0) -> JobKind:
 
 def spec_for(project_id: str, reducer: str, tick: int) -> JobSpec:
     """The job of one reducer's tick (what the scheduler answers)."""
-    return JobSpec(REDUCE_KIND, job_key(project_id, reducer, tick), project_id, {"reducer": reducer, "tick": tick})
+    return JobSpec(
+        REDUCE_KIND, job_key(project_id, reducer, tick), project_id, {"reducer": reducer, "tick": tick}
+    )
 
 
 __all__: Sequence[str] = (

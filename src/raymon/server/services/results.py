@@ -49,7 +49,9 @@ def results(
     rows: list[reduce_store.WindowRow] = []
     if not _empty_range(begin, end):
         with backend.reading() as session:
-            rows = reduce_store.windows(session, project_id, reducer, slicestr, begin, end, limit=MAX_WINDOWS + 1)
+            rows = reduce_store.windows(
+                session, project_id, reducer, slicestr, begin, end, limit=MAX_WINDOWS + 1
+            )
     truncated = len(rows) > MAX_WINDOWS
     rows = rows[:MAX_WINDOWS]
     series: dict[tuple[str, str, str, str], dict[str, Any]] = {}
@@ -57,7 +59,13 @@ def results(
     for w in rows:
         start, stop = w.window_start.isoformat(), w.window_end.isoformat()
         windows.append(
-            {"slice": w.slice, "window_start": start, "window_end": stop, "n_tags": w.n_tags, "n_alerts": w.n_alerts}
+            {
+                "slice": w.slice,
+                "window_start": start,
+                "window_end": stop,
+                "n_tags": w.n_tags,
+                "n_alerts": w.n_alerts,
+            }
         )
         for r in (w.result or {}).get("rows", []):
             key = (w.slice, r["component"], r["check"], r["metric"])
@@ -71,7 +79,9 @@ def results(
                     "metric": r["metric"],
                     "points": [],
                 }
-            found["points"].append({"window_start": start, "window_end": stop, **{k: r.get(k) for k in _POINT_FIELDS}})
+            found["points"].append(
+                {"window_start": start, "window_end": stop, **{k: r.get(k) for k in _POINT_FIELDS}}
+            )
     return {
         "reducer": reducer,
         "windows": windows,
@@ -98,7 +108,9 @@ def production_profile(
         rows = (
             []
             if _empty_range(begin, end)
-            else reduce_store.windows(session, project_id, reducer_name, slicestr, begin, end, with_state=True)
+            else reduce_store.windows(
+                session, project_id, reducer_name, slicestr, begin, end, with_state=True
+            )
         )
     reducer = ProfileReducer(backend.plugins.load_profile(profile.body), profile.body)
     state = reducer.empty()

@@ -29,7 +29,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from raymon.server.store.models import ReducerState, ReduceResult, Tag, Trace
+from raymon.server.store.models import ReduceResult, ReducerState, Tag, Trace
 
 _CHUNK = 2000  # ids per IN list (SQLite's bound-parameter limit is far above)
 
@@ -155,7 +155,9 @@ def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
         yield ids[i : i + _CHUNK]
 
 
-def trace_contexts(session: Session, trace_pks: Iterable[int], tag_names: Iterable[str]) -> dict[int, TraceContext]:
+def trace_contexts(
+    session: Session, trace_pks: Iterable[int], tag_names: Iterable[str]
+) -> dict[int, TraceContext]:
     """For each trace: its ``first_ts`` and those of its tags named in ``tag_names`` (one query per chunk each)."""
     pks = sorted(set(trace_pks))
     names = sorted(set(tag_names))
@@ -227,7 +229,12 @@ def lock_windows(
 
 
 def save_windows(
-    session: Session, project_id: str, reducer: str, writes: Sequence[WindowWrite], pass_no: int, now: datetime
+    session: Session,
+    project_id: str,
+    reducer: str,
+    writes: Sequence[WindowWrite],
+    pass_no: int,
+    now: datetime,
 ) -> None:
     """Insert the new windows and update the stored ones (by id) of one pass."""
     new = [
@@ -296,6 +303,8 @@ def reducers(session: Session, project_id: str) -> list[str]:
     """The reducers that ran at least one pass in the project."""
     return list(
         session.scalars(
-            select(ReducerState.reducer).where(ReducerState.project_id == project_id).order_by(ReducerState.reducer)
+            select(ReducerState.reducer)
+            .where(ReducerState.project_id == project_id)
+            .order_by(ReducerState.reducer)
         )
     )
