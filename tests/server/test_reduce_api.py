@@ -81,3 +81,15 @@ def test_results_and_production_profiles_answer_what_the_passes_reduced(server: 
     assert whole.components["f1"].stats.count == 120
     assert api.profile_reduce(pid, "shop", "9.9.9").status_code == 404
     assert api.results(pid, GROUP, begin=T0, end=T0).json()["windows"] == []
+
+
+def test_a_stored_profile_that_is_not_built_cannot_be_reduced_and_says_so(server: Any) -> None:
+    project = server.new_project()
+    api = server.api(project.admin_key)
+    unbuilt = reference_profile().to_jcr()
+    unbuilt["version"] = "0.1.0"
+    for component in unbuilt["components"]:
+        component["stats"] = None
+    assert api.profile_create(project.project_id, unbuilt).status_code == 201
+    resp = api.profile_reduce(project.project_id, "shop", "0.1.0")
+    assert resp.status_code == 422 and "not built" in resp.text

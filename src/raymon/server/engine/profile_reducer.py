@@ -93,6 +93,10 @@ class Accumulator:
         self.n_tags += 1
 
 
+class NotReducibleError(ValueError):
+    """A profile a reducer cannot use as its reference (it is not built: no reference stats)."""
+
+
 class ProfileReducer:
     """What reducing a profile's tags needs, looked up once: which tag feeds which component.
 
@@ -101,9 +105,10 @@ class ProfileReducer:
     """
 
     def __init__(self, reference: ModelProfile, reference_jcr: Mapping[str, Any] | None = None) -> None:
-        if not reference.is_built and any(c.stats is None for c in reference.components.values()):
-            raise ValueError(
-                f"profile {reference.group_idfr!r} is not built: it cannot be a reducer's reference"
+        if not reference.components or any(c.stats is None for c in reference.components.values()):
+            raise NotReducibleError(
+                f"profile {reference.group_idfr!r} is not built (no reference stats): "
+                "it cannot be a reducer's reference"
             )
         self.reference = reference
         self.reference_jcr = dict(reference_jcr) if reference_jcr is not None else reference.to_jcr()

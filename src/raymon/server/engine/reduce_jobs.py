@@ -31,9 +31,10 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from raymon.profiling.contrast import Thresholds
+from raymon.profiling.errors import ProfileError
 from raymon.server.engine.jobs import JobContext, JobHandler, JobKind, JobSpec, PermanentFailure, Scheduler
 from raymon.server.engine.manifest import Manifest, ReduceAction
-from raymon.server.engine.profile_reducer import Accumulator, ProfileReducer
+from raymon.server.engine.profile_reducer import Accumulator, NotReducibleError, ProfileReducer
 from raymon.server.engine.slices import SliceSet
 from raymon.server.engine.windows import tick_of, window_start
 from raymon.server.store import accounts as account_store
@@ -139,7 +140,10 @@ def load_reducer(backend: Backend, session: Session, project_id: str, reducer: s
         raise PermanentFailure(
             f"reducer {reducer!r}: profile {reducer!r} is not stored in project {project_id!r}"
         )
-    return ProfileReducer(backend.plugins.load_profile(row.body), row.body)
+    try:
+        return ProfileReducer(backend.plugins.load_profile(row.body), row.body)
+    except (ProfileError, NotReducibleError) as exc:
+        raise PermanentFailure(f"reducer {reducer!r}: {exc}") from exc
 
 
 def run_pass(

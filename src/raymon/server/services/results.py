@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from raymon.server.engine.profile_reducer import ProfileReducer, WindowState
-from raymon.server.services.errors import NotFoundError
+from raymon.profiling.errors import ProfileError
+from raymon.server.engine.profile_reducer import NotReducibleError, ProfileReducer, WindowState
+from raymon.server.services.errors import InvalidInputError, NotFoundError
 from raymon.server.services.profiles import parse_profile_ref
 from raymon.server.store import profiles as profile_store
 from raymon.server.store import reduce as reduce_store
@@ -112,7 +113,10 @@ def production_profile(
                 session, project_id, reducer_name, slicestr, begin, end, with_state=True
             )
         )
-    reducer = ProfileReducer(backend.plugins.load_profile(profile.body), profile.body)
+    try:
+        reducer = ProfileReducer(backend.plugins.load_profile(profile.body), profile.body)
+    except (ProfileError, NotReducibleError) as exc:
+        raise InvalidInputError(f"profile {reducer_name} cannot be reduced: {exc}") from exc
     state = reducer.empty()
     for row in rows:
         if row.state:
