@@ -265,6 +265,7 @@ class ReduceResult(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "reducer", "slice", "window_start", name="uq_reduce_results_window"),
         Index("ix_reduce_results_project_reducer_end", "project_id", "reducer", "window_end"),
+        Index("ix_reduce_results_project_reducer_start", "project_id", "reducer", "window_start"),  # 0010
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

@@ -57,10 +57,15 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("updated_at", raymon.server.store.coltypes.UTCDateTime(timezone=True), nullable=True)
         )
+        # a pass loads its windows by start: without this, it would read every window of the reducer
+        batch_op.create_index(
+            "ix_reduce_results_project_reducer_start", ["project_id", "reducer", "window_start"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("reduce_results", schema=None) as batch_op:
+        batch_op.drop_index("ix_reduce_results_project_reducer_start")
         batch_op.drop_column("updated_at")
         batch_op.drop_column("last_pass")
         batch_op.drop_column("n_alerts")
