@@ -282,7 +282,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     sizes = [int(x) for x in args.history.split(",")]
-    timings = {h: one_history(h, args.new, args.repeat, args.reuse) for h in sizes}
+    if args.reuse:  # the stores exist: one pass of each in turns, so both see the same machine load
+        timings = {h: float("inf") for h in sizes}
+        for _ in range(args.repeat):
+            for h in sizes:
+                timings[h] = min(timings[h], one_history(h, args.new, 1, True))
+    else:
+        timings = {h: one_history(h, args.new, args.repeat) for h in sizes}
     print(f"{'history traces':>15} {'pass s':>8} {'new tags/s':>11}")
     for h, s in timings.items():
         print(f"{h:>15} {s:>8.2f} {args.new * 21 / s:>11.0f}")
