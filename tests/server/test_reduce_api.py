@@ -92,4 +92,4 @@ def test_a_stored_profile_that_is_not_built_cannot_be_reduced_and_says_so(server
         component["stats"] = None
     assert api.profile_create(project.project_id, unbuilt).status_code == 201
     resp = api.profile_reduce(project.project_id, "shop", "0.1.0")
-    assert resp.status_code == 422 and "not built" in resp.text
+    assert resp.status_code == 409 and "not built" in resp.text

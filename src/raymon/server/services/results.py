@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from raymon.profiling.errors import ProfileError
 from raymon.server.engine.profile_reducer import NotReducibleError, ProfileReducer, WindowState
-from raymon.server.services.errors import InvalidInputError, NotFoundError
+from raymon.server.services.errors import ConflictError, NotFoundError
 from raymon.server.services.profiles import parse_profile_ref
 from raymon.server.store import profiles as profile_store
 from raymon.server.store import reduce as reduce_store
@@ -116,7 +116,7 @@ def production_profile(
     try:
         reducer = ProfileReducer(backend.plugins.load_profile(profile.body), profile.body)
     except (ProfileError, NotReducibleError) as exc:
-        raise InvalidInputError(f"profile {reducer_name} cannot be reduced: {exc}") from exc
+        raise ConflictError(f"profile {reducer_name} cannot be reduced: {exc}") from exc
     state = reducer.empty()
     for row in rows:
         if row.state:
