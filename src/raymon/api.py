@@ -401,6 +401,40 @@ class RaymonAPI:
     def manifest_history(self, project_id: str) -> Response:
         """Every applied version, newest first: ``{"project_id", "versions": [{"version", "applied_at"}]}``."""
         return self.get(f"/api/v1/projects/{_seg(project_id)}/manifest/history")
+    # -- reduce results --------------------------------------------------------------------
+    def results(
+        self,
+        project_id: str,
+        reducer: str,
+        slicestr: str | None = None,
+        begin: datetime | str | None = None,
+        end: datetime | str | None = None,
+    ) -> Response:
+        """A reducer's check results per window (``{"reducer", "windows", "series"}``; see docs/engine.md).
+
+        ``slicestr`` None: every slice; ``""``: the global slice. Windows starting in ``[begin, end)``.
+        """
+        params = {"reducer": reducer, "slice": slicestr, "begin": _as_time(begin), "end": _as_time(end)}
+        params = {k: v for k, v in params.items() if v is not None}  # httpx would send None as ""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/results", params=params)
+
+    def profile_reduce(
+        self,
+        project_id: str,
+        profile_name: str,
+        profile_version: str,
+        begin: datetime | str | None = None,
+        end: datetime | str | None = None,
+        slicestr: str = "",
+    ) -> Response:
+        """The production profile of a slice and time range, merged from the reducer's windows.
+
+        Its JSON is a ``ModelProfile``'s: ``reference.contrast(ModelProfile.from_jcr(resp.json()))``.
+        """
+        params = {"slice": slicestr, "begin": _as_time(begin), "end": _as_time(end)}
+        params = {k: v for k, v in params.items() if v is not None}
+        ref = f"{profile_name}@{profile_version}"
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/profiles/{_seg(ref)}/production", params=params)
 
     def __repr__(self) -> str:
         return f"RaymonAPI(url={self.url!r})"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from raymon.server.api import admin, exports, ingest, jobs, manifests, objects, profiles, tags, traces
+from raymon.server.api import admin, exports, ingest, jobs, manifests, objects, profiles, results, tags, traces
 
 ROUTERS: list[APIRouter] = [
     admin.router,
@@ -20,4 +20,5 @@ ROUTERS: list[APIRouter] = [
     profiles.router,
     jobs.router,
     manifests.router,
+    results.router,
 ]

@@ -55,6 +55,7 @@ _EXTRA_SUCCESS = {"profile_create": [200], "user_invite": [201]}
 _EXTRA_ERRORS = {
     "project_create": {409},
     "profile_create": {409},
+    "profile_production": {409},  # a stored profile that is not built cannot be reduced
     "user_invite": {409},
     "object_search": {404},
     "export_dataset": {404},

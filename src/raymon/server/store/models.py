@@ -41,6 +41,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -146,6 +147,14 @@ class Tag(Base):
         Index("ix_tags_project_name_text", "project_id", "name", "value_text", "trace_pk"),
         Index("ix_tags_project_name_num", "project_id", "name", "value_num", "trace_pk"),
         Index("ix_tags_project_ts", "project_id", "ts"),
+        # grouped tags no reduce pass has taken yet (migration 0010): what a pass claims
+        Index(
+            "ix_tags_unreduced",
+            "project_id",
+            "grp",
+            sqlite_where=text("reduced_pass IS NULL AND grp IS NOT NULL"),
+            postgresql_where=text("reduced_pass IS NULL AND grp IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -157,6 +166,7 @@ class Tag(Base):
     value_num: Mapped[float | None] = mapped_column(Float(), nullable=True)
     value_text: Mapped[str | None] = mapped_column(Text(), nullable=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    reduced_pass: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)  # the pass that took it
 
 
 class TextLine(Base):
@@ -236,13 +246,26 @@ class Manifest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class ReducerState(Base):
+    """One reducer of a project: its pass counter (locked by a pass) and the kept combinations of its spaces."""
+
+    __tablename__ = "reducer_states"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    reducer: Mapped[str] = mapped_column(String(NAME_LEN), primary_key=True)
+    last_pass: Mapped[int] = mapped_column(BigInteger())
+    spaces: Mapped[Any] = mapped_column(json_type(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class ReduceResult(Base):
-    """A reducer's mergeable state and result for one slice and window."""
+    """A reducer's mergeable state, contrast rows and counts for one slice and window (migration 0010)."""
 
     __tablename__ = "reduce_results"
     __table_args__ = (
         UniqueConstraint("project_id", "reducer", "slice", "window_start", name="uq_reduce_results_window"),
         Index("ix_reduce_results_project_reducer_end", "project_id", "reducer", "window_end"),
+        Index("ix_reduce_results_project_reducer_start", "project_id", "reducer", "window_start"),  # 0010
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -254,6 +277,10 @@ class ReduceResult(Base):
     state: Mapped[Any] = mapped_column(json_type(), nullable=True)
     result: Mapped[Any] = mapped_column(json_type(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    n_tags: Mapped[int] = mapped_column(BigInteger(), server_default="0")
+    n_alerts: Mapped[int] = mapped_column(Integer(), server_default="0")
+    last_pass: Mapped[int] = mapped_column(BigInteger(), server_default="0")
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Issue(Base):

@@ -1,0 +1,324 @@
+"""The ``profile_reducer``'s state: production stats of a profile's components, per slice and window.
+
+A profile's validation tags (docs/profiles.md, "Validating: the tag scheme") are
+the reducer's input: in the profile's group ``name@version``, a value tag named
+after a component carries its value, an error tag ``<component>-error`` the kind
+of a bad value. ``WindowState`` folds them into the *same* mergeable stats classes
+``ModelProfile`` keeps (``NumericStats``/``CategoricalStats``, ``empty_like`` the
+reference's, so they share bins and domain) plus error counts by kind:
+
+- a value tag: ``stats.update`` with its value (a numeric component given text
+  counts as a ``Type Error``);
+- ``Value None``/``Value NaN``: ``stats.missing`` and the error count, as
+  ``Component.build_from_values`` counts them;
+- any other error kind: its count (bound and domain errors come with a value tag
+  too, counted in the stats' outer bins or ``unseen``, as the reference does).
+
+States merge (``merge``) exactly as their stats do, so the state of many passes,
+windows or slices is one merge away, and ``production_jcr`` turns one into a
+production ``ModelProfile`` document (the reference's components and scores with
+production stats, errors and score results) that ``reference.contrast`` reads.
+``production_from_tags`` is the pure reference implementation the incremental path
+is tested against. This module never reads the database.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from raymon.profiling.components import MISSING_KINDS, TYPE_ERROR
+from raymon.profiling.contrast import CheckResult
+from raymon.profiling.profile import ModelProfile
+from raymon.profiling.stats import CategoricalStats, NumericStats, Stats, stats_from_jcr
+from raymon.registry import ClassTable
+
+STATE_FORMAT = 1
+
+
+def _empty_like(stats: Stats) -> Stats:
+    if isinstance(stats, NumericStats):
+        return NumericStats.empty_like(stats)
+    return CategoricalStats.empty_like(stats)
+
+
+class ComponentState:
+    """One component's production stats and error counts (kind -> n)."""
+
+    __slots__ = ("stats", "errors")
+
+    def __init__(self, stats: Stats, errors: dict[str, int] | None = None) -> None:
+        self.stats = stats
+        self.errors: dict[str, int] = dict(errors or {})
+
+    def merge(self, other: ComponentState) -> ComponentState:
+        errors = dict(self.errors)
+        for kind, n in other.errors.items():
+            errors[kind] = errors.get(kind, 0) + n
+        return ComponentState(self.stats.merge(other.stats), errors)  # type: ignore[arg-type]
+
+    @property
+    def rows(self) -> int:
+        """Values seen: counted, missing, or refused before counting."""
+        refused = sum(n for kind, n in self.errors.items() if kind not in MISSING_KINDS and kind in _REFUSED)
+        return int(self.stats.count) + int(self.stats.missing) + refused
+
+
+_REFUSED = frozenset({TYPE_ERROR, "Extractor Error"})
+
+
+class Accumulator:
+    """Values and error kinds of one (slice, window), gathered tag by tag and folded in at once."""
+
+    __slots__ = ("values", "errors", "n_tags")
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[Any]] = {}
+        self.errors: dict[str, list[str]] = {}
+        self.n_tags = 0
+
+    def add(self, classified: tuple[bool, str, Any]) -> None:
+        """Add one ``ProfileReducer.classify`` answer."""
+        is_error, component, payload = classified
+        bucket = self.errors if is_error else self.values
+        found = bucket.get(component)
+        if found is None:
+            bucket[component] = [payload]
+        else:
+            found.append(payload)
+        self.n_tags += 1
+
+
+class NotReducibleError(ValueError):
+    """A profile a reducer cannot use as its reference (it is not built: no reference stats)."""
+
+
+class ProfileReducer:
+    """What reducing a profile's tags needs, looked up once: which tag feeds which component.
+
+    ``reference`` is the loaded reference profile, ``reference_jcr`` its stored document
+    (the skeleton of every production profile).
+    """
+
+    def __init__(self, reference: ModelProfile, reference_jcr: Mapping[str, Any] | None = None) -> None:
+        if not reference.components or any(c.stats is None for c in reference.components.values()):
+            raise NotReducibleError(
+                f"profile {reference.group_idfr!r} is not built (no reference stats): "
+                "it cannot be a reducer's reference"
+            )
+        self.reference = reference
+        self.reference_jcr = dict(reference_jcr) if reference_jcr is not None else reference.to_jcr()
+        self.group = reference.group_idfr
+        self.values: dict[str, str] = {c.name: c.name for c in reference.components.values()}
+        self.error_names: dict[str, str] = {c.error_tag_name: c.name for c in reference.components.values()}
+        self.numeric = {c.name: isinstance(c.stats, NumericStats) for c in reference.components.values()}
+
+    def classify(self, name: str, type_: str | None, value: Any) -> tuple[bool, str, Any] | None:
+        """What one tag of the profile's group adds: ``(is_error, component, value or error kind)``; None: no component."""
+        component = self.error_names.get(name)
+        if component is not None and (type_ is None or type_.endswith("-error") or name not in self.values):
+            return True, component, str(value)
+        component = self.values.get(name)
+        if component is None:
+            return None
+        if self.numeric[component]:
+            if isinstance(value, str) or value is None or isinstance(value, bool):
+                return True, component, TYPE_ERROR
+            return False, component, float(value)
+        return False, component, value if isinstance(value, str) else str(value)
+
+    def add_tag(self, acc: Accumulator, name: str, type_: str | None, value: Any) -> bool:
+        """Fold one tag of the profile's group into ``acc``; False when it names no component."""
+        classified = self.classify(name, type_, value)
+        if classified is None:
+            return False
+        acc.add(classified)
+        return True
+
+    def empty(self) -> WindowState:
+        """A state with the reference's bins and domains and no data."""
+        return WindowState(
+            {
+                name: ComponentState(_empty_like(c.stats))  # type: ignore[arg-type]
+                for name, c in self.reference.components.items()
+            }
+        )
+
+    def state_from_jcr(self, jcr: Mapping[str, Any] | None) -> WindowState:
+        """A stored state, or an empty one for ``None``; components added to the profile since start empty."""
+        if not jcr:
+            return self.empty()
+        state = WindowState.from_jcr(jcr)
+        for name, c in self.reference.components.items():
+            if name not in state.components:
+                state.components[name] = ComponentState(_empty_like(c.stats))  # type: ignore[arg-type]
+        return state
+
+    # --- the production profile ----------------------------------------------------------------
+
+    def scores(self, state: WindowState) -> dict[str, float | None]:
+        stats = {name: cs.stats for name, cs in state.components.items()}
+        out: dict[str, float | None] = {}
+        for name, score in self.reference.scores.items():
+            try:
+                out[name] = score.compute(stats)
+            except (KeyError, ValueError, ZeroDivisionError):
+                out[name] = None
+        return out
+
+    def production_jcr(self, state: WindowState) -> dict[str, Any]:
+        """The production ``ModelProfile`` document of ``state``: the reference's with production stats."""
+        jcr = copy.deepcopy(self.reference_jcr)
+        for component in jcr["components"]:
+            cs = state.components.get(component["name"])
+            if cs is None:
+                continue
+            component["stats"] = cs.stats.to_jcr()
+            component["errors"] = dict(cs.errors)
+        results = self.scores(state)
+        for score in jcr.get("scores", []):
+            score["result"] = results.get(score["name"])
+        jcr["n_samples"] = max((cs.rows for cs in state.components.values()), default=0)
+        return jcr
+
+    def production_profile(self, state: WindowState, classes: ClassTable | None = None) -> ModelProfile:
+        """``state`` as a production ``ModelProfile`` (same components, production stats, scores from them)."""
+        return ModelProfile.from_jcr(self.production_jcr(state), classes)
+
+    def contrast_rows(
+        self, state: WindowState, thresholds: Any = None, classes: ClassTable | None = None
+    ) -> list[dict[str, Any]]:
+        """``reference.contrast(production)`` as JSON rows (component, role, check, metric, value, ...)."""
+        report = self.reference.contrast(self.production_profile(state, classes), thresholds)
+        return [check_row(r) for r in report.rows]
+
+
+def check_row(row: CheckResult) -> dict[str, Any]:
+    """One contrast row as stored: NaN and infinities as None; ``n`` the production count."""
+    out: dict[str, Any] = {}
+    for key, value in asdict(row).items():
+        if isinstance(value, float) and not np.isfinite(value):
+            value = None
+        out[key] = value
+    out["n"] = out["n_other"]
+    return out
+
+
+class WindowState:
+    """The production stats of every component of one (reducer, slice, window), and its tag count."""
+
+    def __init__(self, components: dict[str, ComponentState], n_tags: int = 0) -> None:
+        self.components = components
+        self.n_tags = n_tags
+
+    def fold(self, acc: Accumulator) -> None:
+        """Add what ``acc`` gathered (one ``update`` per component)."""
+        for name, values in acc.values.items():
+            cs = self.components.get(name)
+            if cs is not None and values:
+                cs.stats.update(
+                    np.asarray(values, dtype=np.float64) if isinstance(values[0], float) else values
+                )
+        for name, kinds in acc.errors.items():
+            cs = self.components.get(name)
+            if cs is None:
+                continue
+            for kind in kinds:
+                cs.errors[kind] = cs.errors.get(kind, 0) + 1
+                if kind in MISSING_KINDS:
+                    cs.stats.missing += 1
+        self.n_tags += acc.n_tags
+
+    def merge(self, other: WindowState) -> WindowState:
+        """A new state describing both; neither changes. Components of only one side are kept as they are."""
+        components: dict[str, ComponentState] = {}
+        for name in self.components.keys() | other.components.keys():
+            a, b = self.components.get(name), other.components.get(name)
+            one = a if b is None else b if a is None else None
+            if one is not None:  # a copy (the sketches copy through their documented serialisation)
+                components[name] = ComponentState(stats_from_jcr(one.stats.to_jcr()), dict(one.errors))
+            elif a is not None and b is not None:
+                components[name] = a.merge(b)
+        return WindowState(components, self.n_tags + other.n_tags)
+
+    def to_jcr(self) -> dict[str, Any]:
+        return {
+            "format": STATE_FORMAT,
+            "n_tags": self.n_tags,
+            "components": {
+                name: {"stats": cs.stats.to_jcr(), "errors": dict(cs.errors)}
+                for name, cs in sorted(self.components.items())
+            },
+        }
+
+    @classmethod
+    def from_jcr(cls, jcr: Mapping[str, Any]) -> WindowState:
+        if jcr.get("format", STATE_FORMAT) > STATE_FORMAT:
+            raise ValueError(f"reduce state format {jcr.get('format')} is newer than this raymon reads")
+        components = {
+            str(name): ComponentState(
+                stats_from_jcr(c["stats"]), {str(k): int(v) for k, v in c["errors"].items()}
+            )
+            for name, c in jcr["components"].items()
+        }
+        return cls(components, int(jcr.get("n_tags", 0)))
+
+
+def production_from_tags(
+    reference: ModelProfile, tags: Iterable[Mapping[str, Any]], classes: ClassTable | None = None
+) -> ModelProfile:
+    """The reference implementation: the production profile of ``tags`` (dicts with name, value, type, group).
+
+    Every component's values in one list and one ``update``; error kinds counted; tags of
+    other groups ignored. The incremental path (``WindowState``) must equal it.
+    """
+    group = reference.group_idfr
+    values: dict[str, list[Any]] = {name: [] for name in reference.components}
+    errors: dict[str, dict[str, int]] = {name: {} for name in reference.components}
+    for tag in tags:
+        if tag.get("group") != group:
+            continue
+        name, value = tag["name"], tag["value"]
+        component = (
+            reference.components.get(name) if not str(tag.get("type", "")).endswith("-error") else None
+        )
+        if component is None and name.endswith("-error") and name[: -len("-error")] in reference.components:
+            kinds = errors[name[: -len("-error")]]
+            kinds[str(value)] = kinds.get(str(value), 0) + 1
+            continue
+        if component is None:
+            continue
+        if isinstance(component.stats, NumericStats) and isinstance(value, str):
+            errors[name][TYPE_ERROR] = errors[name].get(TYPE_ERROR, 0) + 1
+            continue
+        values[name].append(float(value) if isinstance(component.stats, NumericStats) else str(value))
+    jcr = reference.to_jcr()
+    stats_by_name: dict[str, Stats] = {}
+    for component_jcr in jcr["components"]:
+        name = component_jcr["name"]
+        stats = _empty_like(reference.components[name].stats)  # type: ignore[arg-type]
+        if values[name]:
+            stats.update(values[name])
+        stats.missing += sum(n for kind, n in errors[name].items() if kind in MISSING_KINDS)
+        stats_by_name[name] = stats
+        component_jcr["stats"] = stats.to_jcr()
+        component_jcr["errors"] = errors[name]
+    for score_jcr in jcr["scores"]:
+        score = reference.scores[score_jcr["name"]]
+        score_jcr["result"] = score.compute(stats_by_name)
+    jcr["n_samples"] = max(
+        (ComponentState(stats_by_name[name], errors[name]).rows for name in stats_by_name), default=0
+    )
+    return ModelProfile.from_jcr(jcr, classes)
+
+
+def merge_states(states: Iterable[WindowState]) -> WindowState | None:
+    """The merge of ``states`` (None when there are none)."""
+    out: WindowState | None = None
+    for state in states:
+        out = state if out is None else out.merge(state)
+    return out

@@ -1,0 +1,322 @@
+"""The ``reduce`` job: its scheduler (one job per reducer and interval tick) and its handler (one pass).
+
+Every process calls ``reduce_scheduler(...)`` every tick; it answers, for each project's
+``profile_reducer``, the job of the current interval, keyed ``reduce:{project}:{reducer}:{tick}``,
+so however many processes answer, one job is enqueued (the key dedupes; no leader).
+
+A pass (``run_pass``), inside the job's ``ctx.finishing()`` transaction:
+
+1. locks the reducer's row and counts one more pass (``store.reduce.begin_pass``);
+2. claims the reducer's new tags (its profile's group) in bounded batches, up to
+   ``max_tags`` (the rest: a follow-up job, enqueued in the same transaction);
+3. reads, in one query per chunk, the claimed traces' ``first_ts`` and the tags slice
+   membership needs; admits new space combinations (``engine.slices``), assigns each trace
+   its slices once, and its window (``engine.windows``, by ``first_ts``);
+4. folds the tags into the touched (slice, window) states (``engine.profile_reducer``),
+   loaded and locked, merged and written back, with the window's contrast rows recomputed;
+5. hands each recomputed window's rows to ``on_results`` (the issues lane's
+   ``services.issues.observe(session, project_id, reducer, slicestr, window_start,
+   window_end, rows)``, wired by the engine runtime; a no-op by default).
+
+The claim, the states, the results and ``on_results``' writes commit together with the
+job's completion, or not at all. This module holds no SQL (``store.reduce`` does).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from raymon.profiling.contrast import Thresholds
+from raymon.profiling.errors import ProfileError
+from raymon.server.engine.jobs import JobContext, JobHandler, JobKind, JobSpec, PermanentFailure, Scheduler
+from raymon.server.engine.manifest import Manifest, ReduceAction
+from raymon.server.engine.profile_reducer import Accumulator, NotReducibleError, ProfileReducer
+from raymon.server.engine.slices import SliceSet
+from raymon.server.engine.windows import tick_of, window_start
+from raymon.server.store import accounts as account_store
+from raymon.server.store import jobs as job_store
+from raymon.server.store import profiles as profile_store
+from raymon.server.store import reduce as reduce_store
+
+if TYPE_CHECKING:
+    from raymon.server.backend import Backend
+    from raymon.server.store.db import Session
+
+log = logging.getLogger("raymon.server.engine.reduce")
+
+REDUCE_KIND = "reduce"
+PROFILE_REDUCER = "profile_reducer"
+DEFAULT_BATCH_TAGS = 20_000
+DEFAULT_MAX_TAGS = 400_000
+
+ManifestOf = Callable[["Backend", str], "Manifest | None"]
+
+
+class ResultsHook(Protocol):
+    """Told of one recomputed window's check rows, in the pass's transaction (``services.issues.observe``)."""
+
+    def __call__(
+        self,
+        session: Session,
+        project_id: str,
+        reducer: str,
+        slicestr: str,
+        window_start: datetime,
+        window_end: datetime,
+        rows: list[dict[str, Any]],
+    ) -> Any: ...
+
+
+def no_results_hook(
+    session: Session,
+    project_id: str,
+    reducer: str,
+    slicestr: str,
+    window_start: datetime,
+    window_end: datetime,
+    rows: list[dict[str, Any]],
+) -> None:
+    """The default ``on_results``: nothing (the engine runtime wires ``services.issues.observe``)."""
+
+
+def job_key(project_id: str, reducer: str, tick: int) -> str:
+    return f"reduce:{project_id}:{reducer}:{tick}"
+
+
+def _all_project_ids(backend: Backend) -> list[str]:
+    with backend.reading() as session:
+        return [p.id for p in account_store.list_projects(session)]
+
+
+def profile_reducers(manifest: Manifest) -> Iterator[ReduceAction]:
+    for action in manifest.actions.reduce:
+        if action.reducer_type == PROFILE_REDUCER:
+            yield action
+
+
+def reduce_scheduler(
+    manifest_of: ManifestOf, project_ids: Callable[[Backend], Iterable[str]] = _all_project_ids
+) -> Scheduler:
+    """The scheduler of reduce jobs: for each project's profile reducers, the current tick's job."""
+
+    def schedule(backend: Backend, now: datetime) -> Iterator[JobSpec]:
+        for project_id in project_ids(backend):
+            manifest = manifest_of(backend, project_id)
+            if manifest is None:
+                continue
+            default_s = manifest.settings.default_interval_s()
+            for action in profile_reducers(manifest):
+                tick = tick_of(now, action.interval_s(default_s))
+                yield JobSpec(
+                    REDUCE_KIND,
+                    job_key(project_id, action.name, tick),
+                    project_id,
+                    {"reducer": action.name, "tick": tick},
+                )
+
+    return schedule
+
+
+@dataclass
+class PassReport:
+    """What one pass did."""
+
+    pass_no: int
+    n_tags: int = 0
+    n_traces: int = 0
+    windows: list[tuple[str, datetime]] = field(default_factory=list)  # (slicestr, window_start) recomputed
+    more: bool = False  # it stopped at ``max_tags``: tags are left for a follow-up pass
+
+
+def load_reducer(backend: Backend, session: Session, project_id: str, reducer: str) -> ProfileReducer:
+    """The ``ProfileReducer`` of ``name@version`` from the stored reference profile; ``PermanentFailure`` if absent."""
+    name, _, version = reducer.rpartition("@")
+    row = profile_store.find(session, project_id, name, version) if name else None
+    if row is None:
+        raise PermanentFailure(
+            f"reducer {reducer!r}: profile {reducer!r} is not stored in project {project_id!r}"
+        )
+    try:
+        return ProfileReducer(backend.plugins.load_profile(row.body), row.body)
+    except (ProfileError, NotReducibleError) as exc:
+        raise PermanentFailure(f"reducer {reducer!r}: {exc}") from exc
+
+
+def run_pass(
+    session: Session,
+    backend: Backend,
+    project_id: str,
+    manifest: Manifest,
+    action: ReduceAction,
+    reducer: ProfileReducer,
+    now: datetime,
+    on_results: ResultsHook = no_results_hook,
+    batch_tags: int = DEFAULT_BATCH_TAGS,
+    max_tags: int = DEFAULT_MAX_TAGS,
+    heartbeat: Callable[[], None] = lambda: None,
+) -> PassReport:
+    """One reduce pass of ``action`` in the caller's transaction; see the module docstring."""
+    start = reduce_store.begin_pass(session, project_id, action.name, now)
+    report = PassReport(start.pass_no)
+    claimed: list[reduce_store.ClaimedTag] = []
+    while len(claimed) < max_tags:
+        want = min(batch_tags, max_tags - len(claimed))
+        batch = reduce_store.claim_tags(session, project_id, reducer.group, start.pass_no, want)
+        claimed += batch
+        if len(batch) < want:
+            break
+    else:
+        report.more = True
+    heartbeat()
+    if not claimed:
+        return report
+    slices = SliceSet(manifest.slices, manifest.settings.space_limit, SliceSet.spaces_from_jcr(start.spaces))
+    contexts = reduce_store.trace_contexts(session, (t.trace_pk for t in claimed), slices.tag_names())
+    slices.admit(c.tags for c in contexts.values())
+    interval_s = action.interval_s(manifest.settings.default_interval_s())
+    membership: dict[int, tuple[datetime, list[str]]] = {
+        pk: (window_start(c.first_ts, interval_s), slices.assign(c.tags)) for pk, c in contexts.items()
+    }
+    accumulators: dict[tuple[str, datetime], Accumulator] = {}
+    for tag in claimed:
+        placed = membership.get(tag.trace_pk)
+        if placed is None:  # the trace was deleted meanwhile
+            continue
+        classified = reducer.classify(tag.name, tag.type, tag.value)
+        if classified is None:
+            continue
+        start_at, slicestrs = placed
+        for slicestr in slicestrs:
+            key = (slicestr, start_at)
+            acc = accumulators.get(key)
+            if acc is None:
+                acc = accumulators[key] = Accumulator()
+            acc.add(classified)
+    report.n_tags, report.n_traces = len(claimed), len(contexts)
+    heartbeat()
+    stored = reduce_store.lock_windows(session, project_id, action.name, {k[1] for k in accumulators})
+    thresholds = Thresholds.from_config(action.thresholds)
+    classes = backend.plugins.classes
+    writes: list[reduce_store.WindowWrite] = []
+    results: list[tuple[str, datetime, datetime, list[dict[str, Any]]]] = []
+    for (slicestr, start_at), acc in sorted(accumulators.items()):
+        row = stored.get((slicestr, start_at))
+        state = reducer.state_from_jcr(None if row is None else row.state)
+        state.fold(acc)
+        rows = reducer.contrast_rows(state, thresholds, classes)
+        end_at = start_at + (row.window_end - row.window_start if row else timedelta(seconds=interval_s))
+        n_alerts = sum(1 for r in rows if r["alert"])
+        writes.append(
+            reduce_store.WindowWrite(
+                None if row is None else row.id,
+                slicestr,
+                start_at,
+                end_at,
+                state.to_jcr(),
+                {"rows": rows},
+                state.n_tags,
+                n_alerts,
+            )
+        )
+        results.append((slicestr, start_at, end_at, rows))
+        report.windows.append((slicestr, start_at))
+    heartbeat()
+    reduce_store.save_windows(session, project_id, action.name, writes, start.pass_no, now)
+    reduce_store.save_spaces(session, project_id, action.name, slices.spaces_jcr())
+    for slicestr, start_at, end_at, rows in results:
+        on_results(session, project_id, action.name, slicestr, start_at, end_at, rows)
+    return report
+
+
+def reduce_handler(
+    manifest_of: ManifestOf,
+    on_results: ResultsHook = no_results_hook,
+    batch_tags: int = DEFAULT_BATCH_TAGS,
+    max_tags: int = DEFAULT_MAX_TAGS,
+) -> JobHandler:
+    """The ``reduce`` job's handler: one pass of the payload's reducer inside ``ctx.finishing()``.
+
+    A reducer no longer in the manifest finishes the job doing nothing; a pass that stopped
+    at ``max_tags`` enqueues a follow-up job (key ``...:{tick}:p{pass}``) in its transaction.
+    """
+    cache: dict[tuple[int, str, str], ProfileReducer] = {}
+
+    def handle(ctx: JobContext) -> None:
+        backend, job = ctx.backend, ctx.job
+        project_id = job.project_id or ""
+        reducer_name = str(job.payload.get("reducer", ""))
+        manifest = manifest_of(backend, project_id)
+        action = (
+            None
+            if manifest is None
+            else next((a for a in profile_reducers(manifest) if a.name == reducer_name), None)
+        )
+        with ctx.finishing() as session:
+            if manifest is None or action is None:
+                log.info(
+                    "reduce job %s: reducer %r is not in project %s's manifest",
+                    job.key,
+                    reducer_name,
+                    project_id,
+                )
+                return
+            key = (id(backend), project_id, reducer_name)  # profiles never change under a name@version
+            reducer = cache.get(key)
+            if reducer is None:
+                reducer = cache[key] = load_reducer(backend, session, project_id, reducer_name)
+            report = run_pass(
+                session,
+                backend,
+                project_id,
+                manifest,
+                action,
+                reducer,
+                backend.clock(),
+                on_results,
+                batch_tags,
+                max_tags,
+                ctx.heartbeat,
+            )
+            if report.more:
+                job_store.enqueue(
+                    session,
+                    [
+                        JobSpec(
+                            REDUCE_KIND,
+                            f"{job.key}:p{report.pass_no}",
+                            project_id,
+                            {"reducer": reducer_name, "tick": job.payload.get("tick")},
+                        )
+                    ],
+                )
+
+    return handle
+
+
+def reduce_job_kind(handler: JobHandler, lease_s: float = 300.0) -> JobKind:
+    """The ``reduce`` job kind the worker runs."""
+    return JobKind(REDUCE_KIND, handler, max_attempts=10, lease_s=lease_s, backoff_s=5.0, backoff_max_s=600.0)
+
+
+def spec_for(project_id: str, reducer: str, tick: int) -> JobSpec:
+    """The job of one reducer's tick (what the scheduler answers)."""
+    return JobSpec(
+        REDUCE_KIND, job_key(project_id, reducer, tick), project_id, {"reducer": reducer, "tick": tick}
+    )
+
+
+__all__: Sequence[str] = (
+    "REDUCE_KIND",
+    "PassReport",
+    "ResultsHook",
+    "no_results_hook",
+    "reduce_handler",
+    "reduce_job_kind",
+    "reduce_scheduler",
+    "run_pass",
+    "spec_for",
+)

@@ -1,0 +1,310 @@
+"""Reduce passes: claiming new tags, the reducers' state, window states and their results; every SQL statement.
+
+Claiming never polls ``id > last_id`` (on PostgreSQL a slower transaction can commit a
+lower id after a faster one, and the poller skips it for good). Instead a tag row carries
+``reduced_pass``: NULL until a pass takes it. ``claim_tags`` sets it to the pass number
+with ``UPDATE ... WHERE id IN (SELECT ... WHERE reduced_pass IS NULL LIMIT n [FOR UPDATE
+SKIP LOCKED]) RETURNING``, in the caller's transaction, the one that also writes the
+merged window states: the claim and the state commit together or not at all, and a row
+committed late is simply NULL until the next pass. The partial index ``ix_tags_unreduced``
+holds only unclaimed grouped tags, so a claim costs what is new, not the history.
+
+``begin_pass`` locks the reducer's row (``FOR UPDATE`` on PostgreSQL; SQLite's write
+transactions are ``BEGIN IMMEDIATE``), so passes of one reducer run one at a time in any
+number of processes; window rows are locked too when loaded (``lock_windows``).
+
+A tag replaced by a later upsert (same trace and name, newer ts) keeps its
+``reduced_pass``: the window keeps the value it first reduced and the replacement is not
+counted (see docs/engine.md, "Windows"). Functions take the caller's session first and
+answer typed rows; what a state means is ``engine.profile_reducer``'s business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from raymon.server.store.models import ReduceResult, ReducerState, Tag, Trace
+
+_CHUNK = 2000  # ids per IN list (SQLite's bound-parameter limit is far above)
+
+
+class ClaimedTag(NamedTuple):
+    trace_pk: int
+    name: str
+    type: str
+    value: Any  # the text value when there is one, else the number
+
+
+class TraceContext(NamedTuple):
+    first_ts: datetime
+    tags: dict[str, Any]  # the trace's tags that slice membership reads (name -> value)
+
+
+class PassStart(NamedTuple):
+    pass_no: int
+    spaces: Any  # the kept combinations of the reducer's spaces (JSON), or None
+
+
+class WindowRow(NamedTuple):
+    id: int
+    slice: str
+    window_start: datetime
+    window_end: datetime
+    state: Any  # None unless asked for
+    result: Any
+    n_tags: int
+    n_alerts: int
+    last_pass: int
+    updated_at: datetime | None
+
+
+class WindowWrite(NamedTuple):
+    id: int | None  # None: a new window row
+    slice: str
+    window_start: datetime
+    window_end: datetime
+    state: Any
+    result: Any
+    n_tags: int
+    n_alerts: int
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def begin_pass(session: Session, project_id: str, reducer: str, now: datetime) -> PassStart:
+    """Lock the reducer's row (made on its first pass), count one more pass and answer its number."""
+    values = {"project_id": project_id, "reducer": reducer, "last_pass": 0, "updated_at": now}
+    dialect_insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    session.execute(dialect_insert(ReducerState).values(**values).on_conflict_do_nothing())
+    row = session.execute(
+        select(ReducerState.last_pass, ReducerState.spaces)
+        .where(ReducerState.project_id == project_id, ReducerState.reducer == reducer)
+        .with_for_update()
+    ).one()
+    pass_no = int(row.last_pass) + 1
+    session.execute(
+        update(ReducerState)
+        .where(ReducerState.project_id == project_id, ReducerState.reducer == reducer)
+        .values(last_pass=pass_no, updated_at=now)
+    )
+    return PassStart(pass_no, row.spaces)
+
+
+def save_spaces(session: Session, project_id: str, reducer: str, spaces: Any) -> None:
+    """Store the kept combinations of the reducer's spaces (after ``begin_pass`` in the same transaction)."""
+    session.execute(
+        update(ReducerState)
+        .where(ReducerState.project_id == project_id, ReducerState.reducer == reducer)
+        .values(spaces=spaces)
+    )
+
+
+_CLAIM_SQLITE = text(
+    "UPDATE tags SET reduced_pass = :pass_no WHERE id IN ("
+    "SELECT id FROM tags WHERE project_id = :project_id AND grp = :grp "
+    "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit) "
+    "RETURNING trace_pk, name, type, value_num, value_text"
+)
+_CLAIM_POSTGRESQL = text(
+    "UPDATE tags SET reduced_pass = :pass_no WHERE id IN ("
+    "SELECT id FROM tags WHERE project_id = :project_id AND grp = :grp "
+    "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit FOR UPDATE SKIP LOCKED) "
+    "RETURNING trace_pk, name, type, value_num, value_text"
+)
+
+
+def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limit: int) -> list[ClaimedTag]:
+    """Take up to ``limit`` unclaimed tags of ``group`` for pass ``pass_no``; they stay taken if the transaction commits.
+
+    On PostgreSQL rows another transaction holds (an ingest upserting them) are skipped,
+    not waited for: the next pass takes them.
+    """
+    statement = _CLAIM_POSTGRESQL if _dialect(session) == "postgresql" else _CLAIM_SQLITE
+    rows = session.execute(
+        statement, {"pass_no": pass_no, "project_id": project_id, "grp": group, "limit": limit}
+    ).all()
+    return [
+        ClaimedTag(int(r.trace_pk), r.name, r.type, r.value_text if r.value_text is not None else r.value_num)
+        for r in rows
+    ]
+
+
+def count_unclaimed(session: Session, project_id: str, group: str) -> int:
+    """How many tags of ``group`` no pass has taken yet."""
+    return int(
+        session.execute(
+            text(
+                "SELECT count(*) FROM tags WHERE project_id = :p AND grp = :g "
+                "AND reduced_pass IS NULL AND grp IS NOT NULL"
+            ),
+            {"p": project_id, "g": group},
+        ).scalar_one()
+    )
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+def trace_contexts(
+    session: Session, trace_pks: Iterable[int], tag_names: Iterable[str]
+) -> dict[int, TraceContext]:
+    """For each trace: its ``first_ts`` and those of its tags named in ``tag_names`` (one query per chunk each)."""
+    pks = sorted(set(trace_pks))
+    names = sorted(set(tag_names))
+    out: dict[int, TraceContext] = {}
+    for chunk in _chunks(pks):
+        for pk, first_ts in session.execute(select(Trace.id, Trace.first_ts).where(Trace.id.in_(chunk))):
+            out[int(pk)] = TraceContext(first_ts, {})
+        if not names:
+            continue
+        rows = session.execute(
+            select(Tag.trace_pk, Tag.name, Tag.value_num, Tag.value_text).where(
+                Tag.trace_pk.in_(chunk), Tag.name.in_(names)
+            )
+        )
+        for pk, name, num, txt in rows:
+            context = out.get(int(pk))
+            if context is not None:
+                context.tags[name] = txt if txt is not None else num
+    return out
+
+
+_WINDOW_COLUMNS = (
+    ReduceResult.id,
+    ReduceResult.slice,
+    ReduceResult.window_start,
+    ReduceResult.window_end,
+    ReduceResult.result,
+    ReduceResult.n_tags,
+    ReduceResult.n_alerts,
+    ReduceResult.last_pass,
+    ReduceResult.updated_at,
+)
+
+
+def _window_row(r: Any, with_state: bool) -> WindowRow:
+    return WindowRow(
+        int(r.id),
+        r.slice,
+        r.window_start,
+        r.window_end,
+        r.state if with_state else None,
+        r.result,
+        int(r.n_tags),
+        int(r.n_alerts),
+        int(r.last_pass),
+        r.updated_at,
+    )
+
+
+def lock_windows(
+    session: Session, project_id: str, reducer: str, window_starts: Iterable[datetime]
+) -> dict[tuple[str, datetime], WindowRow]:
+    """The stored windows (every slice) starting at ``window_starts``, with their states, locked for update."""
+    starts = sorted(set(window_starts))
+    out: dict[tuple[str, datetime], WindowRow] = {}
+    for i in range(0, len(starts), _CHUNK):
+        rows = session.execute(
+            select(*_WINDOW_COLUMNS, ReduceResult.state)
+            .where(
+                ReduceResult.project_id == project_id,
+                ReduceResult.reducer == reducer,
+                ReduceResult.window_start.in_(starts[i : i + _CHUNK]),
+            )
+            .with_for_update()
+        )
+        for r in rows:
+            out[(r.slice, r.window_start)] = _window_row(r, True)
+    return out
+
+
+def save_windows(
+    session: Session,
+    project_id: str,
+    reducer: str,
+    writes: Sequence[WindowWrite],
+    pass_no: int,
+    now: datetime,
+) -> None:
+    """Insert the new windows and update the stored ones (by id) of one pass."""
+    new = [
+        {
+            "project_id": project_id,
+            "reducer": reducer,
+            "slice": w.slice,
+            "window_start": w.window_start,
+            "window_end": w.window_end,
+            "state": w.state,
+            "result": w.result,
+            "n_tags": w.n_tags,
+            "n_alerts": w.n_alerts,
+            "last_pass": pass_no,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for w in writes
+        if w.id is None
+    ]
+    changed = [
+        {
+            "id": w.id,
+            "state": w.state,
+            "result": w.result,
+            "n_tags": w.n_tags,
+            "n_alerts": w.n_alerts,
+            "last_pass": pass_no,
+            "updated_at": now,
+        }
+        for w in writes
+        if w.id is not None
+    ]
+    if new:
+        session.execute(insert(ReduceResult), new)
+    if changed:
+        session.execute(update(ReduceResult), changed)
+
+
+def windows(
+    session: Session,
+    project_id: str,
+    reducer: str,
+    slicestr: str | None = None,
+    begin: datetime | None = None,
+    end: datetime | None = None,
+    with_state: bool = False,
+    limit: int | None = None,
+) -> list[WindowRow]:
+    """The reducer's windows (of one slice, or all) starting in ``[begin, end)``, oldest first."""
+    columns = (*_WINDOW_COLUMNS, ReduceResult.state) if with_state else _WINDOW_COLUMNS
+    stmt = select(*columns).where(ReduceResult.project_id == project_id, ReduceResult.reducer == reducer)
+    if slicestr is not None:
+        stmt = stmt.where(ReduceResult.slice == slicestr)
+    if begin is not None:
+        stmt = stmt.where(ReduceResult.window_start >= begin)
+    if end is not None:
+        stmt = stmt.where(ReduceResult.window_start < end)
+    stmt = stmt.order_by(ReduceResult.window_start, ReduceResult.slice)
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    return [_window_row(r, with_state) for r in session.execute(stmt)]
+
+
+def reducers(session: Session, project_id: str) -> list[str]:
+    """The reducers that ran at least one pass in the project."""
+    return list(
+        session.scalars(
+            select(ReducerState.reducer)
+            .where(ReducerState.project_id == project_id)
+            .order_by(ReducerState.reducer)
+        )
+    )

@@ -1,0 +1,200 @@
+"""Reduce passes against a real database (SQLite and PostgreSQL): claims, windows, slices, results, the job."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from reduce_context import add_project, context_for, make_backend, tag_event
+from reduce_profiles import reference_profile, sample_tags
+
+from raymon.server.backend import Backend
+from raymon.server.engine.manifest import Manifest
+from raymon.server.engine.profile_reducer import production_from_tags
+from raymon.server.engine.reduce_jobs import reduce_handler, reduce_scheduler
+from raymon.server.services.ingest import store_events
+from raymon.server.services.profiles import create_profile
+from raymon.server.store import reduce as reduce_store
+from raymon.server.store.db import sqlite_url
+
+PID = "shop"
+REFERENCE = reference_profile()
+GROUP = REFERENCE.group_idfr
+T0 = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+MANIFEST = Manifest.model_validate(
+    {
+        "project_id": PID,
+        "actions": {"reduce": [{"name": GROUP, "reducer_type": "profile_reducer", "reducer_interval_m": 10}]},
+        "slices": [{"slicestr": "client==Zillow"}, {"space": [{"tag": "client"}]}],
+    }
+)
+
+
+@pytest.fixture
+def reducing(backend: str, postgres_databases: Any) -> Iterator[Backend]:
+    """A migrated store of the parametrised database with project ``shop`` and its reference profile."""
+    url = (
+        postgres_databases.create()
+        if backend == "postgresql"
+        else sqlite_url(Path(tempfile.mkdtemp(prefix="raymon-reduce-")) / "r.sqlite3")
+    )
+    b = make_backend(url)
+    add_project(b, PID)
+    create_profile(b, PID, REFERENCE.to_jcr())
+    yield b
+    b.close()
+    if backend == "postgresql":
+        postgres_databases.drop(url)
+
+
+def _traffic(
+    backend: Backend, n: int, start: datetime, client: str, seed: int, shift: float = 0.0
+) -> list[dict]:
+    """``n`` traces from ``client``: inputs and output at ``start + i s``, no actual (actuals come later)."""
+    rng = np.random.default_rng(seed)
+    events, sent = [], []
+    for i in range(n):
+        tags = [
+            t for t in sample_tags(REFERENCE, rng, shift) if not t["name"].startswith(("actual", "abs_error"))
+        ]
+        trace = f"{client}-{seed}-{i}"
+        ts = start + timedelta(seconds=i)
+        events.append(
+            tag_event(PID, trace, ts, [*tags, {"name": "client", "value": client, "type": "label"}])
+        )
+        sent += tags
+    store_events(backend, PID, events)
+    return sent
+
+
+def _pass(backend: Backend, results: list | None = None, **kw: Any) -> None:
+    hook = (
+        (lambda s, p, r, sl, ws, we, rows: results.append((sl, ws, we, rows)))
+        if results is not None
+        else None
+    )
+    handler = reduce_handler(lambda b, p: MANIFEST, **({"on_results": hook} if hook else {}), **kw)
+    (spec,) = reduce_scheduler(lambda b, p: MANIFEST, lambda b: [PID])(backend, T0)
+    handler(context_for(backend, spec))
+
+
+def _windows(backend: Backend, slicestr: str | None = None) -> list[reduce_store.WindowRow]:
+    with backend.reading() as session:
+        return reduce_store.windows(session, PID, GROUP, slicestr, with_state=True)
+
+
+def test_a_pass_reduces_the_new_tags_into_windows_of_trace_time_and_slices(reducing: Backend) -> None:
+    backend = reducing
+    zillow = _traffic(backend, 40, T0, "Zillow", 1)
+    remax = _traffic(backend, 30, T0 + timedelta(minutes=10), "Remax", 2)
+    results: list[Any] = []
+    _pass(backend, results)
+    got = {(w.slice, w.window_start): w.n_tags for w in _windows(backend)}
+    w0, w1 = T0, T0 + timedelta(minutes=10)
+    assert got == {
+        ("", w0): len(zillow),
+        ("", w1): len(remax),
+        ("client==Zillow", w0): len(zillow),
+        ("client==Remax", w1): len(remax),
+    }
+    assert sorted((r[0], r[1]) for r in results) == sorted(got)
+    assert all(r[2] - r[1] == timedelta(minutes=10) for r in results)
+    rows = next(r[3] for r in results if r[0] == "client==Zillow")
+    assert {r["check"] for r in rows} >= {"drift", "integrity"} and all("n" in r for r in rows)
+    with backend.reading() as session:
+        assert reduce_store.count_unclaimed(session, PID, GROUP) == 0
+    # a second pass with nothing new changes nothing and tells nobody
+    before = {(w.slice, w.window_start): w.last_pass for w in _windows(backend)}
+    again: list[Any] = []
+    _pass(backend, again)
+    assert again == [] and {(w.slice, w.window_start): w.last_pass for w in _windows(backend)} == before
+
+
+def test_a_late_actual_updates_its_predictions_window_and_passes_sum_to_the_profile_built_at_once(
+    reducing: Backend,
+) -> None:
+    backend = reducing
+    sent = _traffic(backend, 50, T0, "Zillow", 3)
+    _pass(backend, batch_tags=7)  # many small claims in one pass
+    rng = np.random.default_rng(4)
+    late, actual_tags = [], []
+    for i in range(50):  # actuals and their evaluations, logged a day later
+        tags = [t for t in sample_tags(REFERENCE, rng) if t["name"].startswith(("actual", "abs_error"))]
+        late.append(tag_event(PID, f"Zillow-3-{i}", T0 + timedelta(days=1), tags))
+        actual_tags += tags
+    store_events(backend, PID, late)
+    _pass(backend, max_tags=60, batch_tags=25)  # stops at 60 tags: a follow-up job takes the rest
+    _pass(backend)
+    (window,) = _windows(backend, "")
+    assert window.window_start == T0 and window.n_tags == len(sent) + len(actual_tags)
+    from raymon.server.engine.profile_reducer import ProfileReducer, WindowState
+
+    production = ProfileReducer(REFERENCE).production_profile(WindowState.from_jcr(window.state))
+    expected = production_from_tags(REFERENCE, sent + actual_tags)
+    for name, component in expected.components.items():
+        assert production.components[name].stats.count == component.stats.count, name
+    assert production.scores["mae"].result == pytest.approx(expected.scores["mae"].result)
+
+
+def test_a_tag_committed_late_with_a_lower_id_is_claimed_by_the_next_pass(reducing: Backend) -> None:
+    backend = reducing
+    if backend.database.dialect != "postgresql":
+        pytest.skip("SQLite's writers take turns: no transaction commits a lower id after a higher one")
+    from sqlalchemy import text
+
+    slow = backend.database.engine.connect()
+    slow_tx = slow.begin()  # a slower ingest: takes its ids first, commits last
+    pk = slow.execute(
+        text(
+            "INSERT INTO traces (project_id, trace_id, first_ts, last_ts) VALUES (:p, 'slow', :t, :t) RETURNING id"
+        ),
+        {"p": PID, "t": T0},
+    ).scalar_one()
+    slow.execute(
+        text(
+            "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts) "
+            "VALUES (:p, :pk, 'f0', 'profile-input', :g, 10.0, NULL, :t)"
+        ),
+        {"p": PID, "pk": pk, "g": GROUP, "t": T0},
+    )
+    fast = _traffic(backend, 5, T0, "Zillow", 6)
+    _pass(backend)
+    assert _windows(backend, "")[0].n_tags == len(fast)
+    slow_tx.commit()
+    slow.close()
+    _pass(backend)
+    assert _windows(backend, "")[0].n_tags == len(fast) + 1
+
+
+def test_the_scheduler_answers_one_job_per_reducer_and_tick(reducing: Backend) -> None:
+    backend = reducing
+    schedule = reduce_scheduler(lambda b, p: MANIFEST if p == PID else None, lambda b: [PID, "other"])
+    a = list(schedule(backend, T0 + timedelta(seconds=5)))
+    b = list(schedule(backend, T0 + timedelta(seconds=595)))
+    c = list(schedule(backend, T0 + timedelta(seconds=600)))
+    assert [s.key for s in a] == [s.key for s in b] == [f"reduce:{PID}:{GROUP}:{int(T0.timestamp()) // 600}"]
+    assert c[0].key != a[0].key and c[0].payload == {"reducer": GROUP, "tick": int(T0.timestamp()) // 600 + 1}
+
+
+def test_profile_of_a_reducer_not_stored_parks_the_job(reducing: Backend) -> None:
+    backend = reducing
+    from raymon.server.engine.jobs import PermanentFailure
+
+    manifest = MANIFEST.model_copy(
+        update={
+            "actions": Manifest.model_validate(
+                {
+                    "project_id": PID,
+                    "actions": {"reduce": [{"name": "gone@1.0.0", "reducer_type": "profile_reducer"}]},
+                }
+            ).actions
+        }
+    )
+    (spec,) = reduce_scheduler(lambda b, p: manifest, lambda b: [PID])(backend, T0)
+    with pytest.raises(PermanentFailure, match="gone@1.0.0"):
+        reduce_handler(lambda b, p: manifest)(context_for(backend, spec))
