@@ -396,7 +396,11 @@ class RaymonAPI:
         """Tune when an issue opens: its metric's threshold, ``open_after`` breaches of the last ``window_count``."""
         body = {
             k: v
-            for k, v in {"threshold": threshold, "open_after": open_after, "window_count": window_count}.items()
+            for k, v in {
+                "threshold": threshold,
+                "open_after": open_after,
+                "window_count": window_count,
+            }.items()
             if v is not None
         }
         return self.post(f"/api/v1/projects/{_seg(project_id)}/issues/{_seg(str(issue_id))}/tune", json=body)

@@ -31,8 +31,11 @@ def obs(i: int, *metrics: MetricResult) -> Observation:
     return Observation(i, metrics)
 
 
-def run(values: list[float | None], rules: Rules = Rules(), state: IssueState | None = None):
+def run(
+    values: list[float | None], rules: Rules | None = None, state: IssueState | None = None
+) -> tuple[IssueState, list[tuple[int, str | None, str]]]:
     """Feed psi values window after window; answer the final state and (window, event) of every transition."""
+    rules = rules or Rules()
     state = state or IssueState()
     events: list[tuple[int, str | None, str]] = []
     for i, v in enumerate(values):
@@ -188,7 +191,9 @@ def test_invariants_hold_for_any_sequence_of_windows(
                 window = judged[-rules.count_of :]
                 assert window.count("breach") >= open_after  # never open without open_after breaches
                 assert verdict == "breach"
-                assert (t.event == "reopened") == (since_resolved is not None and since_resolved <= rules.reopen_horizon)
+                assert (t.event == "reopened") == (
+                    since_resolved is not None and since_resolved <= rules.reopen_horizon
+                )
             if t.event == "resolved":
                 assert t.from_status in ("open", "recovering")
                 assert clean_run >= resolve_after  # never resolved without resolve_after clean windows

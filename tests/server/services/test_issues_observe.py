@@ -22,6 +22,7 @@ PROJECT = "issues"
 REDUCER = "HousePrices@3.0.0"
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 WINDOW = timedelta(minutes=1)
+DEFAULTS = IssueSettings()
 
 
 class Clock:
@@ -61,7 +62,7 @@ def feed(
     window: int,
     rows: list[dict[str, Any]],
     slicestr: str = "",
-    settings: IssueSettings = IssueSettings(),
+    settings: IssueSettings = DEFAULTS,
     examples: Any = None,
 ) -> list[Any]:
     start = T0 + window * WINDOW
@@ -95,11 +96,17 @@ def test_a_breaching_window_opens_an_issue_and_records_the_window_values(env: tu
     assert issue["opened_at"] is not None and issue["resolved_at"] is None
     assert 0.5 < issue["priority"] < 1  # drift, magnitude (0.5 - 0.2) / 0.2
     (transition,) = issue["history"]
-    assert (transition["from_status"], transition["to_status"], transition["event"]) == ("normal", "open", "opened")
+    assert (transition["from_status"], transition["to_status"], transition["event"]) == (
+        "normal",
+        "open",
+        "opened",
+    )
     assert transition["details"]["metrics"][0]["value"] == 0.5 and transition["notified"] is True
 
 
-def test_it_resolves_after_three_clean_windows_and_reopens_a_breach_soon_after(env: tuple[Backend, Clock]) -> None:
+def test_it_resolves_after_three_clean_windows_and_reopens_a_breach_soon_after(
+    env: tuple[Backend, Clock],
+) -> None:
     backend, _ = env
     feed(backend, 0, [psi_row(0.5)])
     assert feed(backend, 1, [psi_row(0.1)]) == []
@@ -115,7 +122,12 @@ def test_it_resolves_after_three_clean_windows_and_reopens_a_breach_soon_after(e
     assert [e.type for e in events] == ["reopened"]
     assert the_issue(backend)["issue_id"] == issue["issue_id"]
     history = [(h["to_status"], h["event"]) for h in the_issue(backend)["history"]]
-    assert history == [("open", "opened"), ("recovering", None), ("resolved", "resolved"), ("open", "reopened")]
+    assert history == [
+        ("open", "opened"),
+        ("recovering", None),
+        ("resolved", "resolved"),
+        ("open", "reopened"),
+    ]
 
 
 def test_a_breach_long_after_resolving_is_a_new_issue(env: tuple[Backend, Clock]) -> None:
@@ -148,7 +160,9 @@ def test_event_ids_are_stable_when_a_pass_is_rolled_back_and_run_again(env: tupl
         raise RuntimeError("the pass failed after observing")
     again = feed(backend, 0, [psi_row(0.5)])
     assert [e.event_id for e in again] == [e.event_id for e in first]
-    events = feed(backend, 1, [psi_row(0.1)]) + feed(backend, 2, [psi_row(0.1)]) + feed(backend, 3, [psi_row(0.1)])
+    events = (
+        feed(backend, 1, [psi_row(0.1)]) + feed(backend, 2, [psi_row(0.1)]) + feed(backend, 3, [psi_row(0.1)])
+    )
     events += feed(backend, 4, [psi_row(0.5)])
     ids = [e.event_id for e in again + events]
     assert len(ids) == 3 and len(set(ids)) == 3
@@ -216,7 +230,9 @@ def test_scores_rank_above_drift_and_the_bigger_excess_first(env: tuple[Backend,
     assert listed[0]["value"] == 0.12  # the lower bound: what was judged
 
 
-def test_example_traces_come_from_the_window_and_slice_with_the_error_tag_first(env: tuple[Backend, Clock]) -> None:
+def test_example_traces_come_from_the_window_and_slice_with_the_error_tag_first(
+    env: tuple[Backend, Clock],
+) -> None:
     backend, _ = env
     with backend.writing() as session:
         for i in range(12):

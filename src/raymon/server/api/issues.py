@@ -34,8 +34,12 @@ class IssueMute(BaseModel):
 class IssueTune(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    threshold: float | None = Field(None, description="The threshold of the issue's metric, instead of the profile's")
-    open_after: int | None = Field(None, ge=1, le=issues.MAX_WINDOW_COUNT, description="Breaching windows to open")
+    threshold: float | None = Field(
+        None, description="The threshold of the issue's metric, instead of the profile's"
+    )
+    open_after: int | None = Field(
+        None, ge=1, le=issues.MAX_WINDOW_COUNT, description="Breaching windows to open"
+    )
     window_count: int | None = Field(
         None, ge=1, le=issues.MAX_WINDOW_COUNT, description="...of the last this many windows"
     )
@@ -45,7 +49,9 @@ class IssueTune(BaseModel):
 def issues_list(
     backend: BackendDep,
     access: ReadAccess,
-    status: IssueStatusParam | None = Query(None, description="Only issues in this state (default: all but normal)"),
+    status: Annotated[
+        IssueStatusParam | None, Query(description="Only issues in this state (default: all but normal)")
+    ] = None,
     slicestr: str | None = Query(None, description='Only issues of this slice ("" the global slice)'),
 ) -> dict[str, Any]:
     """The project's issues, open ones first, by priority (score and performance above integrity above drift)."""
@@ -65,12 +71,18 @@ def issue_ack(issue_id: IssueId, backend: BackendDep, access: AdminAccess) -> di
 
 
 @router.post("/issues/{issue_id}/mute")
-def issue_mute(issue_id: IssueId, body: IssueMute, backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
+def issue_mute(
+    issue_id: IssueId, body: IssueMute, backend: BackendDep, access: AdminAccess
+) -> dict[str, Any]:
     """Mute the issue's notifications until a time (a past time unmutes); it is still evaluated."""
     return issues.mute(backend, access.project_id, issue_id, body.until)
 
 
 @router.post("/issues/{issue_id}/tune")
-def issue_tune(issue_id: IssueId, body: IssueTune, backend: BackendDep, access: AdminAccess) -> dict[str, Any]:
+def issue_tune(
+    issue_id: IssueId, body: IssueTune, backend: BackendDep, access: AdminAccess
+) -> dict[str, Any]:
     """Tune when the issue opens: its threshold, and how many of the last n windows must breach."""
-    return issues.tune(backend, access.project_id, issue_id, body.threshold, body.open_after, body.window_count)
+    return issues.tune(
+        backend, access.project_id, issue_id, body.threshold, body.open_after, body.window_count
+    )

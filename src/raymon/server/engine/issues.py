@@ -72,7 +72,11 @@ class MetricResult:
     def judged(self) -> float | None:
         """The number the contrast compared with the threshold (the lower bound where the metric alerts on it)."""
         spec = METRICS.get(self.metric)
-        value = self.lower_bound if (spec is not None and spec.uses_bound and self.lower_bound is not None) else self.value
+        value = (
+            self.lower_bound
+            if (spec is not None and spec.uses_bound and self.lower_bound is not None)
+            else self.value
+        )
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return None
         return float(value)
@@ -216,9 +220,7 @@ class IssueState:
     def pristine(self) -> bool:
         """Nothing worth remembering: normal, never opened, no breach counted."""
         return (
-            self.status == "normal"
-            and self.episodes == 0
-            and not any(v == "breach" for _, v in self.windows)
+            self.status == "normal" and self.episodes == 0 and not any(v == "breach" for _, v in self.windows)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -254,7 +256,9 @@ def _breaches(windows: Sequence[tuple[int, str]], rules: Rules) -> int:
     return sum(1 for _, v in windows[-rules.count_of :] if v == "breach")
 
 
-def _advance(state: IssueState, index: int, verdict: Verdict, rules: Rules) -> tuple[IssueState, Transition | None]:
+def _advance(
+    state: IssueState, index: int, verdict: Verdict, rules: Rules
+) -> tuple[IssueState, Transition | None]:
     """One new window (newer than every one seen) applied to ``state``."""
     if verdict == "unknown":
         return replace(state, newest=index), None
@@ -327,7 +331,9 @@ def _reevaluate_newest(
     """The newest window again: recompute its step from the state before it (no un-opening)."""
     base = state.before_newest if state.before_newest is not None else IssueState()
     episodes_before = state.episodes - (1 if _opened_last(state) else 0)
-    recomputed, transition = _advance(replace(base, seq=state.seq, episodes=episodes_before), index, verdict, rules)
+    recomputed, transition = _advance(
+        replace(base, seq=state.seq, episodes=episodes_before), index, verdict, rules
+    )
     recomputed = replace(recomputed, before_newest=state.before_newest, seq=state.seq)
     if state.is_open and not recomputed.is_open and recomputed.status != "resolved":
         # no un-opening: keep the state the first evaluation made (only the verdict is replaced)

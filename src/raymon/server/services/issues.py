@@ -21,8 +21,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from raymon.server.backend import Backend
 from raymon.server.engine import issues as machine
 from raymon.server.engine.events import IssueEvent
@@ -30,6 +28,7 @@ from raymon.server.engine.manifest import IssueSettings
 from raymon.server.services import tagfilter
 from raymon.server.services.errors import InvalidInputError, NotFoundError
 from raymon.server.store import issues as store
+from raymon.server.store.db import Session
 
 ExampleTraces = Callable[[str, str], Sequence[str]] | Mapping[str, Sequence[str]] | None
 GLOBAL_SLICE = ""
@@ -215,7 +214,11 @@ def _observe_one(
     if newest:
         fields |= {"window_start": window_start, "window_end": window_end, "slice_name": slice_name}
         if headline is not None:
-            fields |= {"metric": headline.metric, "value": headline.judged, "threshold": _threshold(headline, rules)}
+            fields |= {
+                "metric": headline.metric,
+                "value": headline.judged,
+                "threshold": _threshold(headline, rules),
+            }
     if verdict == "breach" and headline is not None:
         fields["priority"] = machine.priority(check, machine.magnitude(headline, rules))
     opens = [t for t in transitions if t.event in ("opened", "reopened")]
@@ -223,7 +226,9 @@ def _observe_one(
         fields["example_trace_ids"] = _examples(
             session, given_examples, project_id, reducer, slicestr, component, check, window_start, window_end
         )
-    starts_new = current is None or any(t.event == "opened" and current.opened_at is not None for t in transitions)
+    starts_new = current is None or any(
+        t.event == "opened" and current.opened_at is not None for t in transitions
+    )
     opened_at = None if starts_new else current.opened_at if current else None
     resolved_at = None if starts_new else current.resolved_at if current else None
     for t in transitions:
@@ -232,7 +237,11 @@ def _observe_one(
             resolved_at = None
         elif t.event == "resolved":
             resolved_at = now
-    fields |= {"status": _display_status(new_state, opened_at), "opened_at": opened_at, "resolved_at": resolved_at}
+    fields |= {
+        "status": _display_status(new_state, opened_at),
+        "opened_at": opened_at,
+        "resolved_at": resolved_at,
+    }
     if starts_new:
         fields.setdefault("priority", 0.0)
         fields.setdefault("example_trace_ids", [])
@@ -252,7 +261,11 @@ def _observe_one(
     details = {
         "verdict": verdict,
         "metrics": [_metric_json(m, rules) for m in observation.metrics],
-        "rules": {"open_after": rules.open_after, "window_count": rules.count_of, "resolve_after": rules.resolve_after},
+        "rules": {
+            "open_after": rules.open_after,
+            "window_count": rules.count_of,
+            "resolve_after": rules.resolve_after,
+        },
     }
     events: list[IssueEvent] = []
     for t in transitions:
@@ -369,7 +382,9 @@ def ack(backend: Backend, project_id: str, issue_id: int, by: str | None) -> dic
 def mute(backend: Backend, project_id: str, issue_id: int, until: datetime | None) -> dict[str, Any]:
     """Mute until ``until`` (None: until unmuted; a past time unmutes): no notifications, evaluation goes on."""
     if until is not None and until.tzinfo is None:
-        raise InvalidInputError(f"until: give a time with its offset (e.g. 2026-06-01T12:00:00Z), got {until}")
+        raise InvalidInputError(
+            f"until: give a time with its offset (e.g. 2026-06-01T12:00:00Z), got {until}"
+        )
     with backend.writing() as session:
         _issue_or_404(session, project_id, issue_id)
         now = backend.clock()

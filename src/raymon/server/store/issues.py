@@ -104,6 +104,10 @@ def _issue(row: Any) -> IssueRow:
     return IssueRow(*row)
 
 
+def _history(row: Any) -> HistoryRow:
+    return HistoryRow(*row)
+
+
 def _values(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = set(fields) - _WRITABLE
     if unknown:
@@ -151,11 +155,17 @@ def get_issue(session: Session, project_id: str, issue_id: int) -> IssueRow | No
 
 
 def list_issues(
-    session: Session, project_id: str, status: str | None = None, slicestr: str | None = None, limit: int = 1000
+    session: Session,
+    project_id: str,
+    status: str | None = None,
+    slicestr: str | None = None,
+    limit: int = 1000,
 ) -> list[IssueRow]:
     """The project's issues, highest priority first (``status`` None: all but ``normal``)."""
     query = select(*_ISSUE_COLUMNS).where(Issue.project_id == project_id)
-    query = query.where(Issue.status == status) if status is not None else query.where(Issue.status != "normal")
+    query = (
+        query.where(Issue.status == status) if status is not None else query.where(Issue.status != "normal")
+    )
     if slicestr is not None:
         query = query.where(Issue.slice == slicestr)
     query = query.order_by(Issue.priority.desc(), Issue.updated_at.desc(), Issue.id.desc()).limit(limit)
@@ -177,7 +187,9 @@ def open_on_slice(
     return bool(session.execute(query).scalar_one())
 
 
-def add_history(session: Session, issue_id: int, project_id: str, at: datetime, kind: str, **fields: Any) -> int:
+def add_history(
+    session: Session, issue_id: int, project_id: str, at: datetime, kind: str, **fields: Any
+) -> int:
     result = session.execute(
         insert(IssueHistory)
         .values(issue_id=issue_id, project_id=project_id, at=at, kind=kind, **fields)
@@ -207,7 +219,7 @@ def history_of(session: Session, issue_id: int) -> list[HistoryRow]:
         .where(IssueHistory.issue_id == issue_id)
         .order_by(IssueHistory.id)
     )
-    return [HistoryRow(*row) for row in session.execute(query)]
+    return [_history(row) for row in session.execute(query)]
 
 
 def example_trace_ids(

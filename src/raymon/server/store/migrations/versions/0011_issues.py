@@ -104,4 +104,6 @@ def downgrade() -> None:
         batch_op.add_column(sa.Column("first_seen", _time(), nullable=False))
         batch_op.add_column(sa.Column("last_seen", _time(), nullable=False))
         batch_op.add_column(sa.Column("details", _JSON, nullable=True))
-        batch_op.create_index("ix_issues_project_status_last", ["project_id", "status", "last_seen"], unique=False)
+        batch_op.create_index(
+            "ix_issues_project_status_last", ["project_id", "status", "last_seen"], unique=False
+        )
