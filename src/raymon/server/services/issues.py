@@ -406,16 +406,9 @@ def tune(
 
     Takes effect on the issue's next evaluation; past windows are not judged again.
     """
-    if threshold is not None and not math.isfinite(threshold):
-        raise InvalidInputError(f"threshold: must be a finite number, got {threshold}")
-    if open_after is not None and open_after < 1:
-        raise InvalidInputError(f"open_after: must be at least 1, got {open_after}")
-    if window_count is not None and not 1 <= window_count <= MAX_WINDOW_COUNT:
-        raise InvalidInputError(f"window_count: must be between 1 and {MAX_WINDOW_COUNT}, got {window_count}")
-    if open_after is not None and window_count is not None and open_after > window_count:
-        raise InvalidInputError(f"open_after ({open_after}) cannot exceed window_count ({window_count})")
     with backend.writing() as session:
         row = _issue_or_404(session, project_id, issue_id)
+        _check_tuning(threshold, open_after, window_count, row.tuning or {})
         tuning: dict[str, Any] = dict(row.tuning or {})
         if threshold is not None:
             if row.metric is None:
@@ -429,3 +422,18 @@ def tune(
         store.update_issue(session, project_id, issue_id, tuning=tuning)
         store.add_history(session, issue_id, project_id, now, "tuned", details=tuning)
     return get_issue(backend, project_id, issue_id)
+
+
+def _check_tuning(
+    threshold: float | None, open_after: int | None, window_count: int | None, tuned: Mapping[str, Any]
+) -> None:
+    if threshold is not None and not math.isfinite(threshold):
+        raise InvalidInputError(f"threshold: must be a finite number, got {threshold}")
+    if open_after is not None and not 1 <= open_after <= MAX_WINDOW_COUNT:
+        raise InvalidInputError(f"open_after: must be between 1 and {MAX_WINDOW_COUNT}, got {open_after}")
+    if window_count is not None and not 1 <= window_count <= MAX_WINDOW_COUNT:
+        raise InvalidInputError(f"window_count: must be between 1 and {MAX_WINDOW_COUNT}, got {window_count}")
+    after = open_after if open_after is not None else tuned.get("open_after")
+    count = window_count if window_count is not None else tuned.get("window_count")
+    if after is not None and count is not None and after > count:
+        raise InvalidInputError(f"open_after ({after}) cannot exceed window_count ({count})")
