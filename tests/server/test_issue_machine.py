@@ -205,3 +205,35 @@ def test_invariants_hold_for_any_sequence_of_windows(
         if since_resolved is not None and since_resolved > rules.reopen_horizon:
             since_resolved = None
     assert seqs == sorted(set(seqs))  # transition numbers are unique and increasing (stable event ids)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    moves=st.lists(st.tuples(st.integers(-3, 1), values), max_size=40),
+    open_after=st.integers(1, 3),
+    resolve_after=st.integers(1, 3),
+)
+def test_events_alternate_and_stay_numbered_when_windows_are_evaluated_again(
+    moves: list[tuple[int, float | None]], open_after: int, resolve_after: int
+) -> None:
+    """Windows in any order (a step of 1: the next window; 0: the newest again; below: an older one)."""
+    rules = Rules(open_after=open_after, window_count=open_after + 1, resolve_after=resolve_after)
+    state, newest = IssueState(), -1
+    last_seq = 0
+    for delta, v in moves:
+        index = max(0, newest + delta) if delta <= 0 else newest + 1
+        newest = max(newest, index)
+        m = psi(v, "not enough data") if v is None else psi(v)
+        before = state
+        state, ts = step(state, obs(index, m), rules)
+        assert IssueState.from_json(state.to_json()) == state
+        for t in ts:
+            assert t.seq == last_seq + 1  # every transition numbered once, in order: stable event ids
+            last_seq = t.seq
+            if t.event in ("opened", "reopened"):
+                assert not before.is_open and state.is_open
+            if t.event == "resolved":
+                assert before.is_open and state.status == "resolved"
+        assert state.seq == last_seq
+        if before.is_open and not state.is_open:
+            assert any(t.event == "resolved" for t in ts)  # an open issue ends only by resolving
