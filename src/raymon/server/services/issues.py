@@ -338,8 +338,6 @@ def list_issues(
         raise InvalidInputError(f"status: {status!r} is not one of {', '.join(machine.ISSUE_STATUSES)}")
     with backend.reading() as session:
         rows = store.list_issues(session, project_id, status, slicestr)
-    active = ("open", "recovering", "pending")
-    rows.sort(key=lambda r: (r.status not in active, -r.priority))
     return {"issues": [issue_json(r) for r in rows]}
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from raymon.server.services.tagfilter import Node
@@ -21,6 +21,7 @@ from raymon.server.store.models import Issue, IssueHistory, Tag, Trace
 
 EXAMPLE_LIMIT = 5
 OPEN_STATUSES = ("open", "recovering")
+ACTIVE_STATUSES = ("open", "recovering", "pending")
 
 
 @dataclass(frozen=True)
@@ -161,14 +162,20 @@ def list_issues(
     slicestr: str | None = None,
     limit: int = 1000,
 ) -> list[IssueRow]:
-    """The project's issues, highest priority first (``status`` None: all but ``normal``)."""
+    """The project's issues: open, recovering and pending first, each by priority, highest first.
+
+    ``status`` None: all but ``normal`` (keys that breached without opening, then recovered).
+    """
     query = select(*_ISSUE_COLUMNS).where(Issue.project_id == project_id)
     query = (
         query.where(Issue.status == status) if status is not None else query.where(Issue.status != "normal")
     )
     if slicestr is not None:
         query = query.where(Issue.slice == slicestr)
-    query = query.order_by(Issue.priority.desc(), Issue.updated_at.desc(), Issue.id.desc()).limit(limit)
+    active = case((Issue.status.in_(ACTIVE_STATUSES), 0), else_=1)
+    query = query.order_by(active, Issue.priority.desc(), Issue.updated_at.desc(), Issue.id.desc()).limit(
+        limit
+    )
     return [_issue(row) for row in session.execute(query)]
 
 
