@@ -435,6 +435,44 @@ class RaymonAPI:
         params = {k: v for k, v in params.items() if v is not None}
         ref = f"{profile_name}@{profile_version}"
         return self.get(f"/api/v1/projects/{_seg(project_id)}/profiles/{_seg(ref)}/production", params=params)
+    # -- issues ------------------------------------------------------------------------------
+    def issues_ls(self, project_id: str, status: str | None = None, slicestr: str | None = None) -> Response:
+        """``{"issues": [...]}``: open issues first, by priority; ``status`` and ``slicestr`` ("" global) filter."""
+        params = {"status": status, "slicestr": slicestr}
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/issues", params=params)
+
+    def issue_get(self, project_id: str, issue_id: int) -> Response:
+        """One issue with its ``history`` (transitions, acks, mutes, tunings, and the window values behind them)."""
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/issues/{_seg(str(issue_id))}")
+
+    def issue_ack(self, project_id: str, issue_id: int) -> Response:
+        """Acknowledge an issue: its further events are not notified (it is still evaluated)."""
+        return self.post(f"/api/v1/projects/{_seg(project_id)}/issues/{_seg(str(issue_id))}/ack")
+
+    def issue_mute(self, project_id: str, issue_id: int, until: datetime | str | None = None) -> Response:
+        """Mute an issue's notifications until ``until`` (None: until muted again with a time)."""
+        body = {"until": _as_time(until)}
+        return self.post(f"/api/v1/projects/{_seg(project_id)}/issues/{_seg(str(issue_id))}/mute", json=body)
+
+    def issue_tune(
+        self,
+        project_id: str,
+        issue_id: int,
+        threshold: float | None = None,
+        open_after: int | None = None,
+        window_count: int | None = None,
+    ) -> Response:
+        """Tune when an issue opens: its metric's threshold, ``open_after`` breaches of the last ``window_count``."""
+        body = {
+            k: v
+            for k, v in {
+                "threshold": threshold,
+                "open_after": open_after,
+                "window_count": window_count,
+            }.items()
+            if v is not None
+        }
+        return self.post(f"/api/v1/projects/{_seg(project_id)}/issues/{_seg(str(issue_id))}/tune", json=body)
 
     def __repr__(self) -> str:
         return f"RaymonAPI(url={self.url!r})"

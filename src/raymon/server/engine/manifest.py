@@ -58,6 +58,9 @@ class IssueSettings(_Strict):
     window_count: int | None = Field(default=None, ge=1)  # None: the last ``open_after`` windows
     resolve_after: int = Field(default=3, ge=1)  # clean windows in a row to resolve
     close_factor: float = Field(default=0.8, gt=0, le=1)  # recovers below threshold * close_factor
+    reopen_within: int | None = Field(
+        default=None, ge=0
+    )  # windows after resolving a breach reopens; None: resolve_after
 
 
 class ReduceAction(_Strict):

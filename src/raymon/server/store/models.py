@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -284,18 +285,68 @@ class ReduceResult(Base):
 
 
 class Issue(Base):
+    """One issue: an episode of one (reducer, slice, component or score, check) going wrong (migration 0011).
+
+    ``key`` names the (reducer, slice, component, check); the key's newest row carries the state
+    machine's state (``machine``, ``engine.issues.IssueState``). A key gets a new row when it
+    opens again after its reopen horizon; within it, the same row reopens. ``check_kind`` is
+    drift, integrity or performance (``check`` is an SQL keyword).
+    """
+
     __tablename__ = "issues"
-    __table_args__ = (Index("ix_issues_project_status_last", "project_id", "status", "last_seen"),)
+    __table_args__ = (
+        UniqueConstraint("project_id", "key", "episode", name="uq_issues_project_key_episode"),
+        Index("ix_issues_project_status_priority", "project_id", "status", "priority"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(1024))  # what makes two detections the same issue
+    episode: Mapped[int] = mapped_column(Integer())  # 1, 2...: the key's issues, oldest first
     reducer: Mapped[str] = mapped_column(String(NAME_LEN))
     slice: Mapped[str] = mapped_column(String(1024))
+    slice_name: Mapped[str | None] = mapped_column(String(NAME_LEN), nullable=True)
+    component: Mapped[str] = mapped_column(String(NAME_LEN))
+    check_kind: Mapped[str] = mapped_column(String(32))
+    metric: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    value: Mapped[float | None] = mapped_column(Float(), nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float(), nullable=True)
     status: Mapped[str] = mapped_column(String(32))
-    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
-    details: Mapped[Any] = mapped_column(json_type(), nullable=True)
+    priority: Mapped[float] = mapped_column(Float(), default=0.0)
+    machine: Mapped[Any] = mapped_column(json_type())
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # the newest seen
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    acked_by: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    muted_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    tuning: Mapped[Any] = mapped_column(json_type(), nullable=True)  # {thresholds, open_after, window_count}
+    example_trace_ids: Mapped[Any] = mapped_column(json_type(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IssueHistory(Base):
+    """Every transition of an issue (and every ack, mute and tune), with the window values behind it."""
+
+    __tablename__ = "issue_history"
+    __table_args__ = (Index("ix_issue_history_issue", "issue_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
+    project_id: Mapped[str] = mapped_column(String(ID_LEN))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(32))  # transition, acked, muted, tuned
+    from_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    event: Mapped[str | None] = mapped_column(String(32), nullable=True)  # opened, reopened, resolved
+    event_id: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    notified: Mapped[bool | None] = mapped_column(Boolean(), nullable=True)
+    suppressed: Mapped[str | None] = mapped_column(String(64), nullable=True)  # why not notified
+    window_start: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    window_end: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    details: Mapped[Any] = mapped_column(json_type(), nullable=True)  # the window's metric rows, the verdict
 
 
 class AlertDelivery(Base):
