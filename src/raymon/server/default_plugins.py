@@ -49,3 +49,19 @@ def register_scores() -> list[type[Any]]:
     from raymon.profiling import scores
 
     return [scores.MeanScore, scores.PrecisionScore, scores.RecallScore, scores.F1Score, scores.AccuracyScore]
+
+
+@hookimpl
+def register_alert_channels() -> list[Any]:
+    from raymon.server.engine.alerts import channels
+    from raymon.server.hookspecs import AlertChannel
+
+    return [
+        AlertChannel("slack", channels.slack, "Posts to a Slack incoming webhook (`webhook`)"),
+        AlertChannel(
+            "webhook",
+            channels.webhook,
+            "POSTs signed JSON (Standard Webhooks; `url`, `secret`), or Alertmanager's v4 payload "
+            "(`format: alertmanager`)",
+        ),
+    ]

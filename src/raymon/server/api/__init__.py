@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from raymon.server.api import admin, exports, ingest, objects, profiles, tags, traces
+from raymon.server.api import admin, alerts, exports, ingest, objects, profiles, tags, traces
 
 ROUTERS: list[APIRouter] = [
     admin.router,
@@ -18,4 +18,5 @@ ROUTERS: list[APIRouter] = [
     tags.router,
     exports.router,
     profiles.router,
+    alerts.router,
 ]
