@@ -120,7 +120,9 @@ def notify(
     store_jobs.enqueue(
         session,
         [
-            JobSpec(kind=DELIVER_KIND, key=f"deliver:{d}", project_id=project_id, payload={"delivery_id": d})
+            JobSpec(
+                kind=DELIVER_KIND, key=f"deliver:{d}", project_id=project_id, payload={"delivery_id": d}, run_at=now
+            )
             for d in inserted
         ],
     )
@@ -173,6 +175,7 @@ def redeliver(backend: Backend, project_id: str, delivery_id: str) -> dict[str, 
                         key=f"deliver:{delivery_id}:again:{delivery.attempts}",
                         project_id=project_id,
                         payload={"delivery_id": delivery_id},
+                        run_at=now,
                     )
                 ],
             )

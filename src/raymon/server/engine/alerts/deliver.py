@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
@@ -45,6 +48,31 @@ BACKOFF_FIRST_S = 10.0
 BACKOFF_MAX_S = 3600.0
 ORDER_WAIT_S = 2.0  # how soon a delivery waiting for an earlier one of its stream looks again
 MAX_ERROR_CHARS = 300
+
+
+class _QuietWhileSending(logging.Filter):
+    """Drops httpx's and httpcore's own records while this thread sends a delivery (they log the URL)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(self.local, "sending", False)
+
+
+_QUIET = _QuietWhileSending()
+for _name in ("httpx", *(f"httpcore.{n}" for n in ("connection", "connection_pool", "http11", "http2", "proxy", "socks"))):
+    logging.getLogger(_name).addFilter(_QUIET)
+
+
+@contextmanager
+def _sending() -> Iterator[None]:
+    _QUIET.local.sending = True
+    try:
+        yield
+    finally:
+        _QUIET.local.sending = False
 
 
 def backoff_s(attempt: int) -> float:
@@ -123,13 +151,14 @@ def _send(ctx: JobContext, delivery: DeliveryRow, request: OutgoingRequest, vers
     error: str | None = None
     retry_header: str | None = None
     try:
-        response = httpx.post(
-            request.url,
-            content=request.body,
-            headers=dict(request.headers),
-            timeout=backend.settings.alert_timeout_seconds,
-            follow_redirects=False,
-        )
+        with _sending():
+            response = httpx.post(
+                request.url,
+                content=request.body,
+                headers=dict(request.headers),
+                timeout=backend.settings.alert_timeout_seconds,
+                follow_redirects=False,
+            )
         status_code = response.status_code
         retry_header = response.headers.get("retry-after")
     except httpx.HTTPError as exc:
