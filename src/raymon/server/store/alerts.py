@@ -205,7 +205,7 @@ def log(session: Session, project_id: str, channel: str | None = None, limit: in
         stmt = stmt.where(AlertDelivery.channel == channel)
     stmt = stmt.order_by(AlertDelivery.id.desc(), AlertAttempt.attempt.desc()).limit(limit)
     rows = []
-    for d, a in session.execute(stmt).tuples():
+    for d, a in session.execute(stmt):
         last = a is None or a.attempt == d.attempts
         rows.append(
             AttemptLogRow(
