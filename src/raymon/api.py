@@ -374,7 +374,9 @@ class RaymonAPI:
 
     def alert_redeliver(self, project_id: str, delivery_id: str) -> Response:
         """Send one alert delivery again (same ``webhook-id``); 202 with ``{"delivery_id", "status"}``."""
-        return self.post(f"/api/v1/projects/{_seg(project_id)}/alerts/deliveries/{_seg(delivery_id)}/redeliver")
+        return self.post(
+            f"/api/v1/projects/{_seg(project_id)}/alerts/deliveries/{_seg(delivery_id)}/redeliver"
+        )
 
     def __repr__(self) -> str:
         return f"RaymonAPI(url={self.url!r})"

@@ -59,7 +59,9 @@ class AlertsJobContext:
 
 
 def _complete(session: Session, job_id: int, now: datetime) -> None:
-    session.execute(update(Job).where(Job.id == job_id).values(status="done", finished_at=now, lease_until=None))
+    session.execute(
+        update(Job).where(Job.id == job_id).values(status="done", finished_at=now, lease_until=None)
+    )
 
 
 @dataclass
@@ -83,7 +85,9 @@ def run_due(backend: Backend, handlers: dict[str, Callable[[Any], None]]) -> lis
     outcomes = []
     for row in due:
         with backend.writing() as session:
-            session.execute(update(Job).where(Job.id == row.id).values(attempts=row.attempts + 1, leased_by="test"))
+            session.execute(
+                update(Job).where(Job.id == row.id).values(attempts=row.attempts + 1, leased_by="test")
+            )
         job = ClaimedJob(
             row.id, row.kind, row.key, row.project_id, dict(row.payload or {}), row.attempts + 1, "test", now
         )
@@ -94,7 +98,9 @@ def run_due(backend: Backend, handlers: dict[str, Callable[[Any], None]]) -> lis
             after = exc.after_s if exc.after_s is not None else 5.0
             with backend.writing() as session:
                 session.execute(
-                    update(Job).where(Job.id == row.id).values(run_at=now + timedelta(seconds=after), error=exc.reason)
+                    update(Job)
+                    .where(Job.id == row.id)
+                    .values(run_at=now + timedelta(seconds=after), error=exc.reason)
                 )
             outcomes.append(Outcome(row.kind, row.key, "retry", exc.reason, after))
             continue
@@ -143,7 +149,9 @@ def issue(issue_id: int | str, *, check: str = "drift", slice_: str = "", **more
     }
 
 
-def event(project_id: str, issue_json: dict[str, Any], type_: str = "opened", at: datetime = T0) -> IssueEvent:
+def event(
+    project_id: str, issue_json: dict[str, Any], type_: str = "opened", at: datetime = T0
+) -> IssueEvent:
     return IssueEvent(
         event_id=f"{issue_json['issue_id']}:{type_}:{at.isoformat()}",
         type=type_,  # type: ignore[arg-type]
@@ -174,7 +182,9 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
-                receiver.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                receiver.received.append(
+                    Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                )
                 answer = receiver.script.pop(0) if receiver.script else receiver.default
                 status, headers = answer if isinstance(answer, tuple) else (answer, {})
                 self.send_response(status)

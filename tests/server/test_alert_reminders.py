@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from alerts_context import issue
+
 from raymon.server.engine.alerts.reminders import reminder_events, reminder_scheduler
-from tests.server.alerts_context import issue
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # the issue opened at 11:55
 
@@ -36,7 +37,9 @@ def test_a_mute_that_ended_on_an_open_issue_is_told_once_and_a_running_mute_sile
     after = NOW + timedelta(hours=2)
     (told,) = reminder_events("p", [muted], after, remind_after_s=0)
     assert told.event_id == "1:unmuted:2026-12-01T13:00:00Z" and told.extra == {"reason": "mute_ended"}
-    assert [e.event_id for e in reminder_events("p", [muted], after + timedelta(hours=1), 0)] == [told.event_id]
+    assert [e.event_id for e in reminder_events("p", [muted], after + timedelta(hours=1), 0)] == [
+        told.event_id
+    ]
 
 
 def test_the_scheduler_answers_one_notify_job_per_reminder_keyed_by_its_event() -> None:
@@ -46,7 +49,9 @@ def test_the_scheduler_answers_one_notify_job_per_reminder_keyed_by_its_event() 
     class FakeBackend:
         settings = FakeSettings()
 
-    schedule = reminder_scheduler(lambda backend: [("p", issue(1)), ("q", issue(2)), ("p", issue(3, status="resolved"))])
+    schedule = reminder_scheduler(
+        lambda backend: [("p", issue(1)), ("q", issue(2)), ("p", issue(3, status="resolved"))]
+    )
     specs = list(schedule(FakeBackend(), NOW + timedelta(hours=1)))  # type: ignore[arg-type]
     assert [(s.kind, s.key, s.project_id) for s in specs] == [
         ("alert_notify", "alert_notify:p:1:reminder:1", "p"),

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from alerts_context import Clock, Receiver, event, issue, jobs, run_due, store_manifest
 from standardwebhooks import Webhook
 
 from raymon.server.backend import Backend, build_backend
@@ -20,8 +22,8 @@ from raymon.server.services import alerts
 from raymon.server.services.auth import ensure_project
 from raymon.server.settings import Settings
 from raymon.server.store import jobs as store_jobs
-from tests.server.alerts_context import Clock, Receiver, event, issue, jobs, run_due, store_manifest
 
+T0_AWARE = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 PROJECT = "alerting"
 HANDLERS = {"deliver": deliver_handler, "alert_notify": alert_notify_handler}
@@ -43,7 +45,9 @@ def database_url(backend: str, postgres_databases: Any, tmp_path: Path) -> Itera
 
 
 def _backend(tmp_path: Path, database_url: str, clock: Clock) -> Backend:
-    settings = Settings(data_dir=tmp_path, database_url=database_url, public_url="https://raymon.example.com/")
+    settings = Settings(
+        data_dir=tmp_path, database_url=database_url, public_url="https://raymon.example.com/"
+    )
     built = build_backend(settings, clock=clock)
     built.database.migrate()
     return built
@@ -199,7 +203,9 @@ def test_other_4xx_fail_at_once(be: Backend, receiver: Receiver) -> None:
     assert _log(be)[0]["status"] == "failed"
 
 
-def test_a_resolve_waits_for_the_issues_earlier_delivery(be: Backend, receiver: Receiver, clock: Clock) -> None:
+def test_a_resolve_waits_for_the_issues_earlier_delivery(
+    be: Backend, receiver: Receiver, clock: Clock
+) -> None:
     receiver.script = [503]
     channels = _channels(be, {"name": "pager", "type": "webhook", "url": receiver.url(), "secret": SECRET})
     _notify(be, [event(PROJECT, issue(1))], channels)
@@ -221,7 +227,9 @@ def test_pending_deliveries_survive_a_restart(tmp_path: Path, database_url: str,
         first = _backend(tmp_path, database_url, clock)
         with first.writing() as session:
             ensure_project(session, PROJECT, "Alerting")
-        channels = _channels(first, {"name": "pager", "type": "webhook", "url": receiver.url(), "secret": SECRET})
+        channels = _channels(
+            first, {"name": "pager", "type": "webhook", "url": receiver.url(), "secret": SECRET}
+        )
         _notify(first, [event(PROJECT, issue(1))], channels)
         first.close()  # the process ends before any delivery ran
         second = _backend(tmp_path, database_url, clock)
@@ -252,7 +260,12 @@ def test_slack_limits_hold_for_huge_issues() -> None:
     from raymon.server.engine.alerts.channels import AlertMessage, slack_message
 
     events = [
-        {"event_id": str(i), "type": "opened", "at": "2026-12-01T12:00:00Z", "issue": issue(i, slice_="x" * 5000)}
+        {
+            "event_id": str(i),
+            "type": "opened",
+            "at": "2026-12-01T12:00:00Z",
+            "issue": issue(i, slice_="x" * 5000),
+        }
         for i in range(80)
     ]
     message = AlertMessage("msg_1", PROJECT, "s", "opened", "drift", events, T0_AWARE)
@@ -277,7 +290,9 @@ def test_channels_filter_by_check_slice_and_priority(be: Backend, receiver: Rece
     ]
     _notify(be, events, channels)
     run_due(be, HANDLERS)
-    got = {r.path: [e["issue"]["issue_id"] for e in orjson.loads(r.body)["events"]] for r in receiver.received}
+    got = {
+        r.path: [e["issue"]["issue_id"] for e in orjson.loads(r.body)["events"]] for r in receiver.received
+    }
     assert got == {"/a": [2], "/b": [1], "/c": [2]}
 
 
@@ -299,10 +314,19 @@ def test_the_same_events_twice_make_one_delivery(be: Backend, receiver: Receiver
 
 def test_alertmanager_format_sends_the_v4_payload(be: Backend, receiver: Receiver) -> None:
     channels = _channels(
-        be, {"name": "am", "type": "webhook", "url": receiver.url(), "format": "alertmanager", "secret": SECRET}
+        be,
+        {"name": "am", "type": "webhook", "url": receiver.url(), "format": "alertmanager", "secret": SECRET},
     )
     _notify(be, [event(PROJECT, issue(4, slice_="a = 1"))], channels)
-    _notify(be, [event(PROJECT, issue(4, slice_="a = 1", status="resolved"), "resolved", at=T0_AWARE.replace(hour=13))], channels)
+    _notify(
+        be,
+        [
+            event(
+                PROJECT, issue(4, slice_="a = 1", status="resolved"), "resolved", at=T0_AWARE.replace(hour=13)
+            )
+        ],
+        channels,
+    )
     run_due(be, HANDLERS)
     run_due(be, HANDLERS)
     firing, resolved = (orjson.loads(r.body) for r in receiver.received)
@@ -362,8 +386,3 @@ def test_no_log_line_or_answer_holds_a_secret(
     assert "team_slack" in caplog.text and "pager" in caplog.text
     for secret in ("slack-secret-token", SECRET, SECRET.removeprefix("whsec_")):
         assert secret not in everything
-
-
-from datetime import UTC, datetime  # noqa: E402
-
-T0_AWARE = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

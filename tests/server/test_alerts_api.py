@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from alerts_context import Clock, Receiver, event, issue, run_due, store_manifest
 
 from raymon.server.backend import Backend, build_backend
 from raymon.server.engine.alerts.deliver import deliver_handler
 from raymon.server.engine.manifest import AlertAction
 from raymon.server.services import alerts
 from raymon.server.settings import Settings
-from tests.server.alerts_context import Clock, Receiver, event, issue, run_due, store_manifest
 
 SECRET = "whsec_C2VjcmV0LXRoYXQtbXVzdC1uZXZlci1sZWFr"
 SLACK_TOKEN = "slack-path-token-0123456789"
@@ -42,7 +42,9 @@ def test_the_log_lists_every_attempt_by_channel_and_redelivery_resends_with_the_
         store_manifest(backend, project.project_id, 1, entries)
         with backend.writing() as session:
             channels = [AlertAction.model_validate(e) for e in entries]
-            alerts.notify(session, backend, project.project_id, [event(project.project_id, issue(3))], channels)
+            alerts.notify(
+                session, backend, project.project_id, [event(project.project_id, issue(3))], channels
+            )
         run_due(backend, HANDLERS)
         clock.advance(30)
         run_due(backend, HANDLERS)
@@ -53,7 +55,16 @@ def test_the_log_lists_every_attempt_by_channel_and_redelivery_resends_with_the_
         pager = [(d["attempt"], d["status_code"]) for d in lines if d["channel"] == "pager"]
         slack = [(d["attempt"], d["status_code"]) for d in lines if d["channel"] == "team_slack"]
         assert sorted(pager) == [(1, 503), (2, 200)] and slack == [(1, 200)]
-        keys = {"delivery_id", "channel", "event", "issue_id", "attempt", "status_code", "error", "duration_ms"}
+        keys = {
+            "delivery_id",
+            "channel",
+            "event",
+            "issue_id",
+            "attempt",
+            "status_code",
+            "error",
+            "duration_ms",
+        }
         assert keys | {"delivered_at", "next_attempt_at"} <= set(lines[0])
         only = api.alert_deliveries(project.project_id, channel="team_slack").json()["deliveries"]
         assert {d["channel"] for d in only} == {"team_slack"}

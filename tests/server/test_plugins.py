@@ -216,7 +216,9 @@ def test_the_allow_list_loads_only_the_named_plugins_and_each_instance_keeps_its
     assert [p.name for p in views_only.loaded] == ["raymon", "plug_views"]
     assert views_only.names("alert_channel") == ["slack", "webhook"]
     assert views_only.names("visualisation") == ["table_view"]
-    with pytest.raises(LookupError, match=r"unknown alert channel 'pager': registered are \[.slack., .webhook.\]"):
+    with pytest.raises(
+        LookupError, match=r"unknown alert channel 'pager': registered are \[.slack., .webhook.\]"
+    ):
         views_only.alert_channel("pager")
     with pytest.raises(PluginError, match=r"RAYMON_PLUGINS names \['plug-other'\]"):
         Plugins.load(Settings(plugins="plug_views,plug_other"), entry_points=eps)

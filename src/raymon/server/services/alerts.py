@@ -121,7 +121,11 @@ def notify(
         session,
         [
             JobSpec(
-                kind=DELIVER_KIND, key=f"deliver:{d}", project_id=project_id, payload={"delivery_id": d}, run_at=now
+                kind=DELIVER_KIND,
+                key=f"deliver:{d}",
+                project_id=project_id,
+                payload={"delivery_id": d},
+                run_at=now,
             )
             for d in inserted
         ],

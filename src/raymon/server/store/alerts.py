@@ -194,7 +194,9 @@ def reopen(session: Session, delivery: DeliveryRow, now: datetime) -> None:
     )
 
 
-def log(session: Session, project_id: str, channel: str | None = None, limit: int = 1000) -> list[AttemptLogRow]:
+def log(
+    session: Session, project_id: str, channel: str | None = None, limit: int = 1000
+) -> list[AttemptLogRow]:
     """The project's deliveries, newest first, one line per attempt (a delivery not tried yet: one line, attempt 0)."""
     stmt = (
         select(AlertDelivery, AlertAttempt)
@@ -213,7 +215,9 @@ def log(session: Session, project_id: str, channel: str | None = None, limit: in
                 channel=d.channel,
                 event=d.event_type,
                 issue_id=d.issue_id,
-                status=d.status if last else ("delivered" if a and a.status_code and a.status_code < 300 else "retried"),
+                status=d.status
+                if last
+                else ("delivered" if a and a.status_code and a.status_code < 300 else "retried"),
                 attempt=0 if a is None else a.attempt,
                 status_code=None if a is None else a.status_code,
                 error=d.last_error if a is None else a.error,
@@ -232,7 +236,11 @@ def disable_channel(
     dialect = session.get_bind().dialect.name
     insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(AlertChannelDisabled).values(
-        project_id=project_id, channel=channel, manifest_version=manifest_version, disabled_at=now, reason=reason
+        project_id=project_id,
+        channel=channel,
+        manifest_version=manifest_version,
+        disabled_at=now,
+        reason=reason,
     )
     session.execute(stmt.on_conflict_do_nothing(index_elements=["project_id", "channel", "manifest_version"]))
 
@@ -248,7 +256,9 @@ def channel_disabled(session: Session, project_id: str, channel: str, manifest_v
     return found is not None
 
 
-def alert_actions(session: Session, project_id: str, manifest_version: int | None = None) -> tuple[int, list[dict[str, Any]]] | None:
+def alert_actions(
+    session: Session, project_id: str, manifest_version: int | None = None
+) -> tuple[int, list[dict[str, Any]]] | None:
     """The ``actions.alert`` entries of the project's manifest ``manifest_version`` (None: the latest).
 
     Reads the ``manifests`` table's ``parsed`` JSON (the manifest lane's rows); ``None`` when the

@@ -25,7 +25,12 @@ SLACK_MAX_SECTION = 3000
 SLACK_MAX_HEADER = 150
 SLACK_LISTED = 10  # issues shown one by one in a Slack message; the rest are "+N more"
 _VERB = {"opened": "opened", "reopened": "reopened", "resolved": "resolved", "reminder": "still open"}
-_EMOJI = {"opened": ":red_circle:", "reopened": ":red_circle:", "resolved": ":white_check_mark:", "reminder": ":bell:"}
+_EMOJI = {
+    "opened": ":red_circle:",
+    "reopened": ":red_circle:",
+    "resolved": ":white_check_mark:",
+    "reminder": ":bell:",
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,10 @@ def slack_message(message: AlertMessage, settings: Settings) -> dict[str, Any]:
     more = len(message.events) - 1
     text = f"{headline}: {first}" + (f" (+{more} more)" if more > 0 else "")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(headline, SLACK_MAX_HEADER), "emoji": True}}
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": _cut(headline, SLACK_MAX_HEADER), "emoji": True},
+        }
     ]
     shown = message.events[:SLACK_LISTED]
     for event in shown:
@@ -123,12 +131,16 @@ def slack_message(message: AlertMessage, settings: Settings) -> dict[str, Any]:
         if since:
             lines.append(f"Since {_slack_escape(str(since))}")
         lines.append(f"<{link}|Open the issue in Raymon>")
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(lines), SLACK_MAX_SECTION)}})
+        blocks.append(
+            {"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(lines), SLACK_MAX_SECTION)}}
+        )
     hidden = len(message.events) - len(shown)
     footer = f"<{project_url(settings, message.project_id)}|Project {_slack_escape(message.project_id)}>"
     if hidden > 0:
         footer = f"+{hidden} more. " + footer
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(footer, SLACK_MAX_SECTION)}]})
+    blocks.append(
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(footer, SLACK_MAX_SECTION)}]}
+    )
     return {"text": _cut(text, SLACK_MAX_SECTION), "blocks": blocks[:SLACK_MAX_BLOCKS]}
 
 
@@ -156,8 +168,14 @@ def webhook_payload(message: AlertMessage, settings: Settings) -> dict[str, Any]
                 "type": event.get("type", message.type),
                 "at": event.get("at"),
                 "issue": event.get("issue", {}),
-                "links": {"issue": issue_url(settings, message.project_id, event.get("issue", {}).get("issue_id"))},
-                **{k: v for k, v in event.items() if k not in ("event_id", "type", "at", "issue", "project_id")},
+                "links": {
+                    "issue": issue_url(settings, message.project_id, event.get("issue", {}).get("issue_id"))
+                },
+                **{
+                    k: v
+                    for k, v in event.items()
+                    if k not in ("event_id", "type", "at", "issue", "project_id")
+                },
             }
             for event in message.events
         ],
@@ -236,7 +254,15 @@ def webhook(message: AlertMessage, action: AlertAction, settings: Settings) -> O
     if not action.url:
         raise ValueError(f"alert channel {action.name!r} (webhook) has no url")
     if action.format not in (None, "standard", "alertmanager"):
-        raise ValueError(f"alert channel {action.name!r}: format must be alertmanager or absent, got {action.format!r}")
-    payload = alertmanager_payload(message, settings) if action.format == "alertmanager" else webhook_payload(message, settings)
+        raise ValueError(
+            f"alert channel {action.name!r}: format must be alertmanager or absent, got {action.format!r}"
+        )
+    payload = (
+        alertmanager_payload(message, settings)
+        if action.format == "alertmanager"
+        else webhook_payload(message, settings)
+    )
     body = orjson.dumps(payload)
-    return OutgoingRequest(action.url, body, signed_headers(action.secret, message.delivery_id, message.sent_at, body))
+    return OutgoingRequest(
+        action.url, body, signed_headers(action.secret, message.delivery_id, message.sent_at, body)
+    )

@@ -62,7 +62,10 @@ class _QuietWhileSending(logging.Filter):
 
 
 _QUIET = _QuietWhileSending()
-for _name in ("httpx", *(f"httpcore.{n}" for n in ("connection", "connection_pool", "http11", "http2", "proxy", "socks"))):
+for _name in (
+    "httpx",
+    *(f"httpcore.{n}" for n in ("connection", "connection_pool", "http11", "http2", "proxy", "socks")),
+):
     logging.getLogger(_name).addFilter(_QUIET)
 
 
@@ -118,10 +121,20 @@ def deliver_handler(ctx: JobContext) -> None:
     if waiting_for is not None:
         raise RetryLater(f"alert delivery {delivery_id} waits for {waiting_for}", after_s=ORDER_WAIT_S)
     if entry is None:
-        _end(backend, delivery, store_alerts.FAILED, f"alert channel {delivery.channel!r} is not in the manifest")
+        _end(
+            backend,
+            delivery,
+            store_alerts.FAILED,
+            f"alert channel {delivery.channel!r} is not in the manifest",
+        )
         return
     if disabled:
-        _end(backend, delivery, store_alerts.DISABLED, f"alert channel {delivery.channel!r} is disabled (410 Gone)")
+        _end(
+            backend,
+            delivery,
+            store_alerts.DISABLED,
+            f"alert channel {delivery.channel!r} is disabled (410 Gone)",
+        )
         return
     now = backend.clock()
     try:
@@ -144,7 +157,9 @@ def deliver_handler(ctx: JobContext) -> None:
     _send(ctx, delivery, request, entry.manifest_version, now)
 
 
-def _send(ctx: JobContext, delivery: DeliveryRow, request: OutgoingRequest, version: int, now: datetime) -> None:
+def _send(
+    ctx: JobContext, delivery: DeliveryRow, request: OutgoingRequest, version: int, now: datetime
+) -> None:
     backend = ctx.backend
     started = time.monotonic()
     status_code: int | None = None

@@ -122,7 +122,9 @@ def reminder_scheduler(open_issues: OpenIssues) -> Scheduler:
         for project_id, issue in open_issues(backend):
             by_project.setdefault(project_id, []).append(issue)
         for project_id, issues in by_project.items():
-            for event in reminder_events(project_id, issues, now, backend.settings.alert_remind_after_seconds):
+            for event in reminder_events(
+                project_id, issues, now, backend.settings.alert_remind_after_seconds
+            ):
                 yield notify_spec(event)
 
     return schedule

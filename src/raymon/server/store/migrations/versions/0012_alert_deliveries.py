@@ -58,7 +58,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("delivery_id"),
     )
     with op.batch_alter_table("alert_deliveries", schema=None) as batch_op:
-        batch_op.create_index("ix_alert_deliveries_project_channel", ["project_id", "channel", "id"], unique=False)
+        batch_op.create_index(
+            "ix_alert_deliveries_project_channel", ["project_id", "channel", "id"], unique=False
+        )
         batch_op.create_index(
             "ix_alert_deliveries_stream", ["project_id", "channel", "check_name", "status"], unique=False
         )
