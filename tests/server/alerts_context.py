@@ -10,7 +10,7 @@ completion), moves it by ``RetryLater.after_s`` or parks it on ``PermanentFailur
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -73,7 +73,7 @@ class Outcome:
     after_s: float | None = None
 
 
-def run_due(backend: Backend, handlers: dict[str, Callable[[Any], None]]) -> list[Outcome]:
+def run_due(backend: Backend, handlers: Mapping[str, Callable[..., None]]) -> list[Outcome]:
     """Run once every pending job of ``handlers``' kinds due at ``backend.clock()`` (oldest first)."""
     now = backend.clock()
     with backend.reading() as session:
