@@ -298,7 +298,7 @@ def test_channels_filter_by_check_slice_and_priority(be: Backend, receiver: Rece
 
 def test_muted_issues_are_not_told_and_acked_ones_get_no_reminder(be: Backend, receiver: Receiver) -> None:
     channels = _channels(be, {"name": "pager", "type": "webhook", "url": receiver.url()})
-    muted = issue(1, muted_until="2026-12-02T00:00:00Z")
+    muted = issue(1, muted_until="2099-01-01T00:00:00Z")
     acked = issue(2, acked_at="2026-12-01T11:58:00Z")
     assert _notify(be, [event(PROJECT, muted), event(PROJECT, acked, "reminder")], channels) == 0
     assert _notify(be, [event(PROJECT, acked, "resolved")], channels) == 1
@@ -386,3 +386,12 @@ def test_no_log_line_or_answer_holds_a_secret(
     assert "team_slack" in caplog.text and "pager" in caplog.text
     for secret in ("slack-secret-token", SECRET, SECRET.removeprefix("whsec_")):
         assert secret not in everything
+
+
+def test_public_url_is_checked_and_gives_the_links_their_base() -> None:
+    from raymon.server.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="RAYMON_PUBLIC_URL must be an http"):
+        Settings.from_env({"RAYMON_PUBLIC_URL": "raymon.example.com"})
+    assert Settings(public_url="https://r.example.com/").ui_url == "https://r.example.com"
+    assert Settings(port=8123).ui_url == "http://127.0.0.1:8123"

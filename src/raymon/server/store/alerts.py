@@ -105,8 +105,8 @@ def insert_deliveries(session: Session, deliveries: Sequence[NewDelivery], now: 
             retry_since=now,
             next_attempt_at=now,
         )
-        result = session.execute(stmt.on_conflict_do_nothing(index_elements=["delivery_id"]))
-        if int(getattr(result, "rowcount", 0) or 0) > 0:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["delivery_id"]).returning(AlertDelivery.id)
+        if session.execute(stmt).first() is not None:  # rowcount is not reliable here on psycopg
             inserted.append(new.delivery_id)
     return inserted
 
@@ -120,10 +120,15 @@ def get_delivery(session: Session, project_id: str, delivery_id: str) -> Deliver
     return None if found is None else _row(found)
 
 
-def earlier_pending(session: Session, delivery: DeliveryRow) -> str | None:
-    """The id of a pending delivery made before ``delivery`` on its stream (project, channel, check), if any."""
-    found = session.scalars(
-        select(AlertDelivery.delivery_id)
+class Waiting(NamedTuple):
+    delivery_id: str
+    next_attempt_at: datetime | None
+
+
+def earlier_pending(session: Session, delivery: DeliveryRow) -> Waiting | None:
+    """The first pending delivery made before ``delivery`` on its stream (project, channel, check), if any."""
+    found = session.execute(
+        select(AlertDelivery.delivery_id, AlertDelivery.next_attempt_at)
         .where(
             AlertDelivery.project_id == delivery.project_id,
             AlertDelivery.channel == delivery.channel,
@@ -134,7 +139,7 @@ def earlier_pending(session: Session, delivery: DeliveryRow) -> str | None:
         .order_by(AlertDelivery.id)
         .limit(1)
     ).first()
-    return found
+    return None if found is None else Waiting(found[0], found[1])
 
 
 def record_attempt(

@@ -35,6 +35,6 @@ def enqueue(session: Session, specs: Sequence[JobSpec]) -> int:
             attempts=0,
             created_at=now,
         )
-        result = session.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
-        inserted += max(0, int(getattr(result, "rowcount", 0) or 0))
+        stmt = stmt.on_conflict_do_nothing(index_elements=["key"]).returning(Job.id)
+        inserted += session.execute(stmt).first() is not None
     return inserted

@@ -118,8 +118,11 @@ def deliver_handler(ctx: JobContext) -> None:
         disabled = entry is not None and store_alerts.channel_disabled(
             session, project_id, delivery.channel, entry.manifest_version
         )
-    if waiting_for is not None:
-        raise RetryLater(f"alert delivery {delivery_id} waits for {waiting_for}", after_s=ORDER_WAIT_S)
+    if waiting_for is not None:  # look again just after the earlier one's next attempt
+        after = ORDER_WAIT_S
+        if waiting_for.next_attempt_at is not None:
+            after = max(after, (waiting_for.next_attempt_at - backend.clock()).total_seconds() + ORDER_WAIT_S)
+        raise RetryLater(f"alert delivery {delivery_id} waits for {waiting_for.delivery_id}", after_s=after)
     if entry is None:
         _end(
             backend,
