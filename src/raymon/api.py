@@ -473,6 +473,17 @@ class RaymonAPI:
             if v is not None
         }
         return self.post(f"/api/v1/projects/{_seg(project_id)}/issues/{_seg(str(issue_id))}/tune", json=body)
+    def alert_deliveries(self, project_id: str, channel: str | None = None) -> Response:
+        """The alert delivery log: ``{"deliveries": [{"delivery_id", "channel", "event", "issue_id", "attempt",
+        "status_code", "error", "duration_ms", "delivered_at", "next_attempt_at", ...}]}``, one per attempt."""
+        params = {"channel": channel} if channel is not None else None
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/alerts/deliveries", params=params)
+
+    def alert_redeliver(self, project_id: str, delivery_id: str) -> Response:
+        """Send one alert delivery again (same ``webhook-id``); 202 with ``{"delivery_id", "status"}``."""
+        return self.post(
+            f"/api/v1/projects/{_seg(project_id)}/alerts/deliveries/{_seg(delivery_id)}/redeliver"
+        )
 
     def __repr__(self) -> str:
         return f"RaymonAPI(url={self.url!r})"

@@ -68,3 +68,19 @@ def register_mappers() -> list[Any]:
             "POSTs the inputs (jcr) to a URL, signed per Standard Webhooks; stores the tags it answers.",
         ),
     ]
+
+
+@hookimpl
+def register_alert_channels() -> list[Any]:
+    from raymon.server.engine.alerts import channels
+    from raymon.server.hookspecs import AlertChannel
+
+    return [
+        AlertChannel("slack", channels.slack, "Posts to a Slack incoming webhook (`webhook`)"),
+        AlertChannel(
+            "webhook",
+            channels.webhook,
+            "POSTs signed JSON (Standard Webhooks; `url`, `secret`), or Alertmanager's v4 payload "
+            "(`format: alertmanager`)",
+        ),
+    ]

@@ -108,11 +108,18 @@ class Reducer(NamedAction):
 
 @dataclass(frozen=True)
 class AlertChannel(NamedAction):
-    """Tells people of an issue event (manifest ``alert``, ``type``).
+    """Tells people of issue events (manifest ``alert``, ``type``): builds the HTTP request, never sends it.
 
-    Called as ``function(event, settings)``: ``event`` describes the issue event (opened,
-    reopened, resolved), ``settings`` is the channel's entry in the manifest (its secrets
-    included: never log them).
+    Called as ``function(message, action, settings) -> OutgoingRequest``
+    (``raymon.server.engine.alerts.channels``): ``message`` is an ``AlertMessage``, the events
+    of one (project, check, event type) of one evaluation (``events``: ``IssueEvent.to_json()``
+    each, the issue as ``issues_ls`` shows it), its stable ``delivery_id`` (the same on every
+    retry) and this attempt's ``sent_at``; ``action`` is the channel's ``AlertAction`` from the
+    manifest, secrets included; ``settings`` the server's (``settings.ui_url`` for links). The
+    answer is the POST to make: ``url``, ``body`` bytes, ``headers``. The engine sends it, with
+    one timeout, retry and logging policy for every channel (docs/alerts.md), so the function
+    must be pure and quick, must not do I/O, and must never log the action (it holds secrets).
+    Raise ``ValueError`` for an entry it cannot use: the delivery fails without a retry.
     """
 
 

@@ -86,6 +86,15 @@ class Settings:
 
     demo: bool = False
     log_level: str = "info"
+
+    # Alerts (docs/alerts.md). The UI's address as people reach it, for links in alerts
+    # (e.g. https://raymon.example.com); empty: http://<host>:<port>.
+    public_url: str = ""
+    # One alert delivery's HTTP timeout, and how long a failing delivery is retried.
+    alert_timeout_seconds: float = 10.0
+    alert_retry_hours: float = 24.0
+    # Remind of an issue open this long, and again every as long (0: no reminders).
+    alert_remind_after_seconds: int = 0
     db_pool_size: int = 10
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -103,6 +112,11 @@ class Settings:
             return None
         database = url.split(":///", 1)[1] if ":///" in url else ""
         return None if database in ("", ":memory:") else Path(database).resolve()
+
+    @property
+    def ui_url(self) -> str:
+        """Where people open the UI (``public_url``, else this server's own address), without a final /."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def ingest_buffer_limit(self) -> int:
@@ -165,6 +179,14 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"RAYMON_{name.upper()} must be positive, got {getattr(self, name)!r}")
+        if self.public_url and urlparse(self.public_url).scheme not in ("http", "https"):
+            raise SettingsError(f"RAYMON_PUBLIC_URL must be an http(s):// address, got {self.public_url!r}")
+        if not self.alert_timeout_seconds > 0 or not self.alert_retry_hours > 0:
+            raise SettingsError("RAYMON_ALERT_TIMEOUT_SECONDS and RAYMON_ALERT_RETRY_HOURS must be positive")
+        if self.alert_remind_after_seconds < 0:
+            raise SettingsError(
+                f"RAYMON_ALERT_REMIND_AFTER_SECONDS must be >= 0 (0: off), got {self.alert_remind_after_seconds!r}"
+            )
         if self.ingest_slot_wait_seconds < 0 or self.retry_after_seconds < 0:
             raise SettingsError("RAYMON_INGEST_SLOT_WAIT_SECONDS and RAYMON_RETRY_AFTER_SECONDS must be >= 0")
         self._check_body_limits()

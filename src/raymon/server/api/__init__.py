@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from raymon.server.api import admin, exports, ingest, issues, jobs, manifests, objects, profiles, results, tags, traces
+from raymon.server.api import admin, alerts, exports, ingest, issues, jobs, manifests, objects, profiles, results, tags, traces
 
 ROUTERS: list[APIRouter] = [
     admin.router,
@@ -22,4 +22,5 @@ ROUTERS: list[APIRouter] = [
     manifests.router,
     results.router,
     issues.router,
+    alerts.router,
 ]

@@ -350,18 +350,67 @@ class IssueHistory(Base):
 
 
 class AlertDelivery(Base):
+    """One message to one alert channel: the events it tells of, its state and its retry window.
+
+    ``delivery_id`` is the message's id on the wire (``webhook-id``), the same on every attempt.
+    The channel is named (``channel``, ``manifest_version``), never stored with its URL or secret:
+    the handler reads those from the stored manifest when it sends (migration 0012).
+    """
+
     __tablename__ = "alert_deliveries"
-    __table_args__ = (Index("ix_alert_deliveries_issue", "issue_id"),)
+    __table_args__ = (
+        Index("ix_alert_deliveries_project_channel", "project_id", "channel", "id"),
+        Index("ix_alert_deliveries_stream", "project_id", "channel", "check_name", "status"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), unique=True)
     project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(NAME_LEN))
-    status: Mapped[str] = mapped_column(String(32))
+    manifest_version: Mapped[int | None] = mapped_column(Integer(), nullable=True)  # None: the latest
+    event_type: Mapped[str] = mapped_column(String(16))
+    check_name: Mapped[str] = mapped_column(String(NAME_LEN))  # the ordering stream with the channel
+    issue_id: Mapped[str] = mapped_column(String(ID_LEN))  # the first issue told of
+    events: Mapped[Any] = mapped_column(json_type())  # IssueEvent.to_json() of each event
+    status: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed, disabled
     attempts: Mapped[int] = mapped_column(Integer(), default=0)
     last_error: Mapped[str | None] = mapped_column(Text(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retry_since: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)  # the retry window's start
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AlertAttempt(Base):
+    """One HTTP attempt of a delivery: what the receiver answered (or the network error), how long it took."""
+
+    __tablename__ = "alert_attempts"
+    __table_args__ = (Index("ix_alert_attempts_delivery", "delivery_pk", "attempt"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    delivery_pk: Mapped[int] = mapped_column(ForeignKey("alert_deliveries.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer())
+    status_code: Mapped[int | None] = mapped_column(Integer(), nullable=True)
+    error: Mapped[str | None] = mapped_column(Text(), nullable=True)
+    duration_ms: Mapped[float] = mapped_column(Float())
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AlertChannelDisabled(Base):
+    """A channel whose receiver answered 410 Gone, for the manifest version it was sent with.
+
+    A newly applied manifest (another version) sends again; see docs/alerts.md.
+    """
+
+    __tablename__ = "alert_channels_disabled"
+    __table_args__ = (PrimaryKeyConstraint("project_id", "channel", "manifest_version"),)
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(NAME_LEN))
+    manifest_version: Mapped[int] = mapped_column(Integer())  # 0: no stored manifest version
+    disabled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    reason: Mapped[str] = mapped_column(Text())
 
 
 class Job(Base):
