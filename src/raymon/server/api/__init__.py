@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from raymon.server.api import admin, exports, ingest, objects, profiles, tags, traces
+from raymon.server.api import (
+    admin,
+    exports,
+    ingest,
+    oauth,
+    objects,
+    original_client,
+    profiles,
+    tags,
+    traces,
+)
 
 ROUTERS: list[APIRouter] = [
     admin.router,
@@ -18,4 +28,6 @@ ROUTERS: list[APIRouter] = [
     tags.router,
     exports.router,
     profiles.router,
+    original_client.router,
+    oauth.router,
 ]
