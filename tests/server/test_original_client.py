@@ -139,9 +139,16 @@ class OriginalService:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAYMON_", "PYTHON"))}
         env["HOME"] = str(self.home)
         done = subprocess.run(
-            [str(self.python), str(path)], cwd=self.workdir, env=env, capture_output=True, text=True, timeout=300
+            [str(self.python), str(path)],
+            cwd=self.workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
-        assert done.returncode == 0, f"the original client failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+        assert done.returncode == 0, (
+            f"the original client failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
+        )
         assert results.exists(), f"the script reported nothing:\n{done.stdout[-3000:]}"
         return dict(json.loads(results.read_text()))
 
@@ -308,7 +315,11 @@ def test_the_original_clients_tracing_example_runs_unmodified(
     service.write_secrets({"m2m": {pid: m2m_entry(server.url, "admin", project.admin_key)}, "user": {}})
     outpath = service.workdir / "m2mcreds.json"
     made = service.run(
-        CREATE_M2M_SCRIPT, URL=f"{server.url}/api/v1", PROJECT_ID=pid, OUTPATH=str(outpath), AUTH_URL=server.url
+        CREATE_M2M_SCRIPT,
+        URL=f"{server.url}/api/v1",
+        PROJECT_ID=pid,
+        OUTPATH=str(outpath),
+        AUTH_URL=server.url,
     )
     assert made["found"] == 201  # there were none to show: made now
     saved = json.loads(outpath.read_text())
@@ -332,7 +343,12 @@ def test_the_original_clients_tracing_example_runs_unmodified(
         "prediction_time_ms": "120",
     }
     assert [t["message"] for t in stored["texts"]] == ["You can log whatever you want here"]
-    assert sorted(o["ref"] for o in stored["objects"]) == ["image-ref", "native-ref", "numpy-ref", "pandas-ref"]
+    assert sorted(o["ref"] for o in stored["objects"]) == [
+        "image-ref",
+        "native-ref",
+        "numpy-ref",
+        "pandas-ref",
+    ]
 
 
 def test_the_original_client_without_machine_credentials_is_told_to_use_them(

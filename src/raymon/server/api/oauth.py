@@ -85,7 +85,9 @@ async def _fields(request: Request) -> dict[str, str]:
         for name in _FIELDS:
             given = form.getlist(name)
             if len(given) > 1:
-                raise OAuthError("invalid_request", f"{name} is given {len(given)} times (RFC 6749 section 3.2)")
+                raise OAuthError(
+                    "invalid_request", f"{name} is given {len(given)} times (RFC 6749 section 3.2)"
+                )
             if given:
                 if not isinstance(given[0], str):
                     raise OAuthError("invalid_request", f"{name} must be a text field, not a file")

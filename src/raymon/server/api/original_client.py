@@ -61,4 +61,6 @@ async def profile_create_at(
 def profile_get_at(name: str, version: str, backend: BackendDep, access: ReadAccess) -> Response:
     """The stored JSON of one profile, by name and version (as `GET .../profiles/{name@version}`)."""
     ref = f"{required_text('name', name)}@{required_text('version', version)}"
-    return Response(orjson.dumps(profiles.get_profile(backend, access.project_id, ref)), media_type="application/json")
+    return Response(
+        orjson.dumps(profiles.get_profile(backend, access.project_id, ref)), media_type="application/json"
+    )
