@@ -46,6 +46,8 @@ START_UP_MODULES = [
     "setuptools<81",  # raymon.profiling.profiles imports pkg_resources
 ]
 PIP_TIMEOUT = 900
+# The first test of a session on a fresh machine makes the environment (minutes on a cold pip cache).
+pytestmark = pytest.mark.timeout(2 * PIP_TIMEOUT)
 
 
 def _cache_dir() -> Path:
