@@ -108,14 +108,15 @@ class OriginalQueryNames:
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         query = scope.get("query_string") if scope["type"] == "http" else None
         if query and any(old.encode() in query for old in ORIGINAL_QUERY_NAMES):
+            given = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
             declared = self._declared(scope["method"], scope["path"])
-            if declared is not None:
-                scope = dict(scope, query_string=_renamed(query, declared))
+            if declared is not None and any(name in ORIGINAL_QUERY_NAMES for name, _ in given):
+                scope = dict(scope, query_string=_renamed(given, declared))
         await self.app(scope, receive, send)
 
 
-def _renamed(query: bytes, declared: frozenset[str]) -> bytes:
-    given = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+def _renamed(given: list[tuple[str, str]], declared: frozenset[str]) -> bytes:
+    """The query string of ``given`` with the original's names read as ours where the route takes them."""
     names = {name for name, _ in given}
     pairs = []
     for name, value in given:
