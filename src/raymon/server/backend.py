@@ -2,9 +2,9 @@
 
 Everything the server's parts share lives here, typed: the settings, the
 database, the object store, the plugins (one plugin manager per backend), the
-ingest gate, the token endpoint's failure counts, the clock, and the extension lists (ingest listeners, principal
-resolvers). ``create_app`` puts the backend
-on ``app.state.backend`` and nothing else there; every CLI command, the demo
+ingest gate, the token endpoint's counts of failed requests, the clock, and
+the extension lists (ingest listeners, principal resolvers). ``create_app``
+puts the backend on ``app.state.backend`` and nothing else there; every CLI command, the demo
 loader and the worker build their parts through ``build_backend`` too, so they
 cannot drift from the web server. Services take the backend (or a session it
 opens) instead of its parts one by one.
