@@ -24,7 +24,7 @@ from raymon.server.api.deps import resolve_api_key
 from raymon.server.api.docs_pages import install_docs_pages
 from raymon.server.api.errors import install_error_handlers
 from raymon.server.api.openapi import install_openapi
-from raymon.server.api.params import UnknownQueryParameters
+from raymon.server.api.params import OriginalQueryNames, UnknownQueryParameters
 from raymon.server.backend import Backend, build_backend
 from raymon.server.services.bootstrap import BootstrapReport
 from raymon.server.services.errors import ServiceError
@@ -82,6 +82,7 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     install_openapi(app)
     app.openapi()  # built now: a route the document cannot describe stops start-up, not every request
     app.add_middleware(UnknownQueryParameters, api=app)
+    app.add_middleware(OriginalQueryNames, api=app)  # added after: runs before UnknownQueryParameters
     app.add_middleware(
         RequestBodyLimits,
         max_bytes=backend.settings.max_request_bytes,

@@ -2,9 +2,9 @@
 
 Everything the server's parts share lives here, typed: the settings, the
 database, the object store, the plugins (one plugin manager per backend), the
-ingest gate, the clock, and the extension lists (ingest listeners, principal
-resolvers). ``create_app`` puts the backend
-on ``app.state.backend`` and nothing else there; every CLI command, the demo
+ingest gate, the token endpoint's counts of failed requests, the clock, and
+the extension lists (ingest listeners, principal resolvers). ``create_app``
+puts the backend on ``app.state.backend`` and nothing else there; every CLI command, the demo
 loader and the worker build their parts through ``build_backend`` too, so they
 cannot drift from the web server. Services take the backend (or a session it
 opens) instead of its parts one by one.
@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from raymon.server.plugins import Plugins
+from raymon.server.services.access_tokens import FailedAttempts
 from raymon.server.services.ingest_gate import IngestGate
 from raymon.server.settings import Settings
 from raymon.server.store.db import Database
@@ -55,6 +56,8 @@ class Backend:
     object_store: ObjectStore
     plugins: Plugins
     ingest_gate: IngestGate
+    # Failed ``POST /oauth/token`` requests per client address (services.access_tokens).
+    token_failures: FailedAttempts
     clock: Clock = utc_now
     # Told of newly stored events after commit (services.ingest.IngestListener).
     ingest_listeners: list[IngestListener] = field(default_factory=list)
@@ -117,5 +120,6 @@ def build_backend(
         object_store=open_object_store(settings),
         plugins=plugins,
         ingest_gate=IngestGate.from_settings(settings),
+        token_failures=FailedAttempts(settings.token_failures_per_minute),
         clock=clock or utc_now,
     )

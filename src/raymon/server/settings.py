@@ -65,6 +65,11 @@ class Settings:
     # SQLite's PRAGMA synchronous: NORMAL (a power loss may undo the last commits) or FULL (it may not).
     sqlite_synchronous: str = "NORMAL"
 
+    # POST /oauth/token (the original client's login, docs/migration.md): how long an access token
+    # lives, and how many failed token requests one client address may make in a moving minute.
+    access_token_seconds: int = 3600
+    token_failures_per_minute: int = 10
+
     # Headless initialisation: all four set -> that project, admin key and admin user exist.
     init_project_id: str = ""
     init_project_name: str = ""
@@ -175,6 +180,8 @@ class Settings:
             "inline_object_max_bytes",
             "ingest_max_inflight",
             "db_pool_size",
+            "access_token_seconds",
+            "token_failures_per_minute",
         )
         for name in positive:
             if getattr(self, name) <= 0:

@@ -8,7 +8,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from raymon.server.api import admin, alerts, exports, ingest, issues, jobs, manifests, objects, profiles, results, tags, traces
+from raymon.server.api import (
+    admin,
+    alerts,
+    exports,
+    ingest,
+    issues,
+    jobs,
+    manifests,
+    oauth,
+    objects,
+    original_client,
+    profiles,
+    results,
+    tags,
+    traces,
+)
 
 ROUTERS: list[APIRouter] = [
     admin.router,
@@ -23,4 +38,6 @@ ROUTERS: list[APIRouter] = [
     results.router,
     issues.router,
     alerts.router,
+    original_client.router,  # the original client's route shapes, after ours (docs/migration.md)
+    oauth.router,
 ]

@@ -34,6 +34,14 @@ class ProjectCreate(BaseModel):
     name: ColumnText = Field(..., description="A human name for the project")
     project_id: ColumnText | None = Field(None, description="Optional id; default: a slug of the name")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _original_client_name(cls, data: Any) -> Any:
+        """The original client's ``{"project_name"}`` (``project_create``) is the name when no name is given."""
+        if isinstance(data, dict) and "name" not in data and "project_name" in data:
+            return {**{k: v for k, v in data.items() if k != "project_name"}, "name": data["project_name"]}
+        return data
+
 
 class KeyCreate(BaseModel):
     scopes: list[str] | str = Field(..., description="Any of ingest, read, admin (admin implies the others)")

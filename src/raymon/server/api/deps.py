@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 
 from raymon.server.backend import Backend
-from raymon.server.services import auth, invitations
+from raymon.server.services import access_tokens, auth, invitations
 from raymon.server.services.auth import Principal
 
 
@@ -40,11 +40,22 @@ def bearer_token(request: Request) -> str | None:
 
 
 def resolve_api_key(request: Request, backend: Backend) -> Principal | None:
-    """The caller holding the request's bearer API key; 401 for an unknown or revoked one."""
+    """The caller holding the request's bearer API key, or an access token of one (``POST /oauth/token``).
+
+    401 for an unknown or revoked key, and for an unknown or expired token or one of a revoked key.
+    """
     token = bearer_token(request)
     if token is None:
         return None
     principal = auth.principal_for_key(backend, token)
+    if principal is None and token.startswith(access_tokens.TOKEN_PREFIX):
+        principal = access_tokens.principal_for_bearer(backend, token)
+        if principal is None:
+            raise HTTPException(
+                401,
+                detail="unknown or expired access token, or its API key was revoked: get a new one "
+                "at POST /oauth/token",
+            )
     if principal is None:
         raise HTTPException(401, detail="unknown or revoked API key")
     return principal

@@ -85,6 +85,7 @@ def object_get(
 def refs_list(
     request: Request,
     access: ReadAccess,
+    limit: int | None = Query(None, ge=1, le=MAX_PAGE, description="At most this many refs, by name"),
 ) -> list[dict[str, Any]]:
     """Every ref objects were logged under: how many objects, their data types, the last time."""
-    return objects.list_refs(get_backend(request), access.project_id)
+    return objects.list_refs(get_backend(request), access.project_id, limit)

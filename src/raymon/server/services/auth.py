@@ -428,6 +428,21 @@ def add_key(
         return create_key(session, project_id, scopes, name=name, now=backend.clock())
 
 
+MACHINE_SCOPES = "ingest,read"
+MACHINE_KEY_NAME = "machine credentials (original Raymon client)"
+
+
+def add_machine_credentials(backend: Backend, project_id: str) -> dict[str, dict[str, str]]:
+    """A new ``ingest`` + ``read`` key of the project, in the original client's m2m shape.
+
+    ``{project_id: {"client_id": <key id>, "client_secret": <the key>}}``: what the original's
+    ``project_m2mclient_add`` answers, so its "create m2m credentials" script can save it. The key
+    is shown only now, like every key; it is listed, and revoked, by its id (``client_id``).
+    """
+    row, key = add_key(backend, project_id, MACHINE_SCOPES, name=MACHINE_KEY_NAME)
+    return {project_id: {"client_id": row.id, "client_secret": key}}
+
+
 def keys(backend: Backend, project_id: str) -> list[KeyRow]:
     with backend.reading() as session:
         get_project(session, project_id)

@@ -98,8 +98,11 @@ def search_object(backend: Backend, project_id: str, trace_id: str, ref: str) ->
     return meta_json(row), object_body(backend, project_id, row.id)
 
 
-def list_refs(backend: Backend, project_id: str) -> list[dict[str, Any]]:
-    """Every ref objects were logged under, with how many objects, their data types and the last time."""
+def list_refs(backend: Backend, project_id: str, limit: int | None = None) -> list[dict[str, Any]]:
+    """Every ref objects were logged under (the first ``limit`` by name), with how many objects, their data
+    types and the last time."""
+    if limit is not None:
+        check_limit(limit)
     refs: dict[str, dict[str, Any]] = {}
     with backend.reading() as session:
         rows = data_objects.ref_counts(session, project_id)
@@ -109,4 +112,4 @@ def list_refs(backend: Backend, project_id: str) -> list[dict[str, Any]]:
         entry["data_types"].append(data_type)
         last = iso(last_ts)
         entry["last_ts"] = max(entry["last_ts"] or last, last)
-    return list(refs.values())
+    return list(refs.values())[:limit]

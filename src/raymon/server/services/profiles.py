@@ -116,6 +116,23 @@ def create_profile(backend: Backend, project_id: str, body: Any) -> tuple[dict[s
     return _summary(row), True
 
 
+def create_profile_at(
+    backend: Backend, project_id: str, name: str, version: str, body: Any
+) -> tuple[dict[str, Any], bool]:
+    """``create_profile`` for a document posted under ``name``/``version`` (the original client's route).
+
+    The document must name itself so too: a document of another name@version is refused, naming both.
+    """
+    path_name, path_version = _named(profile_names.check_profile_ref, name, version)
+    body_name, body_version = profile_identity(body)
+    if (body_name, body_version) != (path_name, path_version):
+        raise InvalidInputError(
+            f"the profile names itself {body_name}@{body_version} but was posted to "
+            f"{path_name}/{path_version}: post it to its own name and version"
+        )
+    return create_profile(backend, project_id, body)
+
+
 def _storable_json(body: Any, what: str) -> bytes:
     """``body`` as JSON bytes, or ``InvalidInputError`` for what a store (or orjson) cannot hold."""
     try:

@@ -61,7 +61,8 @@ def _project(row: Project) -> ProjectRow:
     return ProjectRow(row.id, row.name, row.created_at)
 
 
-def _key(row: ApiKey) -> KeyRow:
+def key_row(row: ApiKey) -> KeyRow:
+    """The frozen row of an ``ApiKey`` (also for ``store.access_tokens``, which reads a key with its token)."""
     return KeyRow(
         row.id, row.project_id, row.name, row.key_prefix, row.scopes, row.created_at, row.revoked_at
     )
@@ -113,7 +114,7 @@ def list_projects(session: Session, project_ids: Iterable[str] | None = None) ->
 # -- API keys ------------------------------------------------------------------------------------
 def key_by_hash(session: Session, key_hash: str) -> KeyRow | None:
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
-    return None if row is None else _key(row)
+    return None if row is None else key_row(row)
 
 
 def insert_key(
@@ -137,12 +138,12 @@ def insert_key(
     )
     session.add(row)
     session.flush()
-    return _key(row)
+    return key_row(row)
 
 
 def list_keys(session: Session, project_id: str) -> list[KeyRow]:
     query = select(ApiKey).where(ApiKey.project_id == project_id).order_by(ApiKey.created_at)
-    return [_key(row) for row in session.scalars(query)]
+    return [key_row(row) for row in session.scalars(query)]
 
 
 def key_by_id(session: Session, key_id: str, project_id: str | None = None) -> KeyRow | None:
@@ -151,7 +152,7 @@ def key_by_id(session: Session, key_id: str, project_id: str | None = None) -> K
     if project_id is not None:
         query = query.where(ApiKey.project_id == project_id)
     row = session.scalar(query)
-    return None if row is None else _key(row)
+    return None if row is None else key_row(row)
 
 
 def revoke_key(session: Session, key_id: str, when: datetime) -> KeyRow:
@@ -160,7 +161,7 @@ def revoke_key(session: Session, key_id: str, when: datetime) -> KeyRow:
     if row.revoked_at is None:
         row.revoked_at = when
         session.flush()
-    return _key(row)
+    return key_row(row)
 
 
 # -- users and memberships -----------------------------------------------------------------------

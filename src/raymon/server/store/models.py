@@ -125,6 +125,22 @@ class Invitation(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class AccessToken(Base):
+    """A short-lived bearer token issued for an API key (``POST /oauth/token``, migration 0007).
+
+    Only its sha256 is stored, like a key's. It carries no scopes of its own: every use reads its
+    key, so revoking the key (or deleting it with its project) ends its tokens at once.
+    """
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class Trace(Base):
     __tablename__ = "traces"
     __table_args__ = (
