@@ -401,6 +401,7 @@ class RaymonAPI:
     def manifest_history(self, project_id: str) -> Response:
         """Every applied version, newest first: ``{"project_id", "versions": [{"version", "applied_at"}]}``."""
         return self.get(f"/api/v1/projects/{_seg(project_id)}/manifest/history")
+
     # -- reduce results --------------------------------------------------------------------
     def results(
         self,
@@ -435,6 +436,7 @@ class RaymonAPI:
         params = {k: v for k, v in params.items() if v is not None}
         ref = f"{profile_name}@{profile_version}"
         return self.get(f"/api/v1/projects/{_seg(project_id)}/profiles/{_seg(ref)}/production", params=params)
+
     # -- issues ------------------------------------------------------------------------------
     def issues_ls(self, project_id: str, status: str | None = None, slicestr: str | None = None) -> Response:
         """``{"issues": [...]}``: open issues first, by priority; ``status`` and ``slicestr`` ("" global) filter."""
@@ -473,6 +475,7 @@ class RaymonAPI:
             if v is not None
         }
         return self.post(f"/api/v1/projects/{_seg(project_id)}/issues/{_seg(str(issue_id))}/tune", json=body)
+
     def alert_deliveries(self, project_id: str, channel: str | None = None) -> Response:
         """The alert delivery log: ``{"deliveries": [{"delivery_id", "channel", "event", "issue_id", "attempt",
         "status_code", "error", "duration_ms", "delivered_at", "next_attempt_at", ...}]}``, one per attempt."""

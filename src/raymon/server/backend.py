@@ -110,6 +110,8 @@ def build_backend(
     Loading the plugins (``RAYMON_PLUGINS``) happens here, so a duplicate or broken plugin stops
     every command before it touches the database.
     """
+    from raymon.server.services import manifests
+
     settings = settings if settings is not None else Settings.from_env()
     plugins = plugins if plugins is not None else Plugins.load(settings)
     if database is None:
@@ -122,4 +124,5 @@ def build_backend(
         ingest_gate=IngestGate.from_settings(settings),
         token_failures=FailedAttempts(settings.token_failures_per_minute),
         clock=clock or utc_now,
+        current_manifest=manifests.current,
     )

@@ -109,8 +109,10 @@ def reduce_scheduler(
             if manifest is None:
                 continue
             default_s = manifest.settings.default_interval_s()
+            pass_s = backend.settings.reduce_pass_seconds
             for action in profile_reducers(manifest):
-                tick = tick_of(now, action.interval_s(default_s))
+                every = action.interval_s(default_s)
+                tick = tick_of(now, min(every, pass_s) if pass_s > 0 else every)
                 yield JobSpec(
                     REDUCE_KIND,
                     job_key(project_id, action.name, tick),

@@ -1,45 +1,123 @@
 """What the engine runs: the job kinds and schedulers of every part, and the worker built on them.
 
 ``engine_parts(backend)`` is the one list of the engine's kinds and schedulers: the built-in
-ones (cleanups here; mappers, reducers and alert deliveries join at merge) plus the kinds
-plugins register (``register_job_kinds``). ``raymon worker`` and the in-process engine of
+ones (mapper runs, reduce passes, alert deliveries and reminders, cleanups) plus the kinds
+plugins register (``register_job_kinds``). It is also where the parts meet: a reduce pass's
+window results go to the issues (``services.issues.observe``), and the issue events that
+come out to the project's alert channels (``services.alerts.notify``), in the pass's
+transaction. ``raymon worker`` and the in-process engine of
 ``raymon server`` both build their ``Worker`` through ``build_worker``, so they cannot
 drift. Nothing here runs SQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from raymon.server.engine import cleanup
+from raymon.server.engine import cleanup, mappers, reduce_jobs
+from raymon.server.engine.alerts import deliver, reminders
 from raymon.server.engine.jobs import JobKind, Scheduler
 from raymon.server.engine.worker import Worker
+from raymon.server.services import alerts as alert_service
+from raymon.server.services import issues as issue_service
+from raymon.server.services import manifests as manifest_service
+from raymon.server.store import accounts as account_store
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
+    from raymon.server.store.db import Session
 
 
 def retention_of(backend: Backend) -> Callable[[str], int | None]:
-    """A project's retention in days (manifest ``settings.retention_days``), ``None`` to keep everything.
-
-    The manifest lane's ``services.manifests.current`` is wired here at merge; until then
-    no project has a retention.
-    """
+    """A project's retention in days (manifest ``settings.retention_days``), ``None`` to keep everything."""
 
     def days(project_id: str) -> int | None:
-        return None
+        manifest = manifest_service.current(backend, project_id)
+        return None if manifest is None else manifest.settings.retention_days
 
     return days
 
 
+def _slice_name(manifest: Any, slicestr: str) -> str | None:
+    """The name the manifest gives a slice (``slices: - slicestr: ..., name: ...``), if any."""
+    if not slicestr:
+        return "global"
+    for spec in manifest.slices:
+        if spec.slicestr is not None and spec.name and spec.slicestr.strip() == slicestr:
+            return str(spec.name)
+    return None
+
+
+def window_results_to_issues(backend: Backend) -> reduce_jobs.ResultsHook:
+    """The reduce pass's ``on_results``: step the window's issues, tell the channels of what changed.
+
+    Runs in the pass's transaction, so the window's state, its issues' transitions and the
+    deliveries they cause commit together or not at all.
+    """
+
+    def on_results(
+        session: Session,
+        project_id: str,
+        reducer: str,
+        slicestr: str,
+        window_start: datetime,
+        window_end: datetime,
+        rows: list[dict[str, Any]],
+    ) -> None:
+        manifest = manifest_service.current(backend, project_id)
+        if manifest is None:
+            return
+        action = next((a for a in manifest.actions.reduce if a.name == reducer), None)
+        if action is None:
+            return
+        events = issue_service.observe(
+            session,
+            backend,
+            project_id,
+            reducer,
+            slicestr,
+            _slice_name(manifest, slicestr),
+            window_start,
+            window_end,
+            rows,
+            action.issues,
+        )
+        if events and manifest.actions.alert:
+            alert_service.notify(session, backend, project_id, events, manifest.actions.alert)
+
+    return on_results
+
+
+def open_issues(backend: Backend) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every project's open issues as ``issues_ls`` shows them (what reminders look at)."""
+    with backend.reading() as session:
+        project_ids = [p.id for p in account_store.list_projects(session)]
+    for project_id in project_ids:
+        for issue in issue_service.list_issues(backend, project_id, status="open")["issues"]:
+            yield project_id, issue
+
+
 def engine_parts(backend: Backend) -> tuple[list[JobKind], list[Scheduler]]:
     """Every job kind the engine runs and every scheduler it calls each tick."""
-    kinds: list[JobKind] = [*cleanup.cleanup_kinds(), *backend.plugins.job_kinds()]
+    kinds: list[JobKind] = [
+        mappers.MAP_JOB_KIND,
+        reduce_jobs.reduce_job_kind(
+            reduce_jobs.reduce_handler(manifest_service.current, window_results_to_issues(backend))
+        ),
+        deliver.deliver_kind(backend),
+        reminders.alert_notify_kind(),
+        *cleanup.cleanup_kinds(),
+        *backend.plugins.job_kinds(),
+    ]
     schedulers: list[Scheduler] = [
+        reduce_jobs.reduce_scheduler(manifest_service.current),
         cleanup.retention_scheduler(retention_of(backend)),
         cleanup.jobs_cleanup_scheduler(),
     ]
+    if backend.settings.alert_remind_after_seconds > 0:
+        schedulers.append(reminders.reminder_scheduler(open_issues))
     return kinds, schedulers
 
 

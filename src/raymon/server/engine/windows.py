@@ -44,6 +44,6 @@ def window_of(ts: datetime, interval_s: int) -> Window:
     return Window(start, start + timedelta(seconds=interval_s))
 
 
-def tick_of(now: datetime, interval_s: int) -> int:
+def tick_of(now: datetime, interval_s: float) -> int:
     """The number of the interval ``now`` is in (windows since the epoch): the reduce job's schedule key."""
     return math.floor((now - EPOCH).total_seconds() / interval_s)

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 import raymon.server.store.coltypes
 
 revision = "0008_jobs"
-down_revision = "0006_invitations"
+down_revision = "0007_access_tokens"
 branch_labels = None
 depends_on = None
 

@@ -18,7 +18,7 @@ from alembic import op
 import raymon.server.store.coltypes
 
 revision = "0009_mapper_runs"
-down_revision = "0006_invitations"
+down_revision = "0008_jobs"
 branch_labels = None
 depends_on = None
 

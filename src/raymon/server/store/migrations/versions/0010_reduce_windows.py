@@ -23,7 +23,7 @@ from alembic import op
 import raymon.server.store.coltypes
 
 revision = "0010_reduce_windows"
-down_revision = "0006_invitations"
+down_revision = "0009_mapper_runs"
 branch_labels = None
 depends_on = None
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 import raymon.server.store.coltypes
 
 revision = "0011_issues"
-down_revision = "0006_invitations"
+down_revision = "0010_reduce_windows"
 branch_labels = None
 depends_on = None
 

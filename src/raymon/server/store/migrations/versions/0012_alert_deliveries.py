@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 import raymon.server.store.coltypes
 
 revision = "0012_alert_deliveries"
-down_revision = "0006_invitations"
+down_revision = "0011_issues"
 branch_labels = None
 depends_on = None
 
