@@ -63,45 +63,45 @@ def test_the_house_prices_walkthrough_opens_issues_for_the_broken_client_only(ma
     data = story.houses()
     model = story.Model.fit(data)
     profile = story.build_profile(data, model)
-    assert api.profile_create(project.id, profile).status_code in (200, 201)
-    applied = api.orchestration_apply(project.id, story.MANIFEST.format(project_id=project.id))
+    assert api.profile_create(project.project_id, profile).status_code in (200, 201)
+    applied = api.orchestration_apply(project.project_id, story.MANIFEST.format(project_id=project.project_id))
     assert applied.status_code in (200, 201), applied.text
 
     now = datetime.now(UTC)
     start = (now - timedelta(hours=1)).replace(minute=(now.minute // 10) * 10, second=0, microsecond=0)
     traffic = list(
-        story.service_traffic(project.id, profile, model, start, WINDOWS, PER_CLIENT_WINDOW, BROKEN_FROM)
+        story.service_traffic(project.project_id, profile, model, start, WINDOWS, PER_CLIENT_WINDOW, BROKEN_FROM)
     )
-    send(api, project.id, [e for _, _, events in traffic for e in events])
+    send(api, project.project_id, [e for _, _, events in traffic for e in events])
 
     # Before any actual: no evaluation tags, so no score anywhere.
     wait_for(
         "the first reduce results",
-        lambda: api.results(project.id, story.PROFILE_REF, slicestr="").json()["series"],
+        lambda: api.results(project.project_id, story.PROFILE_REF, slicestr="").json()["series"],
     )
-    assert score_rows(api, project.id, "") == []
+    assert score_rows(api, project.project_id, "") == []
 
     # The labelling service, another logger, logs the actuals later (trace time: 5 minutes on).
     labels = [
         e
         for trace_id, price, events in traffic
         for e in story.labelling_events(
-            project.id, profile, trace_id, price, datetime.fromisoformat(events[0]["ts"]) + timedelta(minutes=5)
+            project.project_id, profile, trace_id, price, datetime.fromisoformat(events[0]["ts"]) + timedelta(minutes=5)
         )
     ]
-    send(RaymonAPI(server.url, server.key(project, "ingest")), project.id, labels)
+    send(RaymonAPI(server.url, server.key(project, "ingest")), project.project_id, labels)
 
     def scored() -> bool:
-        return bool(score_rows(api, project.id, story.slice_of("remax"))) and bool(
-            score_rows(api, project.id, story.slice_of(story.BROKEN_CLIENT))
+        return bool(score_rows(api, project.project_id, story.slice_of("remax"))) and bool(
+            score_rows(api, project.project_id, story.slice_of(story.BROKEN_CLIENT))
         )
 
     wait_for("the scores of the actuals", scored)
-    evaluated = api.tags_ls(project.id) if hasattr(api, "tags_ls") else None
+    evaluated = api.tags_ls(project.project_id) if hasattr(api, "tags_ls") else None
     assert evaluated is None or evaluated.status_code == 200
 
     def broken_issues() -> list[tuple[str, str, str]] | None:
-        issues = api.issues_ls(project.id).json()["issues"]
+        issues = api.issues_ls(project.project_id).json()["issues"]
         found = {(i["component"], i["check"]) for i in issues if i["slice"] == story.slice_of(story.BROKEN_CLIENT)}
         if all(any(c == f for c, _ in found) for f in story.BROKEN_FEATURES):
             return story.summary(issues)
@@ -118,10 +118,10 @@ def test_the_house_prices_walkthrough_opens_issues_for_the_broken_client_only(ma
 
     issue = next(
         i
-        for i in api.issues_ls(project.id, slicestr=story.slice_of(story.BROKEN_CLIENT)).json()["issues"]
+        for i in api.issues_ls(project.project_id, slicestr=story.slice_of(story.BROKEN_CLIENT)).json()["issues"]
         if i["component"] == "lotfrontage"
     )
     assert issue["status"] == "open"
     assert issue["example_trace_ids"], issue
-    detail = api.issue_get(project.id, issue["issue_id"]).json()
+    detail = api.issue_get(project.project_id, issue["issue_id"]).json()
     assert detail["history"], detail

@@ -73,7 +73,9 @@ METRICS: dict[str, MetricSpec] = {
     "mean_worsening": MetricSpec(
         "performance", "above", True, "relative worsening of an evaluation component's mean"
     ),
-    "score_worsening": MetricSpec("performance", "above", False, "relative worsening of a score"),
+    "score_worsening": MetricSpec(
+        "performance", "above", True, "relative worsening of a score (a mean score: its lower bound)"
+    ),
 }
 
 DEFAULT_THRESHOLDS: dict[str, float | None] = {
@@ -488,7 +490,23 @@ def _performance(
     return [_judge(th, name, role, "mean_worsening", worsening, lower, n, m, enough)]
 
 
+def _score_inputs(profile: Any, score: Any) -> Any:
+    """The stats of the score's first input component (what a score is computed from), or None."""
+    inputs = getattr(score, "inputs", None) or ()
+    component = (getattr(profile, "components", None) or {}).get(inputs[0]) if inputs else None
+    return getattr(component, "stats", None)
+
+
 def _score_rows(reference: Any, other: Any, th: Thresholds) -> list[CheckResult]:
+    """A score's relative worsening; judged on its lower bound for a mean score, and on enough values.
+
+    A score is one number per side, but it is computed from values: a mean score (``MeanScore``)
+    gets the normal interval of the difference of the two means (as ``mean_worsening``), so
+    a window of 40 production values does not alert on sampling noise; other scores are judged
+    on their value. Either needs ``min_count`` values of the score's input on both sides.
+    """
+    from raymon.profiling.scores import MeanScore
+
     rows: list[CheckResult] = []
     ref_scores = getattr(reference, "scores", {}) or {}
     oth_scores = getattr(other, "scores", {}) or {}
@@ -496,12 +514,28 @@ def _score_rows(reference: Any, other: Any, th: Thresholds) -> list[CheckResult]
         theirs = oth_scores.get(name)
         r0 = getattr(score, "result", None)
         r1 = getattr(theirs, "result", None) if theirs is not None else None
+        rs, os_ = _score_inputs(reference, score), _score_inputs(other, theirs)
+        n = int(getattr(rs, "count", 0) or 0) if rs is not None else 0
+        m = int(getattr(os_, "count", 0) or 0) if os_ is not None else 0
+        enough = rs is None or os_ is None or (n >= th.min_count and m >= th.min_count)
         if r0 is None or r1 is None or not math.isfinite(r0) or not math.isfinite(r1):
-            rows.append(_judge(th, name, "score", "score_worsening", math.nan))
+            rows.append(_judge(th, name, "score", "score_worsening", math.nan, None, n, m, enough))
             continue
         sign = 1.0 if _lower_is_better(score) else -1.0
         scale = abs(r0) if r0 != 0 else 1.0
-        rows.append(_judge(th, name, "score", "score_worsening", sign * (r1 - r0) / scale))
+        lower = None
+        if (
+            isinstance(score, MeanScore)
+            and _is_numeric_stats(rs)
+            and _is_numeric_stats(os_)
+            and n >= 2
+            and m >= 2
+        ):
+            change = drift.mean_change(rs.mean, rs.std, n, os_.mean, os_.std, m, th.alpha)
+            lower = (change.lower if sign > 0 else -change.upper) / scale
+        rows.append(
+            _judge(th, name, "score", "score_worsening", sign * (r1 - r0) / scale, lower, n, m, enough)
+        )
     return rows
 
 

@@ -84,3 +84,29 @@ def register_alert_channels() -> list[Any]:
             "(`format: alertmanager`)",
         ),
     ]
+
+
+@hookimpl
+def register_reducers() -> list[Any]:
+    from raymon.server.engine import reduce_jobs
+    from raymon.server.hookspecs import Reducer
+
+    return [
+        Reducer(
+            "profile_reducer",
+            reduce_jobs.load_reducer,
+            "Per window and slice, the production stats of a profile's components, contrasted with it.",
+        )
+    ]
+
+
+@hookimpl
+def register_visualisations() -> list[Any]:
+    from raymon.server.engine import builtin_visualisations as visuals
+    from raymon.server.hookspecs import Visualisation
+
+    return [
+        Visualisation("img2html", visuals.img2html, "An rt.Image, inline."),
+        Visualisation("pandas2html", visuals.pandas2html, "An rt.DataFrame or rt.Series as a table."),
+        Visualisation("native2html", visuals.native2html, "An rt.Native value as JSON."),
+    ]

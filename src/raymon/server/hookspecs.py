@@ -101,8 +101,13 @@ class Mapper(NamedAction):
 class Reducer(NamedAction):
     """Aggregates tags over windows and slices into results and issues (manifest ``reduce``, ``reducer_type``).
 
-    ``function(params)`` builds the reducer from its manifest entry; what the built
-    reducer must offer (mergeable window state) is the engine's contract.
+    Called as ``function(backend, session, project_id, name) -> reducer`` when a reduce pass
+    starts (``name`` is the action's ``name``; built once per process and cached). The built
+    reducer offers what a pass needs, as ``engine.profile_reducer.ProfileReducer`` (the
+    built-in ``profile_reducer``) does: ``group`` (the tag group it reads), ``classify(name,
+    type, value)``, ``state_from_jcr(jcr)`` (a mergeable window state with ``fold``,
+    ``to_jcr``, ``n_tags``) and ``contrast_rows(state, thresholds, classes)``. Raise
+    ``engine.jobs.PermanentFailure`` when it cannot be built (a missing profile).
     """
 
 

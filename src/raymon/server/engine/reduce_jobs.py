@@ -93,9 +93,8 @@ def _all_project_ids(backend: Backend) -> list[str]:
 
 
 def profile_reducers(manifest: Manifest) -> Iterator[ReduceAction]:
-    for action in manifest.actions.reduce:
-        if action.reducer_type == PROFILE_REDUCER:
-            yield action
+    """The manifest's reduce actions (each of a registered ``reducer_type``: the manifest checks that)."""
+    yield from manifest.actions.reduce
 
 
 def reduce_scheduler(
@@ -269,7 +268,8 @@ def reduce_handler(
             key = (id(backend), project_id, reducer_name)  # profiles never change under a name@version
             reducer = cache.get(key)
             if reducer is None:
-                reducer = cache[key] = load_reducer(backend, session, project_id, reducer_name)
+                build = backend.plugins.reducer(action.reducer_type).function
+                reducer = cache[key] = build(backend, session, project_id, reducer_name)
             report = run_pass(
                 session,
                 backend,
