@@ -369,8 +369,8 @@ def test_the_original_client_without_machine_credentials_is_told_to_use_them(
     assert result["status"] == 400 and "machine credentials" in result["body"]["error_description"]
 
 
-# Left to the lead: the manifest aliases (PUT projects/{id} {"config"}, GET projects/{id} -> {"config"})
-# come with the manifest service. Remove the xfail once they are merged; strict, so it is noticed.
+# The original's orchestration_apply (PUT projects/{id} {"config"}) and orchestration_get
+# (GET projects/{id} -> {"config"}) go through the manifest service.
 MANIFEST = """\
 slices:
   - space:
@@ -378,7 +378,6 @@ slices:
 """
 
 
-@pytest.mark.xfail(strict=True, reason="the manifest alias routes (issue 14) land with the manifest service")
 def test_the_original_client_applies_and_reads_the_manifest(
     original_python: Path, server: Any, tmp_path: Path
 ) -> None:

@@ -64,13 +64,17 @@ def test_the_house_prices_walkthrough_opens_issues_for_the_broken_client_only(ma
     model = story.Model.fit(data)
     profile = story.build_profile(data, model)
     assert api.profile_create(project.project_id, profile).status_code in (200, 201)
-    applied = api.orchestration_apply(project.project_id, story.MANIFEST.format(project_id=project.project_id))
+    applied = api.orchestration_apply(
+        project.project_id, story.MANIFEST.format(project_id=project.project_id)
+    )
     assert applied.status_code in (200, 201), applied.text
 
     now = datetime.now(UTC)
     start = (now - timedelta(hours=1)).replace(minute=(now.minute // 10) * 10, second=0, microsecond=0)
     traffic = list(
-        story.service_traffic(project.project_id, profile, model, start, WINDOWS, PER_CLIENT_WINDOW, BROKEN_FROM)
+        story.service_traffic(
+            project.project_id, profile, model, start, WINDOWS, PER_CLIENT_WINDOW, BROKEN_FROM
+        )
     )
     send(api, project.project_id, [e for _, _, events in traffic for e in events])
 
@@ -86,7 +90,11 @@ def test_the_house_prices_walkthrough_opens_issues_for_the_broken_client_only(ma
         e
         for trace_id, price, events in traffic
         for e in story.labelling_events(
-            project.project_id, profile, trace_id, price, datetime.fromisoformat(events[0]["ts"]) + timedelta(minutes=5)
+            project.project_id,
+            profile,
+            trace_id,
+            price,
+            datetime.fromisoformat(events[0]["ts"]) + timedelta(minutes=5),
         )
     ]
     send(RaymonAPI(server.url, server.key(project, "ingest")), project.project_id, labels)
@@ -102,7 +110,9 @@ def test_the_house_prices_walkthrough_opens_issues_for_the_broken_client_only(ma
 
     def broken_issues() -> list[tuple[str, str, str]] | None:
         issues = api.issues_ls(project.project_id).json()["issues"]
-        found = {(i["component"], i["check"]) for i in issues if i["slice"] == story.slice_of(story.BROKEN_CLIENT)}
+        found = {
+            (i["component"], i["check"]) for i in issues if i["slice"] == story.slice_of(story.BROKEN_CLIENT)
+        }
         if all(any(c == f for c, _ in found) for f in story.BROKEN_FEATURES):
             return story.summary(issues)
         return None
@@ -118,7 +128,9 @@ def test_the_house_prices_walkthrough_opens_issues_for_the_broken_client_only(ma
 
     issue = next(
         i
-        for i in api.issues_ls(project.project_id, slicestr=story.slice_of(story.BROKEN_CLIENT)).json()["issues"]
+        for i in api.issues_ls(project.project_id, slicestr=story.slice_of(story.BROKEN_CLIENT)).json()[
+            "issues"
+        ]
         if i["component"] == "lotfrontage"
     )
     assert issue["status"] == "open"

@@ -24,7 +24,7 @@ from raymon.server.api.deps import (
     require_scope_anywhere,
 )
 from raymon.server.api.params import ColumnText
-from raymon.server.services import auth, invitations
+from raymon.server.services import auth, invitations, manifests
 from raymon.server.services.auth import Principal
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -112,8 +112,14 @@ def projects_list(
 
 @router.get("/projects/{project_id}")
 def project_get(backend: BackendDep, access: ReadAccess) -> dict[str, Any]:
-    """One project: its id, name and creation time."""
-    return auth.project_json(auth.project(backend, access.project_id))
+    """One project: its id, name, creation time, and `config`: its manifest's YAML (redacted; null: none).
+
+    `config` is what the original client's `orchestration_get` reads.
+    """
+    return {
+        **auth.project_json(auth.project(backend, access.project_id)),
+        "config": manifests.current_text(backend, access.project_id),
+    }
 
 
 @router.post("/projects/{project_id}/keys", status_code=201)

@@ -4,7 +4,10 @@ Where this API has a route for the same thing with another shape, the
 original's shape is an alias here (hidden from the OpenAPI document; listed
 in docs/migration.md): ``profiles/{name}/{version}`` for ``profiles/{name@version}``,
 ``projects/{id}/m2m`` for a new ``ingest`` + ``read`` key answered as the
-original's ``{project_id: {"client_id", "client_secret"}}``. The original's
+original's ``{project_id: {"client_id", "client_secret"}}``, ``PUT projects/{id}``
+``{"config"}`` for ``PUT .../manifest`` (the original's ``orchestration_apply``; its
+``orchestration_get`` reads ``config`` from ``GET projects/{id}``, which answers it), and
+``profiles/{name}/{version}/reduce`` for ``profiles/{name@version}/production``. The original's
 login is ``api.oauth``; its query names ``lim`` and ``slicestr`` are
 ``params.OriginalQueryNames``. Thin: authorise, call a service, answer.
 Routes never talk SQL.
@@ -15,13 +18,15 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from raymon.server.api.deps import AdminAccess, BackendDep, get_backend
 from raymon.server.api.json_body import json_document, require_json
+from raymon.server.api.manifests import manifest_apply
+from raymon.server.api.params import DateTimeParam
 from raymon.server.api.reading import IngestAccess, ReadAccess, required_text
-from raymon.server.services import auth, profiles
+from raymon.server.services import auth, profiles, results
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["original client"], include_in_schema=False)
 
@@ -64,3 +69,25 @@ def profile_get_at(name: str, version: str, backend: BackendDep, access: ReadAcc
     return Response(
         orjson.dumps(profiles.get_profile(backend, access.project_id, ref)), media_type="application/json"
     )
+
+
+@router.put("")
+async def orchestration_apply(request: Request, access: AdminAccess) -> Any:
+    """Apply a manifest sent as the original client does (`{"config": "<yaml>"}`): as `PUT .../manifest`."""
+    return await manifest_apply(request, access)
+
+
+@router.get("/profiles/{name}/{version}/reduce")
+def profile_reduce_at(
+    name: str,
+    version: str,
+    backend: BackendDep,
+    access: ReadAccess,
+    slicestr: str = Query(""),
+    begin: DateTimeParam | None = None,
+    end: DateTimeParam | None = None,
+) -> Response:
+    """The production profile of a slice and time range (as `GET .../profiles/{name@version}/production`)."""
+    ref = f"{required_text('name', name)}@{required_text('version', version)}"
+    body = results.production_profile(backend, access.project_id, ref, begin, end, slicestr or "")
+    return Response(orjson.dumps(body), media_type="application/json")

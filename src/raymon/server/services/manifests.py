@@ -222,6 +222,13 @@ def shown(backend: Backend, project_id: str, version: int | None = None) -> dict
     }
 
 
+def current_text(backend: Backend, project_id: str) -> str | None:
+    """The current manifest's YAML text, redacted; ``None`` before the first apply."""
+    with backend.reading() as session:
+        row = manifest_store.latest(session, project_id)
+    return None if row is None else redact(row.source)
+
+
 def history(backend: Backend, project_id: str) -> dict[str, Any]:
     """Every applied version, newest first: ``{"project_id", "versions": [{"version", "applied_at"}]}``."""
     with backend.reading() as session:
