@@ -7,6 +7,7 @@ next to good records, through a real server.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -169,3 +170,68 @@ def test_the_same_legacy_record_sent_to_two_projects_is_stored_in_each(server, k
         )
         assert _post(server, project, [record]).json()["duplicates"] == 1
         assert counts(server, project.project_id)["events"] == 1
+
+
+def test_nan_and_infinity_in_a_json_array_refuse_only_their_records(server) -> None:  # type: ignore[no-untyped-def]
+    project = server.new_project()
+    pid = project.project_id
+    before = text(pid, "stored-before")
+    assert _post(server, project, [before]).status_code == 200
+    records = [
+        text(pid, "good-1"),
+        obj(pid, "t", "score", float("nan")),
+        text(pid, "good-2"),
+        obj(pid, "t", "limit", float("inf")),
+        {"dtype": "info", "timestamp": float("-inf"), "trace_id": "t", "data": "x"},
+        text(pid, "good-3"),
+    ]
+    body = json.dumps(records).encode()  # Python's json writes NaN, Infinity, -Infinity: not JSON
+    with server.client(project.admin_key) as client:
+        response = client.post(f"/api/v1/projects/{pid}/ingest", content=body)
+    assert response.status_code == 207, response.text
+    rejected = response.json()["rejected"]
+    assert [(r["index"], r["error"].split(",")[0]) for r in rejected] == [
+        (1, "the record holds NaN"),
+        (3, "the record holds Infinity"),
+        (4, "the record holds -Infinity"),
+    ]
+    assert all("not JSON" in r["error"] for r in rejected)
+    assert response.json()["accepted"] == 3
+    assert counts(server, pid)["events"] == 4  # the three good ones and the one stored before
+    assert _post(server, project, [before]).json()["duplicates"] == 1  # what was stored before is intact
+
+
+def test_a_record_nested_too_deep_in_a_json_array_refuses_only_itself(server) -> None:  # type: ignore[no-untyped-def]
+    project = server.new_project()
+    pid = project.project_id
+    deep = b"[" * 5000 + b"]" * 5000  # past orjson's 1024 levels and Python's recursion limit
+    tricky = orjson.dumps(obj(pid, "t", "brackets", {"s": "]]]}}}[[[", "q": 'a \\" ]'}))
+    body = b'[%s, %s, %s, {"v": 1, "data": %s}, %s]' % (
+        orjson.dumps(text(pid, "good-1")),
+        deep,
+        tricky,  # brackets inside strings after a deep record do not end it early
+        deep,
+        orjson.dumps(text(pid, "good-2")),
+    )
+    with server.client(project.admin_key) as client:
+        response = client.post(f"/api/v1/projects/{pid}/ingest", content=body)
+    _assert_only_good_stored(server, project, response, [1, 3], 3, "nested too deeply")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'[{"v": 1}, {"v": NaN}',  # truncated
+        b'[{"v": 1} {"v": NaN}]',  # a missing comma: where the record ends is unknown
+        b'{"v": 1, "x": NaN}',  # one event, not an array
+        b'[{"v": NaN}] trailing',
+    ],
+)
+def test_a_body_that_is_not_one_json_array_is_still_refused_whole(server, body: bytes) -> None:  # type: ignore[no-untyped-def]
+    project = server.new_project()
+    with server.client(project.admin_key) as client:
+        response = client.post(f"/api/v1/projects/{project.project_id}/ingest", content=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["rejected"] == [{"index": 0, "error": response.json()["rejected"][0]["error"]}]
+    assert response.json()["rejected"][0]["error"].startswith("the body is not JSON")
+    assert counts(server, project.project_id)["events"] == 0

@@ -84,11 +84,12 @@ class IngestResult:
 
 
 class CheckedRecords(NamedTuple):
-    """Records split into valid events (with their index and content_hash) and refusals."""
+    """Records split into valid events (with their index, content_hash and object body) and refusals."""
 
     events: list[Event]
     indices: list[int]  # of each event in the records
     hashes: list[str]  # content_hash of each event
+    bodies: list[bytes | None]  # an object event's data as the JSON stored (None for the other kinds)
     rejected: list[dict[str, Any]]  # {"index", "error"}
 
 
@@ -97,10 +98,13 @@ def check_records(records: Sequence[Any], project_id: str, settings: Settings) -
     events: list[Event] = []
     indices: list[int] = []
     hashes: list[str] = []
+    bodies: list[bytes | None] = []
     rejected: list[dict[str, Any]] = []
+    max_object_bytes = settings.max_object_bytes
     for index, record in enumerate(records):
         try:
-            event = _checked_event(record, project_id, settings)
+            event = record_to_event(record, project_id)
+            body = _object_body(event, max_object_bytes) if event["kind"] == "object" else None
             digest = content_hash(event)
         except Exception as exc:  # the per-record boundary: one record's error never fails the batch
             rejected.append({"index": index, "error": _record_error(exc, project_id, index)})
@@ -108,19 +112,19 @@ def check_records(records: Sequence[Any], project_id: str, settings: Settings) -
             events.append(event)
             indices.append(index)
             hashes.append(digest)
-    return CheckedRecords(events, indices, hashes, rejected)
+            bodies.append(body)
+    return CheckedRecords(events, indices, hashes, bodies, rejected)
 
 
-def _checked_event(record: Any, project_id: str, settings: Settings) -> Event:
-    event = record_to_event(record, project_id)
-    if event["kind"] == "object":
-        size = len(orjson.dumps(event["data"]))
-        if size > settings.max_object_bytes:
-            raise WireFormatError(
-                f"object {event['ref']!r} is {size} bytes, over the limit "
-                f"max_object_bytes={settings.max_object_bytes} (RAYMON_MAX_OBJECT_BYTES)"
-            )
-    return event
+def _object_body(event: Event, max_object_bytes: int) -> bytes:
+    """The JSON of an object event's data, as it will be stored, within ``max_object_bytes``."""
+    body = orjson.dumps(event["data"])
+    if len(body) > max_object_bytes:
+        raise WireFormatError(
+            f"object {event['ref']!r} is {len(body)} bytes, over the limit "
+            f"max_object_bytes={max_object_bytes} (RAYMON_MAX_OBJECT_BYTES)"
+        )
+    return body
 
 
 def _record_error(exc: Exception, project_id: str, index: int) -> str:
@@ -147,7 +151,9 @@ def ingest_records(backend: Backend, project_id: str, records: Sequence[Any]) ->
         )
     checked = check_records(records, project_id, settings)
     events = checked.events
-    written = store_events(backend, project_id, events, checked.hashes) if events else WriteResult(0, 0)
+    written = WriteResult(0, 0)
+    if events:
+        written = store_events(backend, project_id, events, checked.hashes, checked.bodies)
     if backend.ingest_listeners and written.new_event_ids:
         _notify(backend.ingest_listeners, project_id, events, written.new_event_ids)
     conflicts = []
@@ -194,17 +200,22 @@ def ingest_body(backend: Backend, project_id: str, body: bytes, ndjson: bool = F
 
 
 def store_events(
-    backend: Backend, project_id: str, events: Sequence[Event], hashes: Sequence[str] | None = None
+    backend: Backend,
+    project_id: str,
+    events: Sequence[Event],
+    hashes: Sequence[str] | None = None,
+    bodies: Sequence[bytes | None] | None = None,
 ) -> WriteResult:
     """Write validated events in one transaction, retrying a transaction the database aborted.
 
     The rows are built first, outside the transaction: on SQLite, where writers take turns, another
-    request's Python work then overlaps this one's database work. ``hashes``: each event's
-    ``content_hash`` when known (``check_records`` has them). New objects under a ref that is
-    an input of one of the project's mappers enqueue the mapper's jobs in the same transaction
-    (``engine.mappers``); a batch without objects does not even look the manifest up.
+    request's Python work then overlaps this one's database work. ``hashes`` and ``bodies``: each
+    event's ``content_hash`` and object body when known (``check_records`` has them). New objects
+    under a ref that is an input of one of the project's mappers enqueue the mapper's jobs in the
+    same transaction (``engine.mappers``); a batch without objects does not even look the
+    manifest up.
     """
-    prepared = prepare_rows(events, hashes)
+    prepared = prepare_rows(events, hashes, bodies)
     # Objects that are a mapper's input enqueue its job in the same transaction (engine.mappers).
     trigger = mappers.map_trigger(mappers.current_manifest(backend, project_id)) if prepared.objects else None
     for attempt in range(_RETRIES):

@@ -23,6 +23,8 @@ This module never does I/O and never parses HTTP headers; it raises
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -86,12 +88,18 @@ def decode_body(body: bytes, ndjson: bool) -> list[Any]:
 
     A body that is one JSON array gives its items; one JSON object gives itself.
     NDJSON (``ndjson=True``, or a body that is not one JSON document but has
-    several lines) gives one record a non-empty line.
+    several lines) gives one record a non-empty line. An array that orjson
+    refuses because of some of its items (``NaN``, ``Infinity``, nesting past
+    what a reader takes) gives the others, and an ``UndecodableRecord`` for each
+    of those (``array_items``).
     """
     if not ndjson:
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
+            items = array_items(body) if body.lstrip()[:1] == b"[" else None
+            if items is not None:
+                return items
             if body.strip().count(b"\n") == 0:
                 raise WireFormatError(f"the body is not JSON: {exc}") from None
         else:
@@ -106,6 +114,94 @@ def decode_body(body: bytes, ndjson: bool) -> list[Any]:
         except orjson.JSONDecodeError as exc:
             records.append(UndecodableRecord(f"line {number} is not JSON: {exc}"))
     return records
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]+')  # a string, or a run of brackets
+NOT_JSON_CONSTANT = (
+    "the record holds {literal}, which is not JSON (RFC 8259 has no NaN or Infinity): "
+    "send null or a string instead"
+)
+TOO_DEEP = "the record is nested too deeply to be read (JSON readers take about 1,000 levels)"
+
+
+def array_items(body: bytes) -> list[Any] | None:
+    """The items of a JSON array body read one by one; None when the body is not one array read to its end.
+
+    For the bodies orjson refuses (the fast path): Python's C scanner
+    (``JSONDecoder.raw_decode``) reads each item from where the previous one
+    ended, so one item's ``NaN``/``Infinity`` (as ``json.dumps`` writes them) or
+    nesting too deep to read becomes an ``UndecodableRecord`` at its index and
+    the other items are kept. A syntax error (a truncated body, a missing
+    comma) leaves the end of the item unknown: None, and the body is refused
+    whole, as before.
+    """
+    text = body.decode("utf-8", "surrogateescape")  # bad bytes: surrogates, refused with their record
+    constants: list[str] = []
+
+    def not_json(literal: str) -> None:
+        constants.append(literal)
+
+    decoder = json.JSONDecoder(parse_constant=not_json)
+    pos = _skip_space(text, 0)
+    if text[pos : pos + 1] != "[":
+        return None
+    pos = _skip_space(text, pos + 1)
+    items: list[Any] = []
+    if text[pos : pos + 1] == "]":
+        return items if _skip_space(text, pos + 1) == len(text) else None
+    while True:
+        constants.clear()
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except RecursionError:
+            deep_end = _end_of_value(text, pos)
+            if deep_end is None:
+                return None
+            items.append(UndecodableRecord(TOO_DEEP))
+            end = deep_end
+        except json.JSONDecodeError:
+            return None
+        else:
+            items.append(
+                UndecodableRecord(NOT_JSON_CONSTANT.format(literal=constants[0])) if constants else value
+            )
+        pos = _skip_space(text, end)
+        after = text[pos : pos + 1]
+        if after == ",":
+            pos = _skip_space(text, pos + 1)
+        elif after == "]":
+            return items if _skip_space(text, pos + 1) == len(text) else None
+        else:
+            return None
+
+
+def _skip_space(text: str, pos: int) -> int:
+    match = _SPACE.match(text, pos)
+    return match.end() if match is not None else pos
+
+
+def _end_of_value(text: str, pos: int) -> int | None:
+    """Where the array or object starting at ``pos`` ends (brackets counted, strings skipped), or None.
+
+    Only for an item too deep for the scanner: the regex steps over strings and whole runs of
+    brackets in C; a run that may close the item is walked bracket by bracket.
+    """
+    depth = 0
+    for match in _STRUCTURE.finditer(text, pos):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        opened = token.count("[") + token.count("{")
+        closed = len(token) - opened
+        if closed == 0 or depth - closed > 0:  # this run cannot close the item
+            depth += opened - closed
+            continue
+        for offset, char in enumerate(token):
+            depth += 1 if char in "[{" else -1
+            if depth == 0:
+                return match.start() + offset + 1
+    return None
 
 
 def record_to_event(record: Any, project_id: str) -> Event:

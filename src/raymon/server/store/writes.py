@@ -30,7 +30,7 @@ import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import orjson
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -100,43 +100,21 @@ def numeric_reading(value: Any) -> float | None:
     return None
 
 
-class TraceSpan(NamedTuple):
-    """A trace's earliest and latest event time in one batch (``upsert_traces`` widens the stored span)."""
+# The rows a batch writes are plain tuples, their fields named here. Not NamedTuples: the garbage
+# collector stops tracking a plain tuple of strings, numbers and datetimes at its first collection,
+# but never a tuple subclass, and the ~5,000 rows of a batch of 1,000 events then made full
+# collections three times as frequent (bench/README.md, ingest: 0.85x throughput, in good part this).
 
-    trace_id: str
-    first_ts: datetime
-    last_ts: datetime
-
-
-class TagWrite(NamedTuple):
-    trace_id: str  # swapped for the trace's primary key in the transaction
-    name: str
-    type: str
-    group: str | None
-    value_num: float | None
-    value_text: str | None
-    ts: datetime
-
-
-class TextWrite(NamedTuple):
-    trace_id: str
-    ts: datetime
-    level: str
-    message: str
-
-
-class ObjectWrite(NamedTuple):
-    obj_id: str
-    trace_id: str
-    ref: str
-    ts: datetime
-    data_type: str
-    body: bytes  # the jcr as JSON
-
-
-# ``tuple.__new__(RowType, values)``: a NamedTuple without its Python-level constructor, for the
-# hot loop (a batch of 1,000 events writes ~10,000 tags; the constructor would cost ~2.5 ms of it).
-_new_row = tuple.__new__
+# (trace_id, first_ts, last_ts): a trace's earliest and latest event time in one batch
+# (``upsert_traces`` widens the stored span).
+TraceSpan = tuple[str, datetime, datetime]
+# (trace_id, name, type, group, value_num, value_text, ts); trace_id is swapped for the trace's
+# primary key in the transaction.
+TagWrite = tuple[str, str, str, str | None, float | None, str | None, datetime]
+# (trace_id, ts, level, message)
+TextWrite = tuple[str, datetime, str, str]
+# (obj_id, trace_id, ref, ts, data_type, body): body is the jcr as JSON.
+ObjectWrite = tuple[str, str, str, datetime, str, bytes]
 
 
 @dataclass(frozen=True)
@@ -152,52 +130,72 @@ class PreparedRows:
     n_events: int  # as sent, duplicates within the batch included
     hashes: dict[str, str]  # content_hash of each event id's first event
     sent: list[tuple[str, str]]  # (event id, content_hash) of every event as sent, in order
+    bodies: dict[str, bytes]  # the data JSON of the object events whose caller had it already
     traces: list[TraceSpan]
     tags: list[TagWrite]
     texts: list[TextWrite]
     objects: list[ObjectWrite]
+    times: dict[datetime, str]  # each event time and its ``ts`` text (RFC 3339, UTC, as validated)
 
 
-def prepare_rows(events: Sequence[Event], hashes: Sequence[str] | None = None) -> PreparedRows:
+def prepare_rows(
+    events: Sequence[Event],
+    hashes: Sequence[str] | None = None,
+    bodies: Sequence[bytes | None] | None = None,
+) -> PreparedRows:
     """Dedupe ``events`` (validated, of one project) by id and build their rows; no database needed.
 
-    ``hashes``: the ``content_hash`` of each event, when the caller has them (else computed here).
+    ``hashes``: the ``content_hash`` of each event, when the caller has them (else computed here);
+    ``bodies``: each object event's ``orjson.dumps(data)`` when the caller has it (None for others).
     """
     if hashes is None:
         hashes = [content_hash(event) for event in events]
     unique: dict[str, Event] = {}
     first_hashes: dict[str, str] = {}
+    first_bodies: dict[str, bytes] = {}
     sent: list[tuple[str, str]] = []
-    for event, digest in zip(events, hashes, strict=True):
+    for position, (event, digest) in enumerate(zip(events, hashes, strict=True)):
         eid = event["event_id"]
         if eid not in unique:
             unique[eid] = event
             first_hashes[eid] = digest
+            body = bodies[position] if bodies is not None else None
+            if body is not None:
+                first_bodies[eid] = body
         sent.append((eid, digest))
     ordered = {eid: unique[eid] for eid in sorted(unique)}
-    return _rows_of(ordered, len(events), first_hashes, sent)
+    return _rows_of(ordered, len(events), first_hashes, sent, first_bodies)
 
 
 def _rows_of(
-    events: dict[str, Event], n_events: int, hashes: dict[str, str], sent: list[tuple[str, str]]
+    events: dict[str, Event],
+    n_events: int,
+    hashes: dict[str, str],
+    sent: list[tuple[str, str]],
+    bodies: dict[str, bytes],
 ) -> PreparedRows:
-    timestamps = {eid: parse_ts(e["ts"]) for eid, e in events.items()}
+    timestamps: dict[str, datetime] = {}
+    times: dict[datetime, str] = {}
     texts: list[TextWrite] = []
     objects: list[ObjectWrite] = []
     for eid, event in events.items():
+        text = event["ts"]
+        ts = timestamps[eid] = parse_ts(text)
+        times[ts] = text
         kind = event["kind"]
         if kind == "text":
-            texts.append(TextWrite(event["trace_id"], timestamps[eid], event["level"], event["message"]))
+            texts.append((event["trace_id"], ts, event["level"], event["message"]))
         elif kind == "object":
             data = event["data"]
+            body = bodies.get(eid)
             objects.append(
-                ObjectWrite(
+                (
                     eid,
                     event["trace_id"],
                     event["ref"],
-                    timestamps[eid],
+                    ts,
                     str(data["type"])[:256],
-                    orjson.dumps(data),
+                    orjson.dumps(data) if body is None else body,
                 )
             )
     return PreparedRows(
@@ -205,10 +203,12 @@ def _rows_of(
         n_events=n_events,
         hashes=hashes,
         sent=sent,
+        bodies=bodies,
         traces=_trace_rows(events, timestamps),
         tags=_tag_rows(events, timestamps),
         texts=texts,
         objects=objects,
+        times=times,
     )
 
 
@@ -235,7 +235,9 @@ def write_events(
         return WriteResult(0, n_events)
 
     is_pg = session.get_bind().dialect.name == "postgresql"
-    writer: RowWriter = PostgresWriter(session, project_id) if is_pg else SqliteWriter(session, project_id)
+    writer: RowWriter = (
+        PostgresWriter(session, project_id) if is_pg else SqliteWriter(session, project_id, prepared.times)
+    )
     hashes = prepared.hashes
     new_ids = writer.insert_ledger(
         [(eid, e["kind"], hashes[eid]) for eid, e in prepared.events.items()], received or utcnow()
@@ -249,7 +251,11 @@ def write_events(
         return WriteResult(0, duplicates, (), conflicts)
     if len(new_ids) < len(prepared.events):  # some were stored before: rows of the new ones only
         prepared = _rows_of(
-            {eid: e for eid, e in prepared.events.items() if eid in new_ids}, n_events, hashes, prepared.sent
+            {eid: e for eid, e in prepared.events.items() if eid in new_ids},
+            n_events,
+            hashes,
+            prepared.sent,
+            prepared.bodies,
         )
 
     pks = writer.upsert_traces(prepared.traces)
@@ -289,7 +295,7 @@ def _trace_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> li
         ts = timestamps[eid]
         span = spans.get(event["trace_id"])
         spans[event["trace_id"]] = (ts, ts) if span is None else (min(span[0], ts), max(span[1], ts))
-    return [TraceSpan(tid, first, last) for tid, (first, last) in sorted(spans.items())]
+    return [(tid, *span) for tid, span in sorted(spans.items())]
 
 
 def _tag_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list[TagWrite]:
@@ -304,18 +310,15 @@ def _tag_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list
             value = tag["value"]
             key = (trace_id, tag["name"])
             previous = latest.get(key)
-            if previous is None or ts >= previous.ts:
-                latest[key] = _new_row(
-                    TagWrite,
-                    (
-                        trace_id,
-                        tag["name"],
-                        tag.get("type") or "label",
-                        tag.get("group"),
-                        numeric_reading(value),
-                        value if isinstance(value, str) else None,
-                        ts,
-                    ),
+            if previous is None or ts >= previous[-1]:  # its ts
+                latest[key] = (
+                    trace_id,
+                    tag["name"],
+                    tag.get("type") or "label",
+                    tag.get("group"),
+                    numeric_reading(value),
+                    value if isinstance(value, str) else None,
+                    ts,
                 )
     return [latest[key] for key in sorted(latest)]
 
