@@ -86,10 +86,10 @@ def run_due(backend: Backend, handlers: Mapping[str, Callable[..., None]]) -> li
     for row in due:
         with backend.writing() as session:
             session.execute(
-                update(Job).where(Job.id == row.id).values(attempts=row.attempts + 1, leased_by="test")
+                update(Job).where(Job.id == row.id).values(attempt=row.attempt + 1, worker="test")
             )
         job = ClaimedJob(
-            row.id, row.kind, row.key, row.project_id, dict(row.payload or {}), row.attempts + 1, "test", now
+            row.id, row.kind, row.key, row.project_id, dict(row.payload or {}), row.attempt + 1, "test", now
         )
         ctx = AlertsJobContext(backend, job)
         try:
@@ -100,13 +100,15 @@ def run_due(backend: Backend, handlers: Mapping[str, Callable[..., None]]) -> li
                 session.execute(
                     update(Job)
                     .where(Job.id == row.id)
-                    .values(run_at=now + timedelta(seconds=after), error=exc.reason)
+                    .values(run_at=now + timedelta(seconds=after), last_error=exc.reason)
                 )
             outcomes.append(Outcome(row.kind, row.key, "retry", exc.reason, after))
             continue
         except PermanentFailure as exc:
             with backend.writing() as session:
-                session.execute(update(Job).where(Job.id == row.id).values(status="parked", error=str(exc)))
+                session.execute(
+                    update(Job).where(Job.id == row.id).values(status="parked", last_error=str(exc))
+                )
             outcomes.append(Outcome(row.kind, row.key, "parked", str(exc)))
             continue
         if not ctx.finished:

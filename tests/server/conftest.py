@@ -222,7 +222,11 @@ def server(
 ) -> Iterator[RaymonServer]:
     """One shared real server per backend for the session (see the module docstring)."""
     database_url = postgres_databases.create() if backend == "postgresql" and postgres_databases else ""
-    instance = RaymonServer(tmp_path_factory.mktemp(f"server-{backend}"), database_url)
+    # The shared server runs no engine of its own: tests that run jobs against its database (alerts,
+    # jobs) run them themselves; tests of the engine start their own server (make_server).
+    instance = RaymonServer(
+        tmp_path_factory.mktemp(f"server-{backend}"), database_url, {"RAYMON_ENGINE": "off"}
+    )
     try:
         instance.start()
         yield instance

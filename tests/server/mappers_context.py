@@ -56,19 +56,19 @@ class Outcomes:
 def pending_jobs(backend: Backend, kind: str) -> list[ClaimedJob]:
     with backend.reading() as session:
         rows = session.execute(
-            select(Job.id, Job.kind, Job.key, Job.project_id, Job.payload, Job.attempts)
+            select(Job.id, Job.kind, Job.key, Job.project_id, Job.payload, Job.attempt)
             .where(Job.kind == kind, Job.status == "pending")
             .order_by(Job.id)
         ).all()
     until = datetime.now(UTC) + timedelta(minutes=1)
     return [
-        ClaimedJob(r.id, r.kind, r.key, r.project_id, r.payload, r.attempts + 1, "test", until) for r in rows
+        ClaimedJob(r.id, r.kind, r.key, r.project_id, r.payload, r.attempt + 1, "test", until) for r in rows
     ]
 
 
 def run_one(backend: Backend, handler: JobHandler, job: ClaimedJob, outcomes: Outcomes) -> None:
     with backend.writing() as session:
-        session.execute(update(Job).where(Job.id == job.id).values(attempts=job.attempt, status="running"))
+        session.execute(update(Job).where(Job.id == job.id).values(attempt=job.attempt, status="running"))
     ctx = DirectJobContext(backend, job)
     try:
         handler(ctx)
@@ -120,9 +120,7 @@ def jobs_of(backend: Backend, kind: str = "map") -> list[Any]:
     with backend.reading() as session:
         return list(
             session.execute(
-                select(Job.key, Job.status, Job.attempts, Job.payload)
-                .where(Job.kind == kind)
-                .order_by(Job.id)
+                select(Job.key, Job.status, Job.attempt, Job.payload).where(Job.kind == kind).order_by(Job.id)
             )
         )
 

@@ -382,7 +382,7 @@ def test_no_log_line_or_answer_holds_a_secret(
         clock.advance(3600)
         outcomes += run_due(be, HANDLERS)
     everything = caplog.text + orjson.dumps(_log(be)).decode() + repr(outcomes)
-    everything += "".join(repr(j.payload) + (j.error or "") for j in jobs(be))
+    everything += "".join(repr(j.payload) + (j.last_error or "") for j in jobs(be))
     assert "team_slack" in caplog.text and "pager" in caplog.text
     for secret in ("slack-secret-token", SECRET, SECRET.removeprefix("whsec_")):
         assert secret not in everything

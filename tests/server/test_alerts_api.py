@@ -33,11 +33,16 @@ def test_the_log_lists_every_attempt_by_channel_and_redelivery_resends_with_the_
 ) -> None:
     backend, clock = engine
     project = server.new_project()
-    receiver = Receiver(script=[503])
+    receiver = Receiver(script=[503])  # the pager's: its first answer is a 503
+    slack_receiver = Receiver()
     try:
         entries = [
             {"name": "pager", "type": "webhook", "url": receiver.url("/p"), "secret": SECRET},
-            {"name": "team_slack", "type": "slack", "webhook": receiver.url(f"/services/{SLACK_TOKEN}")},
+            {
+                "name": "team_slack",
+                "type": "slack",
+                "webhook": slack_receiver.url(f"/services/{SLACK_TOKEN}"),
+            },
         ]
         store_manifest(backend, project.project_id, 1, entries)
         with backend.writing() as session:
@@ -85,3 +90,4 @@ def test_the_log_lists_every_attempt_by_channel_and_redelivery_resends_with_the_
             assert secret not in everything
     finally:
         receiver.close()
+        slack_receiver.close()

@@ -30,7 +30,7 @@ import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -268,9 +268,9 @@ def write_events(
     watched: tuple[NewObject, ...] = ()
     if watch_refs and prepared.objects:
         watched = tuple(
-            NewObject(o.obj_id, o.trace_id, pks[o.trace_id], o.ref)
-            for o in prepared.objects
-            if o.ref in watch_refs
+            NewObject(obj_id, trace_id, pks[trace_id], ref)
+            for obj_id, trace_id, ref, *_ in prepared.objects
+            if ref in watch_refs
         )
     return WriteResult(len(new_ids), duplicates, tuple(sorted(new_ids)), conflicts, watched)
 
