@@ -16,7 +16,9 @@ A pass (``run_pass``), inside the job's ``ctx.finishing()`` transaction:
    loaded and locked, merged and written back, with the window's contrast rows recomputed;
 5. hands each recomputed window's rows to ``on_results`` (the issues lane's
    ``services.issues.observe(session, project_id, reducer, slicestr, window_start,
-   window_end, rows)``, wired by the engine runtime; a no-op by default).
+   window_end, rows)``, wired by the engine runtime; a no-op by default), then tells
+   ``after_pass`` that the pass's windows are all told (the runtime notifies the alert
+   channels there: one evaluation, one message per check, whatever the slices).
 
 The claim, the states, the results and ``on_results``' writes commit together with the
 job's completion, or not at all. This module holds no SQL (``store.reduce`` does).
@@ -69,6 +71,16 @@ class ResultsHook(Protocol):
         window_end: datetime,
         rows: list[dict[str, Any]],
     ) -> Any: ...
+
+
+class PassHook(Protocol):
+    """Told that a pass has handed all its windows to ``on_results``, in the pass's transaction."""
+
+    def __call__(self, session: Session, project_id: str, reducer: str) -> Any: ...
+
+
+def no_pass_hook(session: Session, project_id: str, reducer: str) -> None:
+    """The default ``after_pass``: nothing."""
 
 
 def no_results_hook(
@@ -159,6 +171,7 @@ def run_pass(
     batch_tags: int = DEFAULT_BATCH_TAGS,
     max_tags: int = DEFAULT_MAX_TAGS,
     heartbeat: Callable[[], None] = lambda: None,
+    after_pass: PassHook = no_pass_hook,
 ) -> PassReport:
     """One reduce pass of ``action`` in the caller's transaction; see the module docstring."""
     start = reduce_store.begin_pass(session, project_id, action.name, now)
@@ -230,6 +243,7 @@ def run_pass(
     reduce_store.save_spaces(session, project_id, action.name, slices.spaces_jcr())
     for slicestr, start_at, end_at, rows in results:
         on_results(session, project_id, action.name, slicestr, start_at, end_at, rows)
+    after_pass(session, project_id, action.name)
     return report
 
 
@@ -238,6 +252,7 @@ def reduce_handler(
     on_results: ResultsHook = no_results_hook,
     batch_tags: int = DEFAULT_BATCH_TAGS,
     max_tags: int = DEFAULT_MAX_TAGS,
+    after_pass: PassHook = no_pass_hook,
 ) -> JobHandler:
     """The ``reduce`` job's handler: one pass of the payload's reducer inside ``ctx.finishing()``.
 
@@ -282,6 +297,7 @@ def reduce_handler(
                 batch_tags,
                 max_tags,
                 ctx.heartbeat,
+                after_pass,
             )
             if report.more:
                 job_store.enqueue(
@@ -314,7 +330,9 @@ def spec_for(project_id: str, reducer: str, tick: int) -> JobSpec:
 __all__: Sequence[str] = (
     "REDUCE_KIND",
     "PassReport",
+    "PassHook",
     "ResultsHook",
+    "no_pass_hook",
     "no_results_hook",
     "reduce_handler",
     "reduce_job_kind",

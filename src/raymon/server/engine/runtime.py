@@ -50,11 +50,15 @@ def _slice_name(manifest: Any, slicestr: str) -> str | None:
     return None
 
 
+PASS_EVENTS = "raymon.pass_issue_events"  # the pass session's ``info`` key: its issue events so far
+
+
 def window_results_to_issues(backend: Backend) -> reduce_jobs.ResultsHook:
-    """The reduce pass's ``on_results``: step the window's issues, tell the channels of what changed.
+    """The reduce pass's ``on_results``: step the window's issues, keep the events to notify for ``after_pass``.
 
     Runs in the pass's transaction, so the window's state, its issues' transitions and the
-    deliveries they cause commit together or not at all.
+    deliveries they cause commit together or not at all. The events wait in the session's
+    ``info`` until the pass has told every window (``pass_events_to_alerts``).
     """
 
     def on_results(
@@ -84,10 +88,29 @@ def window_results_to_issues(backend: Backend) -> reduce_jobs.ResultsHook:
             rows,
             action.issues,
         )
-        if events and manifest.actions.alert:
-            alert_service.notify(session, backend, project_id, events, manifest.actions.alert)
+        if events:
+            session.info.setdefault(PASS_EVENTS, []).extend(events)
 
     return on_results
+
+
+def pass_events_to_alerts(backend: Backend) -> reduce_jobs.PassHook:
+    """The reduce pass's ``after_pass``: the pass's issue events, all slices and windows, to the alert channels.
+
+    One pass is one evaluation: ``services.alerts.notify`` groups its events into one message
+    per (channel, check, event type), so a check breaking on several slices at once is one
+    message ("+N more"), not one per slice.
+    """
+
+    def after_pass(session: Session, project_id: str, reducer: str) -> None:
+        events = session.info.pop(PASS_EVENTS, [])
+        if not events:
+            return
+        manifest = manifest_service.current(backend, project_id)
+        if manifest is not None and manifest.actions.alert:
+            alert_service.notify(session, backend, project_id, events, manifest.actions.alert)
+
+    return after_pass
 
 
 def open_issues(backend: Backend) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -104,7 +127,11 @@ def engine_parts(backend: Backend) -> tuple[list[JobKind], list[Scheduler]]:
     kinds: list[JobKind] = [
         mappers.MAP_JOB_KIND,
         reduce_jobs.reduce_job_kind(
-            reduce_jobs.reduce_handler(manifest_service.current, window_results_to_issues(backend))
+            reduce_jobs.reduce_handler(
+                manifest_service.current,
+                window_results_to_issues(backend),
+                after_pass=pass_events_to_alerts(backend),
+            )
         ),
         deliver.deliver_kind(backend),
         reminders.alert_notify_kind(),
