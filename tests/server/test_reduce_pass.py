@@ -115,6 +115,25 @@ def test_a_pass_reduces_the_new_tags_into_windows_of_trace_time_and_slices(reduc
     assert again == [] and {(w.slice, w.window_start): w.last_pass for w in _windows(backend)} == before
 
 
+def test_after_pass_is_told_once_a_pass_has_told_every_window_in_the_same_transaction(
+    reducing: Backend,
+) -> None:
+    backend = reducing
+    _traffic(backend, 20, T0, "Zillow", 5)
+    _traffic(backend, 20, T0 + timedelta(minutes=10), "Remax", 6)
+    told: list[tuple[str, Any]] = []
+
+    def on_results(session: Any, p: str, r: str, sl: str, ws: datetime, we: datetime, rows: Any) -> None:
+        told.append(("window", session))
+
+    def after_pass(session: Any, p: str, r: str) -> None:
+        told.append(("pass", session))
+
+    _pass(backend, on_results=on_results, after_pass=after_pass)
+    assert [k for k, _ in told] == ["window"] * 4 + ["pass"]  # 2 windows, each global + its client
+    assert len({id(s) for _, s in told}) == 1
+
+
 def test_a_late_actual_updates_its_predictions_window_and_passes_sum_to_the_profile_built_at_once(
     reducing: Backend,
 ) -> None:
