@@ -4,7 +4,8 @@
 ones (mapper runs, reduce passes, alert deliveries and reminders, cleanups) plus the kinds
 plugins register (``register_job_kinds``). It is also where the parts meet: a reduce pass's
 window results go to the issues (``services.issues.observe``), and the issue events that
-come out to the project's alert channels (``services.alerts.notify``), in the pass's
+come out, once the pass has told every window (one evaluation: one message per check, whatever
+the slices), to the project's alert channels (``services.alerts.notify``), in the pass's
 transaction. ``raymon worker`` and the in-process engine of
 ``raymon server`` both build their ``Worker`` through ``build_worker``, so they cannot
 drift. Nothing here runs SQL.
