@@ -87,6 +87,29 @@ async def manifest_apply(request: Request, access: AdminAccess) -> Any:
     return applied.as_dict()
 
 
+_ORIGINAL_APPLY_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": 'The original client\'s body: {"config": "<the manifest\'s YAML text>"}',
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "required": ["config"], "properties": {"config": _TEXT_SCHEMA}}
+            }
+        },
+    }
+}
+
+
+@router.put("", openapi_extra=_ORIGINAL_APPLY_BODY)
+async def orchestration_apply(request: Request, access: AdminAccess) -> Any:
+    """Apply a manifest as the original client's `orchestration_apply` does: `{"config": "<yaml>"}`.
+
+    The same as `PUT .../manifest` (docs/migration.md); its `orchestration_get` reads `config`
+    from `GET /api/v1/projects/{project_id}`.
+    """
+    return await manifest_apply(request, access)
+
+
 @router.get("/manifest")
 def manifest_get(
     request: Request,

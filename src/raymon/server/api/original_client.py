@@ -5,8 +5,8 @@ original's shape is an alias here (hidden from the OpenAPI document; listed
 in docs/migration.md): ``profiles/{name}/{version}`` for ``profiles/{name@version}``,
 ``projects/{id}/m2m`` for a new ``ingest`` + ``read`` key answered as the
 original's ``{project_id: {"client_id", "client_secret"}}``, ``PUT projects/{id}``
-``{"config"}`` for ``PUT .../manifest`` (the original's ``orchestration_apply``; its
-``orchestration_get`` reads ``config`` from ``GET projects/{id}``, which answers it), and
+``{"config"}`` (in ``api.manifests``, documented: the original's ``orchestration_apply``;
+its ``orchestration_get`` reads ``config`` from ``GET projects/{id}``, which answers it), and
 ``profiles/{name}/{version}/reduce`` for ``profiles/{name@version}/production``. The original's
 login is ``api.oauth``; its query names ``lim`` and ``slicestr`` are
 ``params.OriginalQueryNames``. Thin: authorise, call a service, answer.
@@ -20,13 +20,29 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from raymon.server.api.deps import AdminAccess, BackendDep, get_backend
 from raymon.server.api.json_body import json_document, require_json
-from raymon.server.api.manifests import manifest_apply
 from raymon.server.api.params import DateTimeParam
 from raymon.server.api.reading import IngestAccess, ReadAccess, required_text
 from raymon.server.services import auth, profiles, results
+
+
+class _ProfileVersion(Convertor[str]):
+    """A profile version segment that is not ``production``: ``profiles/{name@version}/production``
+    is this API's own route, which the original's ``profiles/{name}/{version}`` must not shadow."""
+
+    regex = r"(?!production$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("profile_version", _ProfileVersion())
 
 router = APIRouter(prefix="/api/v1/projects/{project_id}", tags=["original client"], include_in_schema=False)
 
@@ -47,7 +63,7 @@ def machine_credentials_get(access: AdminAccess) -> dict[str, Any]:
     )
 
 
-@router.post("/profiles/{name}/{version}", status_code=201)
+@router.post("/profiles/{name}/{version:profile_version}", status_code=201)
 async def profile_create_at(
     name: str, version: str, request: Request, response: Response, access: IngestAccess
 ) -> dict[str, Any]:
@@ -62,19 +78,13 @@ async def profile_create_at(
     return summary
 
 
-@router.get("/profiles/{name}/{version}")
+@router.get("/profiles/{name}/{version:profile_version}")
 def profile_get_at(name: str, version: str, backend: BackendDep, access: ReadAccess) -> Response:
     """The stored JSON of one profile, by name and version (as `GET .../profiles/{name@version}`)."""
     ref = f"{required_text('name', name)}@{required_text('version', version)}"
     return Response(
         orjson.dumps(profiles.get_profile(backend, access.project_id, ref)), media_type="application/json"
     )
-
-
-@router.put("")
-async def orchestration_apply(request: Request, access: AdminAccess) -> Any:
-    """Apply a manifest sent as the original client does (`{"config": "<yaml>"}`): as `PUT .../manifest`."""
-    return await manifest_apply(request, access)
 
 
 @router.get("/profiles/{name}/{version}/reduce")
