@@ -94,3 +94,28 @@ def test_a_profile_body_that_is_not_json_by_its_content_type_is_a_415(server) ->
     response = post_profile(server, project, b'{"name": "p", "version": "1"}', "application/xml")
     assert response.status_code == 415, response.text
     assert post_profile(server, project, b'{"name": "p", "version": "1"}', "").status_code == 201
+
+
+def test_a_profile_sent_again_with_numbers_jsonb_rewrites_is_the_same_profile(server: Any) -> None:
+    """PostgreSQL's jsonb stores 3.9e21 as a 22-digit integer and -3.12e16 as an integer: a re-send is still 200."""
+    project = server.new_project()
+    body = (
+        '{"name": "numbers@1.0", "big": 3.946816705800255e+21, "neg": -3.1205198480020324e+16, '
+        '"n": 12, "f": 1.5, "deep": {"x": [1e300, 0.1]}}'
+    )
+    with server.client(project.admin_key) as client:
+        first = client.post(
+            f"/api/v1/projects/{project.project_id}/profiles",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        again = client.post(
+            f"/api/v1/projects/{project.project_id}/profiles",
+            content=body,
+            headers={"Content-Type": "application/json"},
+        )
+        shown = client.get(f"/api/v1/projects/{project.project_id}/profiles/numbers@1.0")
+    assert first.status_code == 201, first.text
+    assert again.status_code == 200, again.text
+    assert shown.status_code == 200, shown.text
+    assert shown.json()["big"] == 3.946816705800255e21 and shown.json()["neg"] == -3.1205198480020324e16

@@ -184,9 +184,21 @@ def _check_loads(plugins: Plugins, body: dict[str, Any]) -> None:
         ) from exc
 
 
+def _comparable(value: Any) -> Any:
+    """``value`` with every number a float: PostgreSQL's jsonb gives 3.12e16 back as 31200000000000000."""
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_comparable(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
 def _same_or_conflict(existing: ProfileRow, body: Any) -> tuple[dict[str, Any], bool]:
-    if orjson.dumps(existing.body, option=orjson.OPT_SORT_KEYS) == orjson.dumps(
-        body, option=orjson.OPT_SORT_KEYS
+    """The stored profile if ``body`` is the same document (numbers compared as numbers), else 409."""
+    if orjson.dumps(_comparable(existing.body), option=orjson.OPT_SORT_KEYS) == orjson.dumps(
+        _comparable(body), option=orjson.OPT_SORT_KEYS
     ):
         return _summary(existing), False
     raise ConflictError(
