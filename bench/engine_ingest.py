@@ -168,6 +168,8 @@ def one_run(
         env["RAYMON_REDUCE_PASS_SECONDS"] = str(args.reduce_pass_seconds)
         if args.worker_poll_seconds:
             env["RAYMON_WORKER_POLL_SECONDS"] = str(args.worker_poll_seconds)
+        if args.worker_concurrency:
+            env["RAYMON_WORKER_CONCURRENCY"] = str(args.worker_concurrency)
     database_url = postgres.create() if postgres else ""
     try:
         with BenchServer(work, database_url, **env) as server:
@@ -209,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--reduce-pass-seconds", type=float, default=1.0)
     parser.add_argument("--worker-poll-seconds", type=float, default=0.0, help="0: the server's default")
+    parser.add_argument("--worker-concurrency", type=int, default=0, help="0: the server's default")
     parser.add_argument("--drain", type=float, default=0.0, help="wait up to this many s for the engine")
     parser.add_argument(
         "--postgres-url", help="PostgreSQL server to also run on (or RAYMON_BENCH_POSTGRES_URL)"

@@ -204,10 +204,26 @@ def claim(
         begin = session.connection().get_execution_options().get("raymon_begin")
         if begin != "IMMEDIATE":
             raise RuntimeError("store.jobs.claim on SQLite needs a write session (BEGIN IMMEDIATE)")
-    picked = select(Job.id, Job.kind).where(_due(kinds, now)).order_by(Job.run_at, Job.id).limit(limit)
-    if postgres:
-        picked = picked.with_for_update(skip_locked=True)
-    kinds_of: dict[int, str] = dict(((int(i), str(k)) for i, k in session.execute(picked)))
+    # Pending jobs and expired leases are picked by two queries, each walking its own index in
+    # (run_at, id) order and stopping after ``limit`` rows, and merged here: one query with the OR
+    # of both read every due job and sorted them all (O(backlog) per claim, under SQLite's write
+    # lock: 8 ms with 4,000 pending map jobs). The merged first ``limit`` are the same jobs.
+    candidates: list[tuple[Any, int, str]] = []
+    for due in (
+        and_(Job.status == PENDING, Job.run_at <= now),
+        and_(Job.status == RUNNING, Job.lease_until < now),
+    ):
+        picked = (
+            select(Job.run_at, Job.id, Job.kind)
+            .where(due, Job.kind.in_(list(kinds)))
+            .order_by(Job.run_at, Job.id)
+            .limit(limit)
+        )
+        if postgres:
+            picked = picked.with_for_update(skip_locked=True)
+        candidates += [(run_at, int(i), str(k)) for run_at, i, k in session.execute(picked)]
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    kinds_of: dict[int, str] = {i: k for _, i, k in candidates[:limit]}
     if not kinds_of:
         return []
     leases = lease_s if isinstance(lease_s, Mapping) else dict.fromkeys(kinds, float(lease_s))
