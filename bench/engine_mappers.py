@@ -1,115 +1,60 @@
-"""Mapper latency and the map trigger's cost on ingest, in process, on SQLite (or PostgreSQL with ``--postgres-url``).
+"""Mapper latency against a real server's engine, and the map trigger's cost on ingest.
 
-- Latency: a "service" thread logs house-price predictions (``rt.Numpy``) at a steady rate, a
-  "labeller" thread logs each trace's actual ``--lag-s`` later; a worker thread polls the jobs
-  table every ``--poll-s`` (the stand-in for the engine's worker until it lands) and runs
-  ``handle_map`` (``profile_eval`` on the house-prices profile). Latency per trace: from the
-  moment the ingest call storing its actual returned to the mapper run's commit
-  (``mapper_runs.finished_at``). Prints p50, p95 and max. Target: p95 under 2 s on SQLite.
-- Trigger cost: the same batches of 100 object events ingested with no manifest and with a
-  manifest whose mapper takes the objects' ref (one map job enqueued per object, in the same
-  transaction), taken in turns ``--repeat`` times, best of each; prints events/s and the ratio.
+- Latency: a real ``raymon server`` (``bench_server.BenchServer``; SQLite, or PostgreSQL with
+  ``--postgres-url`` / ``RAYMON_BENCH_POSTGRES_URL``) with its in-process engine
+  (``RAYMON_ENGINE=on``), the house-prices walkthrough's profile and manifest applied
+  (``tests/server/walkthrough_story.py``: a ``profile_eval`` mapper on the prediction and the
+  actual, a ``profile_reducer`` with client slices, passes every ``--reduce-pass-s``). A
+  "pricing service" thread posts one trace's service events (labels, request, validation tags,
+  prediction) per request at ``--rate`` traces/s; a "labelling service" thread posts each
+  trace's actual and its tags ``--lag-s`` later. Latency per trace: from the answer to the
+  request that stored its actual to the moment a watcher (reading the database every
+  ``--probe-s``) first sees the trace's ``mapper_runs`` row, which commits with the eval tags.
+  Prints p50, p95 and max. Target: p95 under 2 s on SQLite.
+- Trigger cost (in process, SQLite): the same batches of 100 object events ingested with no
+  manifest and with a manifest whose mapper takes the objects' ref (one map job enqueued per
+  object, in the same transaction), in turns ``--repeat`` times, best of each; events/s and ratio.
 
-    python bench/engine_mappers.py [--traces 600] [--rate 50] [--poll-s 0.05] [--repeat 5]
+    python bench/engine_mappers.py [--traces 600] [--rate 20] [--lag-s 1] [--poll-s 0 (server default)]
+        [--reduce-pass-s 5] [--repeat 5] [--no-trigger-cost]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from sqlalchemy import select, update
+import orjson
+from sqlalchemy import create_engine, text
 
 import raymon.types as rt
-from raymon import ActualComponent, EvalComponent, ModelProfile, OutputComponent
-from raymon.profiling.extractors.structured import AbsoluteRegressionError, ElementExtractor
+from raymon import RaymonAPI
 from raymon.server.backend import Backend, build_backend
-from raymon.server.engine.jobs import ClaimedJob, RetryLater
 from raymon.server.engine.manifest import Actions, Manifest, MapAction
-from raymon.server.engine.mappers import handle_map
 from raymon.server.services import auth
 from raymon.server.services.ingest import ingest_records
-from raymon.server.services.profiles import create_profile
 from raymon.server.settings import Settings
-from raymon.server.store.models import Job, MapperRun, Trace
 from raymon.wire import object_event, tags_event
 
-PID = "bench"
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "server"))
+
+import walkthrough_story as story  # noqa: E402
+
+from bench_server import BENCH_PROJECT_ID, BenchServer, PostgresServer, postgres_from  # noqa: E402
+
+PID = BENCH_PROJECT_ID
 HOUSES = Path("/work/shared/data/houseprices/subset-cheap.csv")
-
-
-class Context:
-    def __init__(self, backend: Backend, job: ClaimedJob) -> None:
-        self.backend, self.job = backend, job
-
-    def heartbeat(self) -> None:
-        pass
-
-    def finishing(self) -> Any:
-        backend, job_id = self.backend, self.job.id
-
-        class _Finishing:
-            def __enter__(self) -> Any:
-                self._cm = backend.writing()
-                self.session = self._cm.__enter__()
-                return self.session
-
-            def __exit__(self, *exc: Any) -> Any:
-                if exc[0] is None:
-                    self.session.execute(update(Job).where(Job.id == job_id).values(status="done"))
-                return self._cm.__exit__(*exc)
-
-        return _Finishing()
-
-
-def worker(backend: Backend, stop: threading.Event, poll_s: float) -> None:
-    while not stop.is_set():
-        with backend.writing() as session:
-            rows = session.execute(
-                select(Job.id, Job.key, Job.project_id, Job.payload, Job.attempts)
-                .where(Job.kind == "map", Job.status == "pending")
-                .order_by(Job.id)
-                .limit(200)
-            ).all()
-            if rows:
-                session.execute(update(Job).where(Job.id.in_([r.id for r in rows])).values(status="running"))
-        if not rows:
-            time.sleep(poll_s)
-            continue
-        for r in rows:
-            job = ClaimedJob(
-                r.id, "map", r.key, r.project_id, r.payload, r.attempts + 1, "bench", datetime.now(UTC)
-            )
-            try:
-                handle_map(Context(backend, job))
-            except RetryLater:
-                with backend.writing() as session:
-                    session.execute(
-                        update(Job).where(Job.id == r.id).values(status="pending", attempts=job.attempt)
-                    )
-
-
-def houses_profile() -> ModelProfile:
-    df = pd.read_csv(HOUSES)
-    profile = ModelProfile(
-        name="houses",
-        version="1.0.0",
-        components=[
-            OutputComponent(name="prediction", extractor=ElementExtractor(element=0)),
-            ActualComponent(name="actual", extractor=ElementExtractor(element=0)),
-            EvalComponent(name="abs_error", extractor=AbsoluteRegressionError()),
-        ],
-    )
-    pred = (df["GrLivArea"].to_numpy(dtype=float) * 110.0 + 10_000.0)[:, None]
-    return profile.build(output=pred, actual=df["SalePrice"].to_numpy()[:, None], silent=True)
 
 
 MANIFEST = Manifest(
@@ -135,55 +80,107 @@ def new_backend(work: Path, url: str | None) -> Backend:
     return backend
 
 
-def latency(work: Path, url: str | None, traces: int, rate: float, lag_s: float, poll_s: float) -> None:
-    backend = new_backend(work / "latency", url)
-    create_profile(backend, PID, houses_profile().to_jcr())
-    backend.current_manifest = lambda b, p: MANIFEST
+def latency(
+    postgres: PostgresServer | None,
+    work: Path,
+    traces: int,
+    rate: float,
+    lag_s: float,
+    poll_s: float | None,
+    reduce_pass_s: float,
+    probe_s: float,
+) -> None:
+    """Mapper latency against a real ``raymon server`` with its in-process engine (RAYMON_ENGINE=on)."""
+    data = story.houses()
+    model = story.Model.fit(data)
+    profile = story.build_profile(data, model)
+    per_window = 3 * 45
+    windows = max(1, -(-traces // per_window))
+    start = (datetime.now(UTC) - timedelta(minutes=10 * windows)).replace(second=0, microsecond=0)
+    service = list(story.service_traffic(PID, profile, model, start, windows, 45, broken_from=windows))[
+        :traces
+    ]
+    labels = {
+        trace_id: orjson.dumps(
+            story.labelling_events(PID, profile, trace_id, price, start + timedelta(hours=2))
+        )
+        for trace_id, price, _ in service
+    }
+    env = {"RAYMON_ENGINE": "on", "RAYMON_REDUCE_PASS_SECONDS": str(reduce_pass_s)}
+    if poll_s:
+        env["RAYMON_WORKER_POLL_SECONDS"] = str(poll_s)
+    database_url = postgres.create() if postgres else ""
     stored_at: dict[str, float] = {}
-    stop = threading.Event()
-    threads = [threading.Thread(target=worker, args=(backend, stop, poll_s))]
+    seen_at: dict[str, float] = {}
+    errors: list[str] = []
+    try:
+        with BenchServer(work, database_url, **env) as server:
+            api = RaymonAPI(url=server.url, api_key=server.admin_key)
+            assert api.profile_create(PID, profile).status_code in (200, 201)
+            applied = api.orchestration_apply(PID, story.MANIFEST.format(project_id=PID))
+            assert applied.status_code in (200, 201), applied.text
+            path = f"/api/v1/projects/{PID}/ingest"
+            headers = {"Content-Type": "application/json"}
+            done = threading.Event()
 
-    def service() -> None:
-        for i in range(traces):
-            ingest_records(
-                backend,
-                PID,
-                [object_event(PID, f"t{i}", "model_prediction", rt.Numpy(np.array([1e5 + i])).to_jcr())],
-            )
-            time.sleep(1 / rate)
+            def post(client: Any, body: bytes) -> None:
+                response = client.post(path, content=body, headers=headers)
+                if response.status_code != 200 or response.json().get("rejected"):
+                    errors.append(f"{response.status_code}: {response.text[:300]}")
 
-    def labeller() -> None:
-        time.sleep(lag_s)
-        for i in range(traces):
-            ingest_records(
-                backend, PID, [object_event(PID, f"t{i}", "actual", rt.Numpy(np.array([1.2e5])).to_jcr())]
-            )
-            stored_at[f"t{i}"] = time.time()
-            time.sleep(1 / rate)
+            def pricing_service() -> None:  # one request per trace, at ``rate`` traces/s
+                with server.client() as client:
+                    t0 = time.monotonic()
+                    for i, (_, _, events) in enumerate(service):
+                        time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+                        post(client, orjson.dumps(events))
 
-    threads += [threading.Thread(target=service), threading.Thread(target=labeller)]
-    for t in threads:
-        t.start()
-    threads[1].join()
-    threads[2].join()
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        with backend.reading() as session:
-            done = session.execute(
-                select(Trace.trace_id, MapperRun.finished_at).join(Trace, Trace.id == MapperRun.trace_pk)
-            ).all()
-        if len(done) == traces:
-            break
-        time.sleep(0.1)
-    stop.set()
-    threads[0].join()
-    lat = sorted(max(0.0, f.timestamp() - stored_at[t]) for t, f in done)
+            def labeller() -> None:  # each trace's actual ``lag_s`` after its prediction
+                with server.client() as client:
+                    t0 = time.monotonic() + lag_s
+                    for i, (trace_id, _, _) in enumerate(service):
+                        time.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+                        post(client, labels[trace_id])
+                        stored_at[trace_id] = time.monotonic()
+
+            engine = create_engine(server.effective_database_url)
+            query = text("SELECT t.trace_id FROM mapper_runs m JOIN traces t ON t.id = m.trace_pk")
+
+            def watcher() -> None:  # the eval tags commit with their mapper_runs row
+                with engine.connect() as conn:
+                    while not done.is_set():
+                        conn.rollback()
+                        now = time.monotonic()
+                        for (trace_id,) in conn.execute(query):
+                            seen_at.setdefault(trace_id, now)
+                        if len(seen_at) >= traces:
+                            return
+                        time.sleep(probe_s)
+
+            threads = [threading.Thread(target=f) for f in (pricing_service, labeller, watcher)]
+            for thread in threads:
+                thread.start()
+            threads[0].join()
+            threads[1].join()
+            threads[2].join(timeout=60)
+            done.set()
+            threads[2].join()
+            engine.dispose()
+            if errors:
+                raise RuntimeError(f"ingest failed ({len(errors)} requests), first: {errors[0]}")
+    finally:
+        if postgres is not None and database_url:
+            postgres.drop(database_url)
+    lat = sorted(max(0.0, seen_at[t] - stored_at[t]) for t in stored_at if t in seen_at)
+    missing = traces - len(lat)
     q = statistics.quantiles(lat, n=100)
     print(
-        f"mapper latency over {len(lat)} traces ({rate:g}/s, worker polls every {poll_s:g} s): "
-        f"p50 {q[49] * 1000:.0f} ms, p95 {q[94] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+        f"{server.backend}: mapper latency over {len(lat)} traces ({rate:g} traces/s, actual {lag_s:g} s later, "
+        f"worker poll {poll_s or 'default'} s, reduce pass every {reduce_pass_s:g} s): p50 {q[49] * 1000:.0f} ms, "
+        f"p95 {q[94] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms"
+        + (f"; {missing} traces without eval tags after 60 s" if missing else "")
+        + f" (load {' / '.join(f'{x:.1f}' for x in os.getloadavg())})"
     )
-    backend.close()
 
 
 TEN_TAGS = [{"name": f"feature_{k}", "value": float(k), "type": "metric", "group": None} for k in range(10)]
@@ -223,21 +220,38 @@ def trigger_cost(work: Path, url: str | None, repeat: int, batches: int, mixed: 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--traces", type=int, default=600)
-    parser.add_argument("--rate", type=float, default=50.0)
-    parser.add_argument("--lag-s", type=float, default=1.0)
-    parser.add_argument("--poll-s", type=float, default=0.05)
+    parser.add_argument("--rate", type=float, default=20.0, help="traces per second")
+    parser.add_argument("--lag-s", type=float, default=1.0, help="the actual comes this much later")
+    parser.add_argument("--poll-s", type=float, default=0.0, help="RAYMON_WORKER_POLL_SECONDS (0: default)")
+    parser.add_argument("--reduce-pass-s", type=float, default=5.0, help="RAYMON_REDUCE_PASS_SECONDS")
+    parser.add_argument("--probe-s", type=float, default=0.02, help="how often the watcher reads")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--no-trigger-cost", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument(
-        "--postgres-url",
-        default=None,
-        help="a database to use instead of SQLite (emptied per run? no: give a fresh one)",
+        "--postgres-url", help="PostgreSQL server to also run on (or RAYMON_BENCH_POSTGRES_URL)"
     )
     args = parser.parse_args()
+    postgres = postgres_from(args.postgres_url)
+    targets: list[PostgresServer | None] = [] if args.no_sqlite else [None]
+    if postgres is not None:
+        targets.append(postgres)
     with tempfile.TemporaryDirectory(prefix="raymon-bench-mappers-") as tmp:
-        latency(Path(tmp), args.postgres_url, args.traces, args.rate, args.lag_s, args.poll_s)
-        trigger_cost(Path(tmp), args.postgres_url, args.repeat, args.batches, mixed=False)
-        trigger_cost(Path(tmp), args.postgres_url, args.repeat, args.batches, mixed=True)
+        for n, pg in enumerate(targets):
+            latency(
+                pg,
+                Path(tmp) / f"latency-{n}",
+                args.traces,
+                args.rate,
+                args.lag_s,
+                args.poll_s,
+                args.reduce_pass_s,
+                args.probe_s,
+            )
+        if not args.no_trigger_cost:
+            trigger_cost(Path(tmp), None, args.repeat, args.batches, mixed=False)
+            trigger_cost(Path(tmp), None, args.repeat, args.batches, mixed=True)
 
 
 if __name__ == "__main__":

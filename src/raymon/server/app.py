@@ -46,13 +46,16 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             backend.prepare()
         engine = None
         if backend.settings.engine_in_process:  # SQLite (RAYMON_ENGINE): the engine runs in this process
-            from raymon.server.engine.runtime import build_worker
+            from raymon.server.engine.runtime import build_worker, wake_on_objects
 
             engine = build_worker(backend, shutdown_grace_s=10.0).start()
+            wake = wake_on_objects(engine)  # map jobs run as soon as their input is stored
+            backend.ingest_listeners.append(wake)
         try:
             yield
         finally:
             if engine is not None:
+                backend.ingest_listeners.remove(wake)
                 engine.stop()
             backend.close()
 

@@ -13,7 +13,7 @@ drift. Nothing here runs SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,9 @@ from raymon.server.store import accounts as account_store
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
+    from raymon.server.services.ingest import IngestListener
     from raymon.server.store.db import Session
+    from raymon.wire import Event
 
 
 def retention_of(backend: Backend) -> Callable[[str], int | None]:
@@ -168,3 +170,17 @@ def build_worker(
         poll_interval_s=poll_interval_s or backend.settings.worker_poll_seconds,
         shutdown_grace_s=shutdown_grace_s,
     )
+
+
+def wake_on_objects(worker: Worker) -> IngestListener:
+    """An ingest listener waking ``worker`` when new objects were stored (they may have enqueued map jobs).
+
+    For the engine inside ``raymon server``: its worker then claims the jobs at once instead of at
+    its next poll (``RAYMON_WORKER_POLL_SECONDS``); wakes while it ticks are coalesced into one tick.
+    """
+
+    def wake(_project_id: str, events: Sequence[Event]) -> None:
+        if any(event.get("kind") == "object" for event in events):
+            worker.wake()
+
+    return wake

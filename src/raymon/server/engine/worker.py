@@ -201,16 +201,13 @@ class Worker:
         self._keeper.start()
         try:
             while not self._stop.is_set():
+                self._wake.clear()  # before the tick: a wake during it makes the next tick at once
                 try:
-                    full = self.tick()
+                    self.tick()
                 except Exception as exc:  # the database away for a moment: log, wait, go on
                     log.error("worker %s: tick failed: %s", self.worker_id, describe_error(exc))
-                    full = False
-                self._wake.clear()
-                if full:
-                    self._wake.wait(self.poll_interval_s)  # a slot frees: claim again at once
-                else:
-                    self._stop.wait(self.poll_interval_s)
+                # a slot frees, new work was stored (``wake``) or the worker stops: tick again at once
+                self._wake.wait(self.poll_interval_s)
         finally:
             self._wind_down()
 
@@ -420,6 +417,10 @@ class Worker:
         self._loop = threading.Thread(target=self.run, name="raymon-worker", daemon=True)
         self._loop.start()
         return self
+
+    def wake(self) -> None:
+        """Look for due jobs now instead of at the next poll (the in-process engine: new events were stored)."""
+        self._wake.set()
 
     def request_stop(self) -> None:
         """Stop claiming (safe from a signal handler); ``run`` then winds down and returns."""
