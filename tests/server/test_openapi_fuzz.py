@@ -100,13 +100,13 @@ def api_schema(server: Any, fuzz_project: QueryProject) -> Any:
 schema = schemathesis.pytest.from_fixture("api_schema")
 
 
-def _header_is_the_invalid_part(case: Any) -> bool:
-    """Whether a negative case's headers were generated invalid (its ``Authorization``, which the call replaces)."""
+def _is_the_invalid_part(case: Any, location: str) -> bool:
+    """Whether a negative case's ``location`` ("header", "path") was generated invalid."""
     from schemathesis.generation.meta import ParameterLocation
 
     if case.meta is None or case.meta.generation.mode.is_positive:
         return False
-    info = case.meta.components.get(ParameterLocation.HEADER)
+    info = case.meta.components.get(ParameterLocation(location))
     return info is not None and info.mode.is_negative
 
 
@@ -136,7 +136,12 @@ def test_every_answer_is_the_one_the_document_promises(
         # A project id that is itself the invalid part of a negative case stays, or the case would be valid.
         generated = str(case.path_parameters["project_id"])
         calls = _MANIFEST_CALLS if "/manifest" in case.operation.path else _CALLS  # others' draws unchanged
-        if next(calls) % 5 and "\x00" not in generated and len(generated) <= TEXT_PARAM_MAX:
+        if (
+            next(calls) % 5
+            and not _is_the_invalid_part(case, "path")
+            and "\x00" not in generated
+            and len(generated) <= TEXT_PARAM_MAX
+        ):
             case.path_parameters["project_id"] = fuzz_project.project_id
             if case.operation.path in INGEST_PATHS:
                 case.body = _in_project(case.body, fuzz_project.project_id)
@@ -151,7 +156,7 @@ def test_every_answer_is_the_one_the_document_promises(
         if case.query.get("filter") is not None:
             case.query["filter"] = VALID_FILTERS[next(_CALLS) % len(VALID_FILTERS)]
         case.query.pop("cursor", None)
-    if _header_is_the_invalid_part(case):
+    if _is_the_invalid_part(case, "header"):
         return  # every call carries the fuzz project's key: a case whose invalid part is a header tests nothing
     case.call_and_validate(
         base_url=server.url,
