@@ -156,7 +156,7 @@ _SCOPE_LIST = f"^\\s*({'|'.join(auth.SCOPES)})\\s*(,\\s*({'|'.join(auth.SCOPES)}
 _BODY_FIELD_RULES: dict[str, dict[str, Any]] = {
     "ProjectCreate": {
         "name": {"type": "string", "maxLength": 256, "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"},
-        "project_id": {"anyOf": [{"$ref": "#/components/schemas/Event_id"}, {"type": "null"}]},
+        "project_id": {"anyOf": [{"$ref": "#/components/schemas/Event_project_id"}, {"type": "null"}]},
     },
     "KeyCreate": {
         "name": {"type": "string", "pattern": _NO_NUL, "default": ""},
