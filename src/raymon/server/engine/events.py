@@ -43,3 +43,15 @@ class IssueEvent:
             "at": self.at.isoformat().replace("+00:00", "Z"),
             **self.extra,
         }
+
+
+def time_of(value: Any) -> datetime | None:
+    """A time as ``to_json`` (or ``issues_ls``) writes it, read back; ``None`` when absent or not a time."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None

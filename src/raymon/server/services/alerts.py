@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from raymon.server.engine.events import IssueEvent
+from raymon.server.engine.events import IssueEvent, time_of
 from raymon.server.engine.jobs import JobSpec
 from raymon.server.services.errors import NotFoundError
 from raymon.server.store import alerts as store_alerts
@@ -35,21 +35,10 @@ DELIVER_KIND = "deliver"
 LOG_LIMIT = 1000
 
 
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
 def suppressed(event: IssueEvent, now: datetime) -> bool:
     """Whether ack or mute keeps this event from the channels."""
     issue = event.issue
-    muted_until = _time(issue.get("muted_until"))
+    muted_until = time_of(issue.get("muted_until"))
     if muted_until is not None and muted_until > now:
         return True
     acked = bool(issue.get("acked_at") or issue.get("acked")) or issue.get("status") == "acknowledged"

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from raymon.server.engine.events import IssueEvent
+from raymon.server.engine.events import IssueEvent, time_of
 from raymon.server.engine.jobs import JobKind, JobSpec, Scheduler
 from raymon.server.engine.manifest import AlertAction
 
@@ -29,17 +29,6 @@ NOTIFY_KIND = "alert_notify"
 OPEN_STATUSES = ("open", "opened", "reopened", "acknowledged")
 # (backend) -> (project_id, issue JSON as issues_ls answers it) for every open issue
 OpenIssues = Callable[["Backend"], Iterable[tuple[str, Mapping[str, Any]]]]
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
 
 
 def _iso(value: datetime) -> str:
@@ -55,8 +44,8 @@ def reminder_events(
         if str(issue.get("status", "open")) not in OPEN_STATUSES:
             continue
         issue_id = issue.get("issue_id")
-        opened_at = _time(issue.get("opened_at"))
-        muted_until = _time(issue.get("muted_until"))
+        opened_at = time_of(issue.get("opened_at"))
+        muted_until = time_of(issue.get("muted_until"))
         if muted_until is not None and muted_until > now:
             continue  # still muted: nothing
         acked = bool(issue.get("acked_at") or issue.get("acked")) or issue.get("status") == "acknowledged"
@@ -91,7 +80,7 @@ def reminder_events(
 
 def _event_from_json(data: Mapping[str, Any]) -> IssueEvent:
     known = ("event_id", "type", "project_id", "issue", "at")
-    at = _time(data.get("at"))
+    at = time_of(data.get("at"))
     if at is None:
         raise ValueError("an issue event needs its time (at)")
     return IssueEvent(
