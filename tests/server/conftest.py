@@ -274,3 +274,41 @@ def make_module_server(
         instance.stop()
         if database_url and postgres_databases:
             postgres_databases.drop(database_url)
+
+
+@pytest.fixture(scope="session")
+def ui_browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright (one for the session; skips without Chromium)."""
+    from ui_browser import CHROMIUM_FLAGS, chromium_path
+
+    executable = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def ui_page(ui_browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser page; a CSP violation it reports fails the test; a screenshot is kept."""
+    from ui_browser import SCREENSHOTS, CspWatch, screenshot_name
+
+    context = ui_browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    watch = CspWatch()
+    page.on("console", watch)
+    try:
+        yield page
+        page.wait_for_timeout(100)  # a late console message still counts
+        assert watch.violations == [], f"the page reported CSP violations: {watch.violations}"
+    finally:
+        try:
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / screenshot_name(request.node.nodeid)), full_page=True)
+        except Exception:  # noqa: BLE001 - a screenshot is an artefact, never the test's verdict
+            pass
+        context.close()

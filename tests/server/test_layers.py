@@ -3,7 +3,7 @@
 A static scan of each module's imports (``import`` and ``from`` statements anywhere in the file,
 ``TYPE_CHECKING`` blocks included), as ``tests/test_client_is_light.py`` guards the client:
 
-- ``server/api/`` (routes) imports neither SQLAlchemy nor anything of ``raymon.server.store``:
+- ``server/api/`` and ``server/ui/`` (routes and pages) import neither SQLAlchemy nor anything of ``raymon.server.store``:
   store types reach a route only as what a service answers;
 - ``server/services/`` and ``server/engine/`` import neither SQLAlchemy nor the ORM models
   (``raymon.server.store.models``); they call the store's functions and get typed rows back.
@@ -27,6 +27,7 @@ RULES: dict[str, tuple[str, ...]] = {
     "api": SQL + STORE,
     "services": SQL + MODELS,
     "engine": SQL + MODELS,
+    "ui": SQL + STORE,  # pages are routes: they call services
 }
 
 

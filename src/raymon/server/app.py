@@ -15,8 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from raymon.server.api import ROUTERS
 from raymon.server.api.body_limit import RequestBodyLimits
@@ -27,8 +26,9 @@ from raymon.server.api.openapi import install_openapi
 from raymon.server.api.params import OriginalQueryNames, UnknownQueryParameters
 from raymon.server.backend import Backend, build_backend
 from raymon.server.services.bootstrap import BootstrapReport
-from raymon.server.services.errors import ServiceError
 from raymon.server.settings import Settings
+from raymon.server.ui.pages import install_ui
+from raymon.server.ui.security import CrossSiteRequests, SecurityHeaders
 
 log = logging.getLogger("raymon.server")
 
@@ -69,10 +69,6 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
     )
     app.state.backend = backend
 
-    @app.exception_handler(ServiceError)
-    async def _service_error(_request: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
-
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         """Liveness for load balancers and test fixtures: no auth, no database."""
@@ -82,10 +78,13 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
         app.include_router(router)
     install_error_handlers(app)
     install_docs_pages(app)
+    install_ui(app)  # the web UI's pages; answers a ServiceError as JSON on the API, as a page elsewhere
     install_openapi(app)
     app.openapi()  # built now: a route the document cannot describe stops start-up, not every request
     app.add_middleware(UnknownQueryParameters, api=app)
     app.add_middleware(OriginalQueryNames, api=app)  # added after: runs before UnknownQueryParameters
+    app.add_middleware(CrossSiteRequests)  # CSRF: a state-changing request from another site is refused
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(
         RequestBodyLimits,
         max_bytes=backend.settings.max_request_bytes,

@@ -72,7 +72,22 @@ REDOC = VendoredPackage(
         "package/LICENSE": "LICENSE",
     },
 )
-PACKAGES = (SWAGGER_UI, REDOC)
+# The web UI's two libraries: htmx 2.x (the pin; 4.x changed its attribute inheritance) and uPlot.
+HTMX = VendoredPackage(
+    "htmx.org",
+    "2.0.11",
+    {"package/dist/htmx.min.js": "htmx.min.js", "package/LICENSE": "LICENSE"},
+)
+UPLOT = VendoredPackage(
+    "uplot",
+    "1.6.32",
+    {
+        "package/dist/uPlot.iife.min.js": "uPlot.iife.min.js",
+        "package/dist/uPlot.min.css": "uPlot.min.css",
+        "package/LICENSE": "LICENSE",
+    },
+)
+PACKAGES = (SWAGGER_UI, REDOC, HTMX, UPLOT)
 
 
 def sha256_of(path: Path) -> str:

@@ -1,0 +1,67 @@
+"""Signing in and out: ``GET/POST /login`` and ``POST /logout``.
+
+The cookie holds only the session's opaque token (``services.ui_sessions``):
+HttpOnly, SameSite=Lax, Secure when the request came over TLS. A failed login
+says the same whatever was wrong (no hint which addresses exist). ``next``
+must be a path of this server, so a login link cannot send anyone elsewhere.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from raymon.server.api.deps import get_backend
+from raymon.server.services import ui_sessions
+from raymon.server.ui.auth import optional_viewer, session_token
+from raymon.server.ui.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a path on this server, else ``/``."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/") -> Response:  # noqa: A002
+    if optional_viewer(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "pages/login.html", {"next": safe_next(next), "error": None, "email": ""})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    email: str = Form(""),
+    password: str = Form(""),
+    next: str = Form("/"),  # noqa: A002
+) -> Response:
+    token = ui_sessions.login(get_backend(request), email, password)
+    if token is None:
+        context = {"next": safe_next(next), "error": "Wrong e-mail address or password.", "email": email}
+        return render(request, "pages/login.html", context, status_code=400)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        ui_sessions.COOKIE,
+        token,
+        max_age=int(ui_sessions.LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    token = session_token(request)
+    if token:
+        ui_sessions.logout(get_backend(request), token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(ui_sessions.COOKIE, path="/")
+    return response
