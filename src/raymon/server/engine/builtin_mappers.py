@@ -25,6 +25,7 @@ import httpx
 import orjson
 
 from raymon.server.engine.jobs import PermanentFailure, RetryLater
+from raymon.server.engine.signing import InvalidSecret, signed_headers
 
 RETRY_AFTER_MAX_S = 3600.0
 WEBHOOK_USER_AGENT = "raymon-webhook-mapper"
@@ -67,23 +68,11 @@ def webhook_request(
         }
     )
     msg_id = webhook_message_id(str(params["project_id"]), mapper, str(params["trace_id"]))
-    headers = {
-        "content-type": "application/json",
-        "user-agent": WEBHOOK_USER_AGENT,
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(now.timestamp())),
-    }
-    secret = params.get("secret")
-    if secret:
-        from standardwebhooks.webhooks import Webhook
-
-        try:
-            signer = Webhook(str(secret))
-        except Exception:
-            raise PermanentFailure(
-                f"mapper {mapper!r}: the webhook secret is not a valid whsec_ key"
-            ) from None
-        headers["webhook-signature"] = signer.sign(msg_id, now, body.decode())
+    try:
+        headers = signed_headers(params.get("secret") or None, msg_id, now, body)
+    except InvalidSecret:
+        raise PermanentFailure(f"mapper {mapper!r}: the webhook secret is not a valid whsec_ key") from None
+    headers["user-agent"] = WEBHOOK_USER_AGENT
     return body, headers
 
 

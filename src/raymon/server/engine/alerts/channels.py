@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from raymon.server.engine.signing import signed_headers
+
 if TYPE_CHECKING:
     from raymon.server.engine.manifest import AlertAction
     from raymon.server.settings import Settings
@@ -236,17 +238,6 @@ def alertmanager_payload(message: AlertMessage, settings: Settings) -> dict[str,
         "externalURL": settings.ui_url,
         "alerts": alerts,
     }
-
-
-def signed_headers(secret: str | None, message_id: str, sent_at: datetime, body: bytes) -> dict[str, str]:
-    """Standard Webhooks headers (``webhook-id``, ``webhook-timestamp``, ``webhook-signature``); unsigned without a secret."""
-    headers = {"content-type": "application/json", "webhook-id": message_id}
-    headers["webhook-timestamp"] = str(int(sent_at.timestamp()))
-    if secret:
-        from standardwebhooks import Webhook
-
-        headers["webhook-signature"] = Webhook(secret).sign(message_id, sent_at, body.decode())
-    return headers
 
 
 def webhook(message: AlertMessage, action: AlertAction, settings: Settings) -> OutgoingRequest:
