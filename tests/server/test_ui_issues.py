@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ import pytest
 import walkthrough_story as story
 from test_alerts_end_to_end import ReceiverProcess
 from test_walkthrough import send, wait_for
-from ui_browser import sign_in, ui_client
+from ui_browser import SCREENSHOTS, sign_in, ui_client
 
 from raymon import RaymonAPI
 
@@ -184,7 +183,7 @@ def test_an_issue_page_shows_the_values_that_opened_it_the_distributions_and_its
         page = client.get(f"/projects/{told.pid}/issues/{issue['issue_id']}")
     assert page.status_code == 200
     html = page.text
-    assert "<h1><code>grlivarea</code>" in html and f"<code>{BROKEN.replace('=', '&#61;')}" in html or BROKEN in unescape(html)
+    assert f"<h1><code>grlivarea</code> · {issue['check']} on <code>{BROKEN}</code></h1>" in unescape(html)
 
     # The metric over the windows around the opening: chart data and the same numbers in a table.
     chart = script_json(html, "issue-values")
@@ -226,9 +225,11 @@ def test_an_issue_page_shows_the_values_that_opened_it_the_distributions_and_its
     assert "normal → open" in html or "pending → open" in html
 
 
-def test_a_score_issue_or_missing_profile_explains_why_there_is_no_distribution(told: Story) -> None:
+def test_an_issue_of_no_project_of_the_viewer_or_no_issue_is_not_found(told: Story) -> None:
     with ui_client(told.server) as client:
-        assert client.get(f"/projects/{told.pid}/issues/999999").status_code == 404
+        missing = client.get(f"/projects/{told.pid}/issues/999999")
+        assert missing.status_code == 404 and "no issue 999999" in missing.text
+        assert client.get("/projects/someone-elses/issues/1").status_code == 404
 
 
 # --- actions --------------------------------------------------------------------------------------
@@ -369,4 +370,13 @@ def test_in_a_browser_open_the_issues_open_one_and_acknowledge_it(told: Story, u
     ui_page.click("button[name=ack]")
     ui_page.wait_for_selector("text=acknowledged by")
     assert told.issue(issue["issue_id"])["acked_at"]
-    time.sleep(0)  # nothing else to wait for: the POST/redirect/GET answered the page shown
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_in_a_browser_the_settings_page_shows_the_manifest_and_the_delivery_log(told: Story, ui_page: Any) -> None:
+    sign_in(ui_page, told.server)
+    ui_page.goto(f"{told.server.url}/projects/{told.pid}/settings")
+    assert "<redacted>" in ui_page.locator("pre.manifest").inner_text()
+    assert ui_page.locator("#deliveries tbody tr").count() == len(told.api.alert_deliveries(told.pid).json()["deliveries"])
+    ui_page.goto(f"{told.server.url}/projects/{told.pid}/issues")
+    ui_page.screenshot(path=str(SCREENSHOTS / "issues_list.png"), full_page=True)
