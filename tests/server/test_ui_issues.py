@@ -162,6 +162,12 @@ def test_the_issue_list_is_ordered_by_priority_and_filtered_by_status_and_slice(
         assert rows and all(BROKEN in unescape(row) for row in rows)
         assert all(story.slice_of(c) not in unescape(" ".join(rows)) for c in ("remax", "redfin"))
 
+        partial = client.get(
+            f"/projects/{told.pid}/issues", params={"slice": BROKEN}, headers={"HX-Request": "true"}
+        )
+        assert partial.text.lstrip().startswith('<section id="issues">') and "<html" not in partial.text
+        assert issue_links(partial.text, told.pid) == issue_links(on_slice.text, told.pid)
+
         global_only = client.get(f"/projects/{told.pid}/issues", params={"slice": "(global)"})
         assert issue_links(global_only.text, told.pid) == [i["issue_id"] for i in told.issues(slicestr="")]
 
@@ -373,10 +379,40 @@ def test_in_a_browser_open_the_issues_open_one_and_acknowledge_it(told: Story, u
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-def test_in_a_browser_the_settings_page_shows_the_manifest_and_the_delivery_log(told: Story, ui_page: Any) -> None:
+def test_in_a_browser_filter_the_issues_by_slice_and_see_the_settings(told: Story, ui_page: Any) -> None:
     sign_in(ui_page, told.server)
+    ui_page.goto(f"{told.server.url}/projects/{told.pid}/issues")
+    ui_page.select_option("select[name=slice]", BROKEN)
+    ui_page.click("text=Show")  # htmx swaps the table in and pushes the filter into the URL
+    ui_page.wait_for_url(re.compile(r".*slice=client%3D%3Dzillow.*"))
+    ui_page.screenshot(path=str(SCREENSHOTS / "issues_list.png"), full_page=True)
+    rows = ui_page.locator("#issues tbody tr")
+    assert rows.count() == len(told.broken())
     ui_page.goto(f"{told.server.url}/projects/{told.pid}/settings")
     assert "<redacted>" in ui_page.locator("pre.manifest").inner_text()
-    assert ui_page.locator("#deliveries tbody tr").count() == len(told.api.alert_deliveries(told.pid).json()["deliveries"])
-    ui_page.goto(f"{told.server.url}/projects/{told.pid}/issues")
-    ui_page.screenshot(path=str(SCREENSHOTS / "issues_list.png"), full_page=True)
+    log = told.api.alert_deliveries(told.pid).json()["deliveries"]
+    assert ui_page.locator("#deliveries tbody tr").count() == len(log)
+
+
+# --- a project with nothing yet (the shared server, no engine) ------------------------------------
+
+
+def test_a_project_without_manifest_issues_or_deliveries_says_so(server: Any) -> None:
+    project = server.new_project()
+    with server.client(project.admin_key) as client:
+        invited = client.post(
+            f"/api/v1/projects/{project.project_id}/users", json={"email": server.user_email, "role": "admin"}
+        )
+    with server.client(invited.json()["token"]) as client:
+        accepted = client.post(
+            "/api/v1/invitations/accept", json={"email": server.user_email, "password": server.user_password}
+        )
+        assert accepted.status_code == 200, accepted.text
+    with ui_client(server) as client:
+        issues = client.get(f"/projects/{project.project_id}/issues")
+        assert issues.status_code == 200 and "No issues." in issues.text
+        settings = client.get(f"/projects/{project.project_id}/settings")
+        assert settings.status_code == 200
+        assert "No manifest applied yet" in settings.text and "Nothing delivered yet." in settings.text
+        assert "has no <code>actions.alert</code> channels" in settings.text
+        assert client.get(f"/projects/{project.project_id}/settings?version=1").status_code == 404
