@@ -156,7 +156,9 @@ def _series(
     found = [
         s
         for s in answer["series"]
-        if s["slice"] == issue["slice"] and s["component"] == issue["component"] and s["check"] == issue["check"]
+        if s["slice"] == issue["slice"]
+        and s["component"] == issue["component"]
+        and s["check"] == issue["check"]
     ]
     found.sort(key=lambda s: (s["metric"] != issue.get("metric"), s["metric"]))
     for s in found:
@@ -177,7 +179,9 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _numeric(ref: NumericStats, prod: NumericStats, ref_jcr: dict[str, Any], prod_jcr: dict[str, Any]) -> Distribution:
+def _numeric(
+    ref: NumericStats, prod: NumericStats, ref_jcr: dict[str, Any], prod_jcr: dict[str, Any]
+) -> Distribution:
     edges = [float(e) for e in ref_jcr["edges"]]
     ref_counts = [float(c) for c in ref_jcr["counts"]]
     prod_counts = [float(c) for c in prod_jcr["counts"]]
@@ -205,12 +209,16 @@ def _numeric(ref: NumericStats, prod: NumericStats, ref_jcr: dict[str, Any], pro
         ("std", _number(ref.std) if ref.finite else None, _number(prod.std) if prod.finite else None),
         ("max", _number(ref.max), _number(prod.max)),
     ]
-    return Distribution("numeric", labels, positions, _fractions(ref_counts), _fractions(prod_counts), summary)
+    return Distribution(
+        "numeric", labels, positions, _fractions(ref_counts), _fractions(prod_counts), summary
+    )
 
 
 def _categorical(ref: CategoricalStats, prod: CategoricalStats) -> Distribution:
     ref_freq, prod_freq = ref.frequencies(), prod.frequencies()
-    names = sorted(set(ref_freq) | set(prod_freq), key=lambda k: (-ref_freq.get(k, 0), -prod_freq.get(k, 0), k))
+    names = sorted(
+        set(ref_freq) | set(prod_freq), key=lambda k: (-ref_freq.get(k, 0), -prod_freq.get(k, 0), k)
+    )
     names = names[:TOP_CATEGORIES]
     ref_total, prod_total = max(ref.count - ref.missing, 1), max(prod.count - prod.missing, 1)
     summary: list[tuple[str, Any, Any]] = [

@@ -29,10 +29,14 @@ router = APIRouter(include_in_schema=False)
 IssueId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 MUTE_PRESETS = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(weeks=1)}
 ACTION_SCOPE = "admin"  # the API's ack, mute and tune routes need it
-GLOBAL_PARAM = "(global)"  # ?slice= for the global slice ("" is the global slicestr, but "every slice" in a form)
+GLOBAL_PARAM = (
+    "(global)"  # ?slice= for the global slice ("" is the global slicestr, but "every slice" in a form)
+)
 
 
-def traces_link(project_id: str, slicestr: str, begin: datetime | str | None, end: datetime | str | None) -> str:
+def traces_link(
+    project_id: str, slicestr: str, begin: datetime | str | None, end: datetime | str | None
+) -> str:
     """The traces page of one slice and time range (the traces lane's query string)."""
     params = {"filter": slicestr, "begin": iso(begin), "end": iso(end)}
     return f"/projects/{project_id}/traces?" + urlencode({k: v for k, v in params.items() if v})
