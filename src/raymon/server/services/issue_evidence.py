@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from raymon.profiling.errors import ProfileError
 from raymon.profiling.stats import CategoricalStats, NumericStats, stats_from_jcr
+from raymon.server.engine.issues import ISSUE_STATUSES
 from raymon.server.services import issues, profiles, results
 from raymon.server.services.errors import ConflictError, InvalidInputError, NotFoundError
 
@@ -59,7 +60,7 @@ def issue_list(
     """The issues of ``shown`` (a status or flag of ``SHOWN``; None: all but normal) on ``slicestr``."""
     if shown is not None and shown not in SHOWN:
         raise InvalidInputError(f"status: {shown!r} is not one of {', '.join(SHOWN)}")
-    status = shown if shown in issues.machine.ISSUE_STATUSES else None
+    status = shown if shown in ISSUE_STATUSES else None
     every = issues.list_issues(backend, project_id, status)["issues"]
     now = backend.clock()
     for issue in every:

@@ -37,9 +37,16 @@ GLOBAL_PARAM = (
 def traces_link(
     project_id: str, slicestr: str, begin: datetime | str | None, end: datetime | str | None
 ) -> str:
-    """The traces page of one slice and time range (the traces lane's query string)."""
+    """The traces page of one slice and time range (the traces page's query string, times in UTC)."""
+    begin, end = (_moment(t) for t in (begin, end))
     params = {"filter": slicestr, "begin": iso(begin), "end": iso(end)}
     return f"/projects/{project_id}/traces?" + urlencode({k: v for k, v in params.items() if v})
+
+
+def _moment(value: datetime | str | None) -> datetime | None:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return value
 
 
 @router.get("/projects/{project_id}/issues")
