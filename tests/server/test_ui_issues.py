@@ -270,7 +270,11 @@ def test_acknowledging_muting_and_tuning_through_the_forms_change_what_the_api_a
         assert before + timedelta(minutes=59) < until < datetime.now(UTC) + timedelta(minutes=61)
         assert iid in issue_links(client.get(f"/projects/{told.pid}/issues?status=muted").text, told.pid)
         assert client.post(f"{base}/mute", data={"until": "2030-01-02T03:04"}).status_code == 303
-        assert told.issue(iid)["muted_until"] == "2030-01-02T03:04:00Z"
+        assert told.issue(iid)["muted_until"] == "2030-01-02T03:04:00Z"  # no offset given: UTC
+        east = client.post(f"{base}/mute", data={"until": "2030-01-02T03:04", "offset_minutes": "120"})
+        assert east.status_code == 303 and told.issue(iid)["muted_until"] == "2030-01-02T01:04:00Z"
+        bad_zone = client.post(f"{base}/mute", data={"until": "2030-01-02T03:04", "offset_minutes": "9999"})
+        assert bad_zone.status_code == 422 and "is not a time zone's offset" in unescape(bad_zone.text)
         assert client.post(f"{base}/mute", data={"preset": "off"}).status_code == 303
         assert iid not in issue_links(client.get(f"/projects/{told.pid}/issues?status=muted").text, told.pid)
         bad_time = client.post(f"{base}/mute", data={"until": "tomorrow"})

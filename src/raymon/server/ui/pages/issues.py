@@ -11,7 +11,7 @@ routes), answered 303 back to the issue. Routes parse and authorise; services de
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -138,8 +138,12 @@ def issue_ack(issue_id: IssueId, request: Request, page: ProjectPage = Depends(p
     return _back(page, issue_id)
 
 
-def mute_until(now: datetime, preset: str, until: str) -> datetime:
-    """When a mute ends: a preset (``1h``, ``1d``, ``1w``; ``off`` unmutes) or a date-time (UTC without an offset)."""
+def mute_until(now: datetime, preset: str, until: str, offset_minutes: str = "") -> datetime:
+    """When a mute ends: a preset (``1h``, ``1d``, ``1w``; ``off`` unmutes) or a date-time.
+
+    A date-time without an offset is in ``offset_minutes`` east of UTC (the browser's zone at
+    that time, which app.js fills in), or UTC when that is empty.
+    """
     if preset == "off":
         return now
     if preset in MUTE_PRESETS:
@@ -153,7 +157,12 @@ def mute_until(now: datetime, preset: str, until: str) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise InvalidInputError(f"until: {text!r} is not a date and time (e.g. 2026-07-01T12:00)") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.tzinfo is not None:
+        return moment
+    offset = _optional("offset_minutes", offset_minutes, int) or 0
+    if not -16 * 60 <= offset <= 16 * 60:
+        raise InvalidInputError(f"offset_minutes: {offset} is not a time zone's offset (-960 to 960)")
+    return moment.replace(tzinfo=timezone(timedelta(minutes=offset))).astimezone(UTC)
 
 
 @router.post("/projects/{project_id}/issues/{issue_id}/mute")
@@ -163,10 +172,12 @@ def issue_mute(
     page: ProjectPage = Depends(project_page),  # noqa: B008
     preset: str = Form(""),
     until: str = Form(""),
+    offset_minutes: str = Form(""),
 ) -> Response:
     require(page, ACTION_SCOPE)
     backend = get_backend(request)
-    issues.mute(backend, page.project_id, issue_id, mute_until(backend.clock(), preset, until))
+    moment = mute_until(backend.clock(), preset, until, offset_minutes)
+    issues.mute(backend, page.project_id, issue_id, moment)
     return _back(page, issue_id)
 
 

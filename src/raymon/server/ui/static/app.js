@@ -84,3 +84,13 @@ Raymon.on("[data-issue-histogram]", (el) => {
   }, [data.x, data.reference, data.production], el);
   window.addEventListener("resize", () => plot.setSize(Raymon.issueChartSize(el)));
 });
+// A datetime-local input is read in the viewer's time zone: its form carries that zone's offset at
+// the chosen time (minutes east of UTC), unless the page shows UTC (tz=utc).
+Raymon.on("input[data-local-time]", (el) => {
+  const offset = document.getElementById(el.dataset.localTime);
+  if (!offset || new URLSearchParams(location.search).get("tz") === "utc") return;
+  el.form.addEventListener("submit", () => {
+    const moment = el.value ? new Date(el.value) : null;  // no zone in the text: local time
+    offset.value = moment && !isNaN(moment) ? String(-moment.getTimezoneOffset()) : "";
+  });
+});
