@@ -11,11 +11,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from test_issues_observe import PROJECT, T0, WINDOW, env, feed, psi_row  # noqa: F401 - env is a fixture
+import test_issues_observe as observed
+from test_issues_observe import PROJECT, T0, WINDOW, feed, psi_row
 
 from raymon.server.backend import Backend
 from raymon.server.services import issue_evidence, issues
 from raymon.server.services.errors import InvalidInputError
+
+env = observed.env  # the fixture: a migrated database (SQLite or PostgreSQL) with the project, and its clock
 
 
 def _made(backend: Backend) -> tuple[int, int]:
