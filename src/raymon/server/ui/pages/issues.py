@@ -29,9 +29,8 @@ router = APIRouter(include_in_schema=False)
 IssueId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 MUTE_PRESETS = {"1h": timedelta(hours=1), "1d": timedelta(days=1), "1w": timedelta(weeks=1)}
 ACTION_SCOPE = "admin"  # the API's ack, mute and tune routes need it
-GLOBAL_PARAM = (
-    "(global)"  # ?slice= for the global slice ("" is the global slicestr, but "every slice" in a form)
-)
+# ?slice= of the global slice: its slicestr is "", which a form sends for "every slice"
+GLOBAL_PARAM = "(global)"
 
 
 def traces_link(
