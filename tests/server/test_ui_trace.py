@@ -9,7 +9,12 @@ from __future__ import annotations
 import base64
 import io
 import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -233,3 +238,51 @@ def test_a_raw_event_with_a_tag_of_type_error_shows_as_an_error_chip(server: Any
     with ui_client(server) as client:
         html = client.get(f"/projects/{project.project_id}/traces/t-1").text
     assert 'class="chip error" title="profile-error"><span class="tag-name">model_error</span>' in html
+
+
+# --- a user's plugin visualisation ------------------------------------------------------------
+
+PLUGIN_PACKAGE = Path(__file__).parent / "plugin_package"
+PLUGIN_MANIFEST = """
+project_id: PROJECT
+actions:
+  visualize:
+    - name: show_text
+      function: text_html
+      inputs:
+        data: words
+"""
+
+
+@pytest.fixture(scope="module")
+def example_plugin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """tests/server/plugin_package installed (as tests/server/test_plugins.py does), uninstalled after."""
+    source = tmp_path_factory.mktemp("plugin") / "plugin_package"
+    shutil.copytree(PLUGIN_PACKAGE, source)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    done = subprocess.run(
+        [*pip, "install", "--no-deps", "--no-build-isolation", "--no-index", str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    try:
+        yield
+    finally:
+        subprocess.run([*pip, "uninstall", "-y", "raymon-example-plugin"], capture_output=True, timeout=300)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # the plugin registry, not the database
+def test_a_users_plugin_visualisation_shows_on_the_trace_page_as_the_built_ins_do(
+    example_plugin: None, make_server: Any
+) -> None:
+    server = make_server(RAYMON_ENGINE="off")
+    project = member_project(server, "plugin page")
+    apply_manifest(project, PLUGIN_MANIFEST)
+    trace(project, "req-1").log(ref="words", data=rt.Native("<b>three</b> small words"))
+    with ui_client(server) as client:
+        html = client.get(f"/projects/{project.project_id}/traces/req-1").text
+    card = _card(html, "words")
+    assert "text_html" in card
+    assert '<div class="visualisation"><pre>&lt;b&gt;three&lt;/b&gt; small words</pre></div>' in card
