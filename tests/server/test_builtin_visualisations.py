@@ -58,7 +58,9 @@ def _no_markup_from_data(html: str) -> None:
 
 @pytest.mark.parametrize("function", [visuals.pandas2html, visuals.dataframe_table])
 def test_frame_tables_escape_cells_column_names_and_index_labels(function: Any) -> None:
-    frame = pd.DataFrame({HOSTILE: [CLOSE, 1.5], "plain": ["a", None]}, index=pd.Index([CLOSE, "b"], name=HOSTILE))
+    frame = pd.DataFrame(
+        {HOSTILE: [CLOSE, 1.5], "plain": ["a", None]}, index=pd.Index([CLOSE, "b"], name=HOSTILE)
+    )
     html = function({"data": rt.DataFrame(frame)}, {})
     _no_markup_from_data(html)
     assert html.count("&lt;img src=x onerror=") == 2  # the column name and the index name
@@ -105,7 +107,11 @@ def test_numpy2html_tables_an_array_with_a_heatmap_for_a_2d_numeric_one() -> Non
     src = re.search(r'class="raymon-heatmap" alt="[^"]*" src="data:image/png;base64,([^"]+)"', html)
     assert src is not None
     heatmap = Image.open(io.BytesIO(base64.b64decode(src.group(1))))
-    assert heatmap.mode == "L" and heatmap.getpixel((0, 0)) == 0 and heatmap.getpixel((heatmap.width - 1, heatmap.height - 1)) == 255
+    assert (
+        heatmap.mode == "L"
+        and heatmap.getpixel((0, 0)) == 0
+        and heatmap.getpixel((heatmap.width - 1, heatmap.height - 1)) == 255
+    )
     strings = visuals.numpy2html({"data": rt.Numpy(np.array([HOSTILE, CLOSE], dtype=object))}, {})
     _no_markup_from_data(strings)
     assert "raymon-heatmap" not in strings and "&lt;img" in strings

@@ -219,10 +219,24 @@ def test_the_allow_list_loads_only_the_named_plugins_and_each_instance_keeps_its
     views_only = Plugins.load(Settings.from_env({"RAYMON_PLUGINS": "plug_views"}), entry_points=eps)
     assert [p.name for p in everything.loaded] == ["raymon", "plug_alerts", "plug_views"]
     assert everything.names("alert_channel") == ["pager", "slack", "webhook"]  # slack, webhook: built in
-    assert everything.names("visualisation") == ["dataframe_table", "img2html", "native2html", "numpy2html", "pandas2html", "table_view"]
+    assert everything.names("visualisation") == [
+        "dataframe_table",
+        "img2html",
+        "native2html",
+        "numpy2html",
+        "pandas2html",
+        "table_view",
+    ]
     assert [p.name for p in views_only.loaded] == ["raymon", "plug_views"]
     assert views_only.names("alert_channel") == ["slack", "webhook"]
-    assert views_only.names("visualisation") == ["dataframe_table", "img2html", "native2html", "numpy2html", "pandas2html", "table_view"]
+    assert views_only.names("visualisation") == [
+        "dataframe_table",
+        "img2html",
+        "native2html",
+        "numpy2html",
+        "pandas2html",
+        "table_view",
+    ]
     with pytest.raises(
         LookupError, match=r"unknown alert channel 'pager': registered are \[.slack., .webhook.\]"
     ):

@@ -65,7 +65,10 @@ def project(server: Any) -> QueryProject:
     t.log(ref="matrix", data=rt.Numpy(np.arange(12, dtype="float64").reshape(3, 4)))
     t.log(ref="series", data=rt.Series(pd.Series([1, 2, 3], name="counts")))
     ts = "2026-01-01T00:00:00.000000+00:00"
-    forged = {"type": "raymon.types.Image", "params": {"mode": "L", "size": [1, 1], "png": base64.b64encode(SVG).decode()}}
+    forged = {
+        "type": "raymon.types.Image",
+        "params": {"mode": "L", "size": [1, 1], "png": base64.b64encode(SVG).decode()},
+    }
     project.ingest(
         [
             object_event("req-1", ts, "unregistered", {"type": "mypackage.Secret", "params": {"x": 1}}),
@@ -93,7 +96,10 @@ def test_the_trace_page_lists_tags_by_group_with_chips_by_type(project: QueryPro
     assert response.status_code == 200 and "text/html" in response.headers["content-type"]
     html = response.text
     assert '<span class="chip group">houses@1.0.0</span>' in html
-    assert re.search(r'class="chip label" title="label"><span class="tag-name">client</span> <span class="tag-value">bigshot', html)
+    assert re.search(
+        r'class="chip label" title="label"><span class="tag-name">client</span> <span class="tag-value">bigshot',
+        html,
+    )
     assert re.search(r'class="chip metric" title="metric"><span class="tag-name">latency</span>', html)
     assert re.search(r'class="chip error" title="error"><span class="tag-name">price_err</span>', html)
     assert html.index("No group") < html.index("houses@1.0.0")  # ungrouped tags first
@@ -101,12 +107,20 @@ def test_the_trace_page_lists_tags_by_group_with_chips_by_type(project: QueryPro
 
 def test_the_text_log_shows_each_message_with_its_time_and_level(project: QueryProject) -> None:
     html = _page(project).text
-    rows = re.findall(r'<tr class="level-(\w+)"><td class="when"><time datetime="([^"]+)">.*?</time></td><td>\w+</td><td class="message">([^<]*)</td>', html)
-    assert [(level, message) for level, _, message in rows] == [("info", "request received"), ("warning", "price looks high")]
+    rows = re.findall(
+        r'<tr class="level-(\w+)"><td class="when"><time datetime="([^"]+)">.*?</time></td><td>\w+</td><td class="message">([^<]*)</td>',
+        html,
+    )
+    assert [(level, message) for level, _, message in rows] == [
+        ("info", "request received"),
+        ("warning", "price looks high"),
+    ]
     assert all(datetime.fromisoformat(moment).utcoffset() == timedelta(0) for _, moment, _ in rows)
 
 
-def test_every_object_is_shown_by_its_manifest_action_or_the_default_for_its_type(project: QueryProject) -> None:
+def test_every_object_is_shown_by_its_manifest_action_or_the_default_for_its_type(
+    project: QueryProject,
+) -> None:
     html = _page(project).text
     frame = _card(html, "frame")
     assert "pandas2html" in frame and 'class="dataframe raymon-table"' in frame  # the manifest's action
@@ -116,20 +130,26 @@ def test_every_object_is_shown_by_its_manifest_action_or_the_default_for_its_typ
     picture = _card(html, "picture")
     obj_id = objects_of(project, "req-1")["picture"]["obj_id"]
     assert f'src="/projects/{project.project_id}/traces/req-1/objects/{obj_id}/image"' in picture
-    assert "native2html" in _card(html, "prediction") and "&quot;price&quot;: 123.5" in _card(html, "prediction")
+    assert "native2html" in _card(html, "prediction") and "&quot;price&quot;: 123.5" in _card(
+        html, "prediction"
+    )
     matrix = _card(html, "matrix")
     assert "numpy2html" in matrix and "shape (3, 4), dtype float64" in matrix
     assert 'class="raymon-heatmap"' in matrix and 'src="data:image/png;base64,' in matrix
     assert '<td class="num">11.0</td>' in matrix
 
 
-def test_an_object_of_an_unregistered_type_is_shown_as_that_error_not_a_broken_page(project: QueryProject) -> None:
+def test_an_object_of_an_unregistered_type_is_shown_as_that_error_not_a_broken_page(
+    project: QueryProject,
+) -> None:
     card = _card(_page(project).text, "unregistered")
     assert '<p class="error">this object does not load on the server:' in card and "mypackage.Secret" in card
     assert "not registered" in card
 
 
-def test_an_action_of_several_inputs_shows_only_when_all_its_refs_are_on_the_trace(project: QueryProject) -> None:
+def test_an_action_of_several_inputs_shows_only_when_all_its_refs_are_on_the_trace(
+    project: QueryProject,
+) -> None:
     html = _page(project).text
     assert "side_by_side" not in html  # missing-ref was never logged
 
@@ -165,9 +185,14 @@ def test_the_whole_trace_downloads_as_one_json_document(project: QueryProject) -
     response = _page(project, "/download")
     assert response.status_code == 200
     assert response.headers["content-disposition"] == 'attachment; filename="trace-req-1.json"'
-    assert "sandbox" in response.headers["content-security-policy"] and response.headers["x-content-type-options"] == "nosniff"
+    assert (
+        "sandbox" in response.headers["content-security-policy"]
+        and response.headers["x-content-type-options"] == "nosniff"
+    )
     document = orjson.loads(response.content)
-    assert document["trace_id"] == "req-1" and [t["message"] for t in document["texts"]][0] == "request received"
+    assert (
+        document["trace_id"] == "req-1" and [t["message"] for t in document["texts"]][0] == "request received"
+    )
     by_ref = {o["ref"]: o for o in document["objects"]}
     assert by_ref["prediction"]["obj_data"] == rt.Native({"price": 123.5, "ok": True}).to_jcr()
 
@@ -213,7 +238,9 @@ def test_in_a_browser_the_trace_page_shows_tables_and_the_image_and_expands_and_
     sign_in(ui_page, project.server)
     ui_page.goto(f"{project.server.url}/projects/{project.project_id}/traces/req-1")
     assert ui_page.locator("h1").inner_text().startswith("Trace")
-    image = ui_page.locator("#object-" + objects_of(project, "req-1")["picture"]["obj_id"] + " img.raymon-image")
+    image = ui_page.locator(
+        "#object-" + objects_of(project, "req-1")["picture"]["obj_id"] + " img.raymon-image"
+    )
     ui_page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
     assert image.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [64, 48]
     long_card = ui_page.locator("#object-" + objects_of(project, "req-1")["long"]["obj_id"])
@@ -233,7 +260,14 @@ def test_in_a_browser_the_trace_page_shows_tables_and_the_image_and_expands_and_
 def test_a_raw_event_with_a_tag_of_type_error_shows_as_an_error_chip(server: Any) -> None:
     project = member_project(server, "error chips")
     project.ingest(
-        [event("t-1", "tags", "2026-01-01T00:00:00.000000+00:00", tags=[{"name": "model_error", "value": "boom", "type": "profile-error", "group": "g"}])]
+        [
+            event(
+                "t-1",
+                "tags",
+                "2026-01-01T00:00:00.000000+00:00",
+                tags=[{"name": "model_error", "value": "boom", "type": "profile-error", "group": "g"}],
+            )
+        ]
     )
     with ui_client(server) as client:
         html = client.get(f"/projects/{project.project_id}/traces/t-1").text

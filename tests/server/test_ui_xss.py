@@ -143,5 +143,8 @@ def test_in_a_browser_no_payload_runs_and_each_shows_as_text(hostile: QueryProje
         for payload in PAYLOADS:
             assert payload in text, (path, payload)
         scripts = ui_page.evaluate("[...document.scripts].map(s => [s.src, s.type])")
-        assert all(src.startswith(hostile.server.url + "/static/") or kind == "application/json" for src, kind in scripts)
+        assert all(
+            src.startswith(hostile.server.url + "/static/") or kind == "application/json"
+            for src, kind in scripts
+        )
     assert dialogs == []

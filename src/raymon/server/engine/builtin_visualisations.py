@@ -134,7 +134,10 @@ def _table(columns: Iterable[Any], index_names: Iterable[Any], rows: Iterable[tu
     head = "".join(f'<th scope="col">{escape(_label(n))}</th>' for n in index_names)
     head += "".join(f'<th scope="col">{escape(_label(c))}</th>' for c in columns)
     body = "".join(
-        "<tr>" + "".join(f'<th scope="row">{escape(_label(x))}</th>' for x in key) + "".join(map(_cell, cells)) + "</tr>"
+        "<tr>"
+        + "".join(f'<th scope="row">{escape(_label(x))}</th>' for x in key)
+        + "".join(map(_cell, cells))
+        + "</tr>"
         for key, cells in rows
     )
     return f'<table class="raymon-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -182,7 +185,9 @@ def _heatmap(array: Any) -> str:
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    alt = escape(f"heatmap of a {array.shape[0]}x{array.shape[1]} array, from {low:g} (dark) to {high:g} (light)")
+    alt = escape(
+        f"heatmap of a {array.shape[0]}x{array.shape[1]} array, from {low:g} (dark) to {high:g} (light)"
+    )
     return f'<img class="raymon-heatmap" alt="{alt}" src="data:image/png;base64,{encoded}">'
 
 

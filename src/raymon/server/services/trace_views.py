@@ -122,7 +122,7 @@ def _size(value: Any) -> int | None:
     """How many rows or items ``value`` shows as (the unit ``limit`` counts); None when it has no such length."""
     import raymon.types as rt
 
-    data = getattr(value, "data", None)
+    data: Any = getattr(value, "data", None)
     if isinstance(value, (rt.DataFrame, rt.Series)):
         return len(data)
     if isinstance(value, rt.Numpy):
@@ -174,7 +174,9 @@ def _render(
     try:
         html = visualisation.function(dict(inputs), {**(params or {}), "limit": limit, "urls": dict(urls)})
     except Exception as exc:  # noqa: BLE001 - a plugin's failure is shown on its card, the page still renders
-        return View(key, title, function, error=f"{function} failed: {type(exc).__name__}: {exc}", total=total)
+        return View(
+            key, title, function, error=f"{function} failed: {type(exc).__name__}: {exc}", total=total
+        )
     if not isinstance(html, str):
         return View(key, title, function, error=f"{function} answered {type(html).__name__}, not HTML text")
     return View(key, title, function, html=html, total=total, truncated=total is not None and total > limit)
@@ -218,7 +220,9 @@ def _object_view(
     if function is None:
         return ObjectView(meta, View(obj_id, ref, None), inline_image=False)
     urls = {"data": image_url(obj_id)} if inline else {}
-    return ObjectView(meta, _render(backend, obj_id, ref, function, {"data": value}, None, urls, show_all), inline)
+    return ObjectView(
+        meta, _render(backend, obj_id, ref, function, {"data": value}, None, urls, show_all), inline
+    )
 
 
 def _actions(backend: Backend, project_id: str) -> list[VisualizeAction]:
@@ -324,7 +328,9 @@ def action_page(
     raise NotFoundError(f"the manifest has no visualize action {name!r} of several inputs")
 
 
-def object_download(backend: Backend, project_id: str, trace_id: str, obj_id: str) -> tuple[dict[str, Any], bytes]:
+def object_download(
+    backend: Backend, project_id: str, trace_id: str, obj_id: str
+) -> tuple[dict[str, Any], bytes]:
     """An object of a trace as stored: its reference and its jcr bytes (``NotFoundError`` when not on the trace)."""
     meta = _meta_on_trace(backend, project_id, trace_id, obj_id)
     return meta, objects.object_body(backend, project_id, obj_id)
