@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 from query_events import QueryProject, event
 from ui_browser import sign_in, ui_client
-from ui_trace_data import apply_manifest, member_project, object_event, trace
+from ui_trace_data import apply_manifest, member_project, object_event, objects_of, trace
 
 import raymon.types as rt
 from raymon import Tag
@@ -52,6 +52,7 @@ actions:
 
 PAGES = [
     "/projects/{project_id}/traces/{trace_id}",
+    "/projects/{project_id}/traces/{trace_id}/objects/{frame_id}?all=1",  # one object as a page
     # "/projects/{project_id}/traces",  # the trace list (uitraces lane): add at merge
 ]
 
@@ -83,7 +84,10 @@ def hostile(server: Any) -> QueryProject:
 
 
 def _pages(project: QueryProject) -> list[str]:
-    return [page.format(project_id=project.project_id, trace_id=TRACE_ID) for page in PAGES]
+    frame_id = objects_of(project, TRACE_ID)["frame"]["obj_id"]
+    return [
+        page.format(project_id=project.project_id, trace_id=TRACE_ID, frame_id=frame_id) for page in PAGES
+    ]
 
 
 def test_tag_names_groups_and_refs_refuse_html_at_the_api(hostile: QueryProject) -> None:

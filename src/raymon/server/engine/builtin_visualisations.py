@@ -30,7 +30,7 @@ DEFAULT_ROWS = 50
 MAX_NATIVE_CHARS = 20_000
 MAX_IMAGE_SIDE = 1024
 HEATMAP_MAX_CELLS = 256  # a side of the heatmap, in cells: a larger array is sampled
-HEATMAP_CELL_PIXELS = 8
+HEATMAP_CELL_PIXELS = 32  # the largest a cell is drawn; a big array gets smaller cells
 _PANDAS_HEADER_STYLE = '<tr style="text-align: right;">'  # pandas writes it; escaped cells never contain "<"
 
 
