@@ -107,6 +107,7 @@ def test_an_installed_plugin_package_registers_its_visualisation_mapper_and_extr
         "native2html",
         "numpy2html",
         "pandas2html",
+        "side_by_side",
         "text_html",
     ]  # built in + the plugin's
     assert seen["mappers"] == ["profile_eval", "webhook", "word_count"]  # the built-in ones and the plugin's

@@ -285,6 +285,11 @@ actions:
       function: text_html
       inputs:
         data: words
+    - name: words_and_count
+      function: side_by_side
+      inputs:
+        left: words
+        right: count
 """
 
 
@@ -314,9 +319,19 @@ def test_a_users_plugin_visualisation_shows_on_the_trace_page_as_the_built_ins_d
     server = make_server(RAYMON_ENGINE="off")
     project = member_project(server, "plugin page")
     apply_manifest(project, PLUGIN_MANIFEST)
-    trace(project, "req-1").log(ref="words", data=rt.Native("<b>three</b> small words"))
+    logged = trace(project, "req-1")
+    logged.log(ref="words", data=rt.Native("<b>three</b> small words"))
+    logged.log(ref="count", data=rt.Native(3))
     with ui_client(server) as client:
         html = client.get(f"/projects/{project.project_id}/traces/req-1").text
+        partial = client.get(
+            f"/projects/{project.project_id}/traces/req-1/views/words_and_count",
+            headers={"HX-Request": "true"},
+        )
     card = _card(html, "words")
     assert "text_html" in card
     assert '<div class="visualisation"><pre>&lt;b&gt;three&lt;/b&gt; small words</pre></div>' in card
+    pair = "<table><tr><td><pre>&lt;b&gt;three&lt;/b&gt; small words</pre></td><td><pre>3</pre></td></tr></table>"
+    views = html[html.index('id="views-heading"') : html.index('id="objects-heading"')]
+    assert "words_and_count" in views and pair in views  # an action of several inputs: a view of its own
+    assert partial.status_code == 200 and pair in partial.text and "<html" not in partial.text
