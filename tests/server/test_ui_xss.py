@@ -152,3 +152,13 @@ def test_in_a_browser_no_payload_runs_and_each_shows_as_text(hostile: QueryProje
             for src, kind in scripts
         )
     assert dialogs == []
+
+
+def test_a_download_of_a_hostile_ref_gets_a_safe_file_name(hostile: QueryProject) -> None:
+    obj_id = objects_of(hostile, TRACE_ID)[NAME_LIKE]["obj_id"]
+    with ui_client(hostile.server) as client:
+        response = client.get(f"/projects/{hostile.project_id}/traces/{TRACE_ID}/objects/{obj_id}/download")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == (
+        f'attachment; filename="x_onerror_window.__xss_1_a_b-{obj_id}.json"'
+    )

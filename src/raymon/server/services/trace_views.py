@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from raymon.exceptions import DataTypeError
 from raymon.server.services import manifests, objects, traces
 from raymon.server.services.errors import InvalidInputError, NotFoundError
 
@@ -149,8 +150,13 @@ class _Loaded:
                 self._cache[obj_id] = (self.backend.plugins.load_object(jcr), None)
             except NotFoundError as exc:
                 self._cache[obj_id] = (None, str(exc))
-            except Exception as exc:  # noqa: BLE001 - an unknown type or a damaged jcr: shown, not raised
+            except DataTypeError as exc:  # an unregistered type, a jcr its class refuses
                 self._cache[obj_id] = (None, f"this object does not load on the server: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a damaged jcr (bad base64, not an image...): shown, not raised
+                self._cache[obj_id] = (
+                    None,
+                    f"this object does not load on the server: its data is damaged ({type(exc).__name__})",
+                )
         return self._cache[obj_id]
 
 
