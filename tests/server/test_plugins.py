@@ -102,9 +102,12 @@ def test_an_installed_plugin_package_registers_its_visualisation_mapper_and_extr
     )
     assert seen["plugins"] == [["raymon", None, True], ["example", installed_plugin, False]]
     assert seen["visualisations"] == [
+        "dataframe_table",
         "img2html",
         "native2html",
+        "numpy2html",
         "pandas2html",
+        "side_by_side",
         "text_html",
     ]  # built in + the plugin's
     assert seen["mappers"] == ["profile_eval", "webhook", "word_count"]  # the built-in ones and the plugin's
@@ -217,10 +220,24 @@ def test_the_allow_list_loads_only_the_named_plugins_and_each_instance_keeps_its
     views_only = Plugins.load(Settings.from_env({"RAYMON_PLUGINS": "plug_views"}), entry_points=eps)
     assert [p.name for p in everything.loaded] == ["raymon", "plug_alerts", "plug_views"]
     assert everything.names("alert_channel") == ["pager", "slack", "webhook"]  # slack, webhook: built in
-    assert everything.names("visualisation") == ["img2html", "native2html", "pandas2html", "table_view"]
+    assert everything.names("visualisation") == [
+        "dataframe_table",
+        "img2html",
+        "native2html",
+        "numpy2html",
+        "pandas2html",
+        "table_view",
+    ]
     assert [p.name for p in views_only.loaded] == ["raymon", "plug_views"]
     assert views_only.names("alert_channel") == ["slack", "webhook"]
-    assert views_only.names("visualisation") == ["img2html", "native2html", "pandas2html", "table_view"]
+    assert views_only.names("visualisation") == [
+        "dataframe_table",
+        "img2html",
+        "native2html",
+        "numpy2html",
+        "pandas2html",
+        "table_view",
+    ]
     with pytest.raises(
         LookupError, match=r"unknown alert channel 'pager': registered are \[.slack., .webhook.\]"
     ):

@@ -106,7 +106,17 @@ def register_visualisations() -> list[Any]:
     from raymon.server.hookspecs import Visualisation
 
     return [
-        Visualisation("img2html", visuals.img2html, "An rt.Image, inline."),
+        Visualisation("img2html", visuals.img2html, "An rt.Image as an <img>."),
         Visualisation("pandas2html", visuals.pandas2html, "An rt.DataFrame or rt.Series as a table."),
         Visualisation("native2html", visuals.native2html, "An rt.Native value as JSON."),
+        Visualisation(
+            "dataframe_table",
+            visuals.dataframe_table,
+            "An rt.DataFrame or rt.Series as a table, every cell and name escaped (the trace page's default).",
+        ),
+        Visualisation(
+            "numpy2html",
+            visuals.numpy2html,
+            "An rt.Numpy array as a table of its first rows, with a heatmap of a 2-D numeric one.",
+        ),
     ]

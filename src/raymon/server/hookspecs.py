@@ -72,8 +72,11 @@ class Visualisation(NamedAction):
 
     Called as ``function(inputs, params) -> str``: ``inputs`` maps each input name of the
     action to the loaded data type (``RaymonDataType``), ``params`` is the action's
-    ``params`` (a dict, maybe empty). The answer is HTML inserted into the page as it is,
-    so it must escape everything taken from the data.
+    ``params`` (a dict, maybe empty) plus what the trace page adds: ``limit`` (how many rows
+    or items to show; ``None``: all) and ``urls`` (input name -> the URL the page serves an
+    image input at). The answer is HTML inserted into the page as it is, so it must escape
+    everything taken from the data, and it may hold no ``style`` attribute or script (the
+    pages' Content-Security-Policy blocks both).
     """
 
 

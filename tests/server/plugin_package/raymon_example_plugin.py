@@ -26,6 +26,12 @@ def text_html(inputs: Mapping[str, Any], params: Mapping[str, Any]) -> str:
     return f"<pre>{html.escape(str(inputs['data'].data))}</pre>"
 
 
+def side_by_side(inputs: Mapping[str, Any], params: Mapping[str, Any]) -> str:
+    """Several objects next to each other, each escaped, in a one-row table (a visualisation of several inputs)."""
+    cells = "".join(f"<td><pre>{html.escape(str(value.data))}</pre></td>" for value in inputs.values())
+    return f"<table><tr>{cells}</tr></table>"
+
+
 def word_count(inputs: Mapping[str, Any], params: Mapping[str, Any]) -> list[Tag]:
     """A metric tag: how many words the object's text has."""
     words = len(str(inputs["data"].data).split())
@@ -34,7 +40,10 @@ def word_count(inputs: Mapping[str, Any], params: Mapping[str, Any]) -> list[Tag
 
 @hookimpl
 def register_visualisations() -> list[Visualisation]:
-    return [Visualisation("text_html", text_html, "The object's text, escaped, in a <pre>")]
+    return [
+        Visualisation("text_html", text_html, "The object's text, escaped, in a <pre>"),
+        Visualisation("side_by_side", side_by_side, "Several objects next to each other"),
+    ]
 
 
 @hookimpl

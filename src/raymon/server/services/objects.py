@@ -77,13 +77,18 @@ def object_body(backend: Backend, project_id: str, obj_id: str) -> bytes:
     return read_body(backend, stored)
 
 
-def get_object(backend: Backend, project_id: str, obj_id: str) -> tuple[dict[str, Any], bytes]:
-    """An object's metadata and its jcr bytes."""
+def object_meta(backend: Backend, project_id: str, obj_id: str) -> dict[str, Any]:
+    """An object's metadata (no data); ``NotFoundError`` naming it."""
     with backend.reading() as session:
         row = data_objects.meta(session, project_id, obj_id)
     if row is None:
         raise NotFoundError(f"object {obj_id!r} not found in project {project_id!r}")
-    return meta_json(row), object_body(backend, project_id, obj_id)
+    return meta_json(row)
+
+
+def get_object(backend: Backend, project_id: str, obj_id: str) -> tuple[dict[str, Any], bytes]:
+    """An object's metadata and its jcr bytes."""
+    return object_meta(backend, project_id, obj_id), object_body(backend, project_id, obj_id)
 
 
 def search_object(backend: Backend, project_id: str, trace_id: str, ref: str) -> tuple[dict[str, Any], bytes]:
