@@ -184,6 +184,12 @@ def insert_user(
     return _user(row)
 
 
+def delete_user(session: Session, user_id: str) -> bool:
+    """Delete the user and their memberships; answer whether there was such a user."""
+    session.execute(delete(Membership).where(Membership.user_id == user_id))
+    return bool(session.execute(delete(User).where(User.id == user_id)).rowcount)
+
+
 def role_of(session: Session, user_id: str, project_id: str) -> str | None:
     """The user's role in the project, ``None`` when they have none there."""
     membership = session.get(Membership, (user_id, project_id))
