@@ -39,6 +39,26 @@ WARN_EVERY_S = 60.0
 QUIET_UNREACHABLE_S = 10.0
 
 
+class QuietReplayAccess(logging.Filter):
+    """Drops uvicorn's access-log lines of the replay's own accepted batches (two a second would bury the rest).
+
+    A line is the replay's when it is a ``POST`` to the demo project's ingest path from this
+    machine, answered 200; every other request, the demo's refused ones included, is logged.
+    """
+
+    def __init__(self, project_id: str) -> None:
+        super().__init__()
+        self.path = f"/api/v1/projects/{project_id}/ingest"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            client, method, path, _, status = args
+            local = str(client).startswith(("127.0.0.1:", "[::1]:", "::1:"))
+            return not (local and method == "POST" and path == self.path and status == 200)
+        return True
+
+
 @dataclass
 class ReplayStats:
     """What the replay did so far."""
@@ -93,11 +113,13 @@ class Replay:
         self._started_at = 0.0
         self._last_warning = -WARN_EVERY_S
         self._unreachable_since: float | None = None
+        self._quiet = QuietReplayAccess(project_id)
 
     # -- the thread -------------------------------------------------------------------------
     def start(self) -> None:
         """Start playing (story second 0 is now)."""
         self._started_at = self._clock()
+        logging.getLogger("uvicorn.access").addFilter(self._quiet)
         self._thread = threading.Thread(target=self._run, name="raymon-demo-replay", daemon=True)
         self._thread.start()
         log.info("demo replay %s started against %s (speed %s)", self.run, self.url, self.speed)
@@ -109,6 +131,7 @@ class Replay:
             self._thread.join(timeout)
         self._pricing.close()
         self._labelling.close()
+        logging.getLogger("uvicorn.access").removeFilter(self._quiet)
         log.info("demo replay %s stopped: %s", self.run, self.stats)
 
     def story_now(self) -> float:
