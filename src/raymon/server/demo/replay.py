@@ -165,9 +165,9 @@ class Replay:
                 request.request,
                 self._now(),
             )
-            heapq.heappush(
-                self._labels, (request.at + self.story.actual_delay_s, self._seq, request.trace_id, request.price)
-            )
+            # Due ``actual_delay_s`` after it is sent (not after it was planned: a late step sends late).
+            due = story_now + self.story.actual_delay_s
+            heapq.heappush(self._labels, (due, self._seq, request.trace_id, request.price))
             self._seq += 1
             self.stats.traces += 1
         labelling: list[Event] = []
