@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from raymon.server.app import Background
     from raymon.server.backend import Backend
     from raymon.server.settings import Settings
 
@@ -264,7 +265,7 @@ def server(
 def _serve(settings: Settings, sock: socket.socket) -> None:
     import uvicorn
 
-    from raymon.server.app import Background, create_app
+    from raymon.server.app import create_app
     from raymon.server.backend import build_backend
 
     backend = build_backend(settings)
@@ -335,8 +336,7 @@ def _start_demo(backend: Backend, settings: Settings) -> Background:
         )
     if demo.password:
         click.echo(
-            f"raymon: demo login for the web UI (shown only now):\n\n"
-            f"    {demo.user_email}  {demo.password}\n"
+            f"raymon: demo login for the web UI (shown only now):\n\n    {demo.user_email}  {demo.password}\n"
         )
     else:
         click.echo(

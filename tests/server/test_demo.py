@@ -169,7 +169,9 @@ def test_demo_reset_removes_exactly_the_demo_s_data_and_the_demo_starts_afresh(m
     assert scalar(server, select(func.count()).where(Project.id == "demo")) == 0
     assert not authenticates(server, first_password)
     assert counts(server, pid) == other_before and other_before["objects"] == 1
-    assert scalar(server, select(func.count()).select_from(ApiKey).where(ApiKey.project_id == pid)) == other_keys
+    assert (
+        scalar(server, select(func.count()).select_from(ApiKey).where(ApiKey.project_id == pid)) == other_keys
+    )
     store_key = scalar(server, select(DataObject.store_key).where(DataObject.project_id == pid))
     assert store_key and (server.data_dir / "objects" / store_key).is_file()  # its big object's file stays
     assert "no demo project 'demo' here" in run_cli(server, "demo", "reset").stdout

@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 
-
 from raymon import RaymonAPI
 from raymon.server.demo import story
 

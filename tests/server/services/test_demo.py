@@ -54,7 +54,10 @@ PROJECT_TABLES: dict[str, Any] = {
 def counts(backend: Backend, project_id: str) -> dict[str, int]:
     with backend.database.session() as session:
         found = {
-            name: int(session.scalar(select(func.count()).select_from(model).where(model.project_id == project_id)) or 0)
+            name: int(
+                session.scalar(select(func.count()).select_from(model).where(model.project_id == project_id))
+                or 0
+            )
             for name, model in PROJECT_TABLES.items()
         }
         found["projects"] = int(session.scalar(select(func.count()).where(m.Project.id == project_id)) or 0)
@@ -95,16 +98,19 @@ def test_zillow_runs_v2_from_the_update_on_and_the_story_starts_again_each_cycle
     assert {r.app for r in zillow if r.at % 100 < 30} == {"v1"}
     assert {r.app for r in zillow if r.at % 100 >= 30} == {"v2"}
     v2 = [r for r in zillow if r.app == "v2"]
-    assert all(float(r.request["GrLivArea"].iloc[0]) == 0 == float(r.request["LotFrontage"].iloc[0]) for r in v2)
+    assert all(
+        float(r.request["GrLivArea"].iloc[0]) == 0 == float(r.request["LotFrontage"].iloc[0]) for r in v2
+    )
     healthy = [r for r in requests if r.client != story.BROKEN_CLIENT]
     assert {r.app for r in healthy} == {"v1"}
     assert all(float(r.request["GrLivArea"].iloc[0]) > 0 for r in healthy)
     # Every client at the same rate, in time order; trace ids unique and naming the client and run.
     assert [r.at for r in requests] == sorted(r.at for r in requests)
     per_client = {c: sum(r.client == c for r in requests) for c in live.clients}
-    assert set(per_client.values()) == {250 * live.per_client_per_s} or max(per_client.values()) - min(
-        per_client.values()
-    ) <= 1
+    assert (
+        set(per_client.values()) == {250 * live.per_client_per_s}
+        or max(per_client.values()) - min(per_client.values()) <= 1
+    )
     assert len({r.trace_id for r in requests}) == len(requests)
     assert all(r.trace_id.startswith(f"{r.client}-run-") for r in requests)
 
@@ -152,10 +158,12 @@ def test_start_demo_makes_the_project_login_keys_profile_and_manifest_once(demo_
 
 def test_an_edited_demo_manifest_is_kept_at_the_next_start(demo_backend: Backend) -> None:
     demo.start_demo(demo_backend)
-    edited = story.DEMO_MANIFEST.format(project_id="demo").replace("reducer_interval_s: 20", "reducer_interval_s: 60")
+    edited = story.DEMO_MANIFEST.format(project_id="demo").replace(
+        f"reducer_interval_s: {story.DEMO_INTERVAL_S}", "reducer_interval_s: 90"
+    )
     manifests.apply_manifest(demo_backend, "demo", edited)
     demo.start_demo(demo_backend)
-    assert "reducer_interval_s: 60" in (manifests.current_text(demo_backend, "demo") or "")
+    assert "reducer_interval_s: 90" in (manifests.current_text(demo_backend, "demo") or "")
 
 
 # --- reset ---------------------------------------------------------------------------------------
@@ -205,14 +213,26 @@ def test_reset_deletes_the_demo_project_with_all_its_rows_and_files_and_nothing_
     _traffic(demo_backend, "demo", start, 240)
     build_worker(demo_backend).run_due()  # mappers, reduce passes, issues: both projects
     before_demo, before_other = counts(demo_backend, "demo"), counts(demo_backend, OTHER)
-    kinds = ("traces", "tags", "objects", "reduce_results", "issues", "manifests", "profiles", "jobs", "mapper_runs")
+    kinds = (
+        "traces",
+        "tags",
+        "objects",
+        "reduce_results",
+        "issues",
+        "manifests",
+        "profiles",
+        "jobs",
+        "mapper_runs",
+    )
     for name in kinds:
         assert before_demo[name] > 0 and before_other[name] > 0, (name, before_demo, before_other)
     with demo_backend.reading() as session:
         other_files = {
             Path(demo_backend.settings.objects_dir) / row
             for row in session.scalars(
-                select(m.DataObject.store_key).where(m.DataObject.project_id == OTHER, m.DataObject.store_key.is_not(None))
+                select(m.DataObject.store_key).where(
+                    m.DataObject.project_id == OTHER, m.DataObject.store_key.is_not(None)
+                )
             )
         }
     assert other_files and other_files < _object_files(demo_backend)

@@ -173,7 +173,9 @@ class Replay:
         labelling: list[Event] = []
         while self._labels and self._labels[0][0] <= story_now:
             _, _, trace_id, price = heapq.heappop(self._labels)
-            labelling += demo_story.labelling_events(self.project_id, self.profile, trace_id, price, self._now())
+            labelling += demo_story.labelling_events(
+                self.project_id, self.profile, trace_id, price, self._now()
+            )
             self.stats.actuals += 1
         self._send(self._pricing, pricing, "pricing")
         self._send(self._labelling, labelling, "labelling")
@@ -189,9 +191,13 @@ class Replay:
                 self._failed(f"the {service} service cannot reach {self.url}: {exc}", unreachable=True)
                 continue
             if response.status_code != 200:
-                self._failed(f"the {service} service's batch was refused ({response.status_code}): {response.text[:300]}")
+                self._failed(
+                    f"the {service} service's batch was refused ({response.status_code}): {response.text[:300]}"
+                )
             elif response.json().get("rejected"):
-                self._failed(f"the {service} service's events were refused: {response.json()['rejected'][:3]}")
+                self._failed(
+                    f"the {service} service's events were refused: {response.json()['rejected'][:3]}"
+                )
             else:
                 self._unreachable_since = None
 

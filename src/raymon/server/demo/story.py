@@ -34,7 +34,7 @@ import raymon.types as rt
 from raymon import ActualComponent, EvalComponent, InputComponent, ModelProfile, OutputComponent
 from raymon.profiling import MeanScore
 from raymon.profiling.extractors.structured import AbsoluteRegressionError, ElementExtractor
-from raymon.wire import Event, object_event, tags_event, text_event
+from raymon.wire import Event, object_event, tags_event
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -155,7 +155,7 @@ slices:
       - tag: client
 """
 
-DEMO_INTERVAL_S = 20
+DEMO_INTERVAL_S = 30
 DEMO_MIN_COUNT = 20  # values a slice's window needs before a check judges it (the contrast's min_count)
 DEMO_MANIFEST = f"""\
 # The demo of `raymon server --demo` (the original Raymon's house-prices walkthrough).
@@ -229,7 +229,6 @@ def pricing_events(
                 {"name": "app", "value": app, "type": "label", "group": None},
             ],
         ),
-        text_event(project_id, trace_id, "info", f"pricing a house for {client} (app {app})"),
         object_event(project_id, trace_id, "request", rt.DataFrame(request).to_jcr()),
         tags_event(project_id, trace_id, profile.validate_input(request.iloc[0].to_dict())),
         object_event(project_id, trace_id, "price_pred", rt.Native([prediction]).to_jcr()),
@@ -317,7 +316,7 @@ class LiveStory:
     back on v1 until ``update_at``, so its issues resolve and open again: a living demo).
     """
 
-    per_client_per_s: float = 1.5
+    per_client_per_s: float = 1.0
     update_at: float = 30.0
     actual_delay_s: float = 30.0
     cycle_s: float = 900.0

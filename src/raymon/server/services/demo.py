@@ -104,7 +104,9 @@ def start_demo(backend: Backend) -> DemoStart:
     profile = _demo_profile(backend, training, model)
     applied = False
     if manifests.current_text(backend, DEMO_PROJECT_ID) is None:
-        manifests.apply_manifest(backend, DEMO_PROJECT_ID, story.DEMO_MANIFEST.format(project_id=DEMO_PROJECT_ID))
+        manifests.apply_manifest(
+            backend, DEMO_PROJECT_ID, story.DEMO_MANIFEST.format(project_id=DEMO_PROJECT_ID)
+        )
         applied = True
     return DemoStart(
         DEMO_PROJECT_ID,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -187,7 +187,8 @@ def insert_user(
 def delete_user(session: Session, user_id: str) -> bool:
     """Delete the user and their memberships; answer whether there was such a user."""
     session.execute(delete(Membership).where(Membership.user_id == user_id))
-    return bool(session.execute(delete(User).where(User.id == user_id)).rowcount)
+    result: Any = session.execute(delete(User).where(User.id == user_id))
+    return bool(result.rowcount)
 
 
 def role_of(session: Session, user_id: str, project_id: str) -> str | None:

@@ -35,8 +35,8 @@ from raymon.server.store.models import (
     Membership,
     Profile,
     Project,
-    ReducerState,
     ReduceResult,
+    ReducerState,
     Tag,
     TextLine,
     Trace,
@@ -52,9 +52,12 @@ def delete_project(session: Session, object_store: ObjectStore, project_id: str)
     """Delete ``project_id`` and all its rows; answer the rows deleted per table (``projects``: 0 or 1)."""
     deleted: dict[str, int] = {}
     for store_key in session.scalars(
-        select(DataObject.store_key).where(DataObject.project_id == project_id, DataObject.store_key.is_not(None))
+        select(DataObject.store_key).where(
+            DataObject.project_id == project_id, DataObject.store_key.is_not(None)
+        )
     ):
-        object_store.delete(store_key)
+        if store_key:
+            object_store.delete(store_key)
     deliveries = select(AlertDelivery.id).where(AlertDelivery.project_id == project_id)
     issues = select(Issue.id).where(Issue.project_id == project_id)
     keys = select(ApiKey.id).where(ApiKey.project_id == project_id)
@@ -71,7 +74,10 @@ def delete_project(session: Session, object_store: ObjectStore, project_id: str)
         ("issues", delete(Issue).where(Issue.project_id == project_id)),
         ("alert_attempts", delete(AlertAttempt).where(AlertAttempt.delivery_pk.in_(deliveries))),
         ("alert_deliveries", delete(AlertDelivery).where(AlertDelivery.project_id == project_id)),
-        ("alert_channels_disabled", delete(AlertChannelDisabled).where(AlertChannelDisabled.project_id == project_id)),
+        (
+            "alert_channels_disabled",
+            delete(AlertChannelDisabled).where(AlertChannelDisabled.project_id == project_id),
+        ),
         ("jobs", delete(Job).where(Job.project_id == project_id)),
         ("profiles", delete(Profile).where(Profile.project_id == project_id)),
         ("manifests", delete(Manifest).where(Manifest.project_id == project_id)),
