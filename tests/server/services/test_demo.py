@@ -272,3 +272,61 @@ def test_reset_keeps_a_demo_user_another_project_gave_a_role(demo_backend: Backe
     assert again.password is None  # the user kept their password; they are the demo's admin again
     with demo_backend.reading() as session:
         assert accounts.role_of(session, user.id, "demo") == "admin"
+
+
+# --- the replay, without a server ------------------------------------------------------------------
+
+
+def test_a_replay_that_fell_behind_skips_what_it_missed_and_survives_an_unreachable_server() -> None:
+    import socket
+
+    from raymon.server.demo.replay import Replay
+
+    with socket.socket() as free:  # a port nothing listens on
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    training = story.training_houses()
+    model = story.Model.fit(training)
+    live = story.LiveStory(per_client_per_s=1.0, actual_delay_s=5.0)
+    replay = Replay(
+        f"http://127.0.0.1:{port}",
+        "demo",
+        "k1",
+        "k2",
+        story.build_profile(training, model),
+        model,
+        live,
+        max_lag_s=10,
+    )
+    replay.step(100.0)  # a stall of 100 story seconds: only the last 10 s are sent, not a burst
+    assert replay.stats.skipped == 4 * 90
+    assert replay.stats.traces == 41  # a request every 0.25 s from 90.0 up to 100.0, both included
+    assert replay.stats.failed_batches == 1 and replay.stats.actuals == 0  # refused: counted, no exception
+    replay.step(105.0)  # the actuals come actual_delay_s after their predictions were sent
+    assert replay.stats.actuals == 41
+    replay.stop()
+
+
+def test_the_replay_s_own_accepted_batches_are_left_out_of_the_access_log() -> None:
+    import logging
+
+    from raymon.server.demo.replay import QuietReplayAccess
+
+    quiet = QuietReplayAccess("demo")
+
+    def line(client: str, method: str, path: str, status: int) -> logging.LogRecord:
+        return logging.LogRecord(
+            "uvicorn.access",
+            logging.INFO,
+            "",
+            0,
+            '%s - "%s %s HTTP/%s" %d',
+            (client, method, path, "1.1", status),
+            None,
+        )
+
+    assert not quiet.filter(line("127.0.0.1:5000", "POST", "/api/v1/projects/demo/ingest", 200))
+    assert quiet.filter(line("127.0.0.1:5000", "POST", "/api/v1/projects/demo/ingest", 422))
+    assert quiet.filter(line("10.0.0.7:5000", "POST", "/api/v1/projects/demo/ingest", 200))
+    assert quiet.filter(line("127.0.0.1:5000", "POST", "/api/v1/projects/other/ingest", 200))
+    assert quiet.filter(line("127.0.0.1:5000", "GET", "/api/v1/projects/demo/issues", 200))
