@@ -323,7 +323,7 @@ def _start_demo(backend: Backend, settings: Settings) -> Background:
         f"profile_eval mapper, a {story.DEMO_INTERVAL_S} s profile reducer, slices by client and app."
     )
     click.echo(
-        f"raymon: demo traffic from {', '.join(live.clients)} ({live.per_client_per_s:g} requests/s each"
+        f"raymon: demo traffic from {', '.join(live.clients)} ({live.per_client_per_s:g} per second each"
         + (f", {settings.demo_speed:g}x faster (RAYMON_DEMO_SPEED)" if settings.demo_speed != 1 else "")
         + f"): {story.EXPENSIVE_CLIENT} sends the expensive houses; {story.BROKEN_CLIENT}'s app update v2 "
         f"ships after {live.update_at:g} s and zeroes two features; the labelling service logs each actual "
