@@ -31,6 +31,8 @@ from raymon.server.services.errors import NotFoundError
 from raymon.server.store import accounts, project_deletion
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from raymon import ModelProfile
     from raymon.server.backend import Backend
     from raymon.server.demo.replay import Replay
@@ -122,7 +124,7 @@ def start_demo(backend: Backend) -> DemoStart:
     )
 
 
-def _demo_profile(backend: Backend, training: object, model: story.Model) -> ModelProfile:
+def _demo_profile(backend: Backend, training: pd.DataFrame, model: story.Model) -> ModelProfile:
     """The stored demo profile, or a new one built on ``training`` and stored."""
     from raymon import ModelProfile
 
@@ -130,7 +132,7 @@ def _demo_profile(backend: Backend, training: object, model: story.Model) -> Mod
         return ModelProfile.from_jcr(profiles.get_profile(backend, DEMO_PROJECT_ID, story.PROFILE_REF))
     except NotFoundError:
         pass
-    profile = story.build_profile(training, model)  # type: ignore[arg-type]
+    profile = story.build_profile(training, model)
     profiles.create_profile(backend, DEMO_PROJECT_ID, profile.to_jcr())
     return profile
 
