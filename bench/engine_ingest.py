@@ -2,7 +2,7 @@
 
 A real ``raymon server`` process (``bench_server.BenchServer``; SQLite, and PostgreSQL when
 ``--postgres-url`` or ``RAYMON_BENCH_POSTGRES_URL`` is given) ingests the house-prices
-walkthrough's traffic (``tests/server/walkthrough_story.py``): per trace the pricing service's
+walkthrough's traffic (``raymon.server.demo.story``, what ``raymon server --demo`` replays): per trace the pricing service's
 client/app labels, the request (``rt.DataFrame``), its validation tags, the prediction and its
 tags (5 events), and the labelling service's actual and its tags (2 events) two requests
 later, in requests of ``--traces-per-request`` traces' service events plus older traces'
@@ -46,12 +46,10 @@ from sqlalchemy import create_engine, text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests" / "server"))
-
-import walkthrough_story as story  # noqa: E402
 
 from bench_server import BENCH_PROJECT_ID, BenchServer, PostgresServer, postgres_from  # noqa: E402
 from raymon import RaymonAPI  # noqa: E402
+from raymon.server.demo import story  # noqa: E402
 
 WORK_DIR = Path(tempfile.gettempdir()) / "raymon-bench"
 

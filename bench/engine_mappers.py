@@ -3,7 +3,7 @@
 - Latency: a real ``raymon server`` (``bench_server.BenchServer``; SQLite, or PostgreSQL with
   ``--postgres-url`` / ``RAYMON_BENCH_POSTGRES_URL``) with its in-process engine
   (``RAYMON_ENGINE=on``), the house-prices walkthrough's profile and manifest applied
-  (``tests/server/walkthrough_story.py``: a ``profile_eval`` mapper on the prediction and the
+  (``raymon.server.demo.story``: a ``profile_eval`` mapper on the prediction and the
   actual, a ``profile_reducer`` with client slices, passes every ``--reduce-pass-s``). A
   "pricing service" thread posts one trace's service events (labels, request, validation tags,
   prediction) per request at ``--rate`` traces/s; a "labelling service" thread posts each
@@ -47,11 +47,9 @@ from raymon.wire import object_event, tags_event
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "tests" / "server"))
-
-import walkthrough_story as story  # noqa: E402
 
 from bench_server import BENCH_PROJECT_ID, BenchServer, PostgresServer, postgres_from  # noqa: E402
+from raymon.server.demo import story  # noqa: E402
 
 PID = BENCH_PROJECT_ID
 HOUSES = Path("/work/shared/data/houseprices/subset-cheap.csv")

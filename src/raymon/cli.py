@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
+    from raymon.server.app import Background
     from raymon.server.backend import Backend
     from raymon.server.settings import Settings
 
@@ -233,7 +234,12 @@ def main(debug: bool) -> None:
     help="Port to listen on, 1 to 65535 (env RAYMON_PORT, default 8000).",
 )
 @_data_dir_option
-@click.option("--demo", is_flag=True, default=None, help="Load a demo project with house-price traces.")
+@click.option(
+    "--demo",
+    is_flag=True,
+    default=None,
+    help="Run the live demo project 'demo': house-price traffic, drift and issues (env RAYMON_DEMO).",
+)
 @click.option(
     "--log-level",
     default=None,
@@ -263,7 +269,6 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
     from raymon.server.backend import build_backend
 
     backend = build_backend(settings)
-    app = create_app(backend=backend)
     click.echo(f"raymon: database {backend.database!r}, objects {backend.object_store!r}")
     report = backend.prepare()
     for item in report.created:
@@ -275,31 +280,81 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
             f"raymon: project {report.project_id!r} has a new admin API key (shown only now, keep it):\n\n"
             f"    {report.new_key}\n"
         )
+    background: list[Background] = []
     if settings.demo:
-        from raymon.server.services.demo import DEMO_KEY_SCOPES, load_demo
-
-        info = load_demo(backend, progress=True)
-        click.echo(
-            f"raymon: demo project {info.project_id!r}: {info.traces} traces ({info.accepted} new events)"
-        )
-        if info.key:
-            click.echo(f"raymon: demo API key ({DEMO_KEY_SCOPES}; shown only now):\n\n    {info.key}\n")
-        else:
-            click.echo(
-                f"raymon: the demo API key ({DEMO_KEY_SCOPES}) was printed at the first start with --demo; "
-                f"another: raymon key create {info.project_id} --scopes {DEMO_KEY_SCOPES}"
-            )
-        click.echo(
-            f"raymon: an admin key of the demo project: raymon key create {info.project_id} --scopes admin"
-        )
+        background.append(_start_demo(backend, settings))
+    app = create_app(backend=backend, background=background)
     click.echo(
         f"raymon: listening on {base}\n"
         f"raymon: authenticate with 'Authorization: Bearer <API key>', e.g.\n"
         f"    export RAYMON_URL={base} RAYMON_API_KEY=<key>\n"
         f'    curl -H "Authorization: Bearer $RAYMON_API_KEY" {base}/api/v1/projects'
     )
+    if settings.demo:
+        from raymon.server.services.demo import DEMO_USER_EMAIL
+
+        click.echo(f"raymon: demo: open {base}/ and log in as {DEMO_USER_EMAIL}")
+    sys.stdout.flush()  # what start-up printed (keys, the demo login) is there before the first request
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _own_url(settings: Settings) -> str:
+    """The address the server's own background parts reach it at (a wildcard host means loopback)."""
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(settings.host, settings.host)
+    return f"http://[{host}]:{settings.port}" if ":" in host else f"http://{host}:{settings.port}"
+
+
+def _start_demo(backend: Backend, settings: Settings) -> Background:
+    """Set the demo project up, say what it is and how to log in; answer its traffic replay (not started)."""
+    import time
+
+    from raymon.server.demo import story
+    from raymon.server.services.demo import DEMO_KEY_SCOPES, demo_replay, start_demo
+
+    began = time.perf_counter()
+    demo = start_demo(backend)
+    replay = demo_replay(backend, demo, _own_url(settings))
+    live = replay.story
+    click.echo(
+        f"raymon: demo project {demo.project_id!r} ({'created' if demo.created else 'kept'}, ready in "
+        f"{time.perf_counter() - began:.1f} s): the original Raymon's house-prices walkthrough, live. "
+        f"Profile {story.PROFILE_REF} (built on {story.TRAINING_SHARE:.0%} of the cheap houses), a "
+        f"profile_eval mapper, a {story.DEMO_INTERVAL_S} s profile reducer, slices by client and app."
+    )
+    click.echo(
+        f"raymon: demo traffic from {', '.join(live.clients)} ({live.per_client_per_s:g} per second each"
+        + (f", {settings.demo_speed:g}x faster (RAYMON_DEMO_SPEED)" if settings.demo_speed != 1 else "")
+        + f"): {story.EXPENSIVE_CLIENT} sends the expensive houses; {story.BROKEN_CLIENT}'s app update v2 "
+        f"ships after {live.update_at:g} s and zeroes two features; the labelling service logs each actual "
+        f"{live.actual_delay_s:g} s after its prediction; the story restarts every {live.cycle_s / 60:g} min."
+    )
+    if not settings.engine_in_process:
+        click.echo(
+            "raymon: demo: this server runs no engine (RAYMON_ENGINE): start `raymon worker` on the same "
+            "database for the demo's results and issues"
+        )
+    if demo.password:
+        click.echo(
+            f"raymon: demo login for the web UI (shown only now):\n\n    {demo.user_email}  {demo.password}\n"
+        )
+    else:
+        click.echo(
+            f"raymon: the demo login {demo.user_email} was printed at the first start with --demo "
+            "(raymon demo reset, then --demo again, makes a new one)"
+        )
+    if demo.key:
+        click.echo(f"raymon: demo API key ({DEMO_KEY_SCOPES}; shown only now):\n\n    {demo.key}\n")
+    else:
+        click.echo(
+            f"raymon: the demo API key ({DEMO_KEY_SCOPES}) was printed at the first start with --demo; "
+            f"another: raymon key create {demo.project_id} --scopes {DEMO_KEY_SCOPES}"
+        )
+    click.echo(
+        f"raymon: an admin key of the demo project: raymon key create {demo.project_id} --scopes admin\n"
+        "raymon: remove the demo (its project, data, keys and user): raymon demo reset"
+    )
+    return replay
 
 
 @main.command(
@@ -637,6 +692,46 @@ def manifest_history(project_id: str, data_dir: str | None) -> None:
         listed = manifests.history(backend, project_id)
     for item in listed["versions"]:
         click.echo(f"{item['version']}\t{item['applied_at']}")
+
+
+# --- the demo ------------------------------------------------------------------------------------
+
+
+@main.group(
+    cls=_OrderedGroup,
+    short_help="Remove the demo project of raymon server --demo.",
+    epilog=_example("raymon demo reset", "raymon demo reset --data-dir /srv/raymon-data"),
+)
+def demo() -> None:
+    """The demo project of `raymon server --demo` (project 'demo', user demo@raymon.local)."""
+
+
+@demo.command(
+    "reset",
+    short_help="Delete the demo project, its data, keys and user.",
+    epilog=_example("raymon demo reset", "raymon demo reset && raymon server --demo"),
+)
+@_data_dir_option
+def demo_reset(data_dir: str | None) -> None:
+    """Delete the demo project 'demo' with all its data, and the demo user; nothing of other projects.
+
+    Goes: the demo's traces, tags, texts and objects, reduce results, issues, manifests,
+    profiles, jobs, API keys and memberships, then the project itself, and the user
+    demo@raymon.local unless another project gave it a role. Stop the server first (a running
+    `raymon server --demo` would keep sending traffic to a project that is gone); the next
+    `raymon server --demo` starts the demo afresh, with a new login and key.
+    """
+    from raymon.server.services.demo import DEMO_PROJECT_ID, DEMO_USER_EMAIL, reset_demo
+
+    with _backend(data_dir) as backend:
+        reset = reset_demo(backend)
+    if not reset.found:
+        click.echo(f"no demo project {DEMO_PROJECT_ID!r} here: nothing of it to delete")
+    else:
+        rows = ", ".join(f"{n} {table}" for table, n in reset.deleted.items() if n and table != "projects")
+        click.echo(f"deleted the demo project {DEMO_PROJECT_ID!r}" + (f": {rows}" if rows else ""))
+    if reset.user_deleted:
+        click.echo(f"deleted the demo user {DEMO_USER_EMAIL}")
 
 
 if __name__ == "__main__":  # pragma: no cover

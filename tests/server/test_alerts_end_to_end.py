@@ -1,7 +1,7 @@
 """Alerts end to end: the house-prices walkthrough against a real server tells real receivers (SQLite and PostgreSQL).
 
 The engine runs inside ``raymon server`` (``RAYMON_ENGINE=on``); the walkthrough's manifest
-(walkthrough_story.py) gets four ``actions.alert`` channels, each pointing at its own receiver,
+(``raymon.server.demo.story``) gets four ``actions.alert`` channels, each pointing at its own receiver,
 a real process on 127.0.0.1 (alert_receiver.py) that records every request it gets:
 
 - ``team_slack`` (``type: slack``): always 200;
@@ -31,11 +31,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import walkthrough_story as story
 from standardwebhooks import Webhook
 from test_walkthrough import send, wait_for
 
 from raymon import RaymonAPI
+from raymon.server.demo import story
 
 pytestmark = pytest.mark.timeout(300)
 

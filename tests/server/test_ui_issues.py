@@ -1,7 +1,7 @@
 """The issues and settings pages, on real issues: the walkthrough's story fed to an engine-running server.
 
 One server per module and database (``RAYMON_ENGINE=on``, a reduce pass every second) gets the
-house-prices walkthrough (walkthrough_story.py): client ``zillow``'s app update breaks two
+house-prices walkthrough (raymon.server.demo.story): client ``zillow``'s app update breaks two
 features, so issues open on its slice. Its manifest has two alert channels with real receivers
 (alert_receiver.py): a signed webhook (its secret must never reach a page) and a Slack one.
 The fast tier reads the pages through HTTP as the start-up admin (a member of the project) and
@@ -20,12 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
-import walkthrough_story as story
 from test_alerts_end_to_end import ReceiverProcess
 from test_walkthrough import send, wait_for
 from ui_browser import SCREENSHOTS, sign_in, ui_client
 
 from raymon import RaymonAPI
+from raymon.server.demo import story
 
 pytestmark = pytest.mark.timeout(600)
 

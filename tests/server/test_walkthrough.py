@@ -3,7 +3,7 @@
 A profile is uploaded and the walkthrough's manifest applied (a ``profile_eval`` mapper,
 a ``profile_reducer`` with 10-minute windows, slices per client). An hour of traffic from
 three clients follows, in which client ``zillow``'s app update breaks two features
-(walkthrough_story.py); a labelling service logs the actual prices later, through another
+(``raymon.server.demo.story``, what ``raymon server --demo`` replays live); a labelling service logs the actual prices later, through another
 logger. The engine runs inside the server (``RAYMON_ENGINE=on``, passes every second).
 What must come out: issues open for the slice that changed, on the two broken features,
 and for no other client's slice; the evaluation tags appear once the actuals arrive, and
@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import walkthrough_story as story
 
 from raymon import RaymonAPI
+from raymon.server.demo import story
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -7,13 +7,18 @@ Building the app does no I/O beyond creating the engine object; start-up work
 (migrations, first-start initialisation) happens in ``prepare`` — called by
 ``raymon server`` before it listens, and by the lifespan otherwise — so a test
 can build an app just to read its route table. No route logic lives here.
+
+``background`` are the server process's own background parts (the demo's traffic replay): the
+lifespan starts them after the in-process engine and stops them, newest first, before it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from fastapi import FastAPI
 
@@ -33,7 +38,17 @@ from raymon.server.ui.security import CrossSiteRequests, SecurityHeaders
 log = logging.getLogger("raymon.server")
 
 
-def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FastAPI:
+class Background(Protocol):
+    """A part that runs beside the server for as long as it serves (``start`` must not block)."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def create_app(
+    settings: Settings | None = None, backend: Backend | None = None, background: Sequence[Background] = ()
+) -> FastAPI:
     """The web app over ``backend`` (default: one built from ``settings``, or from the environment)."""
     if backend is None:
         backend = build_backend(settings)
@@ -51,9 +66,15 @@ def create_app(settings: Settings | None = None, backend: Backend | None = None)
             engine = build_worker(backend, shutdown_grace_s=10.0).start()
             wake = wake_on_objects(engine)  # map jobs run as soon as their input is stored
             backend.ingest_listeners.append(wake)
+        running: list[Background] = []
         try:
+            for part in background:
+                part.start()
+                running.append(part)
             yield
         finally:
+            for part in reversed(running):  # off the event loop: a part may wait for its last request
+                await asyncio.to_thread(part.stop)
             if engine is not None:
                 backend.ingest_listeners.remove(wake)
                 engine.stop()

@@ -24,6 +24,7 @@ MIB = 1024 * 1024
 # uvicorn's log levels (uvicorn.config.LOG_LEVELS), lower case.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 DATABASE_BACKENDS = ("sqlite", "postgresql")
+MAX_DEMO_SPEED = 100.0  # RAYMON_DEMO_SPEED: faster, the demo's traffic would outrun one SQLite writer
 
 
 class SettingsError(ValueError):
@@ -94,6 +95,8 @@ class Settings:
     reduce_pass_seconds: float = 0.0
 
     demo: bool = False
+    # Story seconds of the demo's traffic per second (``raymon server --demo``; > 1: faster, for tests).
+    demo_speed: float = 1.0
     log_level: str = "info"
 
     # Alerts (docs/alerts.md). The UI's address as people reach it, for links in alerts
@@ -197,6 +200,10 @@ class Settings:
         if self.alert_remind_after_seconds < 0:
             raise SettingsError(
                 f"RAYMON_ALERT_REMIND_AFTER_SECONDS must be >= 0 (0: off), got {self.alert_remind_after_seconds!r}"
+            )
+        if not 0 < self.demo_speed <= MAX_DEMO_SPEED:
+            raise SettingsError(
+                f"RAYMON_DEMO_SPEED must be a number above 0 and at most {MAX_DEMO_SPEED}, got {self.demo_speed!r}"
             )
         if self.ingest_slot_wait_seconds < 0 or self.retry_after_seconds < 0:
             raise SettingsError("RAYMON_INGEST_SLOT_WAIT_SECONDS and RAYMON_RETRY_AFTER_SECONDS must be >= 0")

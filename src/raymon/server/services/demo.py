@@ -1,157 +1,164 @@
-"""The demo project: one trace per house of the house-prices data (``raymon/demo_data``).
+"""The demo project of ``raymon server --demo``: set it up (idempotent), or remove it (``raymon demo reset``).
 
-Each house becomes a trace with its features as an ``rt.DataFrame`` object
-``input``, tags (neighbourhood, a ``client`` label, the sale price and a few
-numeric features as metrics) and one text line. Event ids are derived from
-the house, so loading twice stores everything once; the load goes through the
-ingest service like any request. It never touches other projects' data.
+``start_demo`` makes what the live demo needs and answers it: the project ``demo``; the demo's
+user ``demo@raymon.local`` (admin of it, with a generated password answered only when the user
+is created, to be shown once), a login for the web UI; the ``ingest,read`` key ``demo`` (answered
+only when made: the first start, or after it was revoked); one ``ingest`` key each for the
+replay's two services (new at every start, the previous ones revoked: a key is stored hashed, so
+the replay cannot reuse one); the profile ``houseprices@1.0.0``, built on part of the cheap houses
+when the project has none (else the stored one is used, so tags stay consistent across
+restarts); the demo manifest, applied when the project has no manifest (an edited one is kept).
+When the project is created, the admins of the start-up project (the ``RAYMON_INIT_*`` user)
+become its admins too. ``demo_replay`` builds the traffic thread (``demo.replay``).
 
-One demo key: the first load makes an ``ingest,read`` key named ``demo`` and
-answers it (to be shown once); later loads make none while that key is active
-(revoke it and restart for a new one). When the demo project is created, the
-admins of the start-up project (the ``RAYMON_INIT_*`` user) become its admins.
+The demo's data is marked by its names: the project id ``demo``, the user ``demo@raymon.local``,
+the keys named ``demo`` and ``demo ... service``. ``reset_demo`` deletes the project ``demo``
+with everything of it (traces, tags, texts, objects, results, issues, manifests, profiles, jobs,
+keys, memberships) and the demo user unless another project has given it a role. It never
+touches another project's data.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from importlib import resources
-from typing import TYPE_CHECKING, Any
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from raymon.server.services import auth
+from raymon.server.demo import story
+from raymon.server.services import auth, manifests, profiles
 from raymon.server.services.bootstrap import startup_project_id
-from raymon.server.services.ingest import ingest_records
-from raymon.server.store import accounts
-from raymon.wire import WIRE_VERSION, Event
+from raymon.server.services.errors import NotFoundError
+from raymon.server.store import accounts, project_deletion
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from raymon import ModelProfile
     from raymon.server.backend import Backend
+    from raymon.server.demo.replay import Replay
 
 DEMO_PROJECT_ID = "demo"
+DEMO_PROJECT_NAME = "Demo: house prices"
+DEMO_USER_EMAIL = "demo@raymon.local"
 DEMO_KEY_NAME = "demo"
 DEMO_KEY_SCOPES = "ingest,read"
-DEMO_NAMESPACE = uuid.UUID("0b6c3f5e-8d1a-4c2b-9e7f-64656d6f0001")
-DATASETS = (("subset-cheap.csv", "cheap"), ("subset-exp.csv", "expensive"))
-BATCH_EVENTS = 1_000
-_CLIENTS = ("bigshot_client", "regular_client", "small_client")
+PRICING_KEY_NAME = "demo pricing service"
+LABELLING_KEY_NAME = "demo labelling service"
+REPLAY_KEY_SCOPES = "ingest"
 
 
 @dataclass(frozen=True)
-class DemoInfo:
+class DemoStart:
+    """What ``start_demo`` made or found; ``key`` and ``password`` are set only when new (show them once)."""
+
     project_id: str
-    key: str | None  # the new demo key; None when the one made before is still active
-    traces: int
-    accepted: int
-    duplicates: int
+    created: bool  # the project was created now
+    key: str | None
+    user_email: str
+    password: str | None
+    pricing_key: str
+    labelling_key: str
+    profile: ModelProfile
+    model: story.Model
+    manifest_applied: bool  # the demo manifest was applied now (the project had none)
 
 
-def _event(trace_id: str, part: str, ts: datetime, **fields: Any) -> Event:
-    return {
-        "v": WIRE_VERSION,
-        "event_id": str(uuid.uuid5(DEMO_NAMESPACE, f"{trace_id}/{part}")),
-        "project_id": DEMO_PROJECT_ID,
-        "trace_id": trace_id,
-        "ts": ts.isoformat(timespec="microseconds"),
-        **fields,
-    }
+@dataclass(frozen=True)
+class DemoReset:
+    """What ``reset_demo`` deleted: rows per table, and whether the demo user went too."""
+
+    found: bool
+    deleted: dict[str, int] = field(default_factory=dict)
+    user_deleted: bool = False
 
 
-def _row_jcrs(frame: Any) -> Iterator[dict[str, Any]]:
-    """The ``rt.DataFrame`` jcr of each one-row frame ``frame.iloc[[i]].reset_index(drop=True)``.
-
-    Encoding 1,460 one-row frames one by one takes ~10 s; encoding the whole
-    frame once and slicing its columns gives the same jcrs (tested) in well
-    under a second. Valid for the plain int/float/str columns of this data.
-    """
-    import raymon.types as rt
-
-    whole = rt.DataFrame(frame.reset_index(drop=True)).to_jcr()
-    params = whole["params"]
-    for i in range(len(frame)):
-        columns = [{**col, "values": [col["values"][i]]} for col in params["columns"]]
-        yield {
-            "type": whole["type"],
-            "params": {
-                "columns": columns,
-                "column_index": params["column_index"],
-                "index": {"range": [0, 1, 1], "name": None},
-            },
-        }
-
-
-def demo_events(now: datetime | None = None) -> Iterator[Event]:
-    """Every event of the demo project, oldest first, spread over the week before ``now``."""
-    import pandas as pd
-
-    now = now or datetime.now(UTC)
-    frames = []
-    for filename, dataset in DATASETS:
-        path = resources.files("raymon").joinpath(f"demo_data/{filename}")
-        with path.open("rb") as fh:
-            frame = pd.read_csv(fh)
-        frame["__dataset"] = dataset
-        frames.append(frame)
-    houses = pd.concat(frames, ignore_index=True)
-    step = timedelta(days=7) / max(len(houses), 1)
-    features = houses.drop(columns=["SalePrice", "__dataset"])
-    records = houses.to_dict("records")
-    for i, (record, jcr) in enumerate(zip(records, _row_jcrs(features), strict=True)):
-        trace_id = f"house-{int(record['Id'])}"
-        ts = now - timedelta(days=7) + step * i
-        client = _CLIENTS[int(record["Id"]) % len(_CLIENTS)]
-        yield _event(
-            trace_id,
-            "text",
-            ts,
-            kind="text",
-            level="info",
-            message=f"pricing house {record['Id']} in {record['Neighborhood']}",
-        )
-        yield _event(trace_id, "input", ts, kind="object", ref="input", data=jcr)
-        tags = [
-            {"name": "neighbourhood", "value": str(record["Neighborhood"]), "type": "label", "group": None},
-            {"name": "client", "value": client, "type": "label", "group": None},
-            {"name": "dataset", "value": record["__dataset"], "type": "label", "group": None},
-            {"name": "sale_price", "value": int(record["SalePrice"]), "type": "metric", "group": None},
-            {"name": "overall_qual", "value": int(record["OverallQual"]), "type": "metric", "group": None},
-            {"name": "living_area", "value": int(record["GrLivArea"]), "type": "metric", "group": None},
-        ]
-        yield _event(trace_id, "tags", ts, kind="tags", tags=tags)
-
-
-def load_demo(backend: Backend, progress: bool = False) -> DemoInfo:
-    """Create the demo project if needed, load its traces (idempotent); answer the demo key if new."""
+def start_demo(backend: Backend) -> DemoStart:
+    """Make (or find) the demo project, its user, keys, profile and manifest; see the module docstring."""
     key: str | None = None
+    password: str | None = None
+    now = backend.clock()
     with backend.writing() as session:
-        _, created = auth.ensure_project(session, DEMO_PROJECT_ID, "Demo: house prices")
+        _, created = auth.ensure_project(session, DEMO_PROJECT_ID, DEMO_PROJECT_NAME)
         if created:
             for member in accounts.members(session, startup_project_id(backend.settings)):
                 if member.role == "admin":
                     auth.set_role(session, member.email, DEMO_PROJECT_ID, "admin")
+        if accounts.user_by_email(session, DEMO_USER_EMAIL) is None:
+            password = secrets.token_urlsafe(12)
+            auth.create_user(session, DEMO_USER_EMAIL, password)
+        user = auth.get_user(session, DEMO_USER_EMAIL)
+        if accounts.role_of(session, user.id, DEMO_PROJECT_ID) is None:
+            auth.set_role(session, DEMO_USER_EMAIL, DEMO_PROJECT_ID, "admin")
         keys = accounts.list_keys(session, DEMO_PROJECT_ID)
         if not any(row.name == DEMO_KEY_NAME and row.revoked_at is None for row in keys):
-            _, key = auth.create_key(
-                session, DEMO_PROJECT_ID, DEMO_KEY_SCOPES, name=DEMO_KEY_NAME, now=backend.clock()
-            )
-    events = list(demo_events())
-    accepted = duplicates = 0
-    bar = None
-    if progress:
-        from tqdm import tqdm
+            _, key = auth.create_key(session, DEMO_PROJECT_ID, DEMO_KEY_SCOPES, name=DEMO_KEY_NAME, now=now)
+        for row in keys:
+            if row.name in (PRICING_KEY_NAME, LABELLING_KEY_NAME) and row.revoked_at is None:
+                accounts.revoke_key(session, row.id, now)
+        _, pricing_key = auth.create_key(
+            session, DEMO_PROJECT_ID, REPLAY_KEY_SCOPES, name=PRICING_KEY_NAME, now=now
+        )
+        _, labelling_key = auth.create_key(
+            session, DEMO_PROJECT_ID, REPLAY_KEY_SCOPES, name=LABELLING_KEY_NAME, now=now
+        )
+    training = story.training_houses()
+    model = story.Model.fit(training)
+    profile = _demo_profile(backend, training, model)
+    applied = False
+    if manifests.current_text(backend, DEMO_PROJECT_ID) is None:
+        manifests.apply_manifest(
+            backend, DEMO_PROJECT_ID, story.DEMO_MANIFEST.format(project_id=DEMO_PROJECT_ID)
+        )
+        applied = True
+    return DemoStart(
+        DEMO_PROJECT_ID,
+        created,
+        key,
+        DEMO_USER_EMAIL,
+        password,
+        pricing_key,
+        labelling_key,
+        profile,
+        model,
+        applied,
+    )
 
-        bar = tqdm(total=len(events), desc="demo data", unit="event")
-    for start in range(0, len(events), BATCH_EVENTS):
-        batch = events[start : start + BATCH_EVENTS]
-        result = ingest_records(backend, DEMO_PROJECT_ID, batch)
-        if result.rejected:
-            raise RuntimeError(f"demo data refused: {result.rejected[:3]}")
-        accepted += result.accepted
-        duplicates += result.duplicates
-        if bar is not None:
-            bar.update(len(batch))
-    if bar is not None:
-        bar.close()
-    return DemoInfo(DEMO_PROJECT_ID, key, len(events) // 3, accepted, duplicates)
+
+def _demo_profile(backend: Backend, training: pd.DataFrame, model: story.Model) -> ModelProfile:
+    """The stored demo profile, or a new one built on ``training`` and stored."""
+    from raymon import ModelProfile
+
+    try:
+        return ModelProfile.from_jcr(profiles.get_profile(backend, DEMO_PROJECT_ID, story.PROFILE_REF))
+    except NotFoundError:
+        pass
+    profile = story.build_profile(training, model)
+    profiles.create_profile(backend, DEMO_PROJECT_ID, profile.to_jcr())
+    return profile
+
+
+def demo_replay(backend: Backend, start: DemoStart, url: str) -> Replay:
+    """The demo's traffic against the server at ``url``, at ``RAYMON_DEMO_SPEED`` (not started)."""
+    from raymon.server.demo.replay import Replay
+
+    return Replay(
+        url,
+        start.project_id,
+        start.pricing_key,
+        start.labelling_key,
+        start.profile,
+        start.model,
+        speed=backend.settings.demo_speed,
+    )
+
+
+def reset_demo(backend: Backend) -> DemoReset:
+    """Delete the demo project with everything of it, and the demo user unless it has a role elsewhere."""
+    with backend.writing() as session:
+        found = accounts.get_project(session, DEMO_PROJECT_ID) is not None
+        deleted = project_deletion.delete_project(session, backend.object_store, DEMO_PROJECT_ID)
+        user = accounts.user_by_email(session, DEMO_USER_EMAIL)
+        user_deleted = False
+        if user is not None and not accounts.roles_of_user(session, user.id):
+            user_deleted = accounts.delete_user(session, user.id)
+    return DemoReset(found, deleted, user_deleted)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -182,6 +182,13 @@ def insert_user(
     session.add(row)
     session.flush()
     return _user(row)
+
+
+def delete_user(session: Session, user_id: str) -> bool:
+    """Delete the user and their memberships; answer whether there was such a user."""
+    session.execute(delete(Membership).where(Membership.user_id == user_id))
+    result: Any = session.execute(delete(User).where(User.id == user_id))
+    return bool(result.rowcount)
 
 
 def role_of(session: Session, user_id: str, project_id: str) -> str | None:
