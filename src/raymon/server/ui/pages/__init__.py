@@ -11,12 +11,13 @@ from fastapi.responses import JSONResponse, Response
 
 from raymon.server.services.errors import ServiceError
 from raymon.server.ui.auth import LoginRequired, login_redirect
-from raymon.server.ui.pages import login, projects
+from raymon.server.ui.pages import login, projects, traces
 from raymon.server.ui.templating import render
 
 ROUTERS: list[APIRouter] = [
     login.router,
     projects.router,
+    traces.router,
 ]
 
 API_PREFIXES = ("/api/", "/oauth/", "/healthz", "/openapi.json")

@@ -34,3 +34,36 @@ document.addEventListener("DOMContentLoaded", () => Raymon.apply(document.body))
 document.addEventListener("htmx:load", (event) => Raymon.apply(event.target));
 
 // Page behaviours: each page family appends its section below, under a comment naming it.
+
+// Traces: j/k move a selection through the trace list, Enter opens the selected trace, "/" focuses the filter.
+const TraceKeys = {
+  rows() { const table = document.querySelector("table[data-trace-list]"); return table ? [...table.tBodies[0].rows] : []; },
+  select(rows, index) {
+    rows.forEach((row, i) => {
+      row.classList.toggle("selected", i === index);
+      if (i === index) row.setAttribute("aria-selected", "true"); else row.removeAttribute("aria-selected");
+    });
+    if (rows[index]) rows[index].scrollIntoView({ block: "nearest" });
+  },
+};
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+  const rows = TraceKeys.rows();
+  if (event.key === "/") {
+    const input = document.querySelector("[data-trace-filter]");
+    if (input) { event.preventDefault(); input.focus(); input.select(); }
+    return;
+  }
+  if (!rows.length) return;
+  const current = rows.findIndex((row) => row.classList.contains("selected"));
+  if (event.key === "j" || event.key === "k") {
+    event.preventDefault();
+    const next = current < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, current + (event.key === "j" ? 1 : -1)));
+    TraceKeys.select(rows, next);
+  } else if (event.key === "Enter" && current >= 0) {
+    const link = rows[current].querySelector("a.trace-link");
+    if (link) { event.preventDefault(); link.click(); }
+  }
+});
