@@ -249,8 +249,8 @@ def test_filtering_by_a_tag_expression_in_the_browser_swaps_the_table_and_pushes
 ) -> None:
     sign_in(ui_page, server)
     ui_page.goto(f"{server.url}{_url(project)}")
-    ui_page.fill("input[name=filter]", "client==small && timeout")
-    ui_page.press("input[name=filter]", "Enter")
+    ui_page.fill("[data-trace-filter]", "client==small && timeout")
+    ui_page.press("[data-trace-filter]", "Enter")
     ui_page.wait_for_url(re.compile(r".*filter=client%3D%3Dsmall.*"))
     ui_page.wait_for_function("document.querySelectorAll('a.trace-link').length === 3")
     ids = ui_page.locator("a.trace-link").all_inner_texts()
@@ -258,7 +258,7 @@ def test_filtering_by_a_tag_expression_in_the_browser_swaps_the_table_and_pushes
     ui_page.wait_for_selector("#trace-count strong")
     assert ui_page.locator("#trace-count").inner_text() == "3 traces"
     ui_page.reload()
-    assert ui_page.locator("input[name=filter]").input_value() == "client==small && timeout"
+    assert ui_page.locator("[data-trace-filter]").input_value() == "client==small && timeout"
     assert ui_page.locator("a.trace-link").all_inner_texts() == ids
 
 
