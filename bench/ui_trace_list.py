@@ -66,7 +66,9 @@ def signed_in(server: BenchServer) -> httpx.Client:
     return client
 
 
-def timed(client: httpx.Client, url: str, params: dict[str, Any], headers: dict[str, str]) -> tuple[float, str]:
+def timed(
+    client: httpx.Client, url: str, params: dict[str, Any], headers: dict[str, str]
+) -> tuple[float, str]:
     started = time.perf_counter()
     response = client.get(url, params=params, headers=headers)
     elapsed = (time.perf_counter() - started) * 1000
@@ -104,10 +106,10 @@ def run(server: BenchServer, rounds: int) -> dict[tuple[str, str], list[float]]:
                     raise AssertionError(f"no next page for {expression!r}")
                 took["next"], _ = timed(client, html.unescape(following.group(1)), {}, {})
                 took["partial"], _ = timed(client, url, params, {"HX-Request": "true"})
-                took["count"], counted = timed(client, url, {**params, "part": "count"}, {"HX-Request": "true"})
-                took["search"], _ = timed(
-                    client, url, {**params, "text": "timeout"}, {"HX-Request": "true"}
+                took["count"], counted = timed(
+                    client, url, {**params, "part": "count"}, {"HX-Request": "true"}
                 )
+                took["search"], _ = timed(client, url, {**params, "text": "timeout"}, {"HX-Request": "true"})
                 if round_no == 2:
                     check(expression, body, server)
                     print(f"  {name}: count says {re.sub(r'<[^>]+>', '', counted).strip()}", file=sys.stderr)
@@ -118,10 +120,16 @@ def run(server: BenchServer, rounds: int) -> dict[tuple[str, str], list[float]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="The trace list page's server time (see the module docstring).")
+    parser = argparse.ArgumentParser(
+        description="The trace list page's server time (see the module docstring)."
+    )
     parser.add_argument("--size", type=int, default=1_000_000, help="Traces in the data set (default 1M).")
-    parser.add_argument("--rounds", type=int, default=30, help="Timed rounds per filter (after 2 warm-up rounds).")
-    parser.add_argument("--postgres-url", help="PostgreSQL server to also run on (or env RAYMON_BENCH_POSTGRES_URL).")
+    parser.add_argument(
+        "--rounds", type=int, default=30, help="Timed rounds per filter (after 2 warm-up rounds)."
+    )
+    parser.add_argument(
+        "--postgres-url", help="PostgreSQL server to also run on (or env RAYMON_BENCH_POSTGRES_URL)."
+    )
     parser.add_argument("--no-sqlite", action="store_true", help="Skip SQLite.")
     args = parser.parse_args(argv)
     DATA_ROOT.mkdir(parents=True, exist_ok=True)
@@ -157,7 +165,9 @@ def main(argv: list[str] | None = None) -> None:
                 if name == "one_pct" and kind in ("page", "next") and p95 >= TARGET_P95_MS:
                     misses.append(f"{db} {kind} p95 {p95:.0f} ms")
             print(f"| {db} | {name} | " + " | ".join(cells) + " |")
-    print(f"\nTarget p95 < {TARGET_P95_MS:.0f} ms (page, next; two-tag filter): " + ("; ".join(misses) or "met"))
+    print(
+        f"\nTarget p95 < {TARGET_P95_MS:.0f} ms (page, next; two-tag filter): " + ("; ".join(misses) or "met")
+    )
 
 
 if __name__ == "__main__":

@@ -122,7 +122,9 @@ def test_a_tag_expression_filters_the_list(server: Any, project: QueryProject) -
     assert _ids(numeric) == [f"t{i:02d}" for i in range(N_TRACES) if i >= 55 or i % 7 == 0]
 
 
-def test_a_bad_filter_shows_the_parsers_error_and_marks_its_position(server: Any, project: QueryProject) -> None:
+def test_a_bad_filter_shows_the_parsers_error_and_marks_its_position(
+    server: Any, project: QueryProject
+) -> None:
     with ui_client(server) as client:
         page = _get(client, project, filter="client==bigshot && (app=v1")
         partial = client.get(
@@ -178,9 +180,7 @@ def test_a_preset_range_is_frozen_to_absolute_times_in_the_url(server: Any, proj
         end = datetime.fromisoformat(query["end"][0])
         assert end - begin == timedelta(hours=24) and abs(end - datetime.now(UTC)) < timedelta(minutes=5)
         page = client.get(location)
-        partial = client.get(
-            _url(project), params={"range": "1h"}, headers={"HX-Request": "true"}
-        )
+        partial = client.get(_url(project), params={"range": "1h"}, headers={"HX-Request": "true"})
     assert page.status_code == 200
     assert _ids(page.text) == [f"t{i:02d}" for i in range(0, 24, 2)]
     pushed = parse_qs(urlsplit(partial.headers["hx-push-url"]).query)
@@ -204,7 +204,9 @@ def test_free_text_search_finds_traces_by_their_texts_in_any_case(server: Any, p
     assert "No traces match" in none and "whose texts contain <q>no such words</q>" in none
 
 
-def test_the_count_comes_after_the_table_and_is_exact_under_the_cap(server: Any, project: QueryProject) -> None:
+def test_the_count_comes_after_the_table_and_is_exact_under_the_cap(
+    server: Any, project: QueryProject
+) -> None:
     with ui_client(server) as client:
         page = _get(client, project, filter="client==bigshot").text
         count_url = re.search(r'id="trace-count" hx-get="([^"]+)"', page)
@@ -223,14 +225,18 @@ def test_an_empty_result_says_what_the_filter_looked_for(server: Any, project: Q
     assert "None of the latest traces has a tag named <code>clinet</code>" in html
 
 
-def test_the_csv_export_of_matching_traces_guards_against_formulas(server: Any, project: QueryProject) -> None:
+def test_the_csv_export_of_matching_traces_guards_against_formulas(
+    server: Any, project: QueryProject
+) -> None:
     with ui_client(server) as client:
         response = _get(client, project, export="csv", filter="latency_ms<100")
         objects = _get(client, project, export="csv", ref="request")
         ndjson = _get(client, project, export="ndjson", filter="app==v2")
         parquet = _get(client, project, export="parquet")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
-    assert response.headers["content-disposition"] == f'attachment; filename="{project.project_id}-traces.csv"'
+    assert (
+        response.headers["content-disposition"] == f'attachment; filename="{project.project_id}-traces.csv"'
+    )
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [row["trace_id"] for row in rows] == [f"t{i:02d}" for i in range(10)]
     assert {row["tags.note"] for row in rows} == {"", "'" + HOSTILE}  # shown as text, never run
@@ -239,7 +245,9 @@ def test_the_csv_export_of_matching_traces_guards_against_formulas(server: Any, 
     assert objects.headers["content-disposition"].startswith("attachment;")
     assert [row["trace_id"] for row in cells] == ["t02", "t01", "t00"]
     assert all(not row["data"].startswith(("=", "+", "-", "@")) for row in cells)
-    assert len(ndjson.text.splitlines()) == 30 and ndjson.headers["content-disposition"].startswith("attachment")
+    assert len(ndjson.text.splitlines()) == 30 and ndjson.headers["content-disposition"].startswith(
+        "attachment"
+    )
     assert parquet.content[:4] == b"PAR1" and parquet.headers["content-disposition"].startswith("attachment")
 
 

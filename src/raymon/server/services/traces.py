@@ -185,7 +185,9 @@ def browse_traces(
     """
     check_limit(limit)
     if after and before:
-        raise QueryError("before", "give either after (the next page) or before (the previous page), not both")
+        raise QueryError(
+            "before", "give either after (the next page) or before (the previous page), not both"
+        )
     sel = selection(flt)
     window_used_up = False
     with backend.reading() as session:
@@ -197,7 +199,9 @@ def browse_traces(
         else:
             after_pk = decode_id_cursor(after, "received", "desc") if after else None
             if sel.text:
-                found = trace_store.page_in_window(session, project_id, sel, limit + 1, after_pk, SEARCH_WINDOW)
+                found = trace_store.page_in_window(
+                    session, project_id, sel, limit + 1, after_pk, SEARCH_WINDOW
+                )
                 rows, window_end = found.rows, found.window_end
             else:
                 rows = trace_store.page_by_received(session, project_id, sel, "desc", limit + 1, after_pk)

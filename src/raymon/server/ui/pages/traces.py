@@ -37,7 +37,13 @@ from raymon.server.ui.templating import render
 router = APIRouter(include_in_schema=False)
 
 PRESETS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
-PRESET_LABELS = [("", "Any time"), ("1h", "Last 1 h"), ("24h", "Last 24 h"), ("7d", "Last 7 d"), ("custom", "Custom")]
+PRESET_LABELS = [
+    ("", "Any time"),
+    ("1h", "Last 1 h"),
+    ("24h", "Last 24 h"),
+    ("7d", "Last 7 d"),
+    ("custom", "Custom"),
+]
 LIMITS = (25, 50, 100, 250)
 DEFAULT_LIMIT = 50
 STATE_NAMES = ("filter", "text", "begin", "end", "tz", "limit")  # what a link keeps
@@ -216,7 +222,9 @@ def trace_list(request: Request, page: ProjectPage = Depends(project_page)) -> R
     """The trace list page, its results block (htmx), its count (``part=count``) or an export (``export=``)."""
     state = read_state(request)
     backend = get_backend(request)
-    htmx = request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+    htmx = request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
     export = request.query_params.get("export")
     if export and not state.problems and not state.filter_problem:
         return _export(request, page, state, export)
