@@ -110,6 +110,7 @@ def test_the_list_shows_traces_newest_first_with_links_and_chips_by_type(
     assert f'href="/projects/{project.project_id}/traces/t00"' in html
     assert 'class="chip error"' in html and 'class="chip metric"' in html and 'class="chip group"' in html
     assert "<time datetime=" in html and 'aria-current="page">Traces' in html
+    assert "<option>request</option>" in html  # the refs an object export can name
     assert "&#34;http://evil.example&#34;" in html or "&quot;http://evil.example&quot;" in html  # escaped
 
 
