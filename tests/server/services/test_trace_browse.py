@@ -34,7 +34,14 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
             session.add(trace)
             session.flush()
             session.add(
-                Tag(project_id=PROJECT, trace_pk=trace.id, name="app", type="label", value_text=f"v{i % 2}", ts=ts)
+                Tag(
+                    project_id=PROJECT,
+                    trace_pk=trace.id,
+                    name="app",
+                    type="label",
+                    value_text=f"v{i % 2}",
+                    ts=ts,
+                )
             )
             message = "Disk FULL on node" if i < 5 else f"request {i} ok"
             session.add(TextLine(project_id=PROJECT, trace_pk=trace.id, ts=ts, level="info", message=message))

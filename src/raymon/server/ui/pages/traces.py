@@ -133,6 +133,8 @@ def read_state(request: Request, now: datetime | None = None) -> ListState:
         end = (now or datetime.now(UTC)).replace(microsecond=0)
         state.begin, state.end, state.frozen = end - PRESETS[preset], end, True
         state.after = state.before = ""  # a new range starts at its newest trace
+    elif "range" in q and preset == "":
+        state.preset = ""  # the form's "Any time": begin and end left in its inputs do not count
     else:
         for name in ("begin", "end"):
             raw = q.get(name, "").strip()
@@ -271,7 +273,8 @@ def trace_list(request: Request, page: ProjectPage = Depends(project_page)) -> R
             context["refs"] = exports.object_refs(backend, page.project_id)
             if not result.traces and state.filter and not state.after and not state.before:
                 context["unknown_names"] = _unknown_names(backend, page.project_id, state.filter)
-    headers = {"HX-Push-Url": _list_url(page, state.params())} if htmx and state.frozen else None
+    # htmx pushes this page's canonical URL: no empty fields, a preset frozen to begin/end
+    headers = {"HX-Push-Url": _list_url(page, state.params())} if htmx else None
     return render(
         request,
         "traces/list.html",

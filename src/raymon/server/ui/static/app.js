@@ -62,7 +62,7 @@ document.addEventListener("keydown", (event) => {
     event.preventDefault();
     const next = current < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, current + (event.key === "j" ? 1 : -1)));
     TraceKeys.select(rows, next);
-  } else if (event.key === "Enter" && current >= 0) {
+  } else if (event.key === "Enter" && current >= 0 && !target.closest("a, button")) {
     const link = rows[current].querySelector("a.trace-link");
     if (link) { event.preventDefault(); link.click(); }
   }
