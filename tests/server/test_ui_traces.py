@@ -111,6 +111,9 @@ def test_the_list_shows_traces_newest_first_with_links_and_chips_by_type(
     assert 'class="chip error"' in html and 'class="chip metric"' in html and 'class="chip group"' in html
     assert "<time datetime=" in html and 'aria-current="page">Traces' in html
     assert "<option>request</option>" in html  # the refs an object export can name
+    assert (
+        f'href="/projects/{project.project_id}/traces?filter=client%3D%3D%22other+guy%22"' in html
+    )  # a chip
     assert "&#34;http://evil.example&#34;" in html or "&quot;http://evil.example&quot;" in html  # escaped
 
 
@@ -118,6 +121,8 @@ def test_a_tag_expression_filters_the_list(server: Any, project: QueryProject) -
     with ui_client(server) as client:
         html = _get(client, project, filter="client==bigshot && app==v1").text
         numeric = _get(client, project, filter="latency_ms>=550 || timeout").text
+    chip = "/traces?filter=%28latency_ms%3E%3D550+%7C%7C+timeout%29+%26%26+app%3D%3Dv1"
+    assert chip in numeric  # a chip narrows the filter, bracketing an ||
     expected = [f"t{i:02d}" for i in range(N_TRACES) if i % 3 == 0 and i % 2 == 1]
     assert _ids(html) == expected
     assert _ids(numeric) == [f"t{i:02d}" for i in range(N_TRACES) if i >= 55 or i % 7 == 0]

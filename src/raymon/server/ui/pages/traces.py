@@ -170,16 +170,19 @@ def _word(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def narrowed(expression: str, condition: str) -> str:
-    """``expression && condition`` (bracketed when needed), or the condition alone."""
+def narrowing(expression: str) -> Any:
+    """A function ``condition -> expression && condition`` (bracketed when needed): a chip's link.
+
+    The expression is parsed once per page, not once per chip.
+    """
     if not expression:
-        return condition
+        return lambda condition: condition
     try:
         tree = tagfilter.parse(expression)
     except tagfilter.TagFilterError:
-        return condition
-    left = expression if not isinstance(tree, tagfilter.Or) else f"({expression})"
-    return f"{left} && {condition}"
+        return lambda condition: condition
+    left = f"({expression})" if isinstance(tree, tagfilter.Or) else expression
+    return lambda condition: f"{left} && {condition}"
 
 
 def describe(expression: str) -> str:
@@ -244,7 +247,7 @@ def trace_list(request: Request, page: ProjectPage = Depends(project_page)) -> R
         "limits": LIMITS,
         "chip_class": chip_class,
         "condition_text": condition_text,
-        "narrowed": narrowed,
+        "narrowed": narrowing(state.filter),
         "result": None,
         "refs": [],
         "described": describe(state.filter) if state.filter else "",
