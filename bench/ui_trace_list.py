@@ -95,7 +95,8 @@ def check(expression: str, body: str, server: BenchServer) -> None:
 def run(server: BenchServer, rounds: int) -> dict[tuple[str, str], list[float]]:
     url = f"/projects/{server.project_id}/traces"
     times: dict[tuple[str, str], list[float]] = {}
-    with signed_in(server) as client:
+    client = signed_in(server)
+    try:
         for name, expression in UI_FILTERS.items():
             for round_no in range(rounds + 2):  # two warm-up rounds
                 params = {"filter": expression}
@@ -116,6 +117,8 @@ def run(server: BenchServer, rounds: int) -> dict[tuple[str, str], list[float]]:
                 if round_no >= 2:
                     for kind, ms in took.items():
                         times.setdefault((name, kind), []).append(ms)
+    finally:
+        client.close()
     return times
 
 

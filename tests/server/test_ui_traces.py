@@ -237,7 +237,7 @@ def test_an_empty_result_says_what_the_filter_looked_for(server: Any, project: Q
         html = _get(client, project, filter="clinet==bigshot && app!=v1").text
     assert "No traces match" in html
     assert "where (tag clinet is &#34;bigshot&#34; and tag app is not &#34;v1&#34;)" in html
-    assert "None of the latest traces has a tag named <code>clinet</code>" in html
+    assert "No trace has a tag named <code>clinet</code>" in html
 
 
 def test_the_csv_export_of_matching_traces_guards_against_formulas(

@@ -47,7 +47,6 @@ PRESET_LABELS = [
 LIMITS = (25, 50, 100, 250)
 DEFAULT_LIMIT = 50
 STATE_NAMES = ("filter", "text", "begin", "end", "tz", "limit")  # what a link keeps
-TAG_NAME_SAMPLE = 10_000  # an empty result lists the tag names of this many latest traces
 _BARE_WORD = re.compile(r"[^\s()!=<>&|\"']+")
 
 
@@ -217,6 +216,37 @@ def chip_class(tag: dict[str, Any]) -> str:
     return "label"
 
 
+@dataclass(frozen=True, slots=True)
+class Chip:
+    """A tag as the table shows it: its colour class, the link narrowing the filter to it, its tooltip."""
+
+    name: str
+    value: Any
+    css: str
+    href: str
+    title: str
+
+
+def chip_maker(page: ProjectPage, state: ListState) -> Any:
+    """``tag -> Chip``, memoised for the page: a page's chips repeat (500 tags, a few dozen distinct)."""
+    narrow = narrowing(state.filter)
+    others = urlencode(state.params(filter=None, after=None, before=None))
+    base = f"/projects/{page.project_id}/traces?"
+    made: dict[tuple[str, Any, str, str | None], Chip] = {}
+
+    def chip(tag: dict[str, Any]) -> Chip:
+        key = (tag["name"], tag["value"], tag["type"], tag.get("group"))
+        found = made.get(key)
+        if found is None:
+            cond = condition_text(tag["name"], tag["value"])
+            query = urlencode({"filter": narrow(cond)}) + ("&" + others if others else "")
+            title = tag["type"] + (f" · {tag['group']}" if tag.get("group") else "")
+            found = made[key] = Chip(tag["name"], tag["value"], chip_class(tag), base + query, title)
+        return found
+
+    return chip
+
+
 def _list_url(page: ProjectPage, params: dict[str, str]) -> str:
     base = f"/projects/{page.project_id}/traces"
     return f"{base}?{urlencode(params)}" if params else base
@@ -245,9 +275,7 @@ def trace_list(request: Request, page: ProjectPage = Depends(project_page)) -> R
         "link": lambda **changes: _list_url(page, state.params(**changes)),
         "presets": PRESET_LABELS,
         "limits": LIMITS,
-        "chip_class": chip_class,
-        "condition_text": condition_text,
-        "narrowed": narrowing(state.filter),
+        "chip": chip_maker(page, state),
         "result": None,
         "refs": [],
         "described": describe(state.filter) if state.filter else "",
@@ -274,7 +302,7 @@ def trace_list(request: Request, page: ProjectPage = Depends(project_page)) -> R
         else:
             context["result"] = result
             context["refs"] = exports.object_refs(backend, page.project_id)
-            if not result.traces and state.filter and not state.after and not state.before:
+            if not result.traces and state.filter and not result.window_used_up:
                 context["unknown_names"] = _unknown_names(backend, page.project_id, state.filter)
     # htmx pushes this page's canonical URL: no empty fields, a preset frozen to begin/end
     headers = {"HX-Push-Url": _list_url(page, state.params())} if htmx else None
@@ -289,10 +317,8 @@ def trace_list(request: Request, page: ProjectPage = Depends(project_page)) -> R
 
 
 def _unknown_names(backend: Any, project_id: str, expression: str) -> list[str]:
-    """The tag names the filter mentions that none of the latest traces has (a typo, most likely)."""
-    names = tagfilter.tag_names(tagfilter.parse(expression))
-    known = {entry["name"] for entry in tags.tag_stats(backend, project_id, values=0, sample=TAG_NAME_SAMPLE)}
-    return sorted(names - known)
+    """The tag names the filter mentions that no trace of the project has (a typo, most likely)."""
+    return tags.unknown_names(backend, project_id, tagfilter.tag_names(tagfilter.parse(expression)))
 
 
 def _count(request: Request, page: ProjectPage, state: ListState) -> Response:
