@@ -12,6 +12,8 @@ client signs in through ``POST /login`` (the bench user) and asks for
     count      the capped count (``part=count``; htmx loads it after the table)
     search     a text search on top of the filter (the data set has no texts: the worst
                case, the search reads its whole window of 20,000 candidates)
+    api        the baseline: the same 50 traces as JSON from ``GET /api/v1/projects/bench/traces``
+               (API key, no session, no HTML), measured in the same rounds
 
 Filters (``server_trace_list.py``'s): ``one_pct`` ``client==c7 && app==v2`` (~1%, the
 two-tag filter of the target), ``rare`` ``shard==s42 && client==c7`` (~0.01%),
@@ -53,7 +55,7 @@ TARGET_P95_MS = 150.0
 BENCH_EMAIL = "bench@example.com"
 BENCH_PASSWORD = "bench password, not secret"  # bench_server.py's start-up user
 UI_FILTERS = {name: FILTERS[name] for name in ("one_pct", "rare", "most")}
-KINDS = ("page", "next", "partial", "count", "search")
+KINDS = ("api", "page", "next", "partial", "count", "search")
 _TRACE_ROW = re.compile(r'class="trace-link" href="[^"]*">([^<]+)</a>')
 _NEXT = re.compile(r'rel="next" href="([^"]+)"')
 
@@ -96,11 +98,14 @@ def run(server: BenchServer, rounds: int) -> dict[tuple[str, str], list[float]]:
     url = f"/projects/{server.project_id}/traces"
     times: dict[tuple[str, str], list[float]] = {}
     client = signed_in(server)
+    api = server.client()
+    api_url = f"/api/v1/projects/{server.project_id}/traces"
     try:
         for name, expression in UI_FILTERS.items():
             for round_no in range(rounds + 2):  # two warm-up rounds
                 params = {"filter": expression}
                 took = {}
+                took["api"], _ = timed(api, api_url, {"filter": expression, "limit": 50}, {})
                 took["page"], body = timed(client, url, params, {})
                 following = _NEXT.search(body)
                 if following is None:
@@ -119,6 +124,7 @@ def run(server: BenchServer, rounds: int) -> dict[tuple[str, str], list[float]]:
                         times.setdefault((name, kind), []).append(ms)
     finally:
         client.close()
+        api.close()
     return times
 
 
