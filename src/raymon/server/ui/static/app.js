@@ -67,3 +67,10 @@ document.addEventListener("keydown", (event) => {
     if (link) { event.preventDefault(); link.click(); }
   }
 });
+// Traces: the filter input is marked invalid while the swapped-in results show the parser's error.
+Raymon.on("#results", (el) => {
+  const input = document.querySelector("[data-trace-filter]");
+  if (!input) return;
+  if (el.querySelector(".filter-error")) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
+});
