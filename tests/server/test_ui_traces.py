@@ -165,6 +165,7 @@ def test_the_filter_form_answers_htmx_with_only_the_results_block(server: Any, p
     assert _ids(response.text) == [f"t{i:02d}" for i in range(0, N_TRACES, 2)]  # "Any time": begin ignored
     assert response.headers["hx-push-url"] == f"{_url(project)}?filter=app%3D%3Dv2"  # no empty fields
     assert "<html" in restore.text  # back/forward restores the whole page
+    assert restore.headers["vary"] == "HX-Request"
 
 
 def test_pages_go_forward_and_back_by_keyset_cursors_in_the_url(server: Any, project: QueryProject) -> None:

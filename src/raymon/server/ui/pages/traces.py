@@ -305,7 +305,9 @@ def trace_list(request: Request, page: ProjectPage = Depends(project_page)) -> R
             if not result.traces and state.filter and not result.window_used_up:
                 context["unknown_names"] = _unknown_names(backend, page.project_id, state.filter)
     # htmx pushes this page's canonical URL: no empty fields, a preset frozen to begin/end
-    headers = {"HX-Push-Url": _list_url(page, state.params())} if htmx else None
+    headers = {"Vary": "HX-Request"}  # the same URL answers a page or its results block
+    if htmx:
+        headers["HX-Push-Url"] = _list_url(page, state.params())
     return render(
         request,
         "traces/list.html",
