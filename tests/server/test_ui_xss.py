@@ -12,8 +12,7 @@ characters they allow. Each page is then
 - opened in Chromium (SQLite): ``window.__xss`` stays undefined, no dialog opens, no CSP
   violation is reported (the ``ui_page`` fixture), and the payload text is visible as text.
 
-``PAGES`` lists the pages that show the trace: the trace list page (built by the uitraces
-lane) is one line to add.
+``PAGES`` lists the pages that show the trace: the trace list, the trace page and one object's page.
 """
 
 from __future__ import annotations
@@ -53,7 +52,7 @@ actions:
 PAGES = [
     "/projects/{project_id}/traces/{trace_id}",
     "/projects/{project_id}/traces/{trace_id}/objects/{frame_id}?all=1",  # one object as a page
-    # "/projects/{project_id}/traces",  # the trace list (uitraces lane): add at merge
+    "/projects/{project_id}/traces",  # the trace list: tags as chips
 ]
 
 

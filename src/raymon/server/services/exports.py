@@ -1,4 +1,5 @@
-"""Dataset exports: every object of one ref on the traces a filter selects, as NDJSON or Parquet.
+"""Dataset exports: every object of one ref on the traces a filter selects (NDJSON, Parquet, CSV),
+and the list of those traces itself (``trace_list_stream``: ids, times, tags).
 
 For building training and evaluation sets from production data. An export is
 a generator of bytes that reads the objects in batches by keyset (object time,
@@ -31,9 +32,17 @@ from raymon.server.store.traces import TraceSelection
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
 
-ExportFormat = Literal["ndjson", "parquet"]
-FORMATS: tuple[str, ...] = ("ndjson", "parquet")
-MEDIA_TYPES = {"ndjson": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
+ExportFormat = Literal["ndjson", "parquet", "csv"]
+FORMATS: tuple[str, ...] = ("ndjson", "parquet")  # the API's export route
+UI_FORMATS: tuple[str, ...] = ("ndjson", "parquet", "csv")  # the web UI's export links
+MEDIA_TYPES = {
+    "ndjson": "application/x-ndjson",
+    "parquet": "application/vnd.apache.parquet",
+    "csv": "text/csv; charset=utf-8",
+}
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection, OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TRACE_PAGE = 1000
 BATCH_ROWS = 200
 REFS_LISTED = 20  # refs named in the answer to a ref no object has
 ROW_GROUP_ROWS = 2_000
@@ -79,6 +88,12 @@ def check_ref(backend: Backend, project_id: str, ref: str) -> None:
     raise NotFoundError(f"no object in project {project_id!r} has ref {ref!r}; refs: {listed}")
 
 
+def object_refs(backend: Backend, project_id: str, limit: int = REFS_LISTED) -> list[str]:
+    """Up to ``limit`` refs the project's objects were logged under (what an object export can name)."""
+    with backend.reading() as session:
+        return data_objects.distinct_refs(session, project_id, limit)
+
+
 def _rows(
     backend: Backend, project_id: str, ref: str, sel: TraceSelection, batch_rows: int
 ) -> Iterator[ExportRow]:
@@ -102,10 +117,80 @@ def _rows(
         after = (rows[-1].ts, rows[-1].id)
 
 
-def check_format(fmt: str) -> ExportFormat:
-    if fmt not in FORMATS:
-        raise QueryError("format", f"must be one of {list(FORMATS)}, got {fmt!r}")
+def check_format(fmt: str, formats: tuple[str, ...] = FORMATS) -> ExportFormat:
+    if fmt not in formats:
+        raise QueryError("format", f"must be one of {list(formats)}, got {fmt!r}")
     return fmt  # type: ignore[return-value]
+
+
+# -- CSV -----------------------------------------------------------------------------------------
+def csv_cell(value: Any) -> str | int | float:
+    """A value as a CSV cell that no spreadsheet runs as a formula.
+
+    Text starting with ``= + - @``, a tab or a carriage return gets a leading apostrophe
+    (OWASP's advice against CSV injection), so ``=HYPERLINK(...)`` shows as text. Numbers
+    (tag values stored as numbers) stay numbers: their text is never a formula. None is empty.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return value
+    text = value if isinstance(value, str) else orjson.dumps(value).decode()
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+class _LineBuffer:
+    """What ``csv.writer`` writes, handed on as bytes one batch at a time."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def take(self) -> bytes:
+        out = "".join(self.parts).encode()
+        self.parts.clear()
+        return out
+
+
+def _csv_chunks(header: list[str], rows: Iterator[list[Any]], batch: int = BATCH_ROWS) -> Iterator[bytes]:
+    import csv
+
+    buffer = _LineBuffer()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([csv_cell(name) for name in header])
+    for i, row in enumerate(rows, 1):
+        writer.writerow([csv_cell(value) for value in row])
+        if i % batch == 0:
+            yield buffer.take()
+    yield buffer.take()
+
+
+def csv_lines(rows: Iterator[ExportRow]) -> Iterator[bytes]:
+    """The objects as CSV: ``trace_id, obj_id, ref, ts, data_type, tags`` (JSON) and ``data`` (the jcr, JSON).
+
+    Every text cell passes ``csv_cell``, so a logged ``=cmd|...`` cannot run in a spreadsheet.
+    """
+    header = ["trace_id", "obj_id", "ref", "ts", "data_type", "tags", "data"]
+    return _csv_chunks(
+        header,
+        (
+            [
+                row.trace_id,
+                row.obj_id,
+                row.ref,
+                row.ts.astimezone(UTC).isoformat(timespec="microseconds"),
+                row.data_type,
+                orjson.dumps(row.tags).decode(),
+                row.data.decode(),
+            ]
+            for row in rows
+        ),
+    )
 
 
 def ndjson_lines(rows: Iterator[ExportRow]) -> Iterator[bytes]:
@@ -297,7 +382,127 @@ def export_stream(
 ) -> Iterator[bytes]:
     """The export's bytes in ``fmt``; call it before sending headers so a bad filter is refused up front."""
     rows = export_rows(backend, project_id, ref, flt)
+    if fmt == "csv":
+        return csv_lines(rows)
     return ndjson_lines(rows) if fmt == "ndjson" else parquet_chunks(rows)
 
 
-__all__ = ["ExportRow", "export_rows", "export_stream", "ndjson_lines", "parquet_chunks", "check_format"]
+# -- the trace list itself -----------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TraceListRow:
+    trace_id: str
+    first_ts: str
+    last_ts: str
+    tags: dict[str, Any]
+
+
+def trace_list_rows(
+    backend: Backend, project_id: str, flt: TraceFilter, page: int = TRACE_PAGE
+) -> Iterator[TraceListRow]:
+    """Every trace ``flt`` selects, newest received first, read page by page by keyset (a short read each).
+
+    The filter is checked here, before the first row is read.
+    """
+    from raymon.server.services.traces import list_traces
+
+    selection(flt)
+
+    def rows() -> Iterator[TraceListRow]:
+        cursor: str | None = None
+        while True:
+            found = list_traces(backend, project_id, flt, limit=page, cursor=cursor)
+            for trace in found["traces"]:
+                tags = {tag["name"]: tag["value"] for tag in trace["tags"]}
+                yield TraceListRow(trace["trace_id"], trace["first_ts"], trace["last_ts"], tags)
+            cursor = found["next_cursor"]
+            if not cursor:
+                return
+
+    return rows()
+
+
+def trace_list_stream(
+    backend: Backend, project_id: str, flt: TraceFilter, fmt: ExportFormat
+) -> Iterator[bytes]:
+    """The matching traces as NDJSON (``trace_id, first_ts, last_ts, tags``), Parquet (``tags`` as JSON
+    text) or CSV (one ``tags.<name>`` column per tag name of the first page, ``other_tags`` as JSON
+    for names first seen later). Call it before sending headers: a bad filter is refused up front.
+    """
+    rows = trace_list_rows(backend, project_id, flt)
+    if fmt == "ndjson":
+        return (orjson.dumps(_trace_json(row)) + b"\n" for row in rows)
+    if fmt == "parquet":
+        return _trace_list_parquet(rows)
+    return _trace_list_csv(rows)
+
+
+def _trace_json(row: TraceListRow) -> dict[str, Any]:
+    return {"trace_id": row.trace_id, "first_ts": row.first_ts, "last_ts": row.last_ts, "tags": row.tags}
+
+
+def _trace_list_csv(rows: Iterator[TraceListRow]) -> Iterator[bytes]:
+    first = [row for _, row in zip(range(TRACE_PAGE), rows, strict=False)]
+    names = sorted({name for row in first for name in row.tags})
+    known = set(names)
+    header = ["trace_id", "first_ts", "last_ts", *(f"tags.{name}" for name in names), "other_tags"]
+
+    def cells(row: TraceListRow) -> list[Any]:
+        other = {k: v for k, v in row.tags.items() if k not in known}
+        return [
+            row.trace_id,
+            row.first_ts,
+            row.last_ts,
+            *(row.tags.get(name) for name in names),
+            orjson.dumps(other).decode() if other else None,
+        ]
+
+    return _csv_chunks(header, (cells(row) for row in chain(first, rows)))
+
+
+def _trace_list_parquet(rows: Iterator[TraceListRow]) -> Iterator[bytes]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema(
+        [
+            ("trace_id", pa.string()),
+            ("first_ts", pa.timestamp("us", tz="UTC")),
+            ("last_ts", pa.timestamp("us", tz="UTC")),
+            ("tags", pa.string()),
+        ],
+        metadata={b"raymon.export": b"traces", b"raymon.tags": b"JSON object name->value"},
+    )
+    sink = _ChunkSink()
+    writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"), schema, compression="zstd")
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+    try:
+        for row in rows:
+            columns["trace_id"].append(row.trace_id)
+            columns["first_ts"].append(datetime.fromisoformat(row.first_ts))
+            columns["last_ts"].append(datetime.fromisoformat(row.last_ts))
+            columns["tags"].append(orjson.dumps(row.tags).decode())
+            if len(columns["trace_id"]) >= ROW_GROUP_ROWS:
+                writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+                for values in columns.values():
+                    values.clear()
+                chunk = sink.drain()
+                if chunk:
+                    yield chunk
+        if columns["trace_id"]:
+            writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+    finally:
+        writer.close()
+    yield sink.drain()
+
+
+__all__ = [
+    "ExportRow",
+    "check_format",
+    "csv_cell",
+    "csv_lines",
+    "export_rows",
+    "export_stream",
+    "ndjson_lines",
+    "parquet_chunks",
+    "trace_list_stream",
+]

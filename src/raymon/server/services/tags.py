@@ -5,7 +5,7 @@ It never parses HTTP and runs no SQL (``store.tags`` does).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from raymon.server.services.paging import MAX_PAGE, QueryError, iso
@@ -114,3 +114,10 @@ def tag_stats(
         top = sorted(by_value.items(), key=lambda kv: (-kv[1], kv[0][0] or "", kv[0][1] or 0.0))[:values]
         entry["values"] = [{"value": tag_value(number, text), "count": n} for (text, number), n in top]
     return sorted(out.values(), key=lambda e: e["name"])
+
+
+def unknown_names(backend: Backend, project_id: str, names: Collection[str]) -> list[str]:
+    """The names of ``names`` that no tag of the project has (a typo in a filter, most likely), sorted."""
+    with backend.reading() as session:
+        known = tag_store.names_in_use(session, project_id, names)
+    return sorted(set(names) - known)

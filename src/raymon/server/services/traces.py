@@ -124,6 +124,150 @@ def list_traces(
     return {"traces": traces, "next_cursor": next_cursor}
 
 
+# -- the web UI's trace list: pages both ways, a bounded text search, a capped count --------------
+COUNT_CAP = 10_000  # the trace list says "10,000+" beyond this: no exact count on the hot path
+COUNT_WINDOW = 200_000  # a count examines at most this many candidates (index entries) per request
+SEARCH_WINDOW = 20_000  # a text search examines the texts of at most this many traces per request
+
+
+@dataclass(frozen=True, slots=True)
+class FilterProblem:
+    """Why a tag expression does not parse: the parser's reason and the 0-based position of the fault."""
+
+    expression: str
+    reason: str
+    position: int
+
+
+def filter_problem(expression: str | None) -> FilterProblem | None:
+    """The fault of ``expression`` with its position (for a form to mark), or None when it parses (or is blank)."""
+    if expression is None or not expression.strip():
+        return None
+    try:
+        tagfilter.parse(expression)
+    except tagfilter.TagFilterError as exc:
+        return FilterProblem(exc.expression, exc.reason, exc.position)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class TracePage:
+    """One page of the trace list, newest received first, with cursors to the pages on either side.
+
+    ``searched_to`` is set when a text search used up its window before the page was
+    full: ``next_cursor`` then continues the search after the oldest trace examined.
+    """
+
+    traces: list[dict[str, Any]]
+    next_cursor: str | None
+    previous_cursor: str | None
+    searched: int | None = None  # traces whose texts this request examined at most (text search)
+    window_used_up: bool = False
+
+
+def browse_traces(
+    backend: Backend,
+    project_id: str,
+    flt: TraceFilter,
+    *,
+    limit: int = DEFAULT_PAGE,
+    after: str | None = None,
+    before: str | None = None,
+) -> TracePage:
+    """A page of traces newest first: after the ``after`` cursor (the next page) or before ``before`` (the previous).
+
+    Keyset pages both ways (``next_cursor`` is the API's cursor for ``sort=received``,
+    ``order=desc``; ``previous_cursor`` reads the other way from the page's first trace),
+    so page 1 and page 10,000 cost the same. With a text (``flt.text``) the search is
+    bounded: one request examines at most ``SEARCH_WINDOW`` candidate traces (a LIKE over
+    each one's texts), and a page that the window could not fill says so and continues
+    from where the window ended (``window_used_up``).
+    """
+    check_limit(limit)
+    if after and before:
+        raise QueryError(
+            "before", "give either after (the next page) or before (the previous page), not both"
+        )
+    sel = selection(flt)
+    window_used_up = False
+    with backend.reading() as session:
+        if before:
+            first = decode_id_cursor(before, "received", "asc")
+            rows = trace_store.page_by_received(session, project_id, sel, "asc", limit + 1, first)
+            has_previous, has_next = len(rows) > limit, True
+            rows = list(reversed(rows[:limit]))
+        else:
+            after_pk = decode_id_cursor(after, "received", "desc") if after else None
+            if sel.text:
+                found = trace_store.page_in_window(
+                    session, project_id, sel, limit + 1, after_pk, SEARCH_WINDOW
+                )
+                rows, window_end = found.rows, found.window_end
+            else:
+                rows = trace_store.page_by_received(session, project_id, sel, "desc", limit + 1, after_pk)
+                window_end = None
+            has_previous, has_next = after_pk is not None, len(rows) > limit
+            rows = rows[:limit]
+            if window_end is not None:
+                window_used_up = has_next = True
+        tags = tags_json_by_trace(session, project_id, [row.id for row in rows])
+    traces = [
+        {
+            "trace_id": row.trace_id,
+            "first_ts": iso(row.first_ts),
+            "last_ts": iso(row.last_ts),
+            "tags": tags.get(row.id, []),
+        }
+        for row in rows
+    ]
+    next_cursor = previous_cursor = None
+    if window_used_up and window_end is not None:
+        next_cursor = encode_cursor("received", "desc", window_end)
+    elif has_next and rows:
+        next_cursor = encode_cursor("received", "desc", rows[-1].id)
+    if has_previous and rows:
+        previous_cursor = encode_cursor("received", "asc", rows[0].id)
+    return TracePage(
+        traces=traces,
+        next_cursor=next_cursor,
+        previous_cursor=previous_cursor,
+        searched=SEARCH_WINDOW if sel.text else None,
+        window_used_up=window_used_up,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TraceCount:
+    """How many traces match, as far as a bounded count can tell.
+
+    ``exact``: ``count`` is the number. Else at least ``count`` match: either ``count`` is
+    past ``cap`` ("10,000+") or only the newest ``examined`` candidates were looked at.
+    """
+
+    count: int
+    exact: bool
+    cap: int
+    examined: int
+
+    @property
+    def over_cap(self) -> bool:
+        return self.count > self.cap
+
+
+def count_traces(backend: Backend, project_id: str, flt: TraceFilter, cap: int = COUNT_CAP) -> TraceCount:
+    """Count the matching traces up to ``cap`` (then "cap+"), examining at most ``COUNT_WINDOW`` candidates.
+
+    Bounded whatever the project's size: at most ``COUNT_WINDOW`` index entries (the
+    filter's rarest ``==`` condition's, or the project's traces) and their probes;
+    with a text search only ``SEARCH_WINDOW`` traces' texts.
+    """
+    sel = selection(flt)
+    window = SEARCH_WINDOW if sel.text else COUNT_WINDOW
+    with backend.reading() as session:
+        found, exact = trace_store.count_in_window(session, project_id, sel, cap, window)
+    return TraceCount(count=min(found, cap + 1), exact=exact, cap=cap, examined=window)
+
+
 def trace_row(session: Session, project_id: str, trace_id: str) -> TraceRow:
     """The trace ``trace_id`` (a step of a caller's transaction); ``NotFoundError`` naming it."""
     row = trace_store.trace_by_id(session, project_id, trace_id)

@@ -244,3 +244,24 @@ def latest_of_refs(
         if ref not in found:
             found[ref] = TraceObject(ref, obj_id, ts, data_type, StoredBody(obj_id, body, store_key))
     return found
+
+
+def distinct_refs(session: Session, project_id: str, limit: int) -> list[str]:
+    """Up to ``limit`` refs of the project's objects, in order, by a skip scan of the (project, ref) index.
+
+    A recursive query that jumps from one ref to the next (``min(ref) > previous``):
+    ``limit`` index descents, whatever the number of objects (a GROUP BY reads them all).
+    """
+    refs = (
+        select(func.min(DataObject.ref).label("ref"))
+        .where(DataObject.project_id == project_id)
+        .cte("refs", recursive=True)
+    )
+    following = (
+        select(func.min(DataObject.ref))
+        .where(DataObject.project_id == project_id, DataObject.ref > refs.c.ref)
+        .scalar_subquery()
+    )
+    refs = refs.union_all(select(following).where(refs.c.ref.is_not(None)))
+    stmt = select(refs.c.ref).where(refs.c.ref.is_not(None)).limit(limit)
+    return list(session.scalars(stmt))

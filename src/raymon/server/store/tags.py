@@ -6,7 +6,7 @@ value means to a user (text or number) is ``services.tags``'s to say.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -78,3 +78,13 @@ def value_counts(
         .group_by(Tag.name, Tag.type, Tag.value_text, Tag.value_num)
     )
     return [TagValueCount._make(row) for row in session.execute(stmt)]
+
+
+def names_in_use(session: Session, project_id: str, names: Collection[str]) -> set[str]:
+    """Which of ``names`` some tag of the project has: one index descent per name (the (project, name) prefix)."""
+    found: set[str] = set()
+    for name in names:
+        probe = select(Tag.name).where(Tag.project_id == project_id, Tag.name == name).limit(1)
+        if session.execute(probe).first() is not None:
+            found.add(name)
+    return found

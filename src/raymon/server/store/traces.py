@@ -140,34 +140,137 @@ def page_by_received(
     those traces, and the walk stops after one page. Otherwise the project's traces
     are walked by id and probed. Either way the cost follows the page, not the project.
     """
-    collation = _collation(session)
-    is_pg = _is_postgresql(session)
-    driver, rest = tagfilter_sql.split_driver(session, project_id, sel.tree, collation)
-    conditions: list[ColumnElement[bool]]
-    if driver is not None:
-        by_value = aliased(Tag, name="driver")
-        value = by_value.value_num if isinstance(driver.value, float) else by_value.value_text
-        key: Any = by_value.trace_pk
-        conditions = [by_value.project_id == project_id, by_value.name == driver.name, value == driver.value]
-        time_conditions = _time_conditions(sel)
-        if time_conditions:
-            conditions.append(exists(select(literal(1)).where(Trace.id == key, *time_conditions)))
-    else:
-        key = Trace.id
-        conditions = [Trace.project_id == project_id, *_time_conditions(sel)]
-    if rest is not None:
-        conditions.append(
-            tagfilter_sql.to_clause(rest, project_id, collation, fenced_probes=is_pg, trace_key=key)
-        )
-    conditions += _other_probes(project_id, sel, key)
+    plan = _received_plan(session, project_id, sel)
+    key = plan.key
+    conditions = [*plan.candidates, *plan.conditions(key)]
     if after_pk is not None:
         conditions.append(key < after_pk if order == "desc" else key > after_pk)
     page = select(key).where(*conditions).order_by(key.desc() if order == "desc" else key).limit(limit)
-    pks = list(session.scalars(page))
+    return _rows_of(session, list(session.scalars(page)))
+
+
+def _rows_of(session: Session, pks: list[int]) -> list[TraceRow]:
     if not pks:
         return []
     found = {row.id: row for row in session.execute(select(*_TRACE_COLUMNS).where(Trace.id.in_(pks)))}
     return [TraceRow._make(found[pk]) for pk in pks if pk in found]
+
+
+@dataclass(frozen=True, slots=True)
+class _ReceivedPlan:
+    """How a received-order list reads: a stream of candidate trace keys, then conditions on each."""
+
+    key: Any  # the candidates' trace key column (a driver tag row's trace_pk, or traces.id)
+    candidates: list[ColumnElement[bool]]  # what makes a row a candidate (the driver's index range)
+    rest: Node | None  # the filter's conditions not implied by the candidates
+    sel: TraceSelection
+    project_id: str
+    collation: str | None
+    fenced: bool
+    driven: bool  # candidates come from a tag index (time conditions are then probed too)
+
+    def conditions(self, key: Any) -> list[ColumnElement[bool]]:
+        """The conditions a candidate whose trace key is ``key`` must also satisfy."""
+        out: list[ColumnElement[bool]] = []
+        time_conditions = _time_conditions(self.sel)
+        if time_conditions and self.driven:  # otherwise the candidates are traces already in range
+            out.append(exists(select(literal(1)).where(Trace.id == key, *time_conditions)))
+        if self.rest is not None:
+            out.append(
+                tagfilter_sql.to_clause(
+                    self.rest, self.project_id, self.collation, fenced_probes=self.fenced, trace_key=key
+                )
+            )
+        return out + _other_probes(self.project_id, self.sel, key)
+
+
+def _received_plan(session: Session, project_id: str, sel: TraceSelection) -> _ReceivedPlan:
+    collation = _collation(session)
+    driver, rest = tagfilter_sql.split_driver(session, project_id, sel.tree, collation)
+    candidates: list[ColumnElement[bool]]
+    if driver is not None:
+        by_value = aliased(Tag, name="driver")
+        value = by_value.value_num if isinstance(driver.value, float) else by_value.value_text
+        key: Any = by_value.trace_pk
+        candidates = [by_value.project_id == project_id, by_value.name == driver.name, value == driver.value]
+    else:
+        key = Trace.id
+        candidates = [Trace.project_id == project_id, *_time_conditions(sel)]
+    return _ReceivedPlan(
+        key=key,
+        candidates=candidates,
+        rest=rest,
+        sel=sel,
+        project_id=project_id,
+        collation=collation,
+        fenced=_is_postgresql(session),
+        driven=driver is not None,
+    )
+
+
+class WindowPage(NamedTuple):
+    """A page read from a bounded window of candidates: the rows, and where the window ended."""
+
+    rows: list[TraceRow]
+    window_end: int | None  # the last candidate key examined when the window was used up, else None
+
+
+def _window(plan: _ReceivedPlan, after_pk: int | None, size: int) -> Any:
+    """The first ``size`` candidate keys after ``after_pk``, newest first, as a subquery with column ``k``."""
+    conditions = list(plan.candidates)
+    if after_pk is not None:
+        conditions.append(plan.key < after_pk)
+    return select(plan.key.label("k")).where(*conditions).order_by(plan.key.desc()).limit(size).subquery()
+
+
+def page_in_window(
+    session: Session,
+    project_id: str,
+    sel: TraceSelection,
+    limit: int,
+    after_pk: int | None,
+    window: int,
+) -> WindowPage:
+    """Up to ``limit`` traces, newest received first, among the next ``window`` candidates after ``after_pk``.
+
+    For conditions whose matches may be anywhere or nowhere (a text search: a LIKE over
+    the texts of each candidate trace): the candidates are the driver's index entries or
+    the project's traces by id, as in ``page_by_received``, but never more than
+    ``window`` of them are examined, so a request costs at most ``window`` index entries
+    plus their probes (the texts of each candidate trace), whatever the project's size.
+    When the page is not full and the window was used up, ``window_end`` is the last key
+    examined: the caller continues after it.
+    """
+    plan = _received_plan(session, project_id, sel)
+    candidates = _window(plan, after_pk, window)
+    key = candidates.c.k
+    stmt = select(key).where(*plan.conditions(key)).order_by(key.desc()).limit(limit)
+    pks = list(session.scalars(stmt))
+    window_end = None
+    if len(pks) < limit:
+        examined, last = session.execute(select(func.count(), func.min(key))).one()
+        if examined >= window and last is not None:
+            window_end = int(last)
+    return WindowPage(_rows_of(session, pks), window_end)
+
+
+def count_in_window(
+    session: Session, project_id: str, sel: TraceSelection, cap: int, window: int
+) -> tuple[int, bool]:
+    """How many of the newest ``window`` candidates match (never counting past ``cap`` + 1), and whether
+    that is the exact number of matching traces (under the cap, and the window held every candidate).
+
+    Bounded like ``page_in_window``: at most ``window`` index entries and their probes.
+    """
+    plan = _received_plan(session, project_id, sel)
+    candidates = _window(plan, None, window)
+    key = candidates.c.k
+    matching = select(key).where(*plan.conditions(key)).limit(cap + 1).subquery()
+    found = int(session.scalar(select(func.count()).select_from(matching)) or 0)
+    if found > cap:
+        return found, False
+    examined = int(session.scalar(select(func.count()).select_from(candidates)) or 0)
+    return found, examined < window
 
 
 def trace_by_id(session: Session, project_id: str, trace_id: str) -> TraceRow | None:

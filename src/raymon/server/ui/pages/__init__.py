@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from raymon.server.services.errors import ServiceError
 from raymon.server.ui.auth import LoginRequired, login_redirect
-from raymon.server.ui.pages import issues, login, projects, settings, trace
+from raymon.server.ui.pages import issues, login, projects, settings, trace, traces
 from raymon.server.ui.templating import render
 
 ROUTERS: list[APIRouter] = [
@@ -19,7 +19,8 @@ ROUTERS: list[APIRouter] = [
     projects.router,
     issues.router,
     settings.router,
-    trace.router,  # /projects/{p}/traces/{trace_id}: after the trace list's own fixed paths (export...)
+    traces.router,  # the trace list and its fixed paths (export, count) before the trace page
+    trace.router,  # /projects/{p}/traces/{trace_id}
 ]
 
 API_PREFIXES = ("/api/", "/oauth/", "/healthz", "/openapi.json")

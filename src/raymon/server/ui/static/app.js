@@ -93,4 +93,42 @@ Raymon.on("input[data-local-time]", (el) => {
     const moment = el.value ? new Date(el.value) : null;  // no zone in the text: local time
     offset.value = moment && !isNaN(moment) ? String(-moment.getTimezoneOffset()) : "";
   });
+// Traces: j/k move a selection through the trace list, Enter opens the selected trace, "/" focuses the filter.
+const TraceKeys = {
+  rows() { const table = document.querySelector("table[data-trace-list]"); return table ? [...table.tBodies[0].rows] : []; },
+  select(rows, index) {
+    rows.forEach((row, i) => {
+      row.classList.toggle("selected", i === index);
+      if (i === index) row.setAttribute("aria-selected", "true"); else row.removeAttribute("aria-selected");
+    });
+    if (rows[index]) rows[index].scrollIntoView({ block: "nearest" });
+  },
+};
+document.addEventListener("keydown", (event) => {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+  const rows = TraceKeys.rows();
+  if (event.key === "/") {
+    const input = document.querySelector("[data-trace-filter]");
+    if (input) { event.preventDefault(); input.focus(); input.select(); }
+    return;
+  }
+  if (!rows.length) return;
+  const current = rows.findIndex((row) => row.classList.contains("selected"));
+  if (event.key === "j" || event.key === "k") {
+    event.preventDefault();
+    const next = current < 0 ? 0 : Math.min(rows.length - 1, Math.max(0, current + (event.key === "j" ? 1 : -1)));
+    TraceKeys.select(rows, next);
+  } else if (event.key === "Enter" && current >= 0 && !target.closest("a, button")) {
+    const link = rows[current].querySelector("a.trace-link");
+    if (link) { event.preventDefault(); link.click(); }
+  }
+});
+// Traces: the filter input is marked invalid while the swapped-in results show the parser's error.
+Raymon.on("#results", (el) => {
+  const input = document.querySelector("[data-trace-filter]");
+  if (!input) return;
+  if (el.querySelector(".filter-error")) input.setAttribute("aria-invalid", "true");
+  else input.removeAttribute("aria-invalid");
 });
