@@ -60,6 +60,11 @@ def iso(moment: datetime | str | None) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def is_htmx(request: Request) -> bool:
+    """An htmx request for a part of the page; a history restore (back after a reload) needs the whole page."""
+    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
@@ -91,7 +96,7 @@ def render(
     status_code: int = 200,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """``template`` as a page, or only its ``block`` when htmx asks (``HX-Request: true``).
+    """``template`` as a page, or only its ``block`` when htmx asks (``is_htmx``).
 
     The context always has ``request`` and ``viewer`` (the signed-in person or None) and
     ``project`` (None outside a project's pages) unless given.
@@ -102,7 +107,7 @@ def render(
         "nav": None,
     }
     values.update(context or {})
-    partial = block if block and request.headers.get("HX-Request") == "true" else None
+    partial = block if block and is_htmx(request) else None
     response: Response = templates.TemplateResponse(
         request,
         template,

@@ -32,7 +32,7 @@ from raymon.server.services.errors import InvalidInputError
 from raymon.server.services.text_params import check_text
 from raymon.server.services.traces import FilterProblem, TraceFilter
 from raymon.server.ui.auth import ProjectPage, project_page
-from raymon.server.ui.templating import render
+from raymon.server.ui.templating import is_htmx, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -257,9 +257,7 @@ def trace_list(request: Request, page: ProjectPage = Depends(project_page)) -> R
     """The trace list page, its results block (htmx), its count (``part=count``) or an export (``export=``)."""
     state = read_state(request)
     backend = get_backend(request)
-    htmx = request.headers.get("HX-Request") == "true" and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
+    htmx = is_htmx(request)
     export = request.query_params.get("export")
     if export and not state.problems and not state.filter_problem:
         return _export(request, page, state, export)
