@@ -188,7 +188,9 @@ def raymon_passes(backend: Any, repeat: int) -> tuple[list[float], dict[str, lis
         for window in reduce_store.windows(session, PROJECT, GROUP):
             name = window.slice.removeprefix("client==") or "(global)"
             rows = (window.result or {}).get("rows", [])
-            flagged[name] = sorted({r["component"] for r in rows if r.get("check") == "drift" and r.get("alert")})
+            flagged[name] = sorted(
+                {r["component"] for r in rows if r.get("check") == "drift" and r.get("alert")}
+            )
     return runs, flagged, n_windows
 
 
@@ -224,7 +226,10 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(results))
         return
     DATA_DIR.mkdir(exist_ok=True)
-    ref_path, cur_path = DATA_DIR / "vs_evidently_reference.parquet", DATA_DIR / "vs_evidently_current.parquet"
+    ref_path, cur_path = (
+        DATA_DIR / "vs_evidently_reference.parquet",
+        DATA_DIR / "vs_evidently_current.parquet",
+    )
     reference.to_parquet(ref_path)
     current.to_parquet(cur_path)
     ev = run_timed(python, EVIDENTLY_SCRIPT.format(ref=str(ref_path), cur=str(cur_path), repeat=args.repeat))

@@ -160,7 +160,12 @@ def test_the_trigger_makes_one_job_per_write_and_mapper_taking_a_ref_of_the_new_
         "map:p:twice:7:e1",  # one trace for twice (both inputs in one write): a job of that trace
     ]
     assert specs["map:p:summer:batch:e1"].payload == {"mapper": "summer", "traces": [[7, "t1"], [8, "t2"]]}
-    assert specs["map:p:twice:7:e1"].payload == {"mapper": "twice", "trace_pk": 7, "trace_id": "t1", "object_id": "e1"}
+    assert specs["map:p:twice:7:e1"].payload == {
+        "mapper": "twice",
+        "trace_pk": 7,
+        "trace_id": "t1",
+        "object_id": "e1",
+    }
     assert {s.kind for s in specs.values()} == {"map"} and all(s.project_id == PID for s in specs.values())
     assert map_jobs(manifest(), PID, objects) == [] and map_jobs(None, PID, objects) == []
 
@@ -217,7 +222,9 @@ def test_a_trace_failing_every_try_in_a_batch_and_on_its_own_job_gets_its_error_
     for i in range(2):
         [run] = runs_of(backend, f"t{i}")
         assert (run.status, run.attempt) == ("failed", 2)
-        assert tags_of(backend, f"t{i}")["flaky_one_error"][3].startswith("failed after 2 attempts: ZeroDivisionError")
+        assert tags_of(backend, f"t{i}")["flaky_one_error"][3].startswith(
+            "failed after 2 attempts: ZeroDivisionError"
+        )
 
 
 @pytest.mark.parametrize("order", [("left", "right"), ("right", "left")])

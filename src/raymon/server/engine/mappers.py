@@ -111,7 +111,11 @@ class MapTrigger:
             ordered = list(firsts.values())
             for start in range(0, len(ordered), MAP_BATCH_MAX):
                 chunk = ordered[start : start + MAP_BATCH_MAX]
-                specs.append(_batch_spec(project_id, mapper, chunk) if len(chunk) > 1 else _trace_spec(project_id, mapper, chunk[0]))
+                specs.append(
+                    _batch_spec(project_id, mapper, chunk)
+                    if len(chunk) > 1
+                    else _trace_spec(project_id, mapper, chunk[0])
+                )
         return specs
 
 
@@ -209,7 +213,9 @@ def handle_map(ctx: JobContext) -> None:
     tags: list[dict[str, Any]]
     error: str | None = None
     try:
-        tags = _run(backend, project_id, action, objects, group, _params(backend, project_id, action), trace_id)
+        tags = _run(
+            backend, project_id, action, objects, group, _params(backend, project_id, action), trace_id
+        )
     except MapperFailed as exc:
         error = str(exc)
     except Exception as exc:  # the mapper's own code: anything it raises is retried, then recorded
@@ -227,7 +233,9 @@ def handle_map(ctx: JobContext) -> None:
         _record(session, project_id, action, trace_pk, tags, error, attempt, now)
 
 
-def _handle_batch(ctx: JobContext, project_id: str, action: MapAction, traces: Sequence[tuple[int, str]]) -> None:
+def _handle_batch(
+    ctx: JobContext, project_id: str, action: MapAction, traces: Sequence[tuple[int, str]]
+) -> None:
     """A write's traces for one mapper: run it on each ready trace, record them all in one transaction.
 
     Reads which traces it ran on and their inputs in two queries, runs the mapper trace by
@@ -242,7 +250,9 @@ def _handle_batch(ctx: JobContext, project_id: str, action: MapAction, traces: S
     pks = [pk for pk, _ in traces]
     with backend.reading() as session:
         ran = mapper_runs.ran_among(session, project_id, action.name, pks)
-        objects = data_objects.latest_of_refs_on_traces(session, project_id, [p for p in pks if p not in ran], refs)
+        objects = data_objects.latest_of_refs_on_traces(
+            session, project_id, [p for p in pks if p not in ran], refs
+        )
     group = mapper_group(action)
     params = _params(backend, project_id, action) if objects else {}
     runs: list[tuple[int, list[dict[str, Any]], str | None]] = []
@@ -284,7 +294,9 @@ def _handle_batch(ctx: JobContext, project_id: str, action: MapAction, traces: S
 
 
 def _reason(exc: Exception, action: MapAction) -> str:
-    return _redacted(f"{type(exc).__name__}: {exc}" if not isinstance(exc, RetryLater) else exc.reason, action)
+    return _redacted(
+        f"{type(exc).__name__}: {exc}" if not isinstance(exc, RetryLater) else exc.reason, action
+    )
 
 
 def _log_retry(action: MapAction, trace_id: str, project_id: str, attempt: int, reason: str) -> None:
@@ -299,7 +311,9 @@ def _log_retry(action: MapAction, trace_id: str, project_id: str, attempt: int, 
     )
 
 
-def _failed_tags(action: MapAction, error: str, trace_id: str, project_id: str, group: str) -> list[dict[str, Any]]:
+def _failed_tags(
+    action: MapAction, error: str, trace_id: str, project_id: str, group: str
+) -> list[dict[str, Any]]:
     error = _redacted(error, action)
     log.warning("mapper %s on trace %s of project %s failed: %s", action.name, trace_id, project_id, error)
     return [_error_tag(action, _cut(error), group)]

@@ -137,6 +137,67 @@ def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limi
     ]
 
 
+class PeekedTag(NamedTuple):
+    id: int
+    tag: ClaimedTag
+
+
+_PEEK = text(
+    "SELECT id, trace_pk, name, type, value_num, value_text FROM tags WHERE project_id = :project_id "
+    "AND grp = :grp AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit"
+)
+
+
+def peek_tags(session: Session, project_id: str, group: str, limit: int) -> list[PeekedTag]:
+    """Up to ``limit`` unclaimed tags of ``group``, read without taking them (a pass prepared outside the write lock).
+
+    ``take_tags`` takes them later, in the transaction that writes what was computed from them.
+    """
+    rows = session.execute(_PEEK, {"project_id": project_id, "grp": group, "limit": limit}).all()
+    return [
+        PeekedTag(
+            int(r.id),
+            ClaimedTag(
+                int(r.trace_pk), r.name, r.type, r.value_text if r.value_text is not None else r.value_num
+            ),
+        )
+        for r in rows
+    ]
+
+
+def untaken(session: Session, tag_ids: Sequence[int]) -> int:
+    """How many of ``tag_ids`` are still there and unclaimed (locked for update on PostgreSQL until the commit)."""
+    n = 0
+    for chunk in _chunks(sorted(tag_ids)):
+        stmt = select(Tag.id).where(Tag.id.in_(chunk), Tag.reduced_pass.is_(None))
+        if _dialect(session) == "postgresql":
+            stmt = stmt.with_for_update()
+        n += len(session.execute(stmt).all())
+    return n
+
+
+def take_tags(session: Session, tag_ids: Sequence[int], pass_no: int) -> int:
+    """Claim ``tag_ids`` (those still unclaimed) for pass ``pass_no``; answer how many."""
+    n = 0
+    for chunk in _chunks(sorted(tag_ids)):
+        result = session.execute(
+            update(Tag).where(Tag.id.in_(chunk), Tag.reduced_pass.is_(None)).values(reduced_pass=pass_no)
+        )
+        n += int(result.rowcount)  # type: ignore[attr-defined]
+    return n
+
+
+def reducer_position(session: Session, project_id: str, reducer: str, lock: bool = False) -> PassStart:
+    """The reducer's last pass number (0 before the first) and its kept space combinations; ``lock``: for update."""
+    stmt = select(ReducerState.last_pass, ReducerState.spaces).where(
+        ReducerState.project_id == project_id, ReducerState.reducer == reducer
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).first()
+    return PassStart(0, None) if row is None else PassStart(int(row.last_pass), row.spaces)
+
+
 def count_unclaimed(session: Session, project_id: str, group: str) -> int:
     """How many tags of ``group`` no pass has taken yet."""
     return int(
@@ -208,21 +269,18 @@ def _window_row(r: Any, with_state: bool) -> WindowRow:
 
 
 def lock_windows(
-    session: Session, project_id: str, reducer: str, window_starts: Iterable[datetime]
+    session: Session, project_id: str, reducer: str, window_starts: Iterable[datetime], lock: bool = True
 ) -> dict[tuple[str, datetime], WindowRow]:
-    """The stored windows (every slice) starting at ``window_starts``, with their states, locked for update."""
+    """The stored windows (every slice) starting at ``window_starts``, with their states, locked for update (``lock``)."""
     starts = sorted(set(window_starts))
     out: dict[tuple[str, datetime], WindowRow] = {}
     for i in range(0, len(starts), _CHUNK):
-        rows = session.execute(
-            select(*_WINDOW_COLUMNS, ReduceResult.state)
-            .where(
-                ReduceResult.project_id == project_id,
-                ReduceResult.reducer == reducer,
-                ReduceResult.window_start.in_(starts[i : i + _CHUNK]),
-            )
-            .with_for_update()
+        stmt = select(*_WINDOW_COLUMNS, ReduceResult.state).where(
+            ReduceResult.project_id == project_id,
+            ReduceResult.reducer == reducer,
+            ReduceResult.window_start.in_(starts[i : i + _CHUNK]),
         )
+        rows = session.execute(stmt.with_for_update() if lock else stmt)
         for r in rows:
             out[(r.slice, r.window_start)] = _window_row(r, True)
     return out
