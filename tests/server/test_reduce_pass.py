@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import text
 from reduce_context import add_project, context_for, make_backend, tag_event
 from reduce_profiles import reference_profile, sample_tags
+from sqlalchemy import text
 
 from raymon.server.backend import Backend
 from raymon.server.engine.manifest import Manifest
