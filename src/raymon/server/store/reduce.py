@@ -107,18 +107,31 @@ def save_spaces(session: Session, project_id: str, reducer: str, spaces: Any) ->
     )
 
 
-_CLAIM_SQLITE = text(
+# Run on the driver's own cursor (plain tuples): SQLAlchemy's result rows cost more than the claim
+# itself at 20,000 rows a batch (bench/README.md, "Engine").
+_CLAIM_SQLITE = (
     "UPDATE tags SET reduced_pass = :pass_no WHERE id IN ("
     "SELECT id FROM tags WHERE project_id = :project_id AND grp = :grp "
     "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit) "
     "RETURNING trace_pk, name, type, value_num, value_text"
 )
-_CLAIM_POSTGRESQL = text(
-    "UPDATE tags SET reduced_pass = :pass_no WHERE id IN ("
-    "SELECT id FROM tags WHERE project_id = :project_id AND grp = :grp "
-    "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit FOR UPDATE SKIP LOCKED) "
+_CLAIM_POSTGRESQL = (
+    "UPDATE tags SET reduced_pass = %(pass_no)s WHERE id IN ("
+    "SELECT id FROM tags WHERE project_id = %(project_id)s AND grp = %(grp)s "
+    "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
     "RETURNING trace_pk, name, type, value_num, value_text"
 )
+
+
+def _driver_rows(session: Session, sqlite_sql: str, postgresql_sql: str, params: dict[str, Any]) -> list[Any]:
+    """``fetchall()`` of a statement on the session's connection, through the driver's cursor."""
+    postgres = _dialect(session) == "postgresql"
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(postgresql_sql if postgres else sqlite_sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limit: int) -> list[ClaimedTag]:
@@ -127,13 +140,14 @@ def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limi
     On PostgreSQL rows another transaction holds (an ingest upserting them) are skipped,
     not waited for: the next pass takes them.
     """
-    statement = _CLAIM_POSTGRESQL if _dialect(session) == "postgresql" else _CLAIM_SQLITE
-    rows = session.execute(
-        statement, {"pass_no": pass_no, "project_id": project_id, "grp": group, "limit": limit}
-    ).all()
+    rows = _driver_rows(
+        session,
+        _CLAIM_SQLITE,
+        _CLAIM_POSTGRESQL,
+        {"pass_no": pass_no, "project_id": project_id, "grp": group, "limit": limit},
+    )
     return [
-        ClaimedTag(int(r.trace_pk), r.name, r.type, r.value_text if r.value_text is not None else r.value_num)
-        for r in rows
+        ClaimedTag(pk, name, type_, text if text is not None else num) for pk, name, type_, num, text in rows
     ]
 
 
@@ -142,9 +156,13 @@ class PeekedTag(NamedTuple):
     tag: ClaimedTag
 
 
-_PEEK = text(
+_PEEK = (
     "SELECT id, trace_pk, name, type, value_num, value_text FROM tags WHERE project_id = :project_id "
     "AND grp = :grp AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit"
+)
+_PEEK_POSTGRESQL = (
+    "SELECT id, trace_pk, name, type, value_num, value_text FROM tags WHERE project_id = %(project_id)s "
+    "AND grp = %(grp)s AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT %(limit)s"
 )
 
 
@@ -153,15 +171,12 @@ def peek_tags(session: Session, project_id: str, group: str, limit: int) -> list
 
     ``take_tags`` takes them later, in the transaction that writes what was computed from them.
     """
-    rows = session.execute(_PEEK, {"project_id": project_id, "grp": group, "limit": limit}).all()
+    rows = _driver_rows(
+        session, _PEEK, _PEEK_POSTGRESQL, {"project_id": project_id, "grp": group, "limit": limit}
+    )
     return [
-        PeekedTag(
-            int(r.id),
-            ClaimedTag(
-                int(r.trace_pk), r.name, r.type, r.value_text if r.value_text is not None else r.value_num
-            ),
-        )
-        for r in rows
+        PeekedTag(tag_id, ClaimedTag(pk, name, type_, text if text is not None else num))
+        for tag_id, pk, name, type_, num, text in rows
     ]
 
 
