@@ -141,7 +141,7 @@ def raymon_store(profile: ModelProfile, current: pd.DataFrame, reuse: bool = Fal
         with database.connect() as conn:
             conn.execute(text("UPDATE tags SET reduced_pass = NULL WHERE reduced_pass IS NOT NULL"))
             conn.execute(text("DELETE FROM reduce_results"))
-            conn.execute(text("DELETE FROM reducer_state"))
+            conn.execute(text("DELETE FROM reducer_states"))
         return build_backend(Settings(data_dir=data), database=database)
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)

@@ -287,7 +287,9 @@ def _handle_batch(
             last_beat = time.monotonic()
     now = backend.clock()
     with ctx.finishing() as session:
-        for trace_pk, tags, error in runs:
+        # in trace order: two batches over the same traces (two workers) insert their runs in the
+        # same order, so on PostgreSQL one waits for the other instead of deadlocking
+        for trace_pk, tags, error in sorted(runs, key=lambda run: run[0]):
             _record(session, project_id, action, trace_pk, tags, error, job.attempt, now)
         if retries:
             job_store.enqueue(session, retries, now=now)
