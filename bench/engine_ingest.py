@@ -13,7 +13,7 @@ actuals (about 490 events). Two configurations, on fresh stores, taken in turns
   no claim index entries... the ingest path as without the engine);
 - ``engine on``: ``RAYMON_ENGINE=on`` (the in-process worker), the walkthrough's manifest
   applied (a ``profile_eval`` mapper whose inputs, the prediction and the actual, are logged:
-  one map job per object; a ``profile_reducer`` in 10-minute windows over the global slice
+  one map job per request since the batches of round 2; a ``profile_reducer`` in 10-minute windows over the global slice
   and 3 client slices), ``RAYMON_REDUCE_PASS_SECONDS`` small (default 1 s): the worker runs
   map jobs and reduce passes while the traffic comes in.
 

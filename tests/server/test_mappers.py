@@ -146,7 +146,7 @@ def runs_of(backend: Backend, trace_id: str) -> list[mapper_runs.MapperRunRow]:
         return mapper_runs.runs_of_trace(session, PID, trace_id)
 
 
-def test_the_trigger_makes_one_job_per_trace_and_mapper_taking_a_ref_of_the_new_objects() -> None:
+def test_the_trigger_makes_one_job_per_write_and_mapper_taking_a_ref_of_the_new_objects() -> None:
     other = MapAction(name="twice", mapper_type="add", inputs={"a": "left", "b": "left"})
     objects = [
         NewObject("e2", "t1", 7, "right"),
@@ -154,14 +154,77 @@ def test_the_trigger_makes_one_job_per_trace_and_mapper_taking_a_ref_of_the_new_
         NewObject("e3", "t1", 7, "else"),
         NewObject("e4", "t2", 8, "right"),
     ]
-    specs = map_jobs(manifest(SUMMER, other), PID, objects)
-    assert sorted(s.key or "" for s in specs) == [
-        "map:p:summer:7:e1",  # both inputs of t1 in one write: one job, named by the first object
-        "map:p:summer:8:e4",
-        "map:p:twice:7:e1",
+    specs = {s.key: s for s in map_jobs(manifest(SUMMER, other), PID, objects)}
+    assert sorted(specs) == [
+        "map:p:summer:batch:e1",  # the write's two traces for summer: one job, named by the first object
+        "map:p:twice:7:e1",  # one trace for twice (both inputs in one write): a job of that trace
     ]
-    assert {s.kind for s in specs} == {"map"} and all(s.project_id == PID for s in specs)
+    assert specs["map:p:summer:batch:e1"].payload == {"mapper": "summer", "traces": [[7, "t1"], [8, "t2"]]}
+    assert specs["map:p:twice:7:e1"].payload == {
+        "mapper": "twice",
+        "trace_pk": 7,
+        "trace_id": "t1",
+        "object_id": "e1",
+    }
+    assert {s.kind for s in specs.values()} == {"map"} and all(s.project_id == PID for s in specs.values())
     assert map_jobs(manifest(), PID, objects) == [] and map_jobs(None, PID, objects) == []
+
+
+def test_a_write_of_many_traces_makes_one_job_and_runs_the_mapper_on_each_ready_trace(
+    engine: tuple[Backend, Lookups], mappers: AddMappers
+) -> None:
+    backend, _ = engine
+    ingest_records(backend, PID, [obj(f"t{i}", "left", i) for i in range(5)])
+    ingest_records(backend, PID, [obj(f"t{i}", "right", 10) for i in range(3)])  # t3, t4 wait for theirs
+    assert [j.key.split(":")[3] for j in jobs_of(backend)] == ["batch", "batch"]
+    run_jobs(backend, handle_map)
+    assert sorted(mappers.calls) == ["t0", "t1", "t2"]
+    assert [tags_of(backend, f"t{i}")["sum"][2] for i in range(3)] == [10.0, 11.0, 12.0]
+    assert runs_of(backend, "t3") == [] and "sum" not in tags_of(backend, "t3")
+    ingest_records(backend, PID, [obj("t3", "right", 10), obj("t4", "right", 10)])
+    run_jobs(backend, handle_map)
+    assert sorted(mappers.calls) == ["t0", "t1", "t2", "t3", "t4"]
+    assert all(len(runs_of(backend, f"t{i}")) == 1 for i in range(5))
+
+
+def test_a_trace_failing_in_a_batch_is_retried_on_its_own_job_and_the_rest_is_done(
+    engine: tuple[Backend, Lookups], mappers: AddMappers
+) -> None:
+    backend, lookups = engine
+    lookups.current = manifest(
+        MapAction(name="flaky_one", mapper_type="flaky", inputs={"x": "left"}, max_attempts=2)
+    )
+    mappers.fail_times = 1  # the first call (t0) fails once
+    ingest_records(backend, PID, [obj(f"t{i}", "left", 1) for i in range(3)])
+    outcomes = run_jobs(backend, handle_map)
+    assert outcomes.retried == [] and outcomes.parked == []
+    batch, own = outcomes.done  # the batch job, then t0's own job
+    assert batch.split(":")[3] == "batch" and own.split(":")[4].startswith("retry-")
+    failed = mappers.calls[0]  # the batch's first trace, retried on its own job after the rest
+    assert sorted(mappers.calls[:3]) == ["t0", "t1", "t2"] and mappers.calls[3:] == [failed]
+    for i in range(3):
+        [run] = runs_of(backend, f"t{i}")
+        assert run.status == "done" and tags_of(backend, f"t{i}")["ok"][2] == 1.0
+        assert run.attempt == (2 if f"t{i}" == failed else 1)  # the batch's try counted
+
+
+def test_a_trace_failing_every_try_in_a_batch_and_on_its_own_job_gets_its_error_tag(
+    engine: tuple[Backend, Lookups], mappers: AddMappers
+) -> None:
+    backend, lookups = engine
+    lookups.current = manifest(
+        MapAction(name="flaky_one", mapper_type="flaky", inputs={"x": "left"}, max_attempts=2)
+    )
+    mappers.fail_times = 100
+    ingest_records(backend, PID, [obj(f"t{i}", "left", 1) for i in range(2)])
+    run_jobs(backend, handle_map)
+    assert sorted(mappers.calls) == ["t0", "t0", "t1", "t1"]  # max_attempts tries each, no more
+    for i in range(2):
+        [run] = runs_of(backend, f"t{i}")
+        assert (run.status, run.attempt) == ("failed", 2)
+        assert tags_of(backend, f"t{i}")["flaky_one_error"][3].startswith(
+            "failed after 2 attempts: ZeroDivisionError"
+        )
 
 
 @pytest.mark.parametrize("order", [("left", "right"), ("right", "left")])
@@ -190,7 +253,7 @@ def test_both_inputs_in_one_batch_make_one_job_and_one_run(
     backend, _ = engine
     ingest_records(backend, PID, [obj("t1", "left", 1), obj("t1", "right", 2), obj("t2", "left", 5)])
     run_jobs(backend, handle_map)
-    assert len(jobs_of(backend)) == 2  # one per trace
+    assert len(jobs_of(backend)) == 1  # one for the write's two traces, t1's two inputs in it once
     assert (
         mappers.calls == ["t1"]
         and tags_of(backend, "t1")["sum"][2] == 3.0
@@ -351,31 +414,28 @@ def test_two_concurrent_ingests_of_a_traces_two_inputs_run_its_mapper_exactly_on
     assert sorted(set(mappers.calls)) == sorted(f"t{i}" for i in range(n))
 
 
-def test_two_workers_running_both_jobs_of_a_trace_at_once_write_its_tags_once(
+def test_two_workers_running_both_batch_jobs_of_the_same_traces_at_once_write_their_tags_once(
     engine: tuple[Backend, Lookups], mappers: AddMappers
 ) -> None:
     backend, _ = engine
     n = 15
     ingest_records(backend, PID, [obj(f"t{i}", "left", i) for i in range(n)])
     ingest_records(backend, PID, [obj(f"t{i}", "right", 1) for i in range(n)])
-    by_trace: dict[int, list[Any]] = {}
-    for job in pending_jobs(backend, "map"):
-        by_trace.setdefault(int(job.payload["trace_pk"]), []).append(job)
-    assert len(by_trace) == n and all(len(jobs) == 2 for jobs in by_trace.values())
+    jobs = pending_jobs(backend, "map")
+    assert len(jobs) == 2 and all(len(job.payload["traces"]) == n for job in jobs)
     outcomes = Outcomes()
-    for jobs in by_trace.values():  # both jobs of a trace see both inputs: run them side by side
-        barrier = threading.Barrier(2)
+    barrier = threading.Barrier(2)  # both jobs see both inputs of every trace: run them side by side
 
-        def work(job: Any, barrier: threading.Barrier = barrier) -> None:
-            barrier.wait()
-            run_one(backend, handle_map, job, outcomes)
+    def work(job: Any) -> None:
+        barrier.wait()
+        run_one(backend, handle_map, job, outcomes)
 
-        threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    assert outcomes.parked == [] and len(outcomes.done) == 2 * n
+    threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.parked == [] and len(outcomes.done) == 2
     for i in range(n):
         [run] = runs_of(backend, f"t{i}")
         assert run.status == "done" and tags_of(backend, f"t{i}")["sum"][2] == i + 1.0

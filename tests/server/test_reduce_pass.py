@@ -12,11 +12,19 @@ import numpy as np
 import pytest
 from reduce_context import add_project, context_for, make_backend, tag_event
 from reduce_profiles import reference_profile, sample_tags
+from sqlalchemy import text
 
 from raymon.server.backend import Backend
 from raymon.server.engine.manifest import Manifest
 from raymon.server.engine.profile_reducer import production_from_tags
-from raymon.server.engine.reduce_jobs import reduce_handler, reduce_scheduler
+from raymon.server.engine.reduce_jobs import (
+    commit_prepared,
+    load_reducer,
+    prepare_pass,
+    reduce_handler,
+    reduce_scheduler,
+    run_pass,
+)
 from raymon.server.services.ingest import store_events
 from raymon.server.services.profiles import create_profile
 from raymon.server.store import reduce as reduce_store
@@ -217,3 +225,60 @@ def test_profile_of_a_reducer_not_stored_parks_the_job(reducing: Backend) -> Non
     (spec,) = reduce_scheduler(lambda b, p: manifest, lambda b: [PID])(backend, T0)
     with pytest.raises(PermanentFailure, match="gone@1.0.0"):
         reduce_handler(lambda b, p: manifest)(context_for(backend, spec))
+
+
+def _prepare(backend: Backend) -> Any:
+    action = MANIFEST.actions.reduce[0]
+    with backend.reading() as session:
+        reducer = load_reducer(backend, session, PID, GROUP)
+        return prepare_pass(session, backend, PID, MANIFEST, action, reducer)
+
+
+def test_a_pass_prepared_outside_the_write_lock_writes_what_a_pass_inside_it_writes(
+    reducing: Backend,
+) -> None:
+    backend = reducing
+    _traffic(backend, 40, T0, "Zillow", 1)
+    _traffic(backend, 30, T0 + timedelta(minutes=10), "Remax", 2)
+    prepared = _prepare(backend)
+    with backend.reading() as session:  # reading took nothing
+        assert reduce_store.count_unclaimed(session, PID, GROUP) == len(prepared.tag_ids) > 0
+    with backend.writing() as session:
+        report = commit_prepared(session, PID, MANIFEST.actions.reduce[0], prepared, T0)
+    assert report is not None and report.pass_no == 1 and len(report.windows) == 4
+    committed = {(w.slice, w.window_start): (w.n_tags, w.result) for w in _windows(backend)}
+    with backend.reading() as session:
+        assert reduce_store.count_unclaimed(session, PID, GROUP) == 0
+    # the same tags through run_pass, inside the write transaction, on a second store: the same windows
+    with backend.writing() as session:
+        session.execute(text("UPDATE tags SET reduced_pass = NULL"))
+        session.execute(text("DELETE FROM reduce_results"))
+    action = MANIFEST.actions.reduce[0]
+    with backend.writing() as session:
+        reducer = load_reducer(backend, session, PID, GROUP)
+        run_pass(session, backend, PID, MANIFEST, action, reducer, T0)
+    assert {(w.slice, w.window_start): (w.n_tags, w.result) for w in _windows(backend)} == committed
+
+
+def test_a_prepared_pass_overtaken_by_another_pass_or_new_window_state_writes_nothing(
+    reducing: Backend,
+) -> None:
+    backend = reducing
+    action = MANIFEST.actions.reduce[0]
+    _traffic(backend, 20, T0, "Zillow", 1)
+    stale = _prepare(backend)
+    _pass(backend)  # another worker's pass took the tags and wrote the windows meanwhile
+    before = {(w.slice, w.window_start): (w.last_pass, w.n_tags) for w in _windows(backend)}
+    with backend.writing() as session:
+        assert commit_prepared(session, PID, action, stale, T0) is None
+    assert {(w.slice, w.window_start): (w.last_pass, w.n_tags) for w in _windows(backend)} == before
+    # new tags of a window written after the prepare: refused too (its state moved), then redone whole
+    _traffic(backend, 10, T0 + timedelta(seconds=30), "Zillow", 2)
+    prepared = _prepare(backend)
+    _traffic(backend, 10, T0 + timedelta(seconds=60), "Zillow", 3)
+    _pass(backend)
+    with backend.writing() as session:
+        assert commit_prepared(session, PID, action, prepared, T0) is None
+    assert {w.slice: w.n_tags for w in _windows(backend)}["client==Zillow"] == before[("client==Zillow", T0)][
+        1
+    ] * 2

@@ -228,6 +228,41 @@ def test_stopping_a_worker_releases_its_unfinished_job_without_counting_the_atte
     assert other.run_due() == 1 and effects(db) == {row.id: 1}
 
 
+def test_a_claim_takes_a_batch_per_thread_runs_each_once_and_a_stop_releases_the_queued_ones(
+    db: Backend,
+) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    def first_waits(ctx: Any) -> None:
+        if ctx.job.key == "b0":
+            started.set()
+            release.wait(30)
+        record_effect(ctx)
+
+    _enqueue(db, *[JobSpec("batched", f"b{i}") for i in range(5)])
+    kinds = [JobKind("batched", first_waits)]
+    worker = Worker(
+        db, kinds, [], "batcher", concurrency=1, claim_batch=4, poll_interval_s=0.02, shutdown_grace_s=0.2
+    )
+    worker.start()
+    assert started.wait(30)
+    assert (
+        worker.stats.claimed == 4 and len(worker.running_jobs) == 4
+    )  # one claim, four jobs queued on one thread
+    worker.stop()  # b0 still running, b1-b3 queued behind it: all released, no attempt counted
+    rows = sorted((_status(db, i) for i in job_ids(db)), key=lambda r: r.key or "")
+    assert [(r.key, r.status, r.tries) for r in rows] == [(f"b{i}", "pending", 0) for i in range(5)]
+    release.set()
+    time.sleep(0.3)
+    assert effects(db) == {}  # b0's late completion is fenced out
+    other = Worker(db, kinds, [], "next", concurrency=2, claim_batch=3, poll_interval_s=0.02).start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(effects(db)) < 5:
+        time.sleep(0.05)
+    other.stop()
+    assert sorted(effects(db)) == job_ids(db) and set(effects(db).values()) == {1}
+
+
 def test_a_long_job_keeps_its_lease_with_heartbeats(db: Backend, clock: MovableClock) -> None:
     beats: list[Any] = []
 

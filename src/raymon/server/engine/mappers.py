@@ -1,10 +1,13 @@
 """Mappers: which map jobs a batch of new objects makes, and the ``map`` job that runs a mapper on a trace.
 
-The trigger (``MapTrigger``, ``map_jobs``) runs inside the ingest write transaction: for every
-trace with a new object whose ref is an input of a map action it answers one job per mapper,
-keyed ``map:{project}:{mapper}:{trace_pk}:{object id}`` (the first such object of the write),
-which the ingest path enqueues in that same transaction, so a crash can never store an input and lose its trigger. The job
-(``handle_map``) checks whether all the mapper's inputs are on the trace *when it runs*:
+The trigger (``MapTrigger``, ``map_jobs``) runs inside the ingest write transaction: for the
+traces with a new object whose ref is an input of a map action it answers one job per mapper
+and write: of one trace, keyed ``map:{project}:{mapper}:{trace_pk}:{object id}`` (the first such
+object of the write), or of several (a *batch*: a request's traces, up to ``MAP_BATCH_MAX``),
+keyed ``map:{project}:{mapper}:batch:{object id}``. The ingest path enqueues them in that same
+transaction, so a crash can never store an input and lose its trigger; one row per request
+instead of one per trace keeps the trigger cheap for ingest (bench/README.md, "Engine"). The
+job (``handle_map``) checks, per trace, whether all the mapper's inputs are on it *when it runs*:
 
 - never missed: the job of the last input to commit runs after every input is committed, so at
   least one job of a (trace, mapper) sees them all, in whatever order and from whichever
@@ -12,6 +15,10 @@ which the ingest path enqueues in that same transaction, so a crash can never st
 - exactly once: the run writes a ``mapper_runs`` row (unique per project, mapper and trace) in
   the same transaction as the mapper's tags (``ctx.finishing()``), so a second job that sees
   all inputs too (a re-sent input, two inputs committed at once, two workers) writes nothing.
+
+A batch job reads its traces' runs and inputs in two queries and writes all its runs, their
+tags and its completion in one transaction. A trace whose mapper fails there in a way retrying
+may cure gets a job of its own (its tries so far counted), so the rest of the batch is done.
 
 A mapper's tags go on the trace in the *mapper's group*: the profile's ``name@version`` for an
 action that names a profile (``profile_eval``: the profile reducer finds its eval tags next to
@@ -28,10 +35,14 @@ logs a webhook's URL or secret.
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -40,13 +51,16 @@ from raymon.exceptions import ProfileNameError
 from raymon.profile_names import parse_profile_ref
 from raymon.server.engine.jobs import JobContext, JobKind, JobSpec, PermanentFailure, RetryLater
 from raymon.server.engine.manifest import Manifest, MapAction
+from raymon.server.engine.worker import backoff_s
 from raymon.server.store import data_objects, mapper_runs, profiles
+from raymon.server.store import jobs as job_store
 from raymon.server.store.writes import NewObject, write_trace_tags
 from raymon.tags import Tag
 
 if TYPE_CHECKING:
     from raymon.profiling.profile import ModelProfile
     from raymon.server.backend import Backend
+    from raymon.server.store.db import Session
 
 log = logging.getLogger("raymon.server.engine.mappers")
 
@@ -54,6 +68,9 @@ MAP_JOB = "map"  # the job kind
 MAX_ATTEMPTS_CEILING = 50  # MapAction.max_attempts' upper bound: the kind's own limit stays above it
 ERROR_TEXT_MAX = 500  # characters of an error kept in the error tag (a tag's text holds 1,024)
 PROFILE_CACHE_SIZE = 64  # loaded profiles kept per backend
+MAP_BATCH_MAX = 200  # traces per map job of one write (a request's traces for one mapper)
+BATCH_HEARTBEAT_S = 10.0  # a batch job extends its lease this often while it runs
+_rng = random.Random()
 
 
 # --- the trigger ------------------------------------------------------------------------------
@@ -77,32 +94,58 @@ class MapTrigger:
         """Every ref that is an input of some mapper (only objects under these make jobs)."""
 
     def jobs(self, project_id: str, objects: Iterable[NewObject]) -> list[JobSpec]:
-        """One ``map`` job per (trace, mapper taking a ref of the new objects), named by its first object.
+        """The ``map`` jobs of one write: per mapper, one job for the traces of its new inputs.
 
         Objects of one write commit together, so one job per (trace, mapper) per write sees what
-        any of them would: both inputs in one batch make one job, not two.
+        any of them would: both inputs in one batch make one job, not two. A mapper's traces of
+        one write go in one job (a *batch*, up to ``MAP_BATCH_MAX`` traces, named by its first
+        object), so a request of a hundred traces enqueues one row, not a hundred; a write with
+        one trace for a mapper makes a job of that trace alone (``job_key``).
         """
-        specs = []
-        seen: set[tuple[int, str]] = set()
+        traces_of: dict[str, dict[int, NewObject]] = {}  # mapper -> trace_pk -> first object
         for obj in sorted(objects, key=lambda o: o.obj_id):
             for mapper in self._mappers_by_ref.get(obj.ref, ()):
-                if (obj.trace_pk, mapper) in seen:
-                    continue
-                seen.add((obj.trace_pk, mapper))
+                traces_of.setdefault(mapper, {}).setdefault(obj.trace_pk, obj)
+        specs = []
+        for mapper, firsts in traces_of.items():
+            ordered = list(firsts.values())
+            for start in range(0, len(ordered), MAP_BATCH_MAX):
+                chunk = ordered[start : start + MAP_BATCH_MAX]
                 specs.append(
-                    JobSpec(
-                        kind=MAP_JOB,
-                        key=job_key(project_id, mapper, obj.trace_pk, obj.obj_id),
-                        project_id=project_id,
-                        payload={
-                            "mapper": mapper,
-                            "trace_pk": obj.trace_pk,
-                            "trace_id": obj.trace_id,
-                            "object_id": obj.obj_id,
-                        },
-                    )
+                    _batch_spec(project_id, mapper, chunk)
+                    if len(chunk) > 1
+                    else _trace_spec(project_id, mapper, chunk[0])
                 )
         return specs
+
+
+def _trace_spec(project_id: str, mapper: str, obj: NewObject, **extra: Any) -> JobSpec:
+    return JobSpec(
+        kind=MAP_JOB,
+        key=job_key(project_id, mapper, obj.trace_pk, obj.obj_id),
+        project_id=project_id,
+        payload={
+            "mapper": mapper,
+            "trace_pk": obj.trace_pk,
+            "trace_id": obj.trace_id,
+            "object_id": obj.obj_id,
+            **extra,
+        },
+    )
+
+
+def batch_job_key(project_id: str, mapper: str, first_object_id: str) -> str:
+    """The map job of one write's traces for a mapper, named by the first of its objects."""
+    return f"{MAP_JOB}:{project_id}:{mapper}:batch:{first_object_id}"
+
+
+def _batch_spec(project_id: str, mapper: str, firsts: Sequence[NewObject]) -> JobSpec:
+    return JobSpec(
+        kind=MAP_JOB,
+        key=batch_job_key(project_id, mapper, firsts[0].obj_id),
+        project_id=project_id,
+        payload={"mapper": mapper, "traces": [[o.trace_pk, o.trace_id] for o in firsts]},
+    )
 
 
 def map_trigger(manifest: Manifest | None) -> MapTrigger | None:
@@ -141,17 +184,22 @@ class MapperFailed(Exception):
 
 
 def handle_map(ctx: JobContext) -> None:
-    """Run one mapper on one trace if all its inputs are stored and it has not run yet (see the module doc)."""
+    """Run one mapper on the job's trace(s) where all its inputs are stored and it has not run yet (see the module doc)."""
     backend, job = ctx.backend, ctx.job
     project_id = job.project_id or ""
     mapper_name = str(job.payload["mapper"])
-    trace_pk = int(job.payload["trace_pk"])
-    trace_id = str(job.payload["trace_id"])
     manifest = current_manifest(backend, project_id)
     action = _action(manifest, mapper_name)
     if action is None:  # the mapper left the manifest since the input arrived: nothing to do
         with ctx.finishing():
             return
+    if "traces" in job.payload:
+        _handle_batch(ctx, project_id, action, [(int(pk), str(tid)) for pk, tid in job.payload["traces"]])
+        return
+    trace_pk = int(job.payload["trace_pk"])
+    trace_id = str(job.payload["trace_id"])
+    # a trace's own job may continue the tries of a batch it failed in (``tries_before``)
+    attempt = job.attempt + int(job.payload.get("tries_before", 0))
     with backend.reading() as session:
         if mapper_runs.has_run(session, project_id, mapper_name, trace_pk):
             objects = None
@@ -165,47 +213,138 @@ def handle_map(ctx: JobContext) -> None:
     tags: list[dict[str, Any]]
     error: str | None = None
     try:
-        tags = _run(backend, project_id, trace_id, action, objects, group)
+        tags = _run(
+            backend, project_id, action, objects, group, _params(backend, project_id, action), trace_id
+        )
     except MapperFailed as exc:
         error = str(exc)
     except Exception as exc:  # the mapper's own code: anything it raises is retried, then recorded
-        reason = _redacted(
-            f"{type(exc).__name__}: {exc}" if not isinstance(exc, RetryLater) else exc.reason, action
-        )
-        if job.attempt < action.max_attempts:
-            log.warning(
-                "mapper %s on trace %s of project %s failed (attempt %d of %d), retrying: %s",
-                mapper_name,
-                trace_id,
-                project_id,
-                job.attempt,
-                action.max_attempts,
-                reason,
-            )
+        reason = _reason(exc, action)
+        if attempt < action.max_attempts:
+            _log_retry(action, trace_id, project_id, attempt, reason)
             after_s = exc.after_s if isinstance(exc, RetryLater) else None
             raise RetryLater(reason, after_s) from None
-        error = f"failed after {job.attempt} attempts: {reason}"
+        error = f"failed after {attempt} attempts: {reason}"
     if error is not None:
+        tags = _failed_tags(action, error, trace_id, project_id, group)
         error = _redacted(error, action)
-        log.warning(
-            "mapper %s on trace %s of project %s failed: %s", mapper_name, trace_id, project_id, error
-        )
-        tags = [_error_tag(action, _cut(error), group)]
     now = backend.clock()
     with ctx.finishing() as session:
-        first = mapper_runs.record(
-            session,
-            project_id,
-            mapper_name,
-            trace_pk,
-            status="failed" if error is not None else "done",
-            n_tags=len(tags),
-            attempt=job.attempt,
-            error=error,
-            finished_at=now,
+        _record(session, project_id, action, trace_pk, tags, error, attempt, now)
+
+
+def _handle_batch(
+    ctx: JobContext, project_id: str, action: MapAction, traces: Sequence[tuple[int, str]]
+) -> None:
+    """A write's traces for one mapper: run it on each ready trace, record them all in one transaction.
+
+    Reads which traces it ran on and their inputs in two queries, runs the mapper trace by
+    trace (heartbeating the lease on long batches), then writes every run, its tags and the job's
+    completion together. A trace whose mapper failed in a way a retry may cure gets a job of its
+    own (``tries_before``: this attempt counts), retried after the kind's backoff, so one flaky
+    trace holds up neither the batch nor the rest of its traces; a hopeless failure is recorded
+    at once, as for one trace.
+    """
+    backend, job = ctx.backend, ctx.job
+    refs = set(action.inputs.values())
+    pks = [pk for pk, _ in traces]
+    with backend.reading() as session:
+        ran = mapper_runs.ran_among(session, project_id, action.name, pks)
+        objects = data_objects.latest_of_refs_on_traces(
+            session, project_id, [p for p in pks if p not in ran], refs
         )
-        if first:  # another run recorded first: its tags stand, this one writes nothing
-            write_trace_tags(session, project_id, trace_pk, tags, now)
+    group = mapper_group(action)
+    params = _params(backend, project_id, action) if objects else {}
+    runs: list[tuple[int, list[dict[str, Any]], str | None]] = []
+    retries: list[JobSpec] = []
+    last_beat = time.monotonic()
+    for trace_pk, trace_id in traces:
+        inputs = objects.get(trace_pk, {})
+        if trace_pk in ran or any(ref not in inputs for ref in refs):
+            continue  # ran already, or an input is still to come (its own job will run then)
+        error: str | None = None
+        try:
+            tags = _run(backend, project_id, action, inputs, group, params, trace_id)
+        except MapperFailed as exc:
+            error = str(exc)
+        except Exception as exc:  # the mapper's own code: retried on a job of the trace's own
+            reason = _reason(exc, action)
+            if job.attempt < action.max_attempts:
+                _log_retry(action, trace_id, project_id, job.attempt, reason)
+                after_s = exc.after_s if isinstance(exc, RetryLater) else None
+                delay = after_s if after_s is not None else backoff_s(MAP_JOB_KIND, job.attempt, _rng)
+                first = NewObject(f"retry-{job.id}-{job.attempt}", trace_id, trace_pk, "")
+                spec = _trace_spec(project_id, action.name, first, tries_before=job.attempt)
+                retries.append(replace(spec, run_at=backend.clock() + timedelta(seconds=delay)))
+                continue
+            error = f"failed after {job.attempt} attempts: {reason}"
+        if error is not None:
+            tags = _failed_tags(action, error, trace_id, project_id, group)
+            error = _redacted(error, action)
+        runs.append((trace_pk, tags, error))
+        if time.monotonic() - last_beat > BATCH_HEARTBEAT_S:
+            ctx.heartbeat()
+            last_beat = time.monotonic()
+    now = backend.clock()
+    with ctx.finishing() as session:
+        # in trace order: two batches over the same traces (two workers) insert their runs in the
+        # same order, so on PostgreSQL one waits for the other instead of deadlocking
+        for trace_pk, tags, error in sorted(runs, key=lambda run: run[0]):
+            _record(session, project_id, action, trace_pk, tags, error, job.attempt, now)
+        if retries:
+            job_store.enqueue(session, retries, now=now)
+
+
+def _reason(exc: Exception, action: MapAction) -> str:
+    return _redacted(
+        f"{type(exc).__name__}: {exc}" if not isinstance(exc, RetryLater) else exc.reason, action
+    )
+
+
+def _log_retry(action: MapAction, trace_id: str, project_id: str, attempt: int, reason: str) -> None:
+    log.warning(
+        "mapper %s on trace %s of project %s failed (attempt %d of %d), retrying: %s",
+        action.name,
+        trace_id,
+        project_id,
+        attempt,
+        action.max_attempts,
+        reason,
+    )
+
+
+def _failed_tags(
+    action: MapAction, error: str, trace_id: str, project_id: str, group: str
+) -> list[dict[str, Any]]:
+    error = _redacted(error, action)
+    log.warning("mapper %s on trace %s of project %s failed: %s", action.name, trace_id, project_id, error)
+    return [_error_tag(action, _cut(error), group)]
+
+
+def _record(
+    session: Session,
+    project_id: str,
+    action: MapAction,
+    trace_pk: int,
+    tags: list[dict[str, Any]],
+    error: str | None,
+    attempt: int,
+    now: datetime,
+) -> None:
+    """The run and its tags, unless another run of the mapper on the trace was recorded first (its tags stand)."""
+    first = mapper_runs.record(
+        session,
+        project_id,
+        action.name,
+        trace_pk,
+        status="failed" if error is not None else "done",
+        n_tags=len(tags),
+        attempt=attempt,
+        error=error,
+        finished_at=now,
+    )
+    if first:
+        write_trace_tags(session, project_id, trace_pk, tags, now)
 
 
 def _error_tag(action: MapAction, text: str, group: str) -> dict[str, Any]:
@@ -227,10 +366,11 @@ def _action(manifest: Manifest | None, name: str) -> MapAction | None:
 def _run(
     backend: Backend,
     project_id: str,
-    trace_id: str,
     action: MapAction,
     objects: Mapping[str, data_objects.TraceObject],
     group: str,
+    params: Mapping[str, Any],
+    trace_id: str,
 ) -> list[dict[str, Any]]:
     """Load the inputs, call the mapper, answer its tags (jcr, in ``group``); ``MapperFailed`` when hopeless."""
     from raymon.exceptions import RaymonError
@@ -250,12 +390,20 @@ def _run(
             raise MapperFailed(
                 f"input {name!r} (ref {ref!r}, object {obj.obj_id}) cannot be loaded: {exc}"
             ) from None
-    params = mapper_params(backend, project_id, trace_id, action)
     try:
-        answer = mapper.function(inputs, params)
+        answer = mapper.function(inputs, {**params, "trace_id": trace_id})
     except PermanentFailure as exc:
         raise MapperFailed(str(exc)) from None
     return answered_tags(answer, group, action.name)
+
+
+def _params(backend: Backend, project_id: str, action: MapAction) -> dict[str, Any]:
+    """``mapper_params`` but ``trace_id`` (set per trace): built once per job."""
+    params: dict[str, Any] = action.model_dump(mode="json")
+    params["project_id"] = project_id
+    if action.profile is not None:
+        params["model_profile"] = profile_for(backend, project_id, action.profile)
+    return params
 
 
 def mapper_params(backend: Backend, project_id: str, trace_id: str, action: MapAction) -> dict[str, Any]:
@@ -264,12 +412,7 @@ def mapper_params(backend: Backend, project_id: str, trace_id: str, action: MapA
     The action's fields as in the manifest, plus ``trace_id`` and ``project_id``; when the action
     names a profile, ``model_profile`` is that profile, loaded (and cached) on this server.
     """
-    params: dict[str, Any] = action.model_dump(mode="json")
-    params["trace_id"] = trace_id
-    params["project_id"] = project_id
-    if action.profile is not None:
-        params["model_profile"] = profile_for(backend, project_id, action.profile)
-    return params
+    return {**_params(backend, project_id, action), "trace_id": trace_id}
 
 
 def answered_tags(answer: Any, group: str, mapper: str) -> list[dict[str, Any]]:

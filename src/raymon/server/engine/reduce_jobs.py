@@ -188,7 +188,41 @@ def run_pass(
     heartbeat()
     if not claimed:
         return report
-    slices = SliceSet(manifest.slices, manifest.settings.space_limit, SliceSet.spaces_from_jcr(start.spaces))
+    computed = _compute(
+        session, backend, project_id, manifest, action, reducer, claimed, start.spaces, True, heartbeat
+    )
+    _write(session, project_id, action, computed, start.pass_no, now, on_results, after_pass)
+    report.n_tags, report.n_traces = computed.n_tags, computed.n_traces
+    report.windows = [(w.slice, w.window_start) for w in computed.writes]
+    return report
+
+
+@dataclass
+class _Computed:
+    """What a pass computed from its tags: the windows to write, their rows, the spaces after it."""
+
+    n_tags: int
+    n_traces: int
+    writes: list[reduce_store.WindowWrite]
+    results: list[tuple[str, datetime, datetime, list[dict[str, Any]]]]
+    spaces: Any
+    seen: dict[tuple[str, datetime], int | None]  # each touched window's ``last_pass`` as read (None: new)
+
+
+def _compute(
+    session: Session,
+    backend: Backend,
+    project_id: str,
+    manifest: Manifest,
+    action: ReduceAction,
+    reducer: ProfileReducer,
+    claimed: Sequence[reduce_store.ClaimedTag],
+    spaces: Any,
+    lock: bool,
+    heartbeat: Callable[[], None],
+) -> _Computed:
+    """Steps 3 and 4 of a pass (see the module docstring), writing nothing."""
+    slices = SliceSet(manifest.slices, manifest.settings.space_limit, SliceSet.spaces_from_jcr(spaces))
     contexts = reduce_store.trace_contexts(session, (t.trace_pk for t in claimed), slices.tag_names())
     slices.admit(c.tags for c in contexts.values())
     interval_s = action.interval_s(manifest.settings.default_interval_s())
@@ -210,21 +244,20 @@ def run_pass(
             if acc is None:
                 acc = accumulators[key] = Accumulator()
             acc.add(classified)
-    report.n_tags, report.n_traces = len(claimed), len(contexts)
     heartbeat()
-    stored = reduce_store.lock_windows(session, project_id, action.name, {k[1] for k in accumulators})
+    stored = reduce_store.lock_windows(session, project_id, action.name, {k[1] for k in accumulators}, lock)
     thresholds = Thresholds.from_config(action.thresholds)
     classes = backend.plugins.classes
-    writes: list[reduce_store.WindowWrite] = []
-    results: list[tuple[str, datetime, datetime, list[dict[str, Any]]]] = []
+    computed = _Computed(len(claimed), len(contexts), [], [], slices.spaces_jcr(), {})
     for (slicestr, start_at), acc in sorted(accumulators.items()):
         row = stored.get((slicestr, start_at))
+        computed.seen[(slicestr, start_at)] = None if row is None else row.last_pass
         state = reducer.state_from_jcr(None if row is None else row.state)
         state.fold(acc)
         rows = reducer.contrast_rows(state, thresholds, classes)
         end_at = start_at + (row.window_end - row.window_start if row else timedelta(seconds=interval_s))
         n_alerts = sum(1 for r in rows if r["alert"])
-        writes.append(
+        computed.writes.append(
             reduce_store.WindowWrite(
                 None if row is None else row.id,
                 slicestr,
@@ -236,15 +269,123 @@ def run_pass(
                 n_alerts,
             )
         )
-        results.append((slicestr, start_at, end_at, rows))
-        report.windows.append((slicestr, start_at))
+        computed.results.append((slicestr, start_at, end_at, rows))
     heartbeat()
-    reduce_store.save_windows(session, project_id, action.name, writes, start.pass_no, now)
-    reduce_store.save_spaces(session, project_id, action.name, slices.spaces_jcr())
-    for slicestr, start_at, end_at, rows in results:
+    return computed
+
+
+def _write(
+    session: Session,
+    project_id: str,
+    action: ReduceAction,
+    computed: _Computed,
+    pass_no: int,
+    now: datetime,
+    on_results: ResultsHook,
+    after_pass: PassHook,
+) -> None:
+    """Step 5 and the writes of a pass."""
+    reduce_store.save_windows(session, project_id, action.name, computed.writes, pass_no, now)
+    reduce_store.save_spaces(session, project_id, action.name, computed.spaces)
+    for slicestr, start_at, end_at, rows in computed.results:
         on_results(session, project_id, action.name, slicestr, start_at, end_at, rows)
     after_pass(session, project_id, action.name)
-    return report
+
+
+@dataclass
+class PreparedPass:
+    """A pass computed in a read transaction (``prepare_pass``), to write with ``commit_prepared`` if nothing moved."""
+
+    last_pass: int  # the reducer's last pass when read
+    spaces: Any  # its kept space combinations when read
+    tag_ids: list[int]
+    computed: _Computed | None  # None: no new tags
+    more: bool
+
+
+def prepare_pass(
+    session: Session,
+    backend: Backend,
+    project_id: str,
+    manifest: Manifest,
+    action: ReduceAction,
+    reducer: ProfileReducer,
+    max_tags: int = DEFAULT_MAX_TAGS,
+    heartbeat: Callable[[], None] = lambda: None,
+) -> PreparedPass:
+    """A pass's reading, folding and contrasting, in a *read* transaction: no write lock held meanwhile.
+
+    The expensive part of a pass (the contrasts of its windows: most of its time) then runs while
+    ingest and map runs keep writing; ``commit_prepared`` writes the outcome in a short write
+    transaction if the tags, windows and reducer it read are as they were.
+    """
+    position = reduce_store.reducer_position(session, project_id, action.name)
+    peeked = reduce_store.peek_tags(session, project_id, reducer.group, max_tags)
+    heartbeat()
+    prepared = PreparedPass(
+        position.pass_no, position.spaces, [p.id for p in peeked], None, len(peeked) >= max_tags
+    )
+    if peeked:
+        prepared.computed = _compute(
+            session,
+            backend,
+            project_id,
+            manifest,
+            action,
+            reducer,
+            [p.tag for p in peeked],
+            position.spaces,
+            False,
+            heartbeat,
+        )
+    return prepared
+
+
+def commit_prepared(
+    session: Session,
+    project_id: str,
+    action: ReduceAction,
+    prepared: PreparedPass,
+    now: datetime,
+    on_results: ResultsHook = no_results_hook,
+    after_pass: PassHook = no_pass_hook,
+) -> PassReport | None:
+    """Write a prepared pass in the caller's write transaction, or ``None`` (nothing written) if anything moved.
+
+    Moved: another pass of the reducer ran (its pass number or kept spaces changed), one of the
+    tags was taken or deleted, or one of the touched windows was written (its ``last_pass``
+    changed, or a window read as new now exists). The checks lock what they read (the reducer's
+    row, the tags, the windows: ``FOR UPDATE`` on PostgreSQL; SQLite's write transaction holds
+    the database), so what they saw is what is written over. The caller then runs ``run_pass``.
+    """
+    computed = prepared.computed
+    if computed is None:
+        return None
+    position = reduce_store.reducer_position(session, project_id, action.name, lock=True)
+    if position.pass_no != prepared.last_pass or position.spaces != prepared.spaces:
+        return None
+    if reduce_store.untaken(session, prepared.tag_ids) != len(prepared.tag_ids):
+        return None
+    stored = reduce_store.lock_windows(session, project_id, action.name, {k[1] for k in computed.seen})
+    if any(
+        (None if (row := stored.get(key)) is None else row.last_pass) != seen
+        for key, seen in computed.seen.items()
+    ):
+        return None
+    start = reduce_store.begin_pass(session, project_id, action.name, now)
+    taken = reduce_store.take_tags(session, prepared.tag_ids, start.pass_no)
+    if taken != len(prepared.tag_ids):  # cannot be (they were locked and unclaimed): refuse all the same
+        raise RuntimeError(
+            f"reduce pass {start.pass_no}: {taken} of {len(prepared.tag_ids)} prepared tags taken"
+        )
+    _write(session, project_id, action, computed, start.pass_no, now, on_results, after_pass)
+    return PassReport(
+        start.pass_no,
+        computed.n_tags,
+        computed.n_traces,
+        [(w.slice, w.window_start) for w in computed.writes],
+        prepared.more,
+    )
 
 
 def reduce_handler(
@@ -271,34 +412,44 @@ def reduce_handler(
             if manifest is None
             else next((a for a in profile_reducers(manifest) if a.name == reducer_name), None)
         )
-        with ctx.finishing() as session:
-            if manifest is None or action is None:
-                log.info(
-                    "reduce job %s: reducer %r is not in project %s's manifest",
-                    job.key,
-                    reducer_name,
-                    project_id,
-                )
-                return
-            key = (id(backend), project_id, reducer_name)  # profiles never change under a name@version
-            reducer = cache.get(key)
-            if reducer is None:
-                build = backend.plugins.reducer(action.reducer_type).function
-                reducer = cache[key] = build(backend, session, project_id, reducer_name)
-            report = run_pass(
-                session,
-                backend,
-                project_id,
-                manifest,
-                action,
-                reducer,
-                backend.clock(),
-                on_results,
-                batch_tags,
-                max_tags,
-                ctx.heartbeat,
-                after_pass,
+        if manifest is None or action is None:
+            log.info(
+                "reduce job %s: reducer %r is not in project %s's manifest", job.key, reducer_name, project_id
             )
+            with ctx.finishing():
+                return
+        key = (id(backend), project_id, reducer_name)  # profiles never change under a name@version
+        reducer = cache.get(key)
+        if reducer is None:
+            build = backend.plugins.reducer(action.reducer_type).function
+            with backend.reading() as session:
+                reducer = cache[key] = build(backend, session, project_id, reducer_name)
+        # Read, fold and contrast outside the write lock; write it if nothing moved meanwhile, else
+        # (another pass, a window written) run the pass again inside the write transaction.
+        with backend.reading() as session:
+            prepared = prepare_pass(
+                session, backend, project_id, manifest, action, reducer, max_tags, ctx.heartbeat
+            )
+        with ctx.finishing() as session:
+            now = backend.clock()
+            report = commit_prepared(session, project_id, action, prepared, now, on_results, after_pass)
+            if report is None:
+                if prepared.computed is not None:
+                    log.info("reduce job %s: its prepared pass was overtaken, running it again", job.key)
+                report = run_pass(
+                    session,
+                    backend,
+                    project_id,
+                    manifest,
+                    action,
+                    reducer,
+                    now,
+                    on_results,
+                    batch_tags,
+                    max_tags,
+                    ctx.heartbeat,
+                    after_pass,
+                )
             if report.more:
                 job_store.enqueue(
                     session,

@@ -53,6 +53,7 @@ def _slice_name(manifest: Any, slicestr: str) -> str | None:
     return None
 
 
+CLAIM_BATCH = 8  # jobs claimed per free thread in one transaction (``Worker.claim_batch``)
 PASS_EVENTS = "raymon.pass_issue_events"  # the pass session's ``info`` key: its issue events so far
 
 
@@ -158,6 +159,7 @@ def build_worker(
     poll_interval_s: float | None = None,
     worker_id: str | None = None,
     shutdown_grace_s: float = 30.0,
+    claim_batch: int | None = None,
 ) -> Worker:
     """A worker over ``engine_parts(backend)``; unset values from the settings (RAYMON_WORKER_*)."""
     kinds, schedulers = engine_parts(backend)
@@ -168,6 +170,7 @@ def build_worker(
         worker_id,
         concurrency=concurrency or backend.settings.worker_concurrency,
         poll_interval_s=poll_interval_s or backend.settings.worker_poll_seconds,
+        claim_batch=CLAIM_BATCH if claim_batch is None else claim_batch,
         shutdown_grace_s=shutdown_grace_s,
     )
 

@@ -163,12 +163,15 @@ class Worker:
         *,
         concurrency: int = 2,
         poll_interval_s: float = 1.0,
+        claim_batch: int = 1,
         schedule_interval_s: float | None = None,
         shutdown_grace_s: float = 30.0,
         rng: random.Random | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"a worker needs at least one thread (concurrency), got {concurrency}")
+        if claim_batch < 1:
+            raise ValueError(f"a claim takes at least one job per thread (claim_batch), got {claim_batch}")
         if poll_interval_s <= 0:
             raise ValueError(f"the poll interval must be positive, got {poll_interval_s}")
         self.backend = backend
@@ -177,14 +180,15 @@ class Worker:
         self.worker_id = worker_id or default_worker_id()
         self.concurrency = concurrency
         self.poll_interval_s = poll_interval_s
+        self.claim_batch = claim_batch
         self.schedule_interval_s = poll_interval_s if schedule_interval_s is None else schedule_interval_s
         self.shutdown_grace_s = shutdown_grace_s
         self.stats = WorkerStats()
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._running: dict[int, _Context] = {}
-        self._threads: dict[int, threading.Thread] = {}
+        self._running: dict[int, _Context] = {}  # claimed jobs, running or queued on a thread
+        self._threads: dict[int, threading.Thread] = {}  # job threads, by their first job's id
         self._mutex = threading.Lock()
         self._loop: threading.Thread | None = None
         self._keeper: threading.Thread | None = None
@@ -212,19 +216,27 @@ class Worker:
             self._wind_down()
 
     def tick(self) -> bool:
-        """One round: the schedulers (when due), then claim and start jobs; answers whether every thread is busy."""
+        """One round: the schedulers (when due), then claim and start jobs; answers whether every thread is busy.
+
+        A claim takes up to ``claim_batch`` jobs per free thread (one write transaction for all),
+        dealt out to the free threads, each running its share one after another: under a backlog
+        of small jobs (map runs of a few ms) the claim's transaction is paid once per batch. The
+        jobs are claimed oldest ``run_at`` first whatever their kind, so a reduce job waits for
+        the map jobs enqueued before it, never for those enqueued after.
+        """
         now = self.backend.clock()
         if time.monotonic() - self._last_schedule >= self.schedule_interval_s:
             self._last_schedule = time.monotonic()
             self.schedule(now)
         with self._mutex:
-            free = self.concurrency - len(self._running)
+            free = self.concurrency - len(self._threads)
         if free <= 0:
             return True
-        jobs = self.claim(free, now)
-        for job in jobs:
-            self._start(job)
-        return len(jobs) == free
+        jobs = self.claim(free * self.claim_batch, now)
+        for share in (jobs[i::free] for i in range(free)):
+            if share:
+                self._start(*share)
+        return len(jobs) >= free
 
     def schedule(self, now: datetime | None = None) -> int:
         """Run every scheduler once and enqueue what they answer; answer how many jobs were new."""
@@ -273,24 +285,35 @@ class Worker:
 
     # --- one job ----------------------------------------------------------------------------------
 
-    def _start(self, job: ClaimedJob) -> None:
-        ctx = _Context(self, job, self.kinds[job.kind])
+    def _start(self, *jobs: ClaimedJob) -> None:
+        """Run ``jobs`` one after another on a new thread (their leases kept meanwhile, queued ones too)."""
+        contexts = [_Context(self, job, self.kinds[job.kind]) for job in jobs]
+        first = jobs[0].id
         thread = threading.Thread(
-            target=self._run_in_thread, args=(ctx,), name=f"raymon-job-{job.id}", daemon=True
+            target=self._run_in_thread, args=(first, contexts), name=f"raymon-job-{first}", daemon=True
         )
         with self._mutex:
-            self._running[job.id] = ctx
-            self._threads[job.id] = thread
+            for ctx in contexts:
+                self._running[ctx.job.id] = ctx
+            self._threads[first] = thread
         thread.start()
 
-    def _run_in_thread(self, ctx: _Context) -> None:
+    def _run_in_thread(self, first: int, contexts: Sequence[_Context]) -> None:
         try:
-            self._run(ctx)
+            for ctx in contexts:
+                if self._stop.is_set():  # stopping: the rest stay claimed and are released by the wind-down
+                    break
+                try:
+                    self._run(ctx)
+                except Exception as exc:  # settling failed (the database away): its lease will expire
+                    log.error("job %d: could not be settled: %s", ctx.job.id, describe_error(exc))
+                finally:
+                    with self._mutex:
+                        if self._running.get(ctx.job.id) is ctx:
+                            del self._running[ctx.job.id]
         finally:
             with self._mutex:
-                if self._running.get(ctx.job.id) is ctx:
-                    del self._running[ctx.job.id]
-                    del self._threads[ctx.job.id]
+                self._threads.pop(first, None)
             self._wake.set()
 
     def run_job(self, job: ClaimedJob) -> None:

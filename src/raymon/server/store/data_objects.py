@@ -265,3 +265,34 @@ def distinct_refs(session: Session, project_id: str, limit: int) -> list[str]:
     refs = refs.union_all(select(following).where(refs.c.ref.is_not(None)))
     stmt = select(refs.c.ref).where(refs.c.ref.is_not(None)).limit(limit)
     return list(session.scalars(stmt))
+
+
+def latest_of_refs_on_traces(
+    session: Session, project_id: str, trace_pks: Collection[int], refs: Collection[str]
+) -> dict[int, dict[str, TraceObject]]:
+    """``latest_of_refs`` for many traces in one query: by trace, the latest object of each ref (a batch map job)."""
+    if not refs or not trace_pks:
+        return {}
+    stmt = (
+        select(
+            DataObject.trace_pk,
+            DataObject.ref,
+            DataObject.id,
+            DataObject.ts,
+            DataObject.data_type,
+            DataObject.body,
+            DataObject.store_key,
+        )
+        .where(
+            DataObject.project_id == project_id,
+            DataObject.trace_pk.in_(sorted(set(trace_pks))),
+            DataObject.ref.in_(sorted(refs)),
+        )
+        .order_by(DataObject.trace_pk, DataObject.ref, DataObject.ts.desc(), DataObject.id.desc())
+    )
+    found: dict[int, dict[str, TraceObject]] = {}
+    for trace_pk, ref, obj_id, ts, data_type, body, store_key in session.connection().execute(stmt):
+        of_trace = found.setdefault(int(trace_pk), {})
+        if ref not in of_trace:
+            of_trace[ref] = TraceObject(ref, obj_id, ts, data_type, StoredBody(obj_id, body, store_key))
+    return found

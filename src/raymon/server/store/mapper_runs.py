@@ -9,6 +9,7 @@ connection (Core, no ORM unit of work): a mapper run is a few of these per job.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import NamedTuple
 
@@ -36,6 +37,18 @@ def has_run(session: Session, project_id: str, mapper: str, trace_pk: int) -> bo
         MapperRun.project_id == project_id, MapperRun.mapper == mapper, MapperRun.trace_pk == trace_pk
     )
     return session.connection().execute(stmt).first() is not None
+
+
+def ran_among(session: Session, project_id: str, mapper: str, trace_pks: Collection[int]) -> set[int]:
+    """Which of ``trace_pks`` ``mapper`` ran on already (done or failed), in one query."""
+    if not trace_pks:
+        return set()
+    stmt = select(MapperRun.trace_pk).where(
+        MapperRun.project_id == project_id,
+        MapperRun.mapper == mapper,
+        MapperRun.trace_pk.in_(sorted(set(trace_pks))),
+    )
+    return {int(pk) for (pk,) in session.connection().execute(stmt)}
 
 
 def record(

@@ -107,18 +107,31 @@ def save_spaces(session: Session, project_id: str, reducer: str, spaces: Any) ->
     )
 
 
-_CLAIM_SQLITE = text(
+# Run on the driver's own cursor (plain tuples): SQLAlchemy's result rows cost more than the claim
+# itself at 20,000 rows a batch (bench/README.md, "Engine").
+_CLAIM_SQLITE = (
     "UPDATE tags SET reduced_pass = :pass_no WHERE id IN ("
     "SELECT id FROM tags WHERE project_id = :project_id AND grp = :grp "
     "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit) "
     "RETURNING trace_pk, name, type, value_num, value_text"
 )
-_CLAIM_POSTGRESQL = text(
-    "UPDATE tags SET reduced_pass = :pass_no WHERE id IN ("
-    "SELECT id FROM tags WHERE project_id = :project_id AND grp = :grp "
-    "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit FOR UPDATE SKIP LOCKED) "
+_CLAIM_POSTGRESQL = (
+    "UPDATE tags SET reduced_pass = %(pass_no)s WHERE id IN ("
+    "SELECT id FROM tags WHERE project_id = %(project_id)s AND grp = %(grp)s "
+    "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
     "RETURNING trace_pk, name, type, value_num, value_text"
 )
+
+
+def _driver_rows(session: Session, sqlite_sql: str, postgresql_sql: str, params: dict[str, Any]) -> list[Any]:
+    """``fetchall()`` of a statement on the session's connection, through the driver's cursor."""
+    postgres = _dialect(session) == "postgresql"
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(postgresql_sql if postgres else sqlite_sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limit: int) -> list[ClaimedTag]:
@@ -127,14 +140,77 @@ def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limi
     On PostgreSQL rows another transaction holds (an ingest upserting them) are skipped,
     not waited for: the next pass takes them.
     """
-    statement = _CLAIM_POSTGRESQL if _dialect(session) == "postgresql" else _CLAIM_SQLITE
-    rows = session.execute(
-        statement, {"pass_no": pass_no, "project_id": project_id, "grp": group, "limit": limit}
-    ).all()
+    rows = _driver_rows(
+        session,
+        _CLAIM_SQLITE,
+        _CLAIM_POSTGRESQL,
+        {"pass_no": pass_no, "project_id": project_id, "grp": group, "limit": limit},
+    )
     return [
-        ClaimedTag(int(r.trace_pk), r.name, r.type, r.value_text if r.value_text is not None else r.value_num)
-        for r in rows
+        ClaimedTag(pk, name, type_, text if text is not None else num) for pk, name, type_, num, text in rows
     ]
+
+
+class PeekedTag(NamedTuple):
+    id: int
+    tag: ClaimedTag
+
+
+_PEEK = (
+    "SELECT id, trace_pk, name, type, value_num, value_text FROM tags WHERE project_id = :project_id "
+    "AND grp = :grp AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit"
+)
+_PEEK_POSTGRESQL = (
+    "SELECT id, trace_pk, name, type, value_num, value_text FROM tags WHERE project_id = %(project_id)s "
+    "AND grp = %(grp)s AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT %(limit)s"
+)
+
+
+def peek_tags(session: Session, project_id: str, group: str, limit: int) -> list[PeekedTag]:
+    """Up to ``limit`` unclaimed tags of ``group``, read without taking them (a pass prepared outside the write lock).
+
+    ``take_tags`` takes them later, in the transaction that writes what was computed from them.
+    """
+    rows = _driver_rows(
+        session, _PEEK, _PEEK_POSTGRESQL, {"project_id": project_id, "grp": group, "limit": limit}
+    )
+    return [
+        PeekedTag(tag_id, ClaimedTag(pk, name, type_, text if text is not None else num))
+        for tag_id, pk, name, type_, num, text in rows
+    ]
+
+
+def untaken(session: Session, tag_ids: Sequence[int]) -> int:
+    """How many of ``tag_ids`` are still there and unclaimed (locked for update on PostgreSQL until the commit)."""
+    n = 0
+    for chunk in _chunks(sorted(tag_ids)):
+        stmt = select(Tag.id).where(Tag.id.in_(chunk), Tag.reduced_pass.is_(None))
+        if _dialect(session) == "postgresql":
+            stmt = stmt.with_for_update()
+        n += len(session.execute(stmt).all())
+    return n
+
+
+def take_tags(session: Session, tag_ids: Sequence[int], pass_no: int) -> int:
+    """Claim ``tag_ids`` (those still unclaimed) for pass ``pass_no``; answer how many."""
+    n = 0
+    for chunk in _chunks(sorted(tag_ids)):
+        result = session.execute(
+            update(Tag).where(Tag.id.in_(chunk), Tag.reduced_pass.is_(None)).values(reduced_pass=pass_no)
+        )
+        n += int(result.rowcount)  # type: ignore[attr-defined]
+    return n
+
+
+def reducer_position(session: Session, project_id: str, reducer: str, lock: bool = False) -> PassStart:
+    """The reducer's last pass number (0 before the first) and its kept space combinations; ``lock``: for update."""
+    stmt = select(ReducerState.last_pass, ReducerState.spaces).where(
+        ReducerState.project_id == project_id, ReducerState.reducer == reducer
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    row = session.execute(stmt).first()
+    return PassStart(0, None) if row is None else PassStart(int(row.last_pass), row.spaces)
 
 
 def count_unclaimed(session: Session, project_id: str, group: str) -> int:
@@ -208,21 +284,18 @@ def _window_row(r: Any, with_state: bool) -> WindowRow:
 
 
 def lock_windows(
-    session: Session, project_id: str, reducer: str, window_starts: Iterable[datetime]
+    session: Session, project_id: str, reducer: str, window_starts: Iterable[datetime], lock: bool = True
 ) -> dict[tuple[str, datetime], WindowRow]:
-    """The stored windows (every slice) starting at ``window_starts``, with their states, locked for update."""
+    """The stored windows (every slice) starting at ``window_starts``, with their states, locked for update (``lock``)."""
     starts = sorted(set(window_starts))
     out: dict[tuple[str, datetime], WindowRow] = {}
     for i in range(0, len(starts), _CHUNK):
-        rows = session.execute(
-            select(*_WINDOW_COLUMNS, ReduceResult.state)
-            .where(
-                ReduceResult.project_id == project_id,
-                ReduceResult.reducer == reducer,
-                ReduceResult.window_start.in_(starts[i : i + _CHUNK]),
-            )
-            .with_for_update()
+        stmt = select(*_WINDOW_COLUMNS, ReduceResult.state).where(
+            ReduceResult.project_id == project_id,
+            ReduceResult.reducer == reducer,
+            ReduceResult.window_start.in_(starts[i : i + _CHUNK]),
         )
+        rows = session.execute(stmt.with_for_update() if lock else stmt)
         for r in rows:
             out[(r.slice, r.window_start)] = _window_row(r, True)
     return out
