@@ -25,6 +25,8 @@ is tested against. This module never reads the database.
 from __future__ import annotations
 
 import copy
+import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
 from typing import Any
@@ -206,6 +208,62 @@ def check_row(row: CheckResult) -> dict[str, Any]:
         out[key] = value
     out["n"] = out["n_other"]
     return out
+
+
+SUMMARY_FORMAT = 1
+SUMMARY_METRICS = frozenset(
+    {"ks_statistic", "total_variation", "missing_rate", "error_rate", "mean_worsening", "score_worsening"}
+)
+SCORE_CHECK = "score"  # a summary key's check for a production score's own value (mae, ...)
+
+
+def window_summary(rows: Iterable[Mapping[str, Any]], scores: Mapping[str, float | None]) -> str:
+    """A window's dashboard numbers as compact JSON text (``store.reduce`` keeps it beside the window).
+
+    ``{"format", "keys": "check\tmetric\tcomponent|...", "values": [...], "thresholds": [...],
+    "alerts": [index, ...]}``: the headline metrics (``SUMMARY_METRICS``, and any other metric with
+    a threshold) of ``rows`` (``contrast_rows``), then each production score's value under check
+    ``score``. A value is None where the check had not enough data. Names cannot hold a tab or
+    ``|`` (the tag name rule), so the keys are one string, cheap to read back for thousands of windows.
+    """
+    keys: list[str] = []
+    values: list[float | None] = []
+    thresholds: list[float | None] = []
+    alerts: list[int] = []
+    for r in rows:
+        metric = r["metric"]
+        if metric not in SUMMARY_METRICS and (r.get("threshold") is None or metric == "component_present"):
+            continue
+        if r.get("alert"):
+            alerts.append(len(keys))
+        keys.append(f"{r['check']}\t{metric}\t{r['component']}")
+        values.append(_compact(r.get("value")))
+        thresholds.append(_compact(r.get("threshold")))
+    for name, value in sorted(scores.items()):
+        keys.append(f"{SCORE_CHECK}\t{name}\t{name}")
+        values.append(_compact(value))
+        thresholds.append(None)
+    return json.dumps(
+        {
+            "format": SUMMARY_FORMAT,
+            "keys": "|".join(keys),
+            "values": values,
+            "thresholds": thresholds,
+            "alerts": alerts,
+        },
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+
+
+def _compact(value: Any) -> float | None:
+    """A finite number to 6 significant digits (a chart needs no more), else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    return float(f"{number:.6g}")
 
 
 class WindowState:

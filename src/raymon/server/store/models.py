@@ -314,6 +314,33 @@ class ReduceResult(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class ReduceSummary(Base):
+    """A window's dashboard numbers, apart from its large state and rows (migration 0016_uidash).
+
+    One row per ``reduce_results`` row (same id; deleted with it): the headline metric of each
+    (check, component) and the production scores, compact (``engine.profile_reducer.window_summary``),
+    with the window's slice, times and counts, so a dashboard over a week of windows reads kilobytes
+    per window instead of the state and every contrast row.
+    """
+
+    __tablename__ = "reduce_summaries"
+    __table_args__ = (
+        Index("ix_reduce_summaries_window", "project_id", "reducer", "slice", "window_start"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigIntPK, ForeignKey("reduce_results.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    reducer: Mapped[str] = mapped_column(String(NAME_LEN))
+    slice: Mapped[str] = mapped_column(String(1024))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    n_tags: Mapped[int] = mapped_column(BigInteger(), server_default="0")
+    n_alerts: Mapped[int] = mapped_column(Integer(), server_default="0")
+    summary: Mapped[str] = mapped_column(Text())  # JSON text, read with orjson (faster than the JSON type)
+
+
 class Issue(Base):
     """One issue: an episode of one (reducer, slice, component or score, check) going wrong (migration 0011).
 

@@ -25,11 +25,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from raymon.server.store.models import ReduceResult, ReducerState, Tag, Trace
+from raymon.server.store.models import ReduceResult, ReduceSummary, ReducerState, Tag, Trace
 
 _CHUNK = 2000  # ids per IN list (SQLite's bound-parameter limit is far above)
 
@@ -73,6 +73,18 @@ class WindowWrite(NamedTuple):
     result: Any
     n_tags: int
     n_alerts: int
+    summary: str | None = None  # engine.profile_reducer.window_summary's JSON text; None: none kept
+
+
+class SummaryRow(NamedTuple):
+    """A window's dashboard numbers (``reduce_summaries``): no state, no contrast rows."""
+
+    slice: str
+    window_start: datetime
+    window_end: datetime
+    n_tags: int
+    n_alerts: int
+    summary: str  # JSON text
 
 
 def _dialect(session: Session) -> str:
@@ -268,10 +280,102 @@ def save_windows(
         for w in writes
         if w.id is not None
     ]
+    summaries: list[dict[str, Any]] = []
     if new:
-        session.execute(insert(ReduceResult), new)
+        inserted = session.execute(
+            insert(ReduceResult).returning(
+                ReduceResult.id, ReduceResult.slice, ReduceResult.window_start, sort_by_parameter_order=True
+            ),
+            new,
+        ).all()
+        fresh = [w for w in writes if w.id is None]
+        summaries += [
+            _summary_values(project_id, reducer, row.id, w) for row, w in zip(inserted, fresh, strict=True)
+        ]
     if changed:
         session.execute(update(ReduceResult), changed)
+        summaries += [_summary_values(project_id, reducer, w.id, w) for w in writes if w.id is not None]
+    summaries = [s for s in summaries if s["summary"] is not None]
+    if summaries:
+        dialect_insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+        stmt = dialect_insert(ReduceSummary)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[ReduceSummary.id],
+                set_={
+                    "window_end": stmt.excluded.window_end,
+                    "n_tags": stmt.excluded.n_tags,
+                    "n_alerts": stmt.excluded.n_alerts,
+                    "summary": stmt.excluded.summary,
+                },
+            ),
+            summaries,
+        )
+
+
+def _summary_values(project_id: str, reducer: str, id_: int, w: WindowWrite) -> dict[str, Any]:
+    return {
+        "id": id_,
+        "project_id": project_id,
+        "reducer": reducer,
+        "slice": w.slice,
+        "window_start": w.window_start,
+        "window_end": w.window_end,
+        "n_tags": w.n_tags,
+        "n_alerts": w.n_alerts,
+        "summary": w.summary,
+    }
+
+
+def summaries(
+    session: Session,
+    project_id: str,
+    reducer: str,
+    slicestr: str,
+    begin: datetime | None = None,
+    end: datetime | None = None,
+) -> list[SummaryRow]:
+    """The dashboard numbers of one slice's windows starting in ``[begin, end)``, oldest first."""
+    stmt = select(
+        ReduceSummary.slice,
+        ReduceSummary.window_start,
+        ReduceSummary.window_end,
+        ReduceSummary.n_tags,
+        ReduceSummary.n_alerts,
+        ReduceSummary.summary,
+    ).where(
+        ReduceSummary.project_id == project_id,
+        ReduceSummary.reducer == reducer,
+        ReduceSummary.slice == slicestr,
+    )
+    if begin is not None:
+        stmt = stmt.where(ReduceSummary.window_start >= begin)
+    if end is not None:
+        stmt = stmt.where(ReduceSummary.window_start < end)
+    stmt = stmt.order_by(ReduceSummary.window_start)
+    return [SummaryRow(*r) for r in session.execute(stmt)]
+
+
+def summary_slices(session: Session, project_id: str, reducer: str) -> list[str]:
+    """The slices the reducer has windows of (``""`` the global one), by name."""
+    return list(
+        session.scalars(
+            select(ReduceSummary.slice)
+            .where(ReduceSummary.project_id == project_id, ReduceSummary.reducer == reducer)
+            .distinct()
+            .order_by(ReduceSummary.slice)
+        )
+    )
+
+
+def summary_span(session: Session, project_id: str, reducer: str) -> tuple[datetime | None, datetime | None]:
+    """The first window's start and the last window's end of the reducer (Nones: no window yet)."""
+    row = session.execute(
+        select(func.min(ReduceSummary.window_start), func.max(ReduceSummary.window_end)).where(
+            ReduceSummary.project_id == project_id, ReduceSummary.reducer == reducer
+        )
+    ).one()
+    return row[0], row[1]
 
 
 def windows(

@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse, Response
 
 from raymon.server.services.errors import ServiceError
 from raymon.server.ui.auth import LoginRequired, login_redirect
-from raymon.server.ui.pages import login, projects
+from raymon.server.ui.pages import dashboards, login, profiles, projects
 from raymon.server.ui.templating import render
 
 ROUTERS: list[APIRouter] = [
     login.router,
     projects.router,
+    profiles.router,
+    dashboards.router,
 ]
 
 API_PREFIXES = ("/api/", "/oauth/", "/healthz", "/openapi.json")
