@@ -274,7 +274,11 @@ def test_the_reference_against_the_broken_slices_production_alerts_on_the_broken
         )
         nothing = client.get(
             walkthrough.url(f"/profiles/{story.PROFILE_REF}/production"),
-            params={"slice": BROKEN, "begin": (end + timedelta(days=1)).isoformat()},
+            params={
+                "slice": BROKEN,
+                "begin": (end + timedelta(days=1)).isoformat(),
+                "end": (end + timedelta(days=2)).isoformat(),
+            },
         )
     assert broken.status_code == 200, broken.text[:500]
     verdict = re.search(r'<p class="verdict[^"]*">([^<]*)</p>', broken.text).group(1)  # type: ignore[union-attr]
