@@ -35,7 +35,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_server import BENCH_PROJECT_ID, BenchServer, postgres_from  # noqa: E402
-
 from raymon import (  # noqa: E402
     ActualComponent,
     EvalComponent,
@@ -71,7 +70,9 @@ def build_profile(rng: np.random.Generator) -> ModelProfile:
     profile = ModelProfile(
         name="bench",
         version="1.0.0",
-        components=[InputComponent(name=f, extractor=ElementExtractor(element=f)) for f in [*NUMERIC, "colour"]]
+        components=[
+            InputComponent(name=f, extractor=ElementExtractor(element=f)) for f in [*NUMERIC, "colour"]
+        ]
         + [
             OutputComponent(name="pred", extractor=ElementExtractor(element=0)),
             ActualComponent(name="actual", extractor=ElementExtractor(element=0)),
@@ -89,7 +90,9 @@ def build_profile(rng: np.random.Generator) -> ModelProfile:
     return profile
 
 
-def window_variants(profile: ModelProfile, rng: np.random.Generator, n: int, shift: float) -> list[tuple[Any, str, int]]:
+def window_variants(
+    profile: ModelProfile, rng: np.random.Generator, n: int, shift: float
+) -> list[tuple[Any, str, int]]:
     """``n`` distinct (rows, summary, n_tags) of windows of 60 values each; ``shift`` moves every feature."""
     from raymon.server.engine.profile_reducer import Accumulator, ProfileReducer, window_summary
 
@@ -135,7 +138,9 @@ def write_windows(database_url: str, profile: ModelProfile, days: int) -> int:
                 _rows, summary, n_tags = (drifting if bad else healthy)[i % (12 if bad else 24)]
                 n_alerts = summary.count(",")  # a stand-in count; the page sums it only
                 writes.append(
-                    reduce_store.WindowWrite(None, s, at, at + timedelta(minutes=1), None, None, n_tags, n_alerts % 7, summary)
+                    reduce_store.WindowWrite(
+                        None, s, at, at + timedelta(minutes=1), None, None, n_tags, n_alerts % 7, summary
+                    )
                 )
         with database.write_session() as session:
             reduce_store.save_windows(session, BENCH_PROJECT_ID, REF, writes, 1, now)
@@ -164,11 +169,16 @@ def run(database_url: str, rounds: int, days: int, keep: bool) -> list[str]:
         written = write_windows(server.effective_database_url, profile, days)
         lines.append(f"{server.backend}: wrote {written} windows in {time.perf_counter() - t0:.0f} s")
         with httpx.Client(base_url=server.url, timeout=60, headers={"Sec-Fetch-Site": "same-origin"}) as ui:
-            login = ui.post("/login", data={"email": "bench@example.com", "password": "bench password, not secret"})
+            login = ui.post(
+                "/login", data={"email": "bench@example.com", "password": "bench password, not secret"}
+            )
             assert login.status_code == 303, login.text
             end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
             cases = {
-                f"{days} d, global": {"begin": (end - timedelta(days=days)).isoformat(), "end": end.isoformat()},
+                f"{days} d, global": {
+                    "begin": (end - timedelta(days=days)).isoformat(),
+                    "end": end.isoformat(),
+                },
                 f"{days} d, client==c3": {
                     "slice": "client==c3",
                     "begin": (end - timedelta(days=days)).isoformat(),
@@ -197,7 +207,9 @@ def run(database_url: str, rounds: int, days: int, keep: bool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--postgres-url", default=None)

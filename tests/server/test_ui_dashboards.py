@@ -66,12 +66,16 @@ def walkthrough(make_module_server: Any) -> Story:
     model = story.Model.fit(data)
     profile = story.build_profile(data, model)
     assert api.profile_create(project.project_id, profile).status_code in (200, 201)
-    applied = api.orchestration_apply(project.project_id, story.MANIFEST.format(project_id=project.project_id))
+    applied = api.orchestration_apply(
+        project.project_id, story.MANIFEST.format(project_id=project.project_id)
+    )
     assert applied.status_code in (200, 201), applied.text
     now = datetime.now(UTC)
     start = (now - timedelta(hours=1)).replace(minute=(now.minute // 10) * 10, second=0, microsecond=0)
     traffic = list(
-        story.service_traffic(project.project_id, profile, model, start, WINDOWS, PER_CLIENT_WINDOW, BROKEN_FROM)
+        story.service_traffic(
+            project.project_id, profile, model, start, WINDOWS, PER_CLIENT_WINDOW, BROKEN_FROM
+        )
     )
     send(api, project.project_id, [e for _, _, events in traffic for e in events])
 
@@ -130,7 +134,9 @@ def test_a_project_without_a_manifest_is_told_to_apply_one_with_a_profile_reduce
     assert "No profile uploaded yet" in profiles_page.text
 
 
-def test_the_broken_slices_dashboard_shows_drift_alerts_on_its_two_broken_features(walkthrough: Story) -> None:
+def test_the_broken_slices_dashboard_shows_drift_alerts_on_its_two_broken_features(
+    walkthrough: Story,
+) -> None:
     with ui_client(walkthrough.server) as client:
         page = client.get(walkthrough.url(f"/dashboards/{story.PROFILE_REF}"), params={"slice": BROKEN})
     assert page.status_code == 200, page.text[:500]
@@ -154,7 +160,9 @@ def test_the_broken_slices_dashboard_shows_drift_alerts_on_its_two_broken_featur
     assert end - begin == timedelta(minutes=10) and begin == walkthrough.start
 
 
-def test_a_healthy_slice_and_the_global_view_show_no_drift_on_the_untouched_features(walkthrough: Story) -> None:
+def test_a_healthy_slice_and_the_global_view_show_no_drift_on_the_untouched_features(
+    walkthrough: Story,
+) -> None:
     with ui_client(walkthrough.server) as client:
         healthy = client.get(walkthrough.url(f"/dashboards/{story.PROFILE_REF}"), params={"slice": HEALTHY})
         overall = client.get(walkthrough.url(f"/dashboards/{story.PROFILE_REF}"))
@@ -190,7 +198,10 @@ def test_the_range_is_in_the_url_and_a_range_without_windows_says_where_they_are
         preset = client.get(walkthrough.url(f"/dashboards/{story.PROFILE_REF}"), params={"range": "7d"})
     assert empty.status_code == 200 and 'id="dash-empty"' in empty.text and "show them all" in empty.text
     assert len(dash_data(narrowed.text)["x"]) == 2
-    assert preset.status_code == 200 and "range=" not in preset.text.split('id="dash-data"')[0].split("Link to this view")[0][-300:]
+    assert (
+        preset.status_code == 200
+        and "range=" not in preset.text.split('id="dash-data"')[0].split("Link to this view")[0][-300:]
+    )
 
 
 def test_a_bad_range_is_refused_naming_the_value(walkthrough: Story) -> None:
@@ -239,7 +250,9 @@ def test_comparing_two_profiles_shows_a_drift_table_sorted_by_the_query(walkthro
     params = {"reference": story.PROFILE_REF, "other": f"{story.PROFILE_NAME}@cheap"}
     with ui_client(walkthrough.server) as client:
         by_score = client.get(walkthrough.url("/profiles/compare"), params=params)
-        by_name = client.get(walkthrough.url("/profiles/compare"), params=params | {"sort": "component", "order": "asc"})
+        by_name = client.get(
+            walkthrough.url("/profiles/compare"), params=params | {"sort": "component", "order": "asc"}
+        )
         wrong = client.get(walkthrough.url("/profiles/compare"), params=params | {"sort": "colour"})
     assert by_score.status_code == 200, by_score.text[:500]
 
@@ -251,7 +264,10 @@ def test_comparing_two_profiles_shows_a_drift_table_sorted_by_the_query(walkthro
     assert names == sorted(names) and set(names) >= {"grlivarea", "overallqual"}
     scores = [
         float(v) if v != "–" else None
-        for v in re.findall(r'</code></td>\s*<td class="num">([^<]+)</td>', by_score.text.split('class="prof-drift"')[1].split("</table>")[0])
+        for v in re.findall(
+            r'</code></td>\s*<td class="num">([^<]+)</td>',
+            by_score.text.split('class="prof-drift"')[1].split("</table>")[0],
+        )
     ]
     present = [s for s in scores if s is not None]
     assert present == sorted(present, reverse=True) and present
@@ -260,7 +276,9 @@ def test_comparing_two_profiles_shows_a_drift_table_sorted_by_the_query(walkthro
     assert wrong.status_code == 422 and "sort=&#39;colour&#39;" in wrong.text
 
 
-def test_the_reference_against_the_broken_slices_production_alerts_on_the_broken_features(walkthrough: Story) -> None:
+def test_the_reference_against_the_broken_slices_production_alerts_on_the_broken_features(
+    walkthrough: Story,
+) -> None:
     begin = walkthrough.start
     end = walkthrough.start + timedelta(minutes=10 * WINDOWS)
     with ui_client(walkthrough.server) as client:
@@ -270,7 +288,11 @@ def test_the_reference_against_the_broken_slices_production_alerts_on_the_broken
         )
         before = client.get(
             walkthrough.url(f"/profiles/{story.PROFILE_REF}/production"),
-            params={"slice": BROKEN, "begin": begin.isoformat(), "end": (begin + timedelta(minutes=30)).isoformat()},
+            params={
+                "slice": BROKEN,
+                "begin": begin.isoformat(),
+                "end": (begin + timedelta(minutes=30)).isoformat(),
+            },
         )
         nothing = client.get(
             walkthrough.url(f"/profiles/{story.PROFILE_REF}/production"),
@@ -300,7 +322,9 @@ def test_the_dashboard_draws_its_charts_zooms_by_dragging_and_opens_a_points_tra
 ) -> None:
     server = walkthrough.server
     sign_in(ui_page, server)
-    ui_page.goto(f"{server.url}{walkthrough.url(f'/dashboards/{quote(story.PROFILE_REF)}')}?slice={quote(BROKEN)}")
+    ui_page.goto(
+        f"{server.url}{walkthrough.url(f'/dashboards/{quote(story.PROFILE_REF)}')}?slice={quote(BROKEN)}"
+    )
     ui_page.wait_for_selector(".dash-plot.drawn canvas")
     assert ui_page.locator(".dash-plot.drawn canvas").count() >= 2  # drift and integrity at least
     over = ui_page.locator('[data-dash-chart="drift"] .u-over')

@@ -690,7 +690,11 @@ def histogram_data(component: Any, other: Any | None = None) -> dict[str, Any] |
         keys, rc, oc = drift.align_frequencies(s.frequencies(), o.frequencies() if o is not None else {})
         rp, op = _proportions(rc), _proportions(oc)
         order = np.argsort(-(rp + op), kind="stable")[:TOP_CATEGORIES]
-        shown = f"top {len(order)} of {len(keys)} categories" if len(keys) > len(order) else f"{len(keys)} categories"
+        shown = (
+            f"top {len(order)} of {len(keys)} categories"
+            if len(keys) > len(order)
+            else f"{len(keys)} categories"
+        )
         return {
             "kind": "categorical",
             "labels": [str(keys[i]) for i in order],

@@ -79,9 +79,7 @@ class Chart:
         return {
             "check": self.check,
             "title": self.title,
-            "series": [
-                {"label": s.label, "values": s.values, "threshold": s.threshold} for s in self.shown
-            ],
+            "series": [{"label": s.label, "values": s.values, "threshold": s.threshold} for s in self.shown],
         }
 
 
@@ -215,8 +213,8 @@ def _fill(board: Dashboard, rows: Sequence[reduce_store.SummaryRow]) -> None:
     bucket = np.floor_divide(epoch, board.bucket_s).astype(np.int64)
     firsts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     lasts = np.r_[firsts[1:], n] - 1
-    board.starts = [rows[i].window_start for i in firsts]
-    board.ends = [rows[i].window_end for i in lasts]
+    board.starts = [rows[int(i)].window_start for i in firsts]
+    board.ends = [rows[int(i)].window_end for i in lasts]
     board.n_tags = [int(x) for x in np.add.reduceat(np.array([r.n_tags for r in rows]), firsts)]
     board.n_alerts = [int(x) for x in np.add.reduceat(np.array([r.n_alerts for r in rows]), firsts)]
     worst = np.fmax.reduceat(values, firsts, axis=0) if len(columns) else values

@@ -126,13 +126,17 @@ def contrast_view(
 ) -> ContrastView:
     """``reference.contrast(other)`` as data: verdict, the drift table sorted by ``sort``, cards, scores."""
     if sort not in DRIFT_SORTS:
-        raise InvalidInputError(f"sort={sort!r} is not a column of the drift table; use one of {', '.join(DRIFT_SORTS)}")
+        raise InvalidInputError(
+            f"sort={sort!r} is not a column of the drift table; use one of {', '.join(DRIFT_SORTS)}"
+        )
     if order not in ("asc", "desc"):
         raise InvalidInputError(f"order={order!r}: use asc or desc")
     try:
         report: ContrastReport = reference.contrast(other, thresholds)
     except ContrastError as exc:
-        raise InvalidInputError(f"cannot contrast {reference.group_idfr} with {other.group_idfr}: {exc}") from exc
+        raise InvalidInputError(
+            f"cannot contrast {reference.group_idfr} with {other.group_idfr}: {exc}"
+        ) from exc
     cards = []
     for name, c in reference.components.items():
         theirs = other.components[name] if name in other.components else None
@@ -148,13 +152,13 @@ def contrast_view(
         cards.append(card)
     scores = []
     for name, score in reference.scores.items():
-        theirs = other.scores[name] if name in other.scores else None
+        their_score = other.scores[name] if name in other.scores else None
         scores.append(
             {
                 "name": name,
                 "preference": score.preference,
                 "result": _finite(score.result),
-                "other": _finite(theirs.result) if theirs is not None else None,
+                "other": _finite(their_score.result) if their_score is not None else None,
             }
         )
     th = report.thresholds if isinstance(report.thresholds, Thresholds) else Thresholds()

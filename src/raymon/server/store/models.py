@@ -324,9 +324,7 @@ class ReduceSummary(Base):
     """
 
     __tablename__ = "reduce_summaries"
-    __table_args__ = (
-        Index("ix_reduce_summaries_window", "project_id", "reducer", "slice", "window_start"),
-    )
+    __table_args__ = (Index("ix_reduce_summaries_window", "project_id", "reducer", "slice", "window_start"),)
 
     id: Mapped[int] = mapped_column(
         BigIntPK, ForeignKey("reduce_results.id", ondelete="CASCADE"), primary_key=True, autoincrement=False

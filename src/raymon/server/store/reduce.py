@@ -29,7 +29,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from raymon.server.store.models import ReduceResult, ReduceSummary, ReducerState, Tag, Trace
+from raymon.server.store.models import ReduceResult, ReducerState, ReduceSummary, Tag, Trace
 
 _CHUNK = 2000  # ids per IN list (SQLite's bound-parameter limit is far above)
 

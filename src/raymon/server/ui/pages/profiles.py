@@ -74,7 +74,9 @@ def profile_page(ref: str, request: Request, page: ProjectPage = Depends(project
             "view": view,
             "histograms": _histograms(view.components),
             "reduced": any(r.name == view.ref for r in reducers),
-            "others": [p["ref"] for p in profiles.list_profiles(backend, page.project_id) if p["ref"] != view.ref],
+            "others": [
+                p["ref"] for p in profiles.list_profiles(backend, page.project_id) if p["ref"] != view.ref
+            ],
         },
     )
 
@@ -107,7 +109,9 @@ def profile_production(
         "end": until,
         "n_samples": getattr(production, "n_samples", None),
         "presets": {
-            name: base + "?" + urlencode({k: v for k, v in (params | {"begin": iso(until - span)}).items() if v})
+            name: base
+            + "?"
+            + urlencode({k: v for k, v in (params | {"begin": iso(until - span)}).items() if v})
             for name, span in dashboards.PRESETS.items()
         },
     }
