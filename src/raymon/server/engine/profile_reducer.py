@@ -25,11 +25,12 @@ is tested against. This module never reads the database.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -217,14 +218,26 @@ SUMMARY_METRICS = frozenset(
 SCORE_CHECK = "score"  # a summary key's check for a production score's own value (mae, ...)
 
 
-def window_summary(rows: Iterable[Mapping[str, Any]], scores: Mapping[str, float | None]) -> str:
-    """A window's dashboard numbers as compact JSON text (``store.reduce`` keeps it beside the window).
+class WindowSummary(NamedTuple):
+    """A window's dashboard numbers: ``values`` (JSON text) in the order its ``layout`` names.
 
-    ``{"format", "keys": "check\tmetric\tcomponent|...", "values": [...], "thresholds": [...],
-    "alerts": [index, ...]}``: the headline metrics (``SUMMARY_METRICS``, and any other metric with
-    a threshold) of ``rows`` (``contrast_rows``), then each production score's value under check
-    ``score``. A value is None where the check had not enough data. Names cannot hold a tab or
-    ``|`` (the tag name rule), so the keys are one string, cheap to read back for thousands of windows.
+    ``keys``: JSON text ``{"format", "keys": "check\tmetric\tcomponent|...", "thresholds": [...]}``,
+    the same for every window of a reducer while its profile and thresholds stay; ``layout``: its
+    digest, what a stored window refers to. ``values``: ``{"values": [...], "alerts": [index, ...]}``.
+    """
+
+    layout: str
+    keys: str
+    values: str
+
+
+def window_summary(rows: Iterable[Mapping[str, Any]], scores: Mapping[str, float | None]) -> WindowSummary:
+    """A window's dashboard numbers (``store.reduce`` keeps them beside the window).
+
+    The headline metrics (``SUMMARY_METRICS``, and any other metric with a threshold) of ``rows``
+    (``contrast_rows``), then each production score's value under check ``score``. A value is None
+    where the check had not enough data. Names cannot hold a tab or ``|`` (the tag name rule), so
+    the keys are one string.
     """
     keys: list[str] = []
     values: list[float | None] = []
@@ -243,16 +256,15 @@ def window_summary(rows: Iterable[Mapping[str, Any]], scores: Mapping[str, float
         keys.append(f"{SCORE_CHECK}\t{name}\t{name}")
         values.append(_compact(value))
         thresholds.append(None)
-    return json.dumps(
-        {
-            "format": SUMMARY_FORMAT,
-            "keys": "|".join(keys),
-            "values": values,
-            "thresholds": thresholds,
-            "alerts": alerts,
-        },
+    layout = json.dumps(
+        {"format": SUMMARY_FORMAT, "keys": "|".join(keys), "thresholds": thresholds},
         separators=(",", ":"),
         allow_nan=False,
+    )
+    return WindowSummary(
+        hashlib.sha256(layout.encode()).hexdigest()[:32],
+        layout,
+        json.dumps({"values": values, "alerts": alerts}, separators=(",", ":"), allow_nan=False),
     )
 
 

@@ -164,6 +164,7 @@ def dashboard(
     with backend.reading() as session:
         rows = reduce_store.summaries(session, project_id, reducer.name, slicestr, begin, end)
         known = reduce_store.summary_slices(session, project_id, reducer.name)
+        layouts = reduce_store.summary_layouts(session, project_id, reducer.name) if rows else {}
     bucket_s = bucket_seconds(begin, end, reducer.interval_s, max_points)
     board = Dashboard(
         reducer=reducer,
@@ -180,35 +181,33 @@ def dashboard(
         charts=[],
     )
     if rows:
-        _fill(board, rows)
+        _fill(board, rows, layouts)
     return board
 
 
-def _fill(board: Dashboard, rows: Sequence[reduce_store.SummaryRow]) -> None:
+def _fill(board: Dashboard, rows: Sequence[reduce_store.SummaryRow], layouts: dict[str, str]) -> None:
     columns: dict[str, int] = {}  # "check\tmetric\tcomponent" -> column
-    layouts: dict[str, list[int]] = {}  # a summary's keys text -> its columns
-    parsed = []
-    for row in rows:
-        summary = orjson.loads(row.summary)
-        keys = summary["keys"]
-        layout = layouts.get(keys)
-        if layout is None:
-            layout = layouts[keys] = [
-                columns.setdefault(k, len(columns)) for k in (keys.split("|") if keys else [])
-            ]
-        parsed.append((layout, summary))
+    thresholds_of: dict[str, float | None] = {}
+    placed: dict[str, list[int]] = {}  # layout -> the columns of its values
+    for name, text in layouts.items():
+        layout = orjson.loads(text)
+        keys = layout["keys"].split("|") if layout["keys"] else []
+        placed[name] = [columns.setdefault(k, len(columns)) for k in keys]
+        for key, threshold in zip(keys, layout["thresholds"], strict=True):
+            if threshold is not None or key not in thresholds_of:
+                thresholds_of[key] = threshold
     n = len(rows)
     values = np.full((n, len(columns)), np.nan)
     alerts = np.zeros((n, len(columns)), dtype=np.int64)
-    thresholds: list[float | None] = [None] * len(columns)
-    for i, (layout, summary) in enumerate(parsed):
-        if layout:
-            values[i, layout] = np.array(summary["values"], dtype=float)  # None -> NaN
-            for col, threshold in zip(layout, summary["thresholds"], strict=True):
-                if threshold is not None:
-                    thresholds[col] = threshold
-            for at in summary["alerts"]:
-                alerts[i, layout[at]] = 1
+    thresholds: list[float | None] = [thresholds_of.get(k) for k in columns]
+    for i, row in enumerate(rows):
+        cols = placed.get(row.layout)
+        if not cols:
+            continue
+        summary = orjson.loads(row.summary)
+        values[i, cols] = np.array(summary["values"], dtype=float)  # None -> NaN
+        for at in summary["alerts"]:
+            alerts[i, cols[at]] = 1
     epoch = np.array([r.window_start.timestamp() for r in rows])
     bucket = np.floor_divide(epoch, board.bucket_s).astype(np.int64)
     firsts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])

@@ -29,7 +29,14 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from raymon.server.store.models import ReduceResult, ReducerState, ReduceSummary, Tag, Trace
+from raymon.server.store.models import (
+    ReduceResult,
+    ReducerState,
+    ReduceSummary,
+    ReduceSummaryLayout,
+    Tag,
+    Trace,
+)
 
 _CHUNK = 2000  # ids per IN list (SQLite's bound-parameter limit is far above)
 
@@ -73,7 +80,7 @@ class WindowWrite(NamedTuple):
     result: Any
     n_tags: int
     n_alerts: int
-    summary: str | None = None  # engine.profile_reducer.window_summary's JSON text; None: none kept
+    summary: Any = None  # an engine.profile_reducer.WindowSummary (layout, keys, values); None: none kept
 
 
 class SummaryRow(NamedTuple):
@@ -84,7 +91,8 @@ class SummaryRow(NamedTuple):
     window_end: datetime
     n_tags: int
     n_alerts: int
-    summary: str  # JSON text
+    layout: str
+    summary: str  # JSON text: {"values", "alerts"} in the order of the layout's keys
 
 
 def _dialect(session: Session) -> str:
@@ -280,13 +288,10 @@ def save_windows(
         for w in writes
         if w.id is not None
     ]
-    summaries: list[dict[str, Any]] = []
+    summaries: list[dict[str, Any] | None] = []
     if new:
         inserted = session.execute(
-            insert(ReduceResult).returning(
-                ReduceResult.id, ReduceResult.slice, ReduceResult.window_start, sort_by_parameter_order=True
-            ),
-            new,
+            insert(ReduceResult).returning(ReduceResult.id, sort_by_parameter_order=True), new
         ).all()
         fresh = [w for w in writes if w.id is None]
         summaries += [
@@ -295,35 +300,51 @@ def save_windows(
     if changed:
         session.execute(update(ReduceResult), changed)
         summaries += [_summary_values(project_id, reducer, w.id, w) for w in writes if w.id is not None]
-    summaries = [s for s in summaries if s["summary"] is not None]
-    if summaries:
-        dialect_insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
-        stmt = dialect_insert(ReduceSummary)
-        session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[ReduceSummary.id],
-                set_={
-                    "window_end": stmt.excluded.window_end,
-                    "n_tags": stmt.excluded.n_tags,
-                    "n_alerts": stmt.excluded.n_alerts,
-                    "summary": stmt.excluded.summary,
-                },
-            ),
-            summaries,
-        )
+    kept = [s for s in summaries if s is not None]
+    if not kept:
+        return
+    dialect_insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    layouts = {w.summary.layout: w.summary.keys for w in writes if w.summary is not None}
+    session.execute(
+        dialect_insert(ReduceSummaryLayout).on_conflict_do_nothing(),
+        [{"project_id": project_id, "reducer": reducer, "layout": k, "keys": v} for k, v in layouts.items()],
+    )
+    stmt = dialect_insert(ReduceSummary)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[
+                ReduceSummary.project_id,
+                ReduceSummary.reducer,
+                ReduceSummary.slice,
+                ReduceSummary.window_start,
+            ],
+            set_={
+                "result_id": stmt.excluded.result_id,
+                "window_end": stmt.excluded.window_end,
+                "n_tags": stmt.excluded.n_tags,
+                "n_alerts": stmt.excluded.n_alerts,
+                "layout": stmt.excluded.layout,
+                "summary": stmt.excluded.summary,
+            },
+        ),
+        kept,
+    )
 
 
-def _summary_values(project_id: str, reducer: str, id_: int, w: WindowWrite) -> dict[str, Any]:
+def _summary_values(project_id: str, reducer: str, result_id: int, w: WindowWrite) -> dict[str, Any] | None:
+    if w.summary is None:
+        return None
     return {
-        "id": id_,
         "project_id": project_id,
         "reducer": reducer,
         "slice": w.slice,
         "window_start": w.window_start,
+        "result_id": result_id,
         "window_end": w.window_end,
         "n_tags": w.n_tags,
         "n_alerts": w.n_alerts,
-        "summary": w.summary,
+        "layout": w.summary.layout,
+        "summary": w.summary.values,
     }
 
 
@@ -342,6 +363,7 @@ def summaries(
         ReduceSummary.window_end,
         ReduceSummary.n_tags,
         ReduceSummary.n_alerts,
+        ReduceSummary.layout,
         ReduceSummary.summary,
     ).where(
         ReduceSummary.project_id == project_id,
@@ -354,6 +376,16 @@ def summaries(
         stmt = stmt.where(ReduceSummary.window_start < end)
     stmt = stmt.order_by(ReduceSummary.window_start)
     return [SummaryRow(*r) for r in session.execute(stmt)]
+
+
+def summary_layouts(session: Session, project_id: str, reducer: str) -> dict[str, str]:
+    """What the reducer's summaries' values are: layout -> its keys' JSON text."""
+    rows = session.execute(
+        select(ReduceSummaryLayout.layout, ReduceSummaryLayout.keys).where(
+            ReduceSummaryLayout.project_id == project_id, ReduceSummaryLayout.reducer == reducer
+        )
+    )
+    return {r.layout: r.keys for r in rows}
 
 
 def summary_slices(session: Session, project_id: str, reducer: str) -> list[str]:

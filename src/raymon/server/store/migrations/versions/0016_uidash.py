@@ -7,8 +7,10 @@ Create Date: 2026-12-02 03:20:00
 A ``reduce_results`` row holds a window's mergeable state and every contrast row (tens of
 kilobytes for a profile of 20 components); a dashboard over a week of 1-minute windows
 needs only the headline metric per (check, component) and the scores. ``reduce_summaries``
-keeps those (compact JSON text), with the window's slice, times and counts, one row per
-result row (same id, deleted with it). Existing results are summarised here (their rows
+keeps those values (compact JSON text), with the window's times and counts, one row per
+result row (deleted with it), keyed and on SQLite clustered (WITHOUT ROWID) by (project,
+reducer, slice, window start); ``reduce_summary_layouts`` says once what the values are
+(their keys and thresholds). Existing results are summarised here (their rows
 give every check; the production scores need the state and stay absent until the window
 is reduced again).
 """
@@ -34,23 +36,32 @@ _BATCH = 500
 def upgrade() -> None:
     op.create_table(
         "reduce_summaries",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("project_id", sa.String(length=128), nullable=False),
         sa.Column("reducer", sa.String(length=256), nullable=False),
         sa.Column("slice", sa.String(length=1024), nullable=False),
         sa.Column("window_start", raymon.server.store.coltypes.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("result_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("window_end", raymon.server.store.coltypes.UTCDateTime(timezone=True), nullable=False),
         sa.Column("n_tags", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("n_alerts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("layout", sa.String(length=64), nullable=False),
         sa.Column("summary", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["id"], ["reduce_results.id"], ondelete="CASCADE"),
         sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
+        sa.ForeignKeyConstraint(["result_id"], ["reduce_results.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("project_id", "reducer", "slice", "window_start"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("reduce_summaries", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_reduce_summaries_window", ["project_id", "reducer", "slice", "window_start"], unique=False
-        )
+        batch_op.create_index("ix_reduce_summaries_result", ["result_id"], unique=False)
+    op.create_table(
+        "reduce_summary_layouts",
+        sa.Column("project_id", sa.String(length=128), nullable=False),
+        sa.Column("reducer", sa.String(length=256), nullable=False),
+        sa.Column("layout", sa.String(length=64), nullable=False),
+        sa.Column("keys", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["project_id"], ["projects.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("project_id", "reducer", "layout"),
+    )
     _backfill()
 
 
@@ -70,9 +81,17 @@ def _backfill() -> None:
         sa.column("n_alerts"),
         sa.column("result"),
     )
+    layouts = sa.table(
+        "reduce_summary_layouts",
+        sa.column("project_id"),
+        sa.column("reducer"),
+        sa.column("layout"),
+        sa.column("keys"),
+    )
     summaries = sa.table(
         "reduce_summaries",
-        sa.column("id"),
+        sa.column("result_id"),
+        sa.column("layout"),
         sa.column("project_id"),
         sa.column("reducer"),
         sa.column("slice"),
@@ -90,13 +109,17 @@ def _backfill() -> None:
         if not rows:
             return
         values: list[dict[str, Any]] = []
+        seen: dict[tuple[str, str, str], str] = {}
         for r in rows:
             result = r.result
             if isinstance(result, str):
                 result = json.loads(result)
+            made = window_summary((result or {}).get("rows", []), {})
+            seen[(r.project_id, r.reducer, made.layout)] = made.keys
             values.append(
                 {
-                    "id": r.id,
+                    "result_id": r.id,
+                    "layout": made.layout,
                     "project_id": r.project_id,
                     "reducer": r.reducer,
                     "slice": r.slice,
@@ -104,14 +127,29 @@ def _backfill() -> None:
                     "window_end": r.window_end,
                     "n_tags": r.n_tags,
                     "n_alerts": r.n_alerts,
-                    "summary": window_summary((result or {}).get("rows", []), {}),
+                    "summary": made.values,
                 }
             )
+        for (project_id, reducer, layout), keys in seen.items():
+            known = bind.execute(
+                sa.select(layouts.c.layout).where(
+                    layouts.c.project_id == project_id,
+                    layouts.c.reducer == reducer,
+                    layouts.c.layout == layout,
+                )
+            ).first()
+            if known is None:
+                bind.execute(
+                    sa.insert(layouts).values(
+                        project_id=project_id, reducer=reducer, layout=layout, keys=keys
+                    )
+                )
         bind.execute(sa.insert(summaries), values)
         last = rows[-1].id
 
 
 def downgrade() -> None:
+    op.drop_table("reduce_summary_layouts")
     with op.batch_alter_table("reduce_summaries", schema=None) as batch_op:
-        batch_op.drop_index("ix_reduce_summaries_window")
+        batch_op.drop_index("ix_reduce_summaries_result")
     op.drop_table("reduce_summaries")
