@@ -20,6 +20,7 @@ Targets: server time < 300 ms, payload < 1 MB.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -154,20 +155,21 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run(database_url: str, rounds: int, days: int, keep: bool) -> list[str]:
-    data_dir = Path(tempfile.mkdtemp(prefix="raymon-bench-dash-"))
+def run(database_url: str, rounds: int, days: int, keep: bool, reuse: Path | None = None) -> list[str]:
+    data_dir = reuse or Path(tempfile.mkdtemp(prefix="raymon-bench-dash-"))
     server = BenchServer(data_dir, database_url, RAYMON_ENGINE="off")
     lines = []
     with server:
-        rng = np.random.default_rng(1)
-        profile = build_profile(rng)
-        api = RaymonAPI(url=server.url, api_key=server.admin_key)
-        assert api.profile_create(BENCH_PROJECT_ID, profile).status_code in (200, 201)
-        applied = api.orchestration_apply(BENCH_PROJECT_ID, MANIFEST)
-        assert applied.status_code in (200, 201), applied.text
-        t0 = time.perf_counter()
-        written = write_windows(server.effective_database_url, profile, days)
-        lines.append(f"{server.backend}: wrote {written} windows in {time.perf_counter() - t0:.0f} s")
+        if reuse is None:
+            rng = np.random.default_rng(1)
+            profile = build_profile(rng)
+            api = RaymonAPI(url=server.url, api_key=server.admin_key)
+            assert api.profile_create(BENCH_PROJECT_ID, profile).status_code in (200, 201)
+            applied = api.orchestration_apply(BENCH_PROJECT_ID, MANIFEST)
+            assert applied.status_code in (200, 201), applied.text
+            t0 = time.perf_counter()
+            written = write_windows(server.effective_database_url, profile, days)
+            lines.append(f"{server.backend}: wrote {written} windows in {time.perf_counter() - t0:.0f} s")
         with httpx.Client(base_url=server.url, timeout=60, headers={"Sec-Fetch-Site": "same-origin"}) as ui:
             login = ui.post(
                 "/login", data={"email": "bench@example.com", "password": "bench password, not secret"}
@@ -215,10 +217,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--postgres-url", default=None)
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--reuse", type=Path, default=None, help="a data dir kept by --keep (SQLite): measure only"
+    )
     args = parser.parse_args(argv)
     out = []
     if not args.no_sqlite:
-        out += run("", args.rounds, args.days, args.keep)
+        out += run("", args.rounds, args.days, args.keep, args.reuse)
     postgres = postgres_from(args.postgres_url)
     if postgres is not None:
         url = postgres.create()
@@ -226,6 +231,7 @@ def main(argv: list[str] | None = None) -> None:
             out += run(url, args.rounds, args.days, args.keep)
         finally:
             postgres.drop(url)
+    out.append(f"load average during the run: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
     print("\n".join(out))
 
 

@@ -12,7 +12,9 @@ answer and a megabyte to send. This module never parses HTTP and runs no SQL.
 
 from __future__ import annotations
 
+import base64
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,6 +58,11 @@ class Series:
     alert_windows: int  # windows of the range in which this check alerted
     peak: float | None
     last: float | None
+
+    @property
+    def cells(self) -> list[str]:
+        """The values as a table shows them (4 significant digits; "–" for none)."""
+        return ["–" if v is None else f"{v:.4g}" for v in self.values]
 
     @property
     def label(self) -> str:
@@ -200,35 +207,47 @@ def _fill(board: Dashboard, rows: Sequence[reduce_store.SummaryRow], layouts: di
     values = np.full((n, len(columns)), np.nan)
     alerts = np.zeros((n, len(columns)), dtype=np.int64)
     thresholds: list[float | None] = [thresholds_of.get(k) for k in columns]
-    for i, row in enumerate(rows):
-        cols = placed.get(row.layout)
-        if not cols:
+    for layout, cols in placed.items():
+        at = [i for i, r in enumerate(rows) if r.layout == layout]
+        if not at or not cols:
             continue
-        summary = orjson.loads(row.summary)
-        values[i, cols] = np.array(summary["values"], dtype=float)  # None -> NaN
-        for at in summary["alerts"]:
-            alerts[i, cols[at]] = 1
-    epoch = np.array([r.window_start.timestamp() for r in rows])
+        packed, flagged = zip(*(rows[i].summary.split(";", 1) for i in at), strict=True)
+        raw = b"".join(base64.b64decode(p) for p in packed)
+        values[np.ix_(at, cols)] = np.frombuffer(raw, dtype="<f4").reshape(len(at), len(cols))
+        for i, text in zip(at, flagged, strict=True):
+            if text:
+                for k in text.split(","):
+                    alerts[i, cols[int(k)]] = 1
+    epoch = np.array([r.start_s for r in rows])
     bucket = np.floor_divide(epoch, board.bucket_s).astype(np.int64)
     firsts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
     lasts = np.r_[firsts[1:], n] - 1
-    board.starts = [rows[int(i)].window_start for i in firsts]
-    board.ends = [rows[int(i)].window_end for i in lasts]
+    interval = timedelta(seconds=board.reducer.interval_s)
+    board.starts = [_moment(rows[int(i)].start_s) for i in firsts]
+    board.ends = [_moment(rows[int(i)].start_s) + interval for i in lasts]
     board.n_tags = [int(x) for x in np.add.reduceat(np.array([r.n_tags for r in rows]), firsts)]
     board.n_alerts = [int(x) for x in np.add.reduceat(np.array([r.n_alerts for r in rows]), firsts)]
-    worst = np.fmax.reduceat(values, firsts, axis=0) if len(columns) else values
     present = ~np.isnan(values)
-    sums = np.add.reduceat(np.where(present, values, 0.0), firsts, axis=0) if len(columns) else values
-    counts = np.add.reduceat(present.astype(np.int64), firsts, axis=0) if len(columns) else values
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / counts
+    if len(columns):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            worst = np.fmax.reduceat(values, firsts, axis=0)
+            sums = np.add.reduceat(np.where(present, values, 0.0), firsts, axis=0)
+            counts = np.add.reduceat(present.astype(np.int64), firsts, axis=0)
+            means = sums / counts
+    else:
+        worst = means = values
     alert_windows = alerts.sum(axis=0)
+    any_value = present.any(axis=0)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: their peak is None
+        peaks = np.nanmax(values, axis=0) if n else np.full(len(columns), np.nan)
+    last_at = n - 1 - np.argmax(present[::-1], axis=0) if n else np.zeros(len(columns), dtype=int)
     by_check: dict[str, list[Series]] = {}
     for key, col in columns.items():
         check, metric, component = key.split("\t")
         line = means[:, col] if check == SCORE_CHECK else worst[:, col]
-        shown = [None if math.isnan(v) else float(v) for v in line]
-        seen = [v for v in values[:, col] if not math.isnan(v)]
+        shown = [None if v != v else float(f"{v:.6g}") for v in line.tolist()]
+        has = bool(any_value[col])
         by_check.setdefault(check, []).append(
             Series(
                 check=check,
@@ -237,14 +256,23 @@ def _fill(board: Dashboard, rows: Sequence[reduce_store.SummaryRow], layouts: di
                 values=shown,
                 threshold=thresholds[col],
                 alert_windows=int(alert_windows[col]),
-                peak=float(max(seen)) if seen else None,
-                last=float(seen[-1]) if seen else None,
+                peak=_rounded(peaks[col]) if has else None,
+                last=_rounded(values[last_at[col], col]) if has else None,
             )
         )
     for check, title, description in CHECKS:
         found = by_check.get(check, [])
         found.sort(key=lambda s: (-s.alert_windows, -(s.peak if s.peak is not None else -math.inf), s.label))
         board.charts.append(Chart(check, title, description, found, found[:TOP_SERIES]))
+
+
+def _rounded(value: Any) -> float:
+    """A stored value (float32) to the 6 significant digits it was stored with."""
+    return float(f"{float(value):.6g}")
+
+
+def _moment(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(round(epoch_s, 6), UTC)
 
 
 # --- the range of a page -------------------------------------------------------------------------

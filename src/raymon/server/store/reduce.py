@@ -86,9 +86,7 @@ class WindowWrite(NamedTuple):
 class SummaryRow(NamedTuple):
     """A window's dashboard numbers (``reduce_summaries``): no state, no contrast rows."""
 
-    slice: str
-    window_start: datetime
-    window_end: datetime
+    start_s: float  # the window's start, seconds since the epoch (cheaper to read than a datetime)
     n_tags: int
     n_alerts: int
     layout: str
@@ -356,11 +354,17 @@ def summaries(
     begin: datetime | None = None,
     end: datetime | None = None,
 ) -> list[SummaryRow]:
-    """The dashboard numbers of one slice's windows starting in ``[begin, end)``, oldest first."""
+    """The dashboard numbers of one slice's windows starting in ``[begin, end)``, oldest first.
+
+    Without the window's end (its start plus the reducer's interval): a week of 1-minute windows
+    is 10,080 rows, and each column read costs.
+    """
+    if _dialect(session) == "postgresql":
+        start_s: Any = func.extract("epoch", ReduceSummary.window_start)
+    else:  # stored as sortable ISO text in UTC
+        start_s = (func.julianday(ReduceSummary.window_start) - 2440587.5) * 86400.0
     stmt = select(
-        ReduceSummary.slice,
-        ReduceSummary.window_start,
-        ReduceSummary.window_end,
+        start_s,
         ReduceSummary.n_tags,
         ReduceSummary.n_alerts,
         ReduceSummary.layout,
@@ -375,7 +379,7 @@ def summaries(
     if end is not None:
         stmt = stmt.where(ReduceSummary.window_start < end)
     stmt = stmt.order_by(ReduceSummary.window_start)
-    return [SummaryRow(*r) for r in session.execute(stmt)]
+    return [SummaryRow(round(float(r[0]), 3), *r[1:]) for r in session.execute(stmt).tuples()]
 
 
 def summary_layouts(session: Session, project_id: str, reducer: str) -> dict[str, str]:
@@ -389,15 +393,23 @@ def summary_layouts(session: Session, project_id: str, reducer: str) -> dict[str
 
 
 def summary_slices(session: Session, project_id: str, reducer: str) -> list[str]:
-    """The slices the reducer has windows of (``""`` the global one), by name."""
-    return list(
-        session.scalars(
-            select(ReduceSummary.slice)
-            .where(ReduceSummary.project_id == project_id, ReduceSummary.reducer == reducer)
-            .distinct()
-            .order_by(ReduceSummary.slice)
+    """The slices the reducer has windows of (``""`` the global one), by name.
+
+    One index seek per slice (the next name after the last), not a scan of every window.
+    """
+    found: list[str] = []
+    after: str | None = None
+    while True:
+        stmt = select(func.min(ReduceSummary.slice)).where(
+            ReduceSummary.project_id == project_id, ReduceSummary.reducer == reducer
         )
-    )
+        if after is not None:
+            stmt = stmt.where(ReduceSummary.slice > after)
+        name = session.scalar(stmt)
+        if name is None:
+            return found
+        found.append(name)
+        after = name
 
 
 def summary_span(session: Session, project_id: str, reducer: str) -> tuple[datetime | None, datetime | None]:

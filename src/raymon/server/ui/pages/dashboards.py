@@ -75,7 +75,7 @@ def dashboard_page(
             "presets": presets,
             "first": first,
             "last": last,
-            "traces_link": traces_link,
+            "points": [(iso(a), traces_link(a, b)) for a, b in zip(board.starts, board.ends, strict=True)],
             "chart_data": board.data()
             | {"traces": f"/projects/{page.project_id}/traces", "filter": slice, "dashboard": base},
         },
