@@ -379,7 +379,7 @@ def summaries(
     if end is not None:
         stmt = stmt.where(ReduceSummary.window_start < end)
     stmt = stmt.order_by(ReduceSummary.window_start)
-    return [SummaryRow(round(float(r[0]), 3), *r[1:]) for r in session.execute(stmt).tuples()]
+    return [SummaryRow(round(float(r[0]), 3), *r[1:]) for r in session.execute(stmt)]
 
 
 def summary_layouts(session: Session, project_id: str, reducer: str) -> dict[str, str]:
