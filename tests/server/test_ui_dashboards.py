@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 import walkthrough_story as story
 from test_walkthrough import BROKEN_FROM, PER_CLIENT_WINDOW, WINDOWS, send, wait_for
-from ui_browser import sign_in, ui_client
+from ui_browser import SCREENSHOTS, sign_in, ui_client
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -322,11 +322,17 @@ def test_the_dashboard_draws_its_charts_zooms_by_dragging_and_opens_a_points_tra
 ) -> None:
     server = walkthrough.server
     sign_in(ui_page, server)
+    # the profile's page draws a histogram per component (and violates no CSP rule)
+    ui_page.goto(f"{server.url}{walkthrough.url(f'/profiles/{quote(story.PROFILE_REF)}')}")
+    ui_page.wait_for_selector(".prof-hist.drawn canvas")
+    assert ui_page.locator(".prof-hist.drawn").count() == len(walkthrough.profile.components)
     ui_page.goto(
         f"{server.url}{walkthrough.url(f'/dashboards/{quote(story.PROFILE_REF)}')}?slice={quote(BROKEN)}"
     )
     ui_page.wait_for_selector(".dash-plot.drawn canvas")
     assert ui_page.locator(".dash-plot.drawn canvas").count() >= 2  # drift and integrity at least
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    ui_page.screenshot(path=str(SCREENSHOTS / "dashboard-broken-slice.png"), full_page=True)
     over = ui_page.locator('[data-dash-chart="drift"] .u-over')
     box = over.bounding_box()
     assert box is not None
