@@ -40,6 +40,13 @@ document.addEventListener("htmx:load", (event) => Raymon.apply(event.target));
 // writes begin/end into the URL (the page reloads with that range), a click on a point opens the
 // traces of that point's windows and slice. The table beside each chart has the same numbers.
 Raymon.dashPalette = ["#2f6fde", "#e8743b", "#19a979", "#ed4a7b", "#945ecf", "#13a4b4", "#bf8b00", "#6f7a8c"];
+// Axis and grid colours from the stylesheet's custom properties (dark mode follows the OS).
+Raymon.axisColours = () => {
+  const style = getComputedStyle(document.documentElement);
+  const fg = style.getPropertyValue("--muted").trim() || "#5d6676";
+  const grid = style.getPropertyValue("--border").trim() || "#dde1e8";
+  return { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid } };
+};
 Raymon.dashIso = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, "Z");
 Raymon.on("[data-dash-chart]", (el) => {
   const data = Raymon.json("dash-data");
@@ -72,6 +79,7 @@ Raymon.on("[data-dash-chart]", (el) => {
   const plot = new uPlot({
     width: Math.max(320, el.clientWidth || 640), height: 260, series,
     scales: { x: { time: true } },
+    axes: [Raymon.axisColours(), Raymon.axisColours()],
     cursor: { drag: { x: true, y: false, setScale: false } },
     hooks: { setSelect: [zoom] },
   }, values, el);
@@ -110,7 +118,9 @@ Raymon.on("[data-histogram]", (el) => {
   const plot = new uPlot({
     width: Math.max(280, el.clientWidth || 480), height: 180, series,
     scales: { x: { time: false, range: [-0.6, x.length - 0.4] } },
-    axes: [{ values: (u, splits) => splits.map((i) => (Number.isInteger(i) ? (h.labels[i] ?? "") : "")), size: 40 }, {}],
+    axes: [{ ...Raymon.axisColours(), size: 40,
+      values: (u, splits) => splits.map((i) => (Number.isInteger(i) ? (h.labels[i] ?? "") : "")) },
+    Raymon.axisColours()],
     cursor: { drag: { x: false, y: false } },
   }, values, el);
   el.classList.add("drawn");
