@@ -386,3 +386,21 @@ def test_a_contrast_report_shows_inline_in_a_notebook(profiles: tuple[ModelProfi
     _assert_scoped_fragment(loaded)
     assert "Verdict: alert" in loaded and "<svg" not in loaded
     assert _drift_table_rows(loaded) == _drift_table_rows(fragment)
+
+
+def test_histogram_data_gives_the_reports_bars_as_shares_for_the_server_pages(
+    profiles: tuple[ModelProfile, ModelProfile],
+) -> None:
+    reference, other = profiles
+    for name, component in reference.components.items():
+        alone = report_html.histogram_data(component)
+        assert alone is not None and alone["other"] is None
+        assert len(alone["labels"]) == len(alone["reference"])
+        assert sum(alone["reference"]) == pytest.approx(1.0)
+        both = report_html.histogram_data(component, other.components[name])
+        assert both is not None and len(both["other"]) == len(both["labels"]) == len(both["reference"])
+        assert sum(both["other"]) == pytest.approx(1.0, abs=1e-9) or sum(both["other"]) == 0
+        if both["kind"] == "categorical":
+            assert len(both["labels"]) <= report_html.TOP_CATEGORIES
+    stats = dict(report_html.stats_rows(next(iter(reference.components.values()))))
+    assert {"values", "missing", "missing rate"} <= set(stats)

@@ -651,3 +651,55 @@ def write_contrast_html(
     report = contrast_profiles(reference, other, thresholds)
     text = render_contrast_html(reference, other, report)
     return _write_report(path, f"contrast-{_idfr(reference)}-vs-{_idfr(other)}", text)
+
+
+# ---------------------------------------------------------------- the same content as data (the server's pages)
+
+
+def stats_rows(component: Any) -> list[tuple[str, Any]]:
+    """What a component card's stats table shows, as ``(label, value)`` pairs (the server's pages render them)."""
+    return _stats_rows(component)
+
+
+def histogram_data(component: Any, other: Any | None = None) -> dict[str, Any] | None:
+    """A card's histogram as data: ``{"kind", "labels", "reference", "other", "note"}`` (shares of values).
+
+    The same bins as the report's SVG (numeric: the reference's bins, with the below/above slots
+    when some side has values there; categorical: the top ``TOP_CATEGORIES`` categories of both
+    sides). ``other`` is None for one profile's view; None when there is nothing to draw (a side
+    without values, or numeric on one side and categorical on the other).
+    """
+    s = component.stats
+    o = other.stats if other is not None else None
+    if _is_numeric(s) and (o is None or _is_numeric(o)):
+        if o is not None and not (s.count and o.count):
+            return None
+        edges = np.asarray(s.edges, dtype=float)
+        counts = [np.asarray(s.counts, dtype=float)] if o is None else list(binned_counts(s, o))
+        integer = getattr(component, "dtype", None) == INT and _on_integers(edges)
+        labels, _widths, keep, _axis = _numeric_slots(edges, counts, integer)
+        shares = [[float(x) for x in _proportions(c)[keep]] for c in counts]
+        return {
+            "kind": "numeric",
+            "labels": labels,
+            "reference": shares[0],
+            "other": shares[1] if o is not None else None,
+            "note": f"{len(labels)} bins",
+        }
+    if not _is_numeric(s) and (o is None or not _is_numeric(o)):
+        keys, rc, oc = drift.align_frequencies(s.frequencies(), o.frequencies() if o is not None else {})
+        rp, op = _proportions(rc), _proportions(oc)
+        order = np.argsort(-(rp + op), kind="stable")[:TOP_CATEGORIES]
+        shown = (
+            f"top {len(order)} of {len(keys)} categories"
+            if len(keys) > len(order)
+            else f"{len(keys)} categories"
+        )
+        return {
+            "kind": "categorical",
+            "labels": [str(keys[i]) for i in order],
+            "reference": [float(rp[i]) for i in order],
+            "other": [float(op[i]) for i in order] if o is not None else None,
+            "note": shown,
+        }
+    return None

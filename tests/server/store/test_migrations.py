@@ -179,3 +179,37 @@ def test_migration_0005_keeps_only_a_short_hint_of_existing_keys(database: Datab
     with database.engine.connect() as conn:
         hints = dict(conn.execute(text("SELECT id, key_prefix FROM api_keys")).all())
     assert hints == {"k1": "rmn_AbCd", "k2": "chos", "k3": "rmn_"}
+
+
+def test_0016_summarises_the_windows_reduced_before_it(database: Database) -> None:
+    from raymon.server.store import reduce as reduce_store
+
+    database.migrate("0013_ui_sessions")
+    start = datetime(2026, 7, 1, tzinfo=UTC)
+    row = {"component": "area", "check": "drift", "metric": "ks_statistic", "value": 0.3, "threshold": 0.1}
+    with database.write_session() as session:
+        session.add(Project(id="old", name="old"))
+        session.flush()
+        session.execute(
+            text(
+                "INSERT INTO reduce_results (project_id, reducer, slice, window_start, window_end, result, "
+                "created_at, n_tags, n_alerts, last_pass) VALUES ('old', 'p@1', '', :start, :end, :result, "
+                ":start, 5, 1, 1)"
+            ),
+            {
+                "start": start
+                if database.dialect == "postgresql"
+                else start.strftime("%Y-%m-%d %H:%M:%S.%f"),
+                "end": start + timedelta(minutes=1)
+                if database.dialect == "postgresql"
+                else (start + timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S.%f"),
+                "result": '{"rows": [' + __import__("json").dumps(row | {"alert": True}) + "]}",
+            },
+        )
+    database.migrate()
+    with database.session() as session:
+        summaries = reduce_store.summaries(session, "old", "p@1", "")
+        layouts = reduce_store.summary_layouts(session, "old", "p@1")
+    assert len(summaries) == 1 and summaries[0].n_tags == 5 and summaries[0].start_s == start.timestamp()
+    assert summaries[0].summary.endswith(";0")  # the one value alerts
+    assert list(layouts) == [summaries[0].layout] and "ks_statistic" in layouts[summaries[0].layout]

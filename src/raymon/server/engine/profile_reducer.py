@@ -24,10 +24,14 @@ is tested against. This module never reads the database.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -206,6 +210,77 @@ def check_row(row: CheckResult) -> dict[str, Any]:
         out[key] = value
     out["n"] = out["n_other"]
     return out
+
+
+SUMMARY_FORMAT = 1
+SUMMARY_METRICS = frozenset(
+    {"ks_statistic", "total_variation", "missing_rate", "error_rate", "mean_worsening", "score_worsening"}
+)
+SCORE_CHECK = "score"  # a summary key's check for a production score's own value (mae, ...)
+
+
+class WindowSummary(NamedTuple):
+    """A window's dashboard numbers: ``values`` (JSON text) in the order its ``layout`` names.
+
+    ``keys``: JSON text ``{"format", "keys": "check\tmetric\tcomponent|...", "thresholds": [...]}``,
+    the same for every window of a reducer while its profile and thresholds stay; ``layout``: its
+    digest, what a stored window refers to. ``values``: the values as little-endian float32,
+    base64 (NaN where a check had not enough data), then ``;`` and the indexes of the alerting
+    ones, comma-separated: a week of windows reads back with one ``numpy.frombuffer``, no JSON.
+    """
+
+    layout: str
+    keys: str
+    values: str
+
+
+def window_summary(rows: Iterable[Mapping[str, Any]], scores: Mapping[str, float | None]) -> WindowSummary:
+    """A window's dashboard numbers (``store.reduce`` keeps them beside the window).
+
+    The headline metrics (``SUMMARY_METRICS``, and any other metric with a threshold) of ``rows``
+    (``contrast_rows``), then each production score's value under check ``score``. A value is None
+    where the check had not enough data. Names cannot hold a tab or ``|`` (the tag name rule), so
+    the keys are one string.
+    """
+    keys: list[str] = []
+    values: list[float | None] = []
+    thresholds: list[float | None] = []
+    alerts: list[int] = []
+    for r in rows:
+        metric = r["metric"]
+        if metric not in SUMMARY_METRICS and (r.get("threshold") is None or metric == "component_present"):
+            continue
+        if r.get("alert"):
+            alerts.append(len(keys))
+        keys.append(f"{r['check']}\t{metric}\t{r['component']}")
+        values.append(_compact(r.get("value")))
+        thresholds.append(_compact(r.get("threshold")))
+    for name, value in sorted(scores.items()):
+        keys.append(f"{SCORE_CHECK}\t{name}\t{name}")
+        values.append(_compact(value))
+        thresholds.append(None)
+    layout = json.dumps(
+        {"format": SUMMARY_FORMAT, "keys": "|".join(keys), "thresholds": thresholds},
+        separators=(",", ":"),
+        allow_nan=False,
+    )
+    return WindowSummary(
+        hashlib.sha256(layout.encode()).hexdigest()[:32],
+        layout,
+        base64.b64encode(np.asarray(values, dtype="<f4").tobytes()).decode("ascii")
+        + ";"
+        + ",".join(str(i) for i in alerts),
+    )
+
+
+def _compact(value: Any) -> float | None:
+    """A finite number to 6 significant digits (a chart needs no more), else None."""
+    if value is None or isinstance(value, bool):
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    return float(f"{number:.6g}")
 
 
 class WindowState:

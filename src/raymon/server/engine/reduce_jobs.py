@@ -36,7 +36,12 @@ from raymon.profiling.contrast import Thresholds
 from raymon.profiling.errors import ProfileError
 from raymon.server.engine.jobs import JobContext, JobHandler, JobKind, JobSpec, PermanentFailure, Scheduler
 from raymon.server.engine.manifest import Manifest, ReduceAction
-from raymon.server.engine.profile_reducer import Accumulator, NotReducibleError, ProfileReducer
+from raymon.server.engine.profile_reducer import (
+    Accumulator,
+    NotReducibleError,
+    ProfileReducer,
+    window_summary,
+)
 from raymon.server.engine.slices import SliceSet
 from raymon.server.engine.windows import tick_of, window_start
 from raymon.server.store import accounts as account_store
@@ -267,6 +272,7 @@ def _compute(
                 {"rows": rows},
                 state.n_tags,
                 n_alerts,
+                window_summary(rows, reducer.scores(state)),
             )
         )
         computed.results.append((slicestr, start_at, end_at, rows))

@@ -314,6 +314,46 @@ class ReduceResult(Base):
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class ReduceSummary(Base):
+    """A window's dashboard numbers, apart from its large state and rows (migration 0016_uidash).
+
+    One row per ``reduce_results`` row (``result_id``; deleted with it): the values of the headline
+    metric of each (check, component) and the production scores, compact
+    (``engine.profile_reducer.window_summary``), with the window's times and counts. The key is the
+    window's (project, reducer, slice, start) and, on SQLite, the table is clustered by it
+    (WITHOUT ROWID), so one slice's week of windows is one contiguous read of a few megabytes.
+    What the values are (their keys and thresholds) is the ``layout``'s row of ``ReduceSummaryLayout``.
+    """
+
+    __tablename__ = "reduce_summaries"
+    __table_args__ = (
+        Index("ix_reduce_summaries_result", "result_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    reducer: Mapped[str] = mapped_column(String(NAME_LEN), primary_key=True)
+    slice: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    result_id: Mapped[int] = mapped_column(BigIntPK, ForeignKey("reduce_results.id", ondelete="CASCADE"))
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    n_tags: Mapped[int] = mapped_column(BigInteger(), server_default="0")
+    n_alerts: Mapped[int] = mapped_column(Integer(), server_default="0")
+    layout: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text())  # JSON text, read with orjson (faster than the JSON type)
+
+
+class ReduceSummaryLayout(Base):
+    """What a summary's values are: their keys (check, metric, component) and thresholds (migration 0016_uidash)."""
+
+    __tablename__ = "reduce_summary_layouts"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    reducer: Mapped[str] = mapped_column(String(NAME_LEN), primary_key=True)
+    layout: Mapped[str] = mapped_column(String(64), primary_key=True)
+    keys: Mapped[str] = mapped_column(Text())  # JSON text
+
+
 class Issue(Base):
     """One issue: an episode of one (reducer, slice, component or score, check) going wrong (migration 0011).
 

@@ -25,11 +25,18 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from raymon.server.store.models import ReduceResult, ReducerState, Tag, Trace
+from raymon.server.store.models import (
+    ReduceResult,
+    ReducerState,
+    ReduceSummary,
+    ReduceSummaryLayout,
+    Tag,
+    Trace,
+)
 
 _CHUNK = 2000  # ids per IN list (SQLite's bound-parameter limit is far above)
 
@@ -73,6 +80,17 @@ class WindowWrite(NamedTuple):
     result: Any
     n_tags: int
     n_alerts: int
+    summary: Any = None  # an engine.profile_reducer.WindowSummary (layout, keys, values); None: none kept
+
+
+class SummaryRow(NamedTuple):
+    """A window's dashboard numbers (``reduce_summaries``): no state, no contrast rows."""
+
+    start_s: float  # the window's start, seconds since the epoch (cheaper to read than a datetime)
+    n_tags: int
+    n_alerts: int
+    layout: str
+    summary: str  # JSON text: {"values", "alerts"} in the order of the layout's keys
 
 
 def _dialect(session: Session) -> str:
@@ -341,10 +359,140 @@ def save_windows(
         for w in writes
         if w.id is not None
     ]
+    summaries: list[dict[str, Any] | None] = []
     if new:
-        session.execute(insert(ReduceResult), new)
+        inserted = session.execute(
+            insert(ReduceResult).returning(ReduceResult.id, sort_by_parameter_order=True), new
+        ).all()
+        fresh = [w for w in writes if w.id is None]
+        summaries += [
+            _summary_values(project_id, reducer, row.id, w) for row, w in zip(inserted, fresh, strict=True)
+        ]
     if changed:
         session.execute(update(ReduceResult), changed)
+        summaries += [_summary_values(project_id, reducer, w.id, w) for w in writes if w.id is not None]
+    kept = [s for s in summaries if s is not None]
+    if not kept:
+        return
+    dialect_insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    layouts = {w.summary.layout: w.summary.keys for w in writes if w.summary is not None}
+    session.execute(
+        dialect_insert(ReduceSummaryLayout).on_conflict_do_nothing(),
+        [{"project_id": project_id, "reducer": reducer, "layout": k, "keys": v} for k, v in layouts.items()],
+    )
+    stmt = dialect_insert(ReduceSummary)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[
+                ReduceSummary.project_id,
+                ReduceSummary.reducer,
+                ReduceSummary.slice,
+                ReduceSummary.window_start,
+            ],
+            set_={
+                "result_id": stmt.excluded.result_id,
+                "window_end": stmt.excluded.window_end,
+                "n_tags": stmt.excluded.n_tags,
+                "n_alerts": stmt.excluded.n_alerts,
+                "layout": stmt.excluded.layout,
+                "summary": stmt.excluded.summary,
+            },
+        ),
+        kept,
+    )
+
+
+def _summary_values(project_id: str, reducer: str, result_id: int, w: WindowWrite) -> dict[str, Any] | None:
+    if w.summary is None:
+        return None
+    return {
+        "project_id": project_id,
+        "reducer": reducer,
+        "slice": w.slice,
+        "window_start": w.window_start,
+        "result_id": result_id,
+        "window_end": w.window_end,
+        "n_tags": w.n_tags,
+        "n_alerts": w.n_alerts,
+        "layout": w.summary.layout,
+        "summary": w.summary.values,
+    }
+
+
+def summaries(
+    session: Session,
+    project_id: str,
+    reducer: str,
+    slicestr: str,
+    begin: datetime | None = None,
+    end: datetime | None = None,
+) -> list[SummaryRow]:
+    """The dashboard numbers of one slice's windows starting in ``[begin, end)``, oldest first.
+
+    Without the window's end (its start plus the reducer's interval): a week of 1-minute windows
+    is 10,080 rows, and each column read costs.
+    """
+    if _dialect(session) == "postgresql":
+        start_s: Any = func.extract("epoch", ReduceSummary.window_start)
+    else:  # stored as sortable ISO text in UTC
+        start_s = (func.julianday(ReduceSummary.window_start) - 2440587.5) * 86400.0
+    stmt = select(
+        start_s,
+        ReduceSummary.n_tags,
+        ReduceSummary.n_alerts,
+        ReduceSummary.layout,
+        ReduceSummary.summary,
+    ).where(
+        ReduceSummary.project_id == project_id,
+        ReduceSummary.reducer == reducer,
+        ReduceSummary.slice == slicestr,
+    )
+    if begin is not None:
+        stmt = stmt.where(ReduceSummary.window_start >= begin)
+    if end is not None:
+        stmt = stmt.where(ReduceSummary.window_start < end)
+    stmt = stmt.order_by(ReduceSummary.window_start)
+    return [SummaryRow(round(float(r[0]), 3), *r[1:]) for r in session.execute(stmt)]
+
+
+def summary_layouts(session: Session, project_id: str, reducer: str) -> dict[str, str]:
+    """What the reducer's summaries' values are: layout -> its keys' JSON text."""
+    rows = session.execute(
+        select(ReduceSummaryLayout.layout, ReduceSummaryLayout.keys).where(
+            ReduceSummaryLayout.project_id == project_id, ReduceSummaryLayout.reducer == reducer
+        )
+    )
+    return {r.layout: r.keys for r in rows}
+
+
+def summary_slices(session: Session, project_id: str, reducer: str) -> list[str]:
+    """The slices the reducer has windows of (``""`` the global one), by name.
+
+    One index seek per slice (the next name after the last), not a scan of every window.
+    """
+    found: list[str] = []
+    after: str | None = None
+    while True:
+        stmt = select(func.min(ReduceSummary.slice)).where(
+            ReduceSummary.project_id == project_id, ReduceSummary.reducer == reducer
+        )
+        if after is not None:
+            stmt = stmt.where(ReduceSummary.slice > after)
+        name = session.scalar(stmt)
+        if name is None:
+            return found
+        found.append(name)
+        after = name
+
+
+def summary_span(session: Session, project_id: str, reducer: str) -> tuple[datetime | None, datetime | None]:
+    """The first window's start and the last window's end of the reducer (Nones: no window yet)."""
+    row = session.execute(
+        select(func.min(ReduceSummary.window_start), func.max(ReduceSummary.window_end)).where(
+            ReduceSummary.project_id == project_id, ReduceSummary.reducer == reducer
+        )
+    ).one()
+    return row[0], row[1]
 
 
 def windows(

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse, Response
 
 from raymon.server.services.errors import ServiceError
 from raymon.server.ui.auth import LoginRequired, login_redirect
-from raymon.server.ui.pages import issues, login, projects, settings, trace, traces
+from raymon.server.ui.pages import dashboards, issues, login, profiles, projects, settings, trace, traces
 from raymon.server.ui.templating import render
 
 ROUTERS: list[APIRouter] = [
@@ -21,6 +21,8 @@ ROUTERS: list[APIRouter] = [
     settings.router,
     traces.router,  # the trace list and its fixed paths (export, count) before the trace page
     trace.router,  # /projects/{p}/traces/{trace_id}
+    profiles.router,
+    dashboards.router,
 ]
 
 API_PREFIXES = ("/api/", "/oauth/", "/healthz", "/openapi.json")

@@ -131,4 +131,94 @@ Raymon.on("#results", (el) => {
   if (!input) return;
   if (el.querySelector(".filter-error")) input.setAttribute("aria-invalid", "true");
   else input.removeAttribute("aria-invalid");
+// Dashboards
+// A [data-dash-chart] element draws one chart of the page's #dash-data (uPlot): dragging across it
+// writes begin/end into the URL (the page reloads with that range), a click on a point opens the
+// traces of that point's windows and slice. The table beside each chart has the same numbers.
+Raymon.dashPalette = ["#2f6fde", "#e8743b", "#19a979", "#ed4a7b", "#945ecf", "#13a4b4", "#bf8b00", "#6f7a8c"];
+// Axis and grid colours from the stylesheet's custom properties (dark mode follows the OS).
+Raymon.axisColours = () => {
+  const style = getComputedStyle(document.documentElement);
+  const fg = style.getPropertyValue("--muted").trim() || "#5d6676";
+  const grid = style.getPropertyValue("--border").trim() || "#dde1e8";
+  return { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid } };
+};
+Raymon.dashIso = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+Raymon.on("[data-dash-chart]", (el) => {
+  const data = Raymon.json("dash-data");
+  if (!data || typeof uPlot === "undefined") return;
+  const chart = data.charts.find((c) => c.check === el.dataset.dashChart);
+  if (!chart) return;
+  const series = [{}];
+  const values = [data.x];
+  chart.series.forEach((s, i) => {
+    series.push({ label: s.label, stroke: Raymon.dashPalette[i % Raymon.dashPalette.length], width: 1.5,
+      points: { show: data.x.length < 80 } });
+    values.push(s.values);
+  });
+  const limits = [...new Set(chart.series.map((s) => s.threshold).filter((t) => t !== null))];
+  if (limits.length === 1) {
+    series.push({ label: "threshold", stroke: "#c62f3b", dash: [6, 4], width: 1, points: { show: false } });
+    values.push(data.x.map(() => limits[0]));
+  }
+  let downX = null;
+  const zoom = (u) => {
+    if (u.select.width < 3) return;
+    const lo = u.posToVal(u.select.left, "x");
+    const hi = u.posToVal(u.select.left + u.select.width, "x");
+    const url = new URL(location.href);
+    url.searchParams.set("begin", Raymon.dashIso(Math.floor(lo)));
+    url.searchParams.set("end", Raymon.dashIso(Math.ceil(hi)));
+    url.searchParams.delete("range");
+    location.assign(url.toString());
+  };
+  const plot = new uPlot({
+    width: Math.max(320, el.clientWidth || 640), height: 260, series,
+    scales: { x: { time: true } },
+    axes: [Raymon.axisColours(), Raymon.axisColours()],
+    cursor: { drag: { x: true, y: false, setScale: false } },
+    hooks: { setSelect: [zoom] },
+  }, values, el);
+  plot.over.addEventListener("mousedown", (event) => { downX = event.clientX; });
+  plot.over.addEventListener("click", (event) => {
+    const idx = plot.cursor.idx;
+    if (idx === null || idx === undefined || (downX !== null && Math.abs(event.clientX - downX) > 3)) return;
+    const params = new URLSearchParams();
+    if (data.filter) params.set("filter", data.filter);
+    params.set("begin", Raymon.dashIso(data.x[idx]));
+    params.set("end", Raymon.dashIso(data.ends[idx]));
+    location.assign(`${data.traces}?${params.toString()}`);
+  });
+  el.classList.add("drawn");
+});
+
+// Profiles
+// A [data-histogram=i] element draws histogram i of #prof-data as bars (uPlot): the reference, and
+// the other profile overlaid when there is one. Bin labels come from the data, never from HTML.
+Raymon.on("[data-histogram]", (el) => {
+  const data = Raymon.json("prof-data");
+  if (!data || typeof uPlot === "undefined") return;
+  const h = data.histograms[Number(el.dataset.histogram)];
+  if (!h) return;
+  const names = data.names || ["reference", "other"];
+  const x = h.labels.map((_, i) => i);
+  const bars = uPlot.paths.bars({ size: [h.other ? 0.45 : 0.8, 60], align: h.other ? -1 : 0 });
+  const barsOther = uPlot.paths.bars({ size: [0.45, 60], align: 1 });
+  const series = [{ value: (u, v) => (v === null ? "" : h.labels[v] ?? "") },
+    { label: names[0], stroke: "#3b6fb6", fill: "rgba(59,111,182,0.55)", paths: bars, points: { show: false } }];
+  const values = [x, h.reference];
+  if (h.other) {
+    series.push({ label: names[1], stroke: "#e07b39", fill: "rgba(224,123,57,0.55)", paths: barsOther, points: { show: false } });
+    values.push(h.other);
+  }
+  const plot = new uPlot({
+    width: Math.max(280, el.clientWidth || 480), height: 180, series,
+    scales: { x: { time: false, range: [-0.6, x.length - 0.4] } },
+    axes: [{ ...Raymon.axisColours(), size: 40,
+      values: (u, splits) => splits.map((i) => (Number.isInteger(i) ? (h.labels[i] ?? "") : "")) },
+    Raymon.axisColours()],
+    cursor: { drag: { x: false, y: false } },
+  }, values, el);
+  el.classList.add("drawn");
+  return plot;
 });
