@@ -298,7 +298,14 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
         f"    export RAYMON_URL={base} RAYMON_API_KEY=<key>\n"
         f'    curl -H "Authorization: Bearer $RAYMON_API_KEY" {base}/api/v1/projects'
     )
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,  # X-Forwarded-For/-Proto of a trusted proxy: client address, https (Secure cookie)
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,  # None: uvicorn's default (127.0.0.1)
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -184,6 +184,11 @@ def insert_user(
     return _user(row)
 
 
+def set_password_hash(session: Session, user_id: str, password_hash: str) -> None:
+    """Replace a user's password hash (a password change, or a rehash at sign-in)."""
+    session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+
+
 def role_of(session: Session, user_id: str, project_id: str) -> str | None:
     """The user's role in the project, ``None`` when they have none there."""
     membership = session.get(Membership, (user_id, project_id))
