@@ -11,12 +11,14 @@ from fastapi.responses import JSONResponse, Response
 
 from raymon.server.services.errors import ServiceError
 from raymon.server.ui.auth import LoginRequired, login_redirect
-from raymon.server.ui.pages import login, projects
+from raymon.server.ui.pages import account, keys, login, projects
 from raymon.server.ui.templating import render
 
 ROUTERS: list[APIRouter] = [
     login.router,
     projects.router,
+    account.router,
+    keys.router,
 ]
 
 API_PREFIXES = ("/api/", "/oauth/", "/healthz", "/openapi.json")

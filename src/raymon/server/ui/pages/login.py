@@ -78,16 +78,17 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
     )
 
 
+def too_many_attempts_message(request: Request, exc: TooManyAttemptsError) -> str:
+    """Why the sign-in is refused and when to retry, in the viewer's words."""
+    retry_at = get_backend(request).clock() + timedelta(seconds=exc.retry_after)
+    return f"Too many failed sign-ins: {exc}. Try again in {exc.retry_after} s (at {retry_at:%H:%M:%S} UTC)."
+
+
 def too_many_attempts(request: Request, exc: TooManyAttemptsError, context: dict[str, Any]) -> Response:
     """The login page, 429, saying why and when to retry (``Retry-After`` too)."""
-    retry_at = get_backend(request).clock() + timedelta(seconds=exc.retry_after)
-    message = (
-        f"Too many failed sign-ins: {exc}. Try again in {exc.retry_after} s (at {retry_at:%H:%M:%S} UTC)."
-    )
-    values = {"next": "/", "email": "", **context, "error": message}
-    return render(
-        request, "pages/login.html", values, status_code=429, headers={"Retry-After": str(exc.retry_after)}
-    )
+    values = {"next": "/", "email": "", **context, "error": too_many_attempts_message(request, exc)}
+    headers = {"Retry-After": str(exc.retry_after)}
+    return render(request, "pages/login.html", values, status_code=429, headers=headers)
 
 
 @router.post("/logout")

@@ -34,3 +34,9 @@ document.addEventListener("DOMContentLoaded", () => Raymon.apply(document.body))
 document.addEventListener("htmx:load", (event) => Raymon.apply(event.target));
 
 // Page behaviours: each page family appends its section below, under a comment naming it.
+
+// Account and API keys
+// A new key's field selects itself when focused, ready to copy.
+Raymon.on("input[data-select-on-focus]", (el) => {
+  el.addEventListener("focus", () => el.select());
+});
