@@ -34,7 +34,9 @@ def test_an_argon2_hash_with_other_parameters_verifies_and_is_due_for_replacemen
     assert passwords.needs_rehash(stored)
 
 
-@pytest.mark.parametrize("stored", ["", "scrypt$1$2", "scrypt$x$8$1$AAAA$AAAA", "$argon2id$nonsense", "plain"])
+@pytest.mark.parametrize(
+    "stored", ["", "scrypt$1$2", "scrypt$x$8$1$AAAA$AAAA", "$argon2id$nonsense", "plain"]
+)
 def test_a_malformed_stored_hash_signs_nobody_in(stored: str) -> None:
     assert not passwords.verify_password(PASSWORD, stored)
     assert passwords.needs_rehash(stored)
