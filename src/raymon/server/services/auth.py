@@ -323,17 +323,45 @@ def set_role(session: Session, email: str, project_id: str, role: str) -> str:
     return role
 
 
-def authenticate_user(session: Session, email: str, password: str) -> UserRow | None:
-    """The user if ``password`` is theirs, else None (for the UI's login); needs a write transaction.
+@dataclass(frozen=True)
+class SignInCheck:
+    """A user whose password was right, and a new hash to store in place of an old-style one (or None)."""
 
-    An address of no account takes as long to refuse as a wrong password (no timing hint).
+    user: UserRow
+    new_hash: str | None = None
+
+
+def check_sign_in(session: Session, email: str, password: str) -> SignInCheck | None:
+    """The user if ``password`` is theirs, else None; reads only (run it outside any write lock).
+
+    An address of no account takes as long to refuse as a wrong password (no timing hint). When the
+    stored hash is of an older kind (scrypt, or argon2 with other parameters) the answer carries its
+    argon2id replacement, for ``save_rehash`` to store.
     """
     try:
         user = get_user(session, email)
     except (NotFoundError, InvalidInputError):
         passwords.spend_like_a_check(password if isinstance(password, str) else "")
         return None
-    return user if check_password(session, user, password) else None
+    if not passwords.verify_password(password, user.password_hash):
+        return None
+    new_hash = passwords.hash_password(password) if passwords.needs_rehash(user.password_hash) else None
+    return SignInCheck(user, new_hash)
+
+
+def save_rehash(session: Session, check: SignInCheck) -> None:
+    """Store ``check``'s replacement hash, unless the password changed since it was checked."""
+    if check.new_hash is not None:
+        accounts.set_password_hash(session, check.user.id, check.new_hash, replacing=check.user.password_hash)
+
+
+def authenticate_user(session: Session, email: str, password: str) -> UserRow | None:
+    """``check_sign_in`` and ``save_rehash`` in the caller's transaction: the user, or None."""
+    check = check_sign_in(session, email, password)
+    if check is None:
+        return None
+    save_rehash(session, check)
+    return check.user
 
 
 def check_password(session: Session, user: UserRow, password: str) -> bool:
@@ -342,16 +370,8 @@ def check_password(session: Session, user: UserRow, password: str) -> bool:
     if not passwords.verify_password(password, user.password_hash):
         return False
     if passwords.needs_rehash(user.password_hash):
-        accounts.set_password_hash(session, user.id, passwords.hash_password(password))
+        save_rehash(session, SignInCheck(user, passwords.hash_password(password)))
     return True
-
-
-def set_password(session: Session, user_id: str, password: str) -> None:
-    """Give a user a new password (checked by ``passwords.check_new_password``)."""
-    passwords.check_new_password(password)
-    if accounts.user_by_id(session, user_id) is None:
-        raise NotFoundError(f"no user with id {user_id!r}")
-    accounts.set_password_hash(session, user_id, passwords.hash_password(password))
 
 
 def principal_for_user(session: Session, user_id: str) -> Principal | None:

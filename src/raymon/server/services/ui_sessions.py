@@ -65,14 +65,20 @@ def login(backend: Backend, email: str, password: str, client_address: str = "un
     """
     attempts = backend.login_attempts
     attempts.check(client_address, email)
+    # The password is checked (and an old hash's replacement computed) in a read transaction: on
+    # SQLite a write transaction holds the process's write lock, which ingest waits for.
+    with backend.reading() as session:
+        check = auth.check_sign_in(session, email, password)
+    if check is None:
+        attempts.failed(client_address, email)
+        return None
+    token = secrets.token_urlsafe(32)
+    now = backend.clock()
     with backend.writing() as session:
-        user = auth.authenticate_user(session, email, password)
-        if user is None:
-            attempts.failed(client_address, email)
-            return None
-        token = secrets.token_urlsafe(32)
-        now = backend.clock()
-        ui_sessions.insert_session(session, uuid.uuid4().hex, _hash(token), user.id, now, now + LIFETIME)
+        auth.save_rehash(session, check)
+        ui_sessions.insert_session(
+            session, uuid.uuid4().hex, _hash(token), check.user.id, now, now + LIFETIME
+        )
     attempts.succeeded(email)
     return token
 
@@ -85,24 +91,22 @@ def change_password(
     Every other session of the account ends (a browser left signed in elsewhere, or a thief's);
     the viewer's own stays. Answers how many sessions ended. A wrong ``current`` is a failed
     sign-in (counted, and refused past the limits like one: a stolen session cannot guess the
-    password); ``new`` must pass ``passwords.check_new_password``, the CLI's rule.
+    password); ``new`` must pass ``passwords.check_new_password``, the CLI's rule. Both hashes are
+    computed outside the write transaction.
     """
     attempts = backend.login_attempts
     attempts.check(client_address, who.email)
-    with backend.writing() as session:
+    with backend.reading() as session:
         user = accounts.user_by_id(session, who.user_id)
-        if user is None:
-            raise NotFoundError("this account no longer exists")
-        if not passwords.verify_password(current, user.password_hash):
-            wrong = True
-        else:
-            wrong = False
-            auth.set_password(session, user.id, new)
-            ended = ui_sessions.revoke_user_sessions(session, user.id, backend.clock(), keep=who.session_id)
-    if wrong:  # counted outside the transaction: nothing was written
+    if user is None:
+        raise NotFoundError("this account no longer exists")
+    if not passwords.verify_password(current, user.password_hash):
         attempts.failed(client_address, who.email)
         raise NotAuthenticatedError("the current password is not right: nothing was changed")
-    return ended
+    new_hash = passwords.hash_password(passwords.check_new_password(new))
+    with backend.writing() as session:
+        accounts.set_password_hash(session, user.id, new_hash)
+        return ui_sessions.revoke_user_sessions(session, user.id, backend.clock(), keep=who.session_id)
 
 
 def viewer(backend: Backend, token: str) -> Viewer | None:
