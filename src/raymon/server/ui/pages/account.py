@@ -31,8 +31,8 @@ def _page(
 
 
 @router.get("/account")
-def account_page(request: Request, changed: int | None = None, who: Viewer = Depends(viewer)) -> Response:  # noqa: B008
-    return _page(request, changed=changed)
+def account_page(request: Request, changed: str = "", who: Viewer = Depends(viewer)) -> Response:  # noqa: B008
+    return _page(request, changed=int(changed) if changed.isdigit() else None)  # the notice after a change
 
 
 @router.post("/account/password")
