@@ -295,7 +295,14 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
 
         click.echo(f"raymon: demo: open {base}/ and log in as {DEMO_USER_EMAIL}")
     sys.stdout.flush()  # what start-up printed (keys, the demo login) is there before the first request
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,  # X-Forwarded-For/-Proto of a trusted proxy: client address, https (Secure cookie)
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,  # None: uvicorn's default (127.0.0.1)
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from raymon.server.ui.vendor import PACKAGES, VENDOR_DIR, check_hashes
+import raymon.server.ui
+from raymon.server.ui.vendor import HTMX, PACKAGES, UPLOT, VENDOR_DIR, check_hashes
 
 REPO = Path(__file__).resolve().parents[2]
 _URL = re.compile(r"""https?://[^\s"'<>)]+""")
@@ -78,8 +79,12 @@ def _can_build_without_isolation() -> bool:
     return int(setuptools.__version__.split(".")[0]) >= 68
 
 
-def test_the_built_wheel_ships_the_vendored_files(tmp_path: Path) -> None:
-    """A real wheel build (10 to 40 s): the package-data rule must take the static files along."""
+def test_the_built_wheel_ships_the_vendored_files_and_the_ui(tmp_path: Path) -> None:
+    """A real wheel build (10 to 40 s): the package-data rules must take every static file along.
+
+    The vendored packages (Swagger UI, ReDoc, htmx, uPlot) with their hashes, and the web UI's
+    every template (a template in a directory the globs miss would be absent), app.js and app.css.
+    """
     isolation = [] if not _can_build_without_isolation() else ["--no-build-isolation"]
     command = [
         sys.executable,
@@ -100,6 +105,12 @@ def test_the_built_wheel_ships_the_vendored_files(tmp_path: Path) -> None:
         for file in package.files.values():
             assert f"raymon/server/ui/static/vendor/{package.directory}/{file}" in names
     assert "raymon/server/ui/static/vendor/HASHES.json" in names
+    assert HTMX in PACKAGES and UPLOT in PACKAGES  # the UI's libraries are among the packages checked above
+    ui = Path(raymon.server.ui.__file__).parent
+    templates = sorted(path.relative_to(ui).as_posix() for path in (ui / "templates").rglob("*.html"))
+    assert "templates/base.html" in templates and len(templates) >= 5
+    expected = [f"raymon/server/ui/{name}" for name in [*templates, "static/app.js", "static/app.css"]]
+    assert [name for name in expected if name not in names] == []
 
 
 def _chromium() -> str | None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from raymon.server.plugins import Plugins
 from raymon.server.services.access_tokens import FailedAttempts
 from raymon.server.services.ingest_gate import IngestGate
+from raymon.server.services.login_attempts import LoginAttempts
 from raymon.server.settings import Settings
 from raymon.server.store.db import Database
 from raymon.server.store.objects import ObjectStore, open_object_store
@@ -58,6 +59,8 @@ class Backend:
     ingest_gate: IngestGate
     # Failed ``POST /oauth/token`` requests per client address (services.access_tokens).
     token_failures: FailedAttempts
+    # Failed sign-ins to the web UI per client address and per account (services.login_attempts).
+    login_attempts: LoginAttempts
     clock: Clock = utc_now
     # Told of newly stored events after commit (services.ingest.IngestListener).
     ingest_listeners: list[IngestListener] = field(default_factory=list)
@@ -123,6 +126,9 @@ def build_backend(
         plugins=plugins,
         ingest_gate=IngestGate.from_settings(settings),
         token_failures=FailedAttempts(settings.token_failures_per_minute),
+        login_attempts=LoginAttempts(
+            settings.login_failures_per_minute, settings.login_account_failures_per_hour
+        ),
         clock=clock or utc_now,
         current_manifest=manifests.current,
     )

@@ -10,6 +10,7 @@ anything that stays.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tempfile
@@ -70,6 +71,15 @@ class Settings:
     # lives, and how many failed token requests one client address may make in a moving minute.
     access_token_seconds: int = 3600
     token_failures_per_minute: int = 10
+    # The web UI's sign-in (docs/ui.md, "Signing in and security"): failed sign-ins one client address
+    # may make in a moving minute, and one account may get (from any address) in a moving hour.
+    login_failures_per_minute: int = 10
+    login_account_failures_per_hour: int = 30
+    # The addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (comma-separated IP addresses or networks, or *): a proxy terminating TLS makes the session
+    # cookie Secure and names the client for the rate limits. Empty: uvicorn's default (its
+    # FORWARDED_ALLOW_IPS environment variable, else 127.0.0.1).
+    forwarded_allow_ips: str = ""
 
     # Headless initialisation: all four set -> that project, admin key and admin user exist.
     init_project_id: str = ""
@@ -189,10 +199,13 @@ class Settings:
             "db_pool_size",
             "access_token_seconds",
             "token_failures_per_minute",
+            "login_failures_per_minute",
+            "login_account_failures_per_hour",
         )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"RAYMON_{name.upper()} must be positive, got {getattr(self, name)!r}")
+        _check_forwarded_allow_ips(self.forwarded_allow_ips)
         if self.public_url and urlparse(self.public_url).scheme not in ("http", "https"):
             raise SettingsError(f"RAYMON_PUBLIC_URL must be an http(s):// address, got {self.public_url!r}")
         if not self.alert_timeout_seconds > 0 or not self.alert_retry_hours > 0:
@@ -295,6 +308,20 @@ class Settings:
 
 SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
 ENGINE_MODES = ("auto", "on", "off")
+
+
+def _check_forwarded_allow_ips(value: str) -> None:
+    """Each item an IP address, a network or ``*`` (uvicorn would take a typo as a literal that matches nothing)."""
+    for item in (part.strip() for part in value.split(",")):
+        if not item or item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"RAYMON_FORWARDED_ALLOW_IPS must be comma-separated IP addresses or networks "
+                f"(e.g. 127.0.0.1,10.0.0.0/8) or *, got {item!r} in {value!r}"
+            ) from None
 
 
 def _check_database_url(url: str) -> None:

@@ -8,8 +8,9 @@ operator (``RAYMON_INIT_API_KEY``) must carry as much randomness
 passwords: a key carries 256 bits of randomness, so no dictionary or
 brute-force attack on a leaked hash is feasible however fast the hash is, and
 a deterministic hash lets every request find its key with one indexed lookup.
-Passwords are low-entropy and chosen by people, so they get ``hashlib.scrypt``
-with a random salt (slow on purpose) instead.
+Passwords are low-entropy and chosen by people, so they get argon2id with a
+random salt (slow on purpose) instead (``services.passwords``); a hash of an
+older kind is replaced at the next successful sign-in (``check_password``).
 
 Scopes: ``ingest`` (write events), ``read`` (query), ``admin`` (keys, users,
 projects; implies the other two). User roles: ``admin`` (all scopes) and
@@ -34,9 +35,7 @@ start-up and the demo can compose them in a transaction of their own.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import re
 import secrets
 import unicodedata
@@ -47,6 +46,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from raymon.exceptions import WireFormatError
+from raymon.server.services import passwords
 from raymon.server.services.errors import (
     ConflictError,
     InvalidInputError,
@@ -70,9 +70,8 @@ KEY_PREFIX = "rmn_"
 CHOSEN_KEY_MIN_CHARS = 32  # after an optional "rmn_": 192 bits when random
 CHOSEN_KEY_MIN_DISTINCT = 16
 _URLSAFE_RE = re.compile(r"[A-Za-z0-9_-]+")
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = passwords.MIN_PASSWORD_LENGTH
 _EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
 
 # --- principals: the caller of a request -------------------------------------------------------
@@ -120,7 +119,7 @@ def parse_scopes(scopes: str | Iterable[str]) -> list[str]:
     return [s for s in SCOPES if s in cleaned]
 
 
-# --- keys and passwords ----------------------------------------------------------------------
+# --- keys -------------------------------------------------------------------------------
 
 
 def hash_key(key: str) -> str:
@@ -157,33 +156,6 @@ def check_chosen_key(key: str, setting: str = "RAYMON_INIT_API_KEY") -> str:
             f"{setting} is too weak ({len(set(body))} different characters): it must be {rule}"
         )
     return key
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
-    b64 = base64.b64encode
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
-
-
-def verify_password(password: str, stored: str) -> bool:
-    try:
-        algo, n, r, p, salt, digest = stored.split("$")
-    except ValueError:
-        return False
-    if algo != "scrypt":
-        return False
-    expected = base64.b64decode(digest)
-    actual = hashlib.scrypt(
-        password.encode(),
-        salt=base64.b64decode(salt),
-        n=int(n),
-        r=int(r),
-        p=int(p),
-        dklen=len(expected),
-        maxmem=2**27,
-    )
-    return hmac.compare_digest(actual, expected)
 
 
 # --- projects ----------------------------------------------------------------------------------
@@ -328,11 +300,10 @@ def get_user(session: Session, email: str) -> UserRow:
 
 def create_user(session: Session, email: str, password: str) -> UserRow:
     email = check_email(email)
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInputError(f"a password must be at least {MIN_PASSWORD_LENGTH} characters long")
+    passwords.check_new_password(password)
     if accounts.user_by_email(session, email) is not None:
         raise ConflictError(f"user {email!r} exists already")
-    return accounts.insert_user(session, uuid.uuid4().hex, email, hash_password(password), _now())
+    return accounts.insert_user(session, uuid.uuid4().hex, email, passwords.hash_password(password), _now())
 
 
 def ensure_user(session: Session, email: str, password: str) -> tuple[UserRow, bool]:
@@ -352,13 +323,55 @@ def set_role(session: Session, email: str, project_id: str, role: str) -> str:
     return role
 
 
-def authenticate_user(session: Session, email: str, password: str) -> UserRow | None:
-    """The user if ``password`` is theirs, else None (for the UI's login)."""
+@dataclass(frozen=True)
+class SignInCheck:
+    """A user whose password was right, and a new hash to store in place of an old-style one (or None)."""
+
+    user: UserRow
+    new_hash: str | None = None
+
+
+def check_sign_in(session: Session, email: str, password: str) -> SignInCheck | None:
+    """The user if ``password`` is theirs, else None; reads only (run it outside any write lock).
+
+    An address of no account takes as long to refuse as a wrong password (no timing hint). When the
+    stored hash is of an older kind (scrypt, or argon2 with other parameters) the answer carries its
+    argon2id replacement, for ``save_rehash`` to store.
+    """
     try:
         user = get_user(session, email)
     except (NotFoundError, InvalidInputError):
+        passwords.spend_like_a_check(password if isinstance(password, str) else "")
         return None
-    return user if verify_password(password, user.password_hash) else None
+    if not passwords.verify_password(password, user.password_hash):
+        return None
+    new_hash = passwords.hash_password(password) if passwords.needs_rehash(user.password_hash) else None
+    return SignInCheck(user, new_hash)
+
+
+def save_rehash(session: Session, check: SignInCheck) -> None:
+    """Store ``check``'s replacement hash, unless the password changed since it was checked."""
+    if check.new_hash is not None:
+        accounts.set_password_hash(session, check.user.id, check.new_hash, replacing=check.user.password_hash)
+
+
+def authenticate_user(session: Session, email: str, password: str) -> UserRow | None:
+    """``check_sign_in`` and ``save_rehash`` in the caller's transaction: the user, or None."""
+    check = check_sign_in(session, email, password)
+    if check is None:
+        return None
+    save_rehash(session, check)
+    return check.user
+
+
+def check_password(session: Session, user: UserRow, password: str) -> bool:
+    """Whether ``password`` is ``user``'s; when it is and the stored hash is of an older kind
+    (scrypt, or argon2 with other parameters), the hash is replaced by a new argon2id one."""
+    if not passwords.verify_password(password, user.password_hash):
+        return False
+    if passwords.needs_rehash(user.password_hash):
+        save_rehash(session, SignInCheck(user, passwords.hash_password(password)))
+    return True
 
 
 def principal_for_user(session: Session, user_id: str) -> Principal | None:

@@ -48,3 +48,13 @@ class LimitExceededError(ServiceError):
     """A request is over a configured size limit (the message names the setting)."""
 
     status_code = 413
+
+
+class TooManyAttemptsError(ServiceError):
+    """Too many failed attempts (sign-ins): refused until ``retry_after`` seconds have passed."""
+
+    status_code = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from raymon.server.services.auth import (
     check_email,
+    check_password,
     check_role,
     create_user,
     get_project,
     hash_key,
-    verify_password,
 )
 from raymon.server.services.errors import (
     ConflictError,
@@ -134,7 +134,7 @@ def accept_invitation(backend: Backend, token: str, email: str, password: str) -
         if row.email != email:
             raise PermissionDeniedError(f"this invitation is not for {email!r}")
         user = accounts.user_by_email(session, email)
-        voided = user is not None and not verify_password(password, user.password_hash)
+        voided = user is not None and not check_password(session, user, password)
         if voided:  # committed, then refused: the void invitation stays void
             accounts.delete_pending_invitation(session, row.project_id, row.id)
         else:

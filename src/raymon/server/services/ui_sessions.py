@@ -1,6 +1,9 @@
 """Signing in to the web UI: who a browser's session cookie belongs to.
 
-A login checks the password (``auth.authenticate_user``) and makes a session:
+A login checks the password (``auth.authenticate_user``, which replaces an
+old-style hash on success) and makes a session; failed ones are counted per
+client address and per account and, past the limits, refused for a while
+(``services.login_attempts``, ``TooManyAttemptsError``). A session:
 the cookie gets a random token (32 bytes), the ``ui_sessions`` table its
 SHA-256 only, so a leaked table signs nobody in. A session ends at logout, at
 a password change (``revoke_user_sessions``), after ``IDLE`` without use or
@@ -19,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from raymon.server.services import auth
+from raymon.server.services import auth, passwords
 from raymon.server.services.auth import Principal
+from raymon.server.services.errors import NotAuthenticatedError, NotFoundError
 from raymon.server.store import accounts, ui_sessions
 
 if TYPE_CHECKING:
@@ -53,16 +57,56 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def login(backend: Backend, email: str, password: str) -> str | None:
-    """A new session's token if the password is the user's, else None (same answer for every failure)."""
+def login(backend: Backend, email: str, password: str, client_address: str = "unknown") -> str | None:
+    """A new session's token if the password is the user's, else None (same answer for every failure).
+
+    Raises ``TooManyAttemptsError`` (with ``retry_after``) while ``client_address`` or the account
+    of ``email`` has failed too often, whatever the password.
+    """
+    attempts = backend.login_attempts
+    attempts.check(client_address, email)
+    # The password is checked (and an old hash's replacement computed) in a read transaction: on
+    # SQLite a write transaction holds the process's write lock, which ingest waits for.
+    with backend.reading() as session:
+        check = auth.check_sign_in(session, email, password)
+    if check is None:
+        attempts.failed(client_address, email)
+        return None
+    token = secrets.token_urlsafe(32)
+    now = backend.clock()
     with backend.writing() as session:
-        user = auth.authenticate_user(session, email, password)
-        if user is None:
-            return None
-        token = secrets.token_urlsafe(32)
-        now = backend.clock()
-        ui_sessions.insert_session(session, uuid.uuid4().hex, _hash(token), user.id, now, now + LIFETIME)
-        return token
+        auth.save_rehash(session, check)
+        ui_sessions.insert_session(
+            session, uuid.uuid4().hex, _hash(token), check.user.id, now, now + LIFETIME
+        )
+    attempts.succeeded(email)
+    return token
+
+
+def change_password(
+    backend: Backend, who: Viewer, current: str, new: str, client_address: str = "unknown"
+) -> int:
+    """Give the viewer's account the password ``new`` if ``current`` is its password now.
+
+    Every other session of the account ends (a browser left signed in elsewhere, or a thief's);
+    the viewer's own stays. Answers how many sessions ended. A wrong ``current`` is a failed
+    sign-in (counted, and refused past the limits like one: a stolen session cannot guess the
+    password); ``new`` must pass ``passwords.check_new_password``, the CLI's rule. Both hashes are
+    computed outside the write transaction.
+    """
+    attempts = backend.login_attempts
+    attempts.check(client_address, who.email)
+    with backend.reading() as session:
+        user = accounts.user_by_id(session, who.user_id)
+    if user is None:
+        raise NotFoundError("this account no longer exists")
+    if not passwords.verify_password(current, user.password_hash):
+        attempts.failed(client_address, who.email)
+        raise NotAuthenticatedError("the current password is not right: nothing was changed")
+    new_hash = passwords.hash_password(passwords.check_new_password(new))
+    with backend.writing() as session:
+        accounts.set_password_hash(session, user.id, new_hash)
+        return ui_sessions.revoke_user_sessions(session, user.id, backend.clock(), keep=who.session_id)
 
 
 def viewer(backend: Backend, token: str) -> Viewer | None:

@@ -191,6 +191,20 @@ def delete_user(session: Session, user_id: str) -> bool:
     return bool(result.rowcount)
 
 
+def set_password_hash(
+    session: Session, user_id: str, password_hash: str, replacing: str | None = None
+) -> bool:
+    """Replace a user's password hash (a password change, or a rehash at sign-in); answer whether it was.
+
+    ``replacing``: only if the stored hash is still that one (a rehash never undoes a change made
+    since the password was checked).
+    """
+    query = update(User).where(User.id == user_id)
+    if replacing is not None:
+        query = query.where(User.password_hash == replacing)
+    return bool(session.execute(query.values(password_hash=password_hash)).rowcount)  # type: ignore[attr-defined]
+
+
 def role_of(session: Session, user_id: str, project_id: str) -> str | None:
     """The user's role in the project, ``None`` when they have none there."""
     membership = session.get(Membership, (user_id, project_id))

@@ -62,7 +62,9 @@ def iso(moment: datetime | str | None) -> str:
 
 def is_htmx(request: Request) -> bool:
     """An htmx request for a part of the page; a history restore (back after a reload) needs the whole page."""
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+    return request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
 
 
 def _environment() -> jinja2.Environment:

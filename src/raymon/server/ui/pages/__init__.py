@@ -11,13 +11,26 @@ from fastapi.responses import JSONResponse, Response
 
 from raymon.server.services.errors import ServiceError
 from raymon.server.ui.auth import LoginRequired, login_redirect
-from raymon.server.ui.pages import dashboards, issues, login, profiles, projects, settings, trace, traces
+from raymon.server.ui.pages import (
+    account,
+    dashboards,
+    issues,
+    keys,
+    login,
+    profiles,
+    projects,
+    settings,
+    trace,
+    traces,
+)
 from raymon.server.ui.templating import render
 
 ROUTERS: list[APIRouter] = [
     login.router,
     projects.router,
+    account.router,
     issues.router,
+    keys.router,  # /projects/{p}/settings/keys before the settings pages
     settings.router,
     traces.router,  # the trace list and its fixed paths (export, count) before the trace page
     trace.router,  # /projects/{p}/traces/{trace_id}

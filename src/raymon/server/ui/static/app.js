@@ -221,4 +221,8 @@ Raymon.on("[data-histogram]", (el) => {
   }, values, el);
   el.classList.add("drawn");
   return plot;
+// Account and API keys
+// A new key's field selects itself when focused, ready to copy.
+Raymon.on("input[data-select-on-focus]", (el) => {
+  el.addEventListener("focus", () => el.select());
 });
