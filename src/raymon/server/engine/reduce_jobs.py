@@ -79,6 +79,22 @@ class PassHook(Protocol):
     def __call__(self, session: Session, project_id: str, reducer: str) -> Any: ...
 
 
+class ClaimedHook(Protocol):
+    """Told of a pass's claimed tags and their traces' windows, in the pass's transaction (slice discovery's cells)."""
+
+    def __call__(
+        self,
+        session: Session,
+        project_id: str,
+        manifest: Manifest,
+        reducer_name: str,
+        reducer: ProfileReducer,
+        claimed: Sequence[reduce_store.ClaimedTag],
+        windows: dict[int, datetime],
+        now: datetime,
+    ) -> Any: ...
+
+
 def no_pass_hook(session: Session, project_id: str, reducer: str) -> None:
     """The default ``after_pass``: nothing."""
 
@@ -172,6 +188,7 @@ def run_pass(
     max_tags: int = DEFAULT_MAX_TAGS,
     heartbeat: Callable[[], None] = lambda: None,
     after_pass: PassHook = no_pass_hook,
+    on_claimed: ClaimedHook | None = None,
 ) -> PassReport:
     """One reduce pass of ``action`` in the caller's transaction; see the module docstring."""
     start = reduce_store.begin_pass(session, project_id, action.name, now)
@@ -241,6 +258,9 @@ def run_pass(
     heartbeat()
     reduce_store.save_windows(session, project_id, action.name, writes, start.pass_no, now)
     reduce_store.save_spaces(session, project_id, action.name, slices.spaces_jcr())
+    if on_claimed is not None:
+        windows = {pk: placed[0] for pk, placed in membership.items()}
+        on_claimed(session, project_id, manifest, action.name, reducer, claimed, windows, now)
     for slicestr, start_at, end_at, rows in results:
         on_results(session, project_id, action.name, slicestr, start_at, end_at, rows)
     after_pass(session, project_id, action.name)
@@ -253,6 +273,7 @@ def reduce_handler(
     batch_tags: int = DEFAULT_BATCH_TAGS,
     max_tags: int = DEFAULT_MAX_TAGS,
     after_pass: PassHook = no_pass_hook,
+    on_claimed: ClaimedHook | None = None,
 ) -> JobHandler:
     """The ``reduce`` job's handler: one pass of the payload's reducer inside ``ctx.finishing()``.
 
@@ -298,6 +319,7 @@ def reduce_handler(
                 max_tags,
                 ctx.heartbeat,
                 after_pass,
+                on_claimed,
             )
             if report.more:
                 job_store.enqueue(
@@ -329,6 +351,7 @@ def spec_for(project_id: str, reducer: str, tick: int) -> JobSpec:
 
 __all__: Sequence[str] = (
     "REDUCE_KIND",
+    "ClaimedHook",
     "PassReport",
     "PassHook",
     "ResultsHook",
