@@ -61,7 +61,9 @@ def test_moments_from_sums_and_merges_match_numpy(a: list[float], b: list[float]
 
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 400), st.integers(1, 400), st.data())
-def test_rates_agree_with_scipy_fisher_or_the_chi_square_of_the_table(n_a: int, n_b: int, data: st.DataObject) -> None:
+def test_rates_agree_with_scipy_fisher_or_the_chi_square_of_the_table(
+    n_a: int, n_b: int, data: st.DataObject
+) -> None:
     k_a = data.draw(st.integers(0, n_a))
     k_b = data.draw(st.integers(0, n_b))
     got = ss.two_proportions(k_a, n_a, k_b, n_b)

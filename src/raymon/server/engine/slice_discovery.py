@@ -152,7 +152,13 @@ def _score(alpha: float, size: np.ndarray, err: np.ndarray, n: float, avg: float
 
 
 def _upper_bound(
-    alpha: float, sigma: float, size_ub: np.ndarray, err_ub: np.ndarray, max_ub: np.ndarray, n: float, avg: float
+    alpha: float,
+    sigma: float,
+    size_ub: np.ndarray,
+    err_ub: np.ndarray,
+    max_ub: np.ndarray,
+    n: float,
+    avg: float,
 ) -> np.ndarray:
     """SliceLine's bound of any descendant's score, at the candidate sizes where its maximum lies."""
     best = np.full(size_ub.shape, -np.inf)
@@ -225,7 +231,9 @@ def search(table: CellTable, settings: SearchSettings) -> SearchReport:
                 conditions = tuple(
                     (table.tags[t], table.values[t][int(codes[i, j])]) for j, t in enumerate(combo)
                 )
-                scored.append(Finding(conditions, float(size[i]), float(err[i]), float(sq[i]), float(mx[i]), sc))
+                scored.append(
+                    Finding(conditions, float(size[i]), float(err[i]), float(sq[i]), float(mx[i]), sc)
+                )
             best = sorted((f.score for f in scored), reverse=True)
             kth = best[top - 1] if len(best) >= top else -math.inf
             if level == settings.max_level:
@@ -237,7 +245,8 @@ def search(table: CellTable, settings: SearchSettings) -> SearchReport:
                 idx = idx[keep]
             if len(idx):
                 next_expandable[combo] = {
-                    tuple(codes[i].tolist()): (float(size[i]), float(err[i]), float(mx[i])) for i in idx.tolist()
+                    tuple(codes[i].tolist()): (float(size[i]), float(err[i]), float(mx[i]))
+                    for i in idx.tolist()
                 }
         expandable = next_expandable
         if not expandable:
@@ -282,7 +291,9 @@ def _p_values(found: list[Finding], n: float, total: float, total_sq: float, rat
             f.p_value = float(p[i])
 
 
-def _detail(f: Finding, n: float, total: float, total_sq: float, rate: bool) -> tuple[dict[str, Any], float | None]:
+def _detail(
+    f: Finding, n: float, total: float, total_sq: float, rate: bool
+) -> tuple[dict[str, Any], float | None]:
     """One slice's full test against the rest: its JSON and p-value."""
     if rate:
         result = slice_stats.two_proportions(

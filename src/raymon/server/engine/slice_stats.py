@@ -80,7 +80,9 @@ class Moments:
             return other
         n = self.n + other.n
         delta = other.mean - self.mean
-        return Moments(n, self.mean + delta * other.n / n, self.m2 + other.m2 + delta * delta * self.n * other.n / n)
+        return Moments(
+            n, self.mean + delta * other.n / n, self.m2 + other.m2 + delta * delta * self.n * other.n / n
+        )
 
     def minus(self, part: Moments) -> Moments:
         """The moments of the rest: the values of ``self`` not in ``part`` (``part`` a subset of them)."""
@@ -207,13 +209,25 @@ def two_proportions(k_a: int, n_a: int, k_b: int, n_b: int, confidence: float = 
         test = "two_proportion_z"
     del n
     return TestResult(
-        test, p_a, p_b, diff, diff - z * se_wald, diff + z * se_wald, diff, diff - z * se_wald,
-        diff + z * se_wald, stat, float(p), n_a, n_b,
+        test,
+        p_a,
+        p_b,
+        diff,
+        diff - z * se_wald,
+        diff + z * se_wald,
+        diff,
+        diff - z * se_wald,
+        diff + z * se_wald,
+        stat,
+        float(p),
+        n_a,
+        n_b,
     )
 
 
-def paired_mean(d: Moments, value_a: float | None = None, value_b: float | None = None,
-                confidence: float = CONFIDENCE) -> TestResult:
+def paired_mean(
+    d: Moments, value_a: float | None = None, value_b: float | None = None, confidence: float = CONFIDENCE
+) -> TestResult:
     """The paired t-test: ``d`` the moments of the per-trace differences a - b."""
     if d.n < 2:
         raise ValueError(f"a paired test needs two pairs or more, got {d.n}")
@@ -230,13 +244,26 @@ def paired_mean(d: Moments, value_a: float | None = None, value_b: float | None 
     z = float(sps.norm.ppf(0.5 + confidence / 2))
     se_dz = math.sqrt(1 / d.n + dz * dz / (2 * d.n)) if math.isfinite(dz) else math.nan
     return TestResult(
-        "paired_t", value_a, value_b, d.mean, d.mean - q * se, d.mean + q * se, dz, dz - z * se_dz,
-        dz + z * se_dz, t, p, d.n, d.n, df,
+        "paired_t",
+        value_a,
+        value_b,
+        d.mean,
+        d.mean - q * se,
+        d.mean + q * se,
+        dz,
+        dz - z * se_dz,
+        dz + z * se_dz,
+        t,
+        p,
+        d.n,
+        d.n,
+        df,
     )
 
 
-def mcnemar(only_a: int, only_b: int, n_pairs: int, correct_a: int, correct_b: int,
-            confidence: float = CONFIDENCE) -> TestResult:
+def mcnemar(
+    only_a: int, only_b: int, n_pairs: int, correct_a: int, correct_b: int, confidence: float = CONFIDENCE
+) -> TestResult:
     """McNemar's test on paired correctness: ``only_a`` pairs right under a only, ``only_b`` under b only."""
     if n_pairs <= 0:
         raise ValueError("McNemar's test needs at least one pair")
@@ -253,8 +280,19 @@ def mcnemar(only_a: int, only_b: int, n_pairs: int, correct_a: int, correct_b: i
     z = float(sps.norm.ppf(0.5 + confidence / 2))
     se = math.sqrt(max(0.0, (only_a + only_b) / n_pairs - diff * diff) / n_pairs)
     return TestResult(
-        test, correct_a / n_pairs, correct_b / n_pairs, diff, diff - z * se, diff + z * se, diff,
-        diff - z * se, diff + z * se, stat, p, n_pairs, n_pairs,
+        test,
+        correct_a / n_pairs,
+        correct_b / n_pairs,
+        diff,
+        diff - z * se,
+        diff + z * se,
+        diff,
+        diff - z * se,
+        diff + z * se,
+        stat,
+        p,
+        n_pairs,
+        n_pairs,
     )
 
 

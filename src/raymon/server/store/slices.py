@@ -82,12 +82,18 @@ def load_explore(session: Session, project_id: str, reducer: str) -> ExploreRow:
             SliceExplore.project_id == project_id, SliceExplore.reducer == reducer
         )
     ).one_or_none()
-    return ExploreRow(None, None, None) if row is None else ExploreRow(row.vocab, row.findings, row.discovered_at)
+    return (
+        ExploreRow(None, None, None)
+        if row is None
+        else ExploreRow(row.vocab, row.findings, row.discovered_at)
+    )
 
 
 def _upsert_explore(session: Session, project_id: str, reducer: str, now: datetime, **values: Any) -> None:
     dialect_insert = postgresql.insert if _postgresql(session) else sqlite.insert
-    stmt = dialect_insert(SliceExplore).values(project_id=project_id, reducer=reducer, updated_at=now, **values)
+    stmt = dialect_insert(SliceExplore).values(
+        project_id=project_id, reducer=reducer, updated_at=now, **values
+    )
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=[SliceExplore.project_id, SliceExplore.reducer],
@@ -177,8 +183,16 @@ def rolled_up_cells(
         stmt = stmt.where(c.component == component)
     stmt = stmt.group_by(c.cell, c.component).order_by(c.cell, c.component)
     return [
-        CellSum(cell, comp, int(r or 0), int(n or 0), float(s or 0.0), float(sq or 0.0),
-                None if mx is None else float(mx), int(e or 0))
+        CellSum(
+            cell,
+            comp,
+            int(r or 0),
+            int(n or 0),
+            float(s or 0.0),
+            float(sq or 0.0),
+            None if mx is None else float(mx),
+            int(e or 0),
+        )
         for cell, comp, r, n, s, sq, mx, e in session.execute(stmt)
     ]
 
@@ -186,7 +200,9 @@ def rolled_up_cells(
 def delete_cells_before(session: Session, project_id: str, cutoff: datetime) -> int:
     """Delete the cells of windows starting before ``cutoff`` (retention); answers how many."""
     result = session.execute(
-        SliceCell.__table__.delete().where(SliceCell.project_id == project_id, SliceCell.window_start < cutoff)
+        SliceCell.__table__.delete().where(
+            SliceCell.project_id == project_id, SliceCell.window_start < cutoff
+        )
     )
     return int(result.rowcount or 0)
 
@@ -222,4 +238,3 @@ def paired_values(
         PairedValue(int(pk), ta if ta is not None else na, tb if tb is not None else nb)
         for pk, na, ta, nb, tb in session.execute(stmt)
     ]
-
