@@ -29,6 +29,7 @@ import yaml
 
 from raymon.profiling.components import MISSING_KINDS, EvalComponent
 from raymon.profiling.errors import ProfileError
+from raymon.profiling.names import name_key
 from raymon.profiling.scores import AccuracyScore, MeanScore, PrecisionScore, RecallScore
 from raymon.profiling.stats import CategoricalStats, stats_from_jcr
 from raymon.server.engine import slice_cells, slice_discovery, slice_stats
@@ -106,7 +107,11 @@ def metrics_of(reducer: ProfileReducer) -> dict[str, Metric]:
 
 
 def resolve_metric(reducer: ProfileReducer, metric: str) -> Metric:
-    found = metrics_of(reducer).get(metric)
+    """The metric named ``metric`` (names compare as the profile's do: ``MAE`` is the score ``mae``)."""
+    known = metrics_of(reducer)
+    found = known.get(metric)
+    if found is None:
+        found = next((m for name, m in known.items() if name_key(name) == name_key(metric)), None)
     if found is None:
         raise InvalidInputError(
             f"metric {metric!r} is not one of reducer {reducer.group!r}'s: scores (mean, accuracy, precision, "
@@ -375,7 +380,7 @@ def ab_test(
         for m in metrics.values():
             sums = _summaries(states, m)
             result, p = _compare(sums[slice_a], sums[slice_b], m.kind, min_n)
-            results.append({"metric": m.name, "kind": m.kind, "component": m.component, **result})
+            results.append({"metric": m.name, "kind": m.kind, "component": m.component, **_arms(result)})
             p_values.append(p)
     else:
         cells = _cell_summaries(backend, project_id, reducer, tag, [a, b], begin, end)
@@ -398,7 +403,7 @@ def ab_test(
             else:
                 sa.hits, sa.trials, sb.hits, sb.trials = ca[4], ca[0], cb[4], cb[0]
             result, p = _compare(sa, sb, m.kind, min_n)
-            results.append({"metric": m.name, "kind": m.kind, "component": m.component, **result})
+            results.append({"metric": m.name, "kind": m.kind, "component": m.component, **_arms(result)})
             p_values.append(p)
     _adjusted(results, p_values)
     return {
@@ -413,6 +418,14 @@ def ab_test(
         "sample_ratio": slice_stats.sample_ratio(traces_a, traces_b, expected_share_a).to_json(),
         "metrics": results,
     }
+
+
+_ARMS = {"value": "value_a", "rest_value": "value_b", "n": "n_a", "rest_n": "n_b"}
+
+
+def _arms(result: dict[str, Any]) -> dict[str, Any]:
+    """A slice-against-rest answer in the A/B's words (value_a, value_b, n_a, n_b)."""
+    return {_ARMS.get(k, k): v for k, v in result.items()}
 
 
 def _adjusted(results: list[dict[str, Any]], p_values: list[float | None]) -> None:
@@ -443,15 +456,13 @@ def _paired(
     """Two profile versions scoring the same traces: paired t on numeric evaluations, McNemar on correctness."""
     ref_a, ref_b = _profile_ref(reducer, a), _profile_ref(reducer, b)
     prof_a = load_reducer(backend, project_id, ref_a)
-    load_reducer(backend, project_id, ref_b)
+    prof_b = load_reducer(backend, project_id, ref_b)
     results: list[dict[str, Any]] = []
     p_values: list[float | None] = []
     n_pairs = 0
-    for name, component in prof_a.reference.components.items():
-        if not isinstance(component, EvalComponent):
-            continue
+    for name, name_b in _paired_components(prof_a, prof_b):
         with backend.reading() as session:
-            pairs = slice_store.paired_values(session, project_id, ref_a, ref_b, name, begin, end)
+            pairs = slice_store.paired_values(session, project_id, ref_a, name, ref_b, name_b, begin, end)
         n_pairs = max(n_pairs, len(pairs))
         if prof_a.numeric[name]:
             diffs = [float(x) - float(y) for _, x, y in pairs if _number(x) and _number(y)]
@@ -524,6 +535,24 @@ def _paired(
         "sample_ratio": None,
         "metrics": results,
     }
+
+
+def _paired_components(a: ProfileReducer, b: ProfileReducer) -> list[tuple[str, str]]:
+    """Which evaluation component of ``b`` each of ``a``'s is compared with: the same name, else the same position.
+
+    A trace holds one tag per name, so two versions logging on one trace name their
+    evaluation tags apart (``abs_error``, ``abs_error_shadow``): then the i-th evaluation
+    component of each (in the profiles' order) are paired.
+    """
+    evals_a = [n for n, c in a.reference.components.items() if isinstance(c, EvalComponent)]
+    evals_b = [n for n, c in b.reference.components.items() if isinstance(c, EvalComponent)]
+    out = []
+    for i, name in enumerate(evals_a):
+        if name in evals_b:
+            out.append((name, name))
+        elif i < len(evals_b) and evals_b[i] not in evals_a and a.numeric[name] == b.numeric[evals_b[i]]:
+            out.append((name, evals_b[i]))
+    return out
 
 
 def _number(value: Any) -> bool:

@@ -197,35 +197,26 @@ def rolled_up_cells(
     ]
 
 
-def delete_cells_before(session: Session, project_id: str, cutoff: datetime) -> int:
-    """Delete the cells of windows starting before ``cutoff`` (retention); answers how many."""
-    result = session.execute(
-        SliceCell.__table__.delete().where(
-            SliceCell.project_id == project_id, SliceCell.window_start < cutoff
-        )
-    )
-    return int(result.rowcount or 0)
-
-
 def paired_values(
     session: Session,
     project_id: str,
     group_a: str,
+    name_a: str,
     group_b: str,
-    name: str,
+    name_b: str,
     begin: datetime | None = None,
     end: datetime | None = None,
     limit: int = 1_000_000,
 ) -> list[PairedValue]:
-    """Traces that carry tag ``name`` in both groups (two versions scoring the same trace): both values.
+    """Traces with tag ``name_a`` in ``group_a`` and ``name_b`` in ``group_b`` (two versions scoring one trace): both values.
 
     Traces are selected by their ``first_ts`` in ``[begin, end)``; at most ``limit`` pairs.
     """
     a, b = aliased(Tag), aliased(Tag)
     stmt = (
         select(a.trace_pk, a.value_num, a.value_text, b.value_num, b.value_text)
-        .join(b, and_(b.trace_pk == a.trace_pk, b.name == name, b.grp == group_b))
-        .where(a.project_id == project_id, a.name == name, a.grp == group_a)
+        .join(b, and_(b.trace_pk == a.trace_pk, b.name == name_b, b.grp == group_b))
+        .where(a.project_id == project_id, a.name == name_a, a.grp == group_a)
     )
     if begin is not None or end is not None:
         stmt = stmt.join(Trace, Trace.id == a.trace_pk)
