@@ -177,7 +177,7 @@ def run(work: Path, n_traces: int, n_ingest: int, repeat: int) -> None:
     explore = ExploreSettings(tags=["a", "b", "c"])
     vocab.admit(labels, explore)
     explored = vocab.explored(explore)
-    cells = {i: vocab.cell_of(labels[i], explored) for i in range(n_traces)}
+    cells = dict(enumerate(vocab.cells_of(labels, explored)))
     classified = ((i, reducer.classify("abs_error", "profile-score", float(err[i]))) for i in range(n_traces))
     adds = fold(((i, x) for i, x in classified if x is not None), dict(enumerate(windows_of)), cells)
     with backend.writing() as session:
@@ -193,7 +193,11 @@ def run(work: Path, n_traces: int, n_ingest: int, repeat: int) -> None:
         best = min(best, time.perf_counter() - t)
     assert findings is not None
     mean = findings["metrics"]["abs_error"]
-    top = mean["slices"][0]
+    top = (
+        mean["slices"][0]
+        if mean["slices"]
+        else {"slicestr": None, "n": 0, "difference": 0.0, "p_adjusted": 1.0}
+    )
     print(
         f"discovery pass: {best * 1000:.0f} ms (best of {repeat}; {len(findings['metrics'])} metrics; abs_error: "
         f"{mean['evaluated']:,} slices scored, {mean['pruned']:,} pruned, levels {mean['levels']}); "

@@ -18,7 +18,7 @@ This module is pure: the pass's hook (``services.slices.cells_hook``) reads and 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -79,14 +79,23 @@ class Vocab:
 
     def cell_of(self, tags: Mapping[str, str], explored: Iterable[str]) -> str:
         """The canonical cell key of a trace's explored tag values (capped values; absent tags left out)."""
-        pairs = []
-        for name in explored:
-            value = tags.get(name)
-            if value is None:
-                continue
-            vocab = self.tags.get(name)
-            pairs.append([name, value if vocab is not None and value in set(vocab.values) else OTHER])
-        return orjson.dumps(pairs).decode()
+        return self.cells_of([tags], list(explored))[0]
+
+    def cells_of(self, traces: Iterable[Mapping[str, str]], explored: Sequence[str]) -> list[str]:
+        """``cell_of`` for many traces: each distinct combination is encoded once."""
+        kept = [(name, frozenset(self.tags[name].values) if name in self.tags else frozenset()) for name in explored]
+        keys: dict[tuple[str | None, ...], str] = {}
+        out = []
+        for tags in traces:
+            combo = tuple(
+                None if (v := tags.get(name)) is None else v if v in values else OTHER for name, values in kept
+            )
+            key = keys.get(combo)
+            if key is None:
+                pairs = [[name, v] for (name, _), v in zip(kept, combo, strict=True) if v is not None]
+                key = keys[combo] = orjson.dumps(pairs).decode()
+            out.append(key)
+        return out
 
 
 def parse_cell(cell: str) -> dict[str, str]:

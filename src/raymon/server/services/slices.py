@@ -590,7 +590,9 @@ def cells_hook(
         texts[pk] = row
     vocab.admit(texts.values(), settings)
     explored = vocab.explored(settings)
-    cells = {pk: vocab.cell_of(texts.get(pk, {}), explored) for pk in windows}
+    pks = list(windows)
+    empty: dict[str, str] = {}
+    cells = dict(zip(pks, vocab.cells_of((texts.get(pk, empty) for pk in pks), explored), strict=True))
     classified = (
         (t.trace_pk, c) for t in claimed if (c := reducer.classify(t.name, t.type, t.value)) is not None
     )
