@@ -17,6 +17,7 @@ from raymon.server.api.params import DateTimeParam
 from raymon.server.api.reading import checked_text, required_text
 from raymon.server.services import slices
 
+_NO_NUL = "^[^\\x00]*$"
 router = APIRouter(prefix="/api/v1/projects/{project_id}/slices", tags=["slices"])
 
 Reducer = Annotated[
@@ -41,9 +42,17 @@ MinN = Annotated[
 class Promotion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    slicestr: str = Field(..., min_length=1, max_length=1024, description="The slice, e.g. `camera==c7`")
-    name: str | None = Field(None, max_length=256, description="The slice's name in the manifest")
-    description: str | None = Field(None, max_length=4096)
+    slicestr: str = Field(
+        ...,
+        min_length=1,
+        max_length=1024,
+        pattern=_NO_NUL,
+        description="The slice (a filter expression), e.g. `camera==c7`",
+    )
+    name: str | None = Field(
+        None, max_length=256, pattern=_NO_NUL, description="The slice's name in the manifest"
+    )
+    description: str | None = Field(None, max_length=4096, pattern=_NO_NUL)
 
 
 @router.get("/rank")
@@ -54,9 +63,7 @@ def slices_rank(
     metric: Metric,
     begin: Begin = None,
     end: End = None,
-    space: str | None = Query(
-        None, max_length=1024, description="Only the slices of this space (its tags, comma-separated)"
-    ),
+    space: str | None = Query(None, description="Only the slices of this space (its tags, comma-separated)"),
     min_n: MinN = slices.DEFAULT_MIN_N,
 ) -> dict[str, Any]:
     """Every slice of the reducer against the rest of the traffic on one metric, worst first."""
@@ -82,8 +89,8 @@ def slices_ab(
         max_length=256,
         description="The tag telling the versions apart ('profile': two profile versions, paired)",
     ),
-    a: str = Query(..., max_length=1024, description="Version a (a value of the tag)"),
-    b: str = Query(..., max_length=1024, description="Version b"),
+    a: str = Query(..., description="Version a (a value of the tag)"),
+    b: str = Query(..., description="Version b"),
     begin: Begin = None,
     end: End = None,
     expected_share_a: float = Query(0.5, gt=0, lt=1, description="The share of traffic a should get"),

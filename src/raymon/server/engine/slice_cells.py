@@ -83,12 +83,16 @@ class Vocab:
 
     def cells_of(self, traces: Iterable[Mapping[str, str]], explored: Sequence[str]) -> list[str]:
         """``cell_of`` for many traces: each distinct combination is encoded once."""
-        kept = [(name, frozenset(self.tags[name].values) if name in self.tags else frozenset()) for name in explored]
+        kept = [
+            (name, frozenset(self.tags[name].values) if name in self.tags else frozenset())
+            for name in explored
+        ]
         keys: dict[tuple[str | None, ...], str] = {}
         out = []
         for tags in traces:
             combo = tuple(
-                None if (v := tags.get(name)) is None else v if v in values else OTHER for name, values in kept
+                None if (v := tags.get(name)) is None else v if v in values else OTHER
+                for name, values in kept
             )
             key = keys.get(combo)
             if key is None:

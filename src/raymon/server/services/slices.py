@@ -122,7 +122,10 @@ def resolve_metric(reducer: ProfileReducer, metric: str) -> Metric:
 
 def load_reducer(backend: Backend, project_id: str, reducer: str) -> ProfileReducer:
     """The reducer's profile (``name@version``) as a ``ProfileReducer``; 404 / 409 when it is not there or not built."""
-    name, version = parse_profile_ref(reducer)
+    try:
+        name, version = parse_profile_ref(reducer)
+    except InvalidInputError as exc:
+        raise NotFoundError(f"no reducer {reducer!r} in project {project_id!r}: {exc}") from exc
     with backend.reading() as session:
         row = profile_store.find(session, project_id, name, version)
     if row is None:
@@ -766,13 +769,13 @@ def promote(
 ) -> dict[str, Any]:
     """Add ``slicestr`` to the manifest's slices (its next version); a slice already tracked changes nothing."""
     text = slicestr.strip()
+    source = manifest_service.current_text(backend, project_id)
+    if source is None:
+        raise NotFoundError(f"project {project_id!r} has no manifest to add slice {text!r} to")
     try:
         tagfilter.parse(text)
     except tagfilter.TagFilterError as exc:
         raise InvalidInputError(f"slicestr {slicestr!r} is not a filter expression: {exc}") from exc
-    source = manifest_service.current_text(backend, project_id)
-    if source is None:
-        raise NotFoundError(f"project {project_id!r} has no manifest to add slice {text!r} to")
     document = yaml.safe_load(source) or {}
     if not isinstance(document, dict):
         raise ConflictError(f"project {project_id!r}'s manifest is not a mapping")
