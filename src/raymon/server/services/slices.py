@@ -273,7 +273,13 @@ def rank(
     """
     profile = load_reducer(backend, project_id, reducer)
     m = resolve_metric(profile, metric)
-    summaries = _summaries(_states(backend, project_id, reducer, begin, end), m)
+    with backend.reading() as session:
+        parts = slice_store.component_windows(session, project_id, reducer, m.component, begin, end)
+    summaries: dict[str, Summary] = {}
+    for part in parts:
+        if part.component is not None:
+            state = {"components": {m.component: part.component}}
+            summaries.setdefault(part.slice, Summary()).add(_component_summary(state, m))
     whole = summaries.pop(GLOBAL, Summary())
     names = [s.strip() for s in space.split(",")] if space else None
     rows: list[dict[str, Any]] = []

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from raymon.server.engine.slice_cells import CellAdd, CellKey
-from raymon.server.store.models import SliceCell, SliceExplore, Tag, Trace
+from raymon.server.store.models import ReduceResult, SliceCell, SliceExplore, Tag, Trace
 
 _CHUNK = 2000
 
@@ -33,6 +33,12 @@ class CellSum(NamedTuple):
     total_sq: float
     value_max: float | None
     errors: int
+
+
+class ComponentWindow(NamedTuple):
+    slice: str
+    window_start: datetime
+    component: Any  # the component's part of the window state ({"stats", "errors"}), or None
 
 
 class ExploreRow(NamedTuple):
@@ -54,6 +60,30 @@ def _postgresql(session: Session) -> bool:
 def _chunks(items: Sequence[Any], n: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]
+
+
+def component_windows(
+    session: Session,
+    project_id: str,
+    reducer: str,
+    component: str,
+    begin: datetime | None = None,
+    end: datetime | None = None,
+) -> list[ComponentWindow]:
+    """One component's part of every window state of the reducer (all slices), windows starting in ``[begin, end)``.
+
+    The database extracts the component (JSON path), so a ranking reads one component's stats per
+    window, not the whole state.
+    """
+    part = ReduceResult.state["components"][component]
+    stmt = select(ReduceResult.slice, ReduceResult.window_start, part).where(
+        ReduceResult.project_id == project_id, ReduceResult.reducer == reducer
+    )
+    if begin is not None:
+        stmt = stmt.where(ReduceResult.window_start >= begin)
+    if end is not None:
+        stmt = stmt.where(ReduceResult.window_start < end)
+    return [ComponentWindow(r[0], r[1], r[2]) for r in session.execute(stmt)]
 
 
 def label_tags(
@@ -118,8 +148,9 @@ def add_cells(session: Session, project_id: str, reducer: str, adds: Mapping[Cel
         return
     pg = _postgresql(session)
     dialect_insert = postgresql.insert if pg else sqlite.insert
-    stmt = dialect_insert(SliceCell)
-    ex, t = stmt.excluded, SliceCell.__table__.c
+    table = SliceCell.__table__
+    stmt = dialect_insert(table)  # type: ignore[arg-type]  # Core, not the ORM's bulk path: rows as they are
+    ex, t = stmt.excluded, table.c
     if pg:
         new_max = func.greatest(t.value_max, ex.value_max)
     else:  # SQLite's scalar max() is NULL when an argument is
@@ -151,8 +182,9 @@ def add_cells(session: Session, project_id: str, reducer: str, adds: Mapping[Cel
         }
         for (start, cell, component), a in sorted(adds.items())
     ]
-    for chunk in _chunks(rows, 500):
-        session.execute(stmt, list(chunk))
+    connection = session.connection()
+    for chunk in _chunks(rows, 1000):
+        connection.execute(stmt, list(chunk))
 
 
 def rolled_up_cells(
