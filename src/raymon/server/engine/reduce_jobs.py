@@ -18,7 +18,9 @@ A pass (``run_pass``), inside the job's ``ctx.finishing()`` transaction:
    ``services.issues.observe(session, project_id, reducer, slicestr, window_start,
    window_end, rows)``, wired by the engine runtime; a no-op by default), then tells
    ``after_pass`` that the pass's windows are all told (the runtime notifies the alert
-   channels there: one evaluation, one message per check, whatever the slices).
+   channels there: one evaluation, one message per check, whatever the slices). Before that,
+   ``on_claimed`` (when wired: ``services.slices.cells_hook``) is given the claimed tags and
+   their traces' windows, and adds them to slice discovery's cells.
 
 The claim, the states, the results and ``on_results``' writes commit together with the
 job's completion, or not at all. This module holds no SQL (``store.reduce`` does).
