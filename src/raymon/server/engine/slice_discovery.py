@@ -96,6 +96,7 @@ class SearchSettings:
     alpha: float = 0.99
     top: int = 10
     rate: bool = False  # the metric is a rate (s counts errors of w trials)
+    prune: bool = True  # False: support pruning only (the exhaustive reference the bound is tested against)
 
 
 @dataclass
@@ -179,7 +180,7 @@ def search(table: CellTable, settings: SearchSettings) -> SearchReport:
     if n <= 0 or total <= 0:
         return SearchReport([], n, None if n <= 0 else total / n, sigma, 0, 0, 0)
     avg = total / n
-    prune = bool(np.nanmin(table.mx, initial=0.0) >= 0 and (table.s >= 0).all())
+    prune = settings.prune and bool(np.nanmin(table.mx, initial=0.0) >= 0 and (table.s >= 0).all())
     alpha, top = settings.alpha, settings.top
     tags = range(len(table.tags))
     radix = [len(v) + 1 for v in table.values]

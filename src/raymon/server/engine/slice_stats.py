@@ -195,7 +195,6 @@ def two_proportions(k_a: int, n_a: int, k_b: int, n_b: int, confidence: float = 
     z = float(sps.norm.ppf(0.5 + confidence / 2))
     se_wald = math.sqrt(p_a * (1 - p_a) / n_a + p_b * (1 - p_b) / n_b)
     pooled = (k_a + k_b) / (n_a + n_b)
-    n = n_a + n_b
     expected = min(
         n_a * pooled, n_a * (1 - pooled), n_b * pooled, n_b * (1 - pooled)
     )  # the 2x2 table's smallest expected count
@@ -207,7 +206,6 @@ def two_proportions(k_a: int, n_a: int, k_b: int, n_b: int, confidence: float = 
         stat = diff / se if se > 0 else (math.inf if diff else 0.0)
         p = 2.0 * float(sps.norm.sf(abs(stat))) if se > 0 else (0.0 if diff else 1.0)
         test = "two_proportion_z"
-    del n
     return TestResult(
         test,
         p_a,

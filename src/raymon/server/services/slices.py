@@ -71,7 +71,7 @@ class Metric:
     name: str
     component: str
     kind: str  # "mean" | "rate" | "proportion"
-    preference: str  # "low" | "high": which way is better
+    preference: str  # "low" | "high": which way is better; "none": neither (a feature's drift)
     hits: frozenset[str] = frozenset()  # proportion: the values counted
     of: frozenset[str] = frozenset()  # proportion: the values it is a share of
 
@@ -296,17 +296,19 @@ def rank(
         result, p = _compare(summary, rest, m.kind, min_n)
         rows.append({"slice": slicestr, **result})
         p_values.append(p)
-    sign = 1.0 if m.preference == "low" else -1.0
+    sign = {"low": 1.0, "high": -1.0}.get(m.preference)
     for row, p, q in zip(rows, p_values, slice_stats.adjust(p_values), strict=True):
         row["p_value"] = p
         row["p_adjusted"] = q
         row["significant"] = q is not None and q < slice_discovery.Q
-        row["worse"] = None if row.get("difference") is None else sign * row["difference"] > 0
+        diff = row.get("difference")
+        row["worse"] = None if diff is None or sign is None else sign * diff > 0
 
     def order(row: dict[str, Any]) -> tuple[int, float, str]:
         if row["status"] != "ok":
             return (2, 0.0, row["slice"])
-        badness = sign * (row.get("effect_size") or 0.0)
+        effect = row.get("effect_size") or 0.0
+        badness = abs(effect) if sign is None else sign * effect
         return (0 if row["significant"] else 1, -badness, row["slice"])
 
     rows.sort(key=order)
