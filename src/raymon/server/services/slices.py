@@ -372,11 +372,11 @@ def ab_test(
     """Versions ``a`` and ``b`` (values of ``tag``) compared on every metric; see the module docstring."""
     if not 0.0 < expected_share_a < 1.0:
         raise InvalidInputError(f"expected_share_a must lie strictly between 0 and 1, got {expected_share_a}")
+    profile = load_reducer(backend, project_id, reducer)  # an unknown reducer is a 404 before anything else
     if a == b:
         raise InvalidInputError(f"a and b must differ, both are {a!r}")
     if tag == PAIRED_TAG:
         return _paired(backend, project_id, reducer, a, b, begin, end, min_n)
-    profile = load_reducer(backend, project_id, reducer)
     metrics = metrics_of(profile)
     slice_a, slice_b = combination_slicestr([tag], [a]), combination_slicestr([tag], [b])
     if slice_a is None or slice_b is None:
@@ -447,11 +447,13 @@ def _adjusted(results: list[dict[str, Any]], p_values: list[float | None]) -> No
 
 def _profile_ref(reducer: str, version: str) -> str:
     """``a``/``b`` of a paired test: a full ``name@version``, or a version of the reducer's profile."""
-    if "@" in version:
-        name, ver = parse_profile_ref(version)
-        return f"{name}@{ver}"
     name, _ = parse_profile_ref(reducer)
-    return f"{name}@{version}"
+    ref = version if "@" in version else f"{name}@{version}"
+    try:
+        name, ver = parse_profile_ref(ref)
+    except InvalidInputError as exc:
+        raise NotFoundError(f"no profile {ref!r} to compare in project: {exc}") from exc
+    return f"{name}@{ver}"
 
 
 def _paired(
