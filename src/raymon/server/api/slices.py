@@ -86,7 +86,6 @@ def slices_ab(
     reducer: Reducer,
     tag: str = Query(
         ...,
-        max_length=256,
         description="The tag telling the versions apart ('profile': two profile versions, paired)",
     ),
     a: str = Query(..., description="Version a (a value of the tag)"),
