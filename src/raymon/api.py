@@ -437,6 +437,84 @@ class RaymonAPI:
         ref = f"{profile_name}@{profile_version}"
         return self.get(f"/api/v1/projects/{_seg(project_id)}/profiles/{_seg(ref)}/production", params=params)
 
+    # -- slices ------------------------------------------------------------------------------
+    def slices_rank(
+        self,
+        project_id: str,
+        reducer: str,
+        metric: str,
+        begin: datetime | str | None = None,
+        end: datetime | str | None = None,
+        space: str | None = None,
+        min_n: int | None = None,
+    ) -> Response:
+        """Every slice of ``reducer`` against the rest of the traffic on ``metric``, worst first (docs/slices.md).
+
+        ``metric``: a score (``MAE``), a numeric component (its mean) or ``<component>-error`` (its
+        error rate); ``space``: only that space's slices (``"client"``, ``"client,app"``).
+        """
+        params = {
+            "reducer": reducer,
+            "metric": metric,
+            "begin": _as_time(begin),
+            "end": _as_time(end),
+            "space": space,
+            "min_n": min_n,
+        }
+        params = {k: v for k, v in params.items() if v is not None}
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/slices/rank", params=params)
+
+    def ab_test(
+        self,
+        project_id: str,
+        reducer: str,
+        tag: str,
+        a: str,
+        b: str,
+        begin: datetime | str | None = None,
+        end: datetime | str | None = None,
+        expected_share_a: float | None = None,
+        min_n: int | None = None,
+    ) -> Response:
+        """Versions ``a`` and ``b`` (values of ``tag``) on every score and component, with the sample-ratio check.
+
+        ``tag="profile"``: ``a`` and ``b`` are two versions of the reducer's profile scoring the
+        same traces (shadow deployment): paired tests.
+        """
+        params = {
+            "reducer": reducer,
+            "tag": tag,
+            "a": a,
+            "b": b,
+            "begin": _as_time(begin),
+            "end": _as_time(end),
+            "expected_share_a": expected_share_a,
+            "min_n": min_n,
+        }
+        params = {k: v for k, v in params.items() if v is not None}
+        return self.get(f"/api/v1/projects/{_seg(project_id)}/slices/ab", params=params)
+
+    def slices_discover(
+        self, project_id: str, reducer: str, metric: str, top: int = 10, refresh: bool = False
+    ) -> Response:
+        """The worst slices discovery found on ``metric`` (``refresh``: run discovery now first; admin scope)."""
+        base = f"/api/v1/projects/{_seg(project_id)}/slices"
+        if refresh:
+            ran = self.post(f"{base}/discover", params={"reducer": reducer})
+            if ran.status_code != 200:
+                return ran
+        return self.get(f"{base}/discovered", params={"reducer": reducer, "metric": metric, "top": top})
+
+    def slice_promote(
+        self, project_id: str, slicestr: str, name: str | None = None, description: str | None = None
+    ) -> Response:
+        """Track a found slice: the manifest's next version lists it (admin scope)."""
+        body = {"slicestr": slicestr, "name": name, "description": description}
+        return self.post(
+            f"/api/v1/projects/{_seg(project_id)}/slices/promote",
+            json={k: v for k, v in body.items() if v is not None},
+        )
+
     # -- issues ------------------------------------------------------------------------------
     def issues_ls(self, project_id: str, status: str | None = None, slicestr: str | None = None) -> Response:
         """``{"issues": [...]}``: open issues first, by priority; ``status`` and ``slicestr`` ("" global) filter."""

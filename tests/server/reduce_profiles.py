@@ -13,7 +13,7 @@ from raymon.profiling.extractors.structured import AbsoluteRegressionError, Elem
 
 
 def reference_profile(
-    n_features: int = 3, n: int = 500, seed: int = 0, version: str = "1.0.0"
+    n_features: int = 3, n: int = 500, seed: int = 0, version: str = "1.0.0", eval_name: str = "abs_error"
 ) -> ModelProfile:
     """``shop@version``: float, int and categorical features, a prediction, its actual, abs_error and MAE."""
     rng = np.random.default_rng(seed)
@@ -42,9 +42,9 @@ def reference_profile(
             *components,
             OutputComponent(name="prediction", extractor=ElementExtractor(element=0)),
             ActualComponent(name="actual", extractor=ElementExtractor(element=0)),
-            EvalComponent(name="abs_error", extractor=AbsoluteRegressionError()),
+            EvalComponent(name=eval_name, extractor=AbsoluteRegressionError()),
         ],
-        scores=[MeanScore(name="MAE", inputs=["abs_error"], preference="low")],
+        scores=[MeanScore(name="MAE", inputs=[eval_name], preference="low")],
     )
     return profile.build(input=frame, output=output, actual=actual, silent=True)
 

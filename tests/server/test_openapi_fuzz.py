@@ -40,6 +40,8 @@ MANIFEST_PATH = "/api/v1/projects/{project_id}/manifest"
 PROFILE_PATH = "/api/v1/projects/{project_id}/profiles/{profile_ref}"
 ORIGINAL_APPLY_PATH = "/api/v1/projects/{project_id}"  # the original client's orchestration_apply (PUT)
 MANIFEST_ANSWERS = ["2xx", 401, 403, 404, 422]
+# A slice to promote is a filter expression only the server's parser can judge (docs/slices.md), as a manifest is.
+PROMOTE_PATH = "/api/v1/projects/{project_id}/slices/promote"
 
 load_all_checks()
 ALL_CHECKS = CHECKS.get_all()
@@ -92,6 +94,12 @@ def api_schema(server: Any, fuzz_project: QueryProject) -> Any:
                     "checks": {"positive_data_acceptance": {"expected-statuses": MANIFEST_ANSWERS}},
                 }
                 for path in (MANIFEST_PATH, ORIGINAL_APPLY_PATH)
+            ]
+            + [
+                {
+                    "include-path": PROMOTE_PATH,
+                    "checks": {"positive_data_acceptance": {"expected-statuses": MANIFEST_ANSWERS}},
+                }
             ]
         }
     )

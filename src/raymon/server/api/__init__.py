@@ -21,6 +21,7 @@ from raymon.server.api import (
     original_client,
     profiles,
     results,
+    slices,
     tags,
     traces,
 )
@@ -36,6 +37,7 @@ ROUTERS: list[APIRouter] = [
     jobs.router,
     manifests.router,
     results.router,
+    slices.router,
     issues.router,
     alerts.router,
     original_client.router,  # the original client's route shapes, after ours (docs/migration.md)

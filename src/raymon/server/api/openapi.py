@@ -63,6 +63,12 @@ _EXTRA_ERRORS = {
     "ingest_batch": {400, 413, 415, 429},
     "manifest_apply": {415},
     "manifest_get": {404},
+    # slice analytics: a reducer whose profile is not stored (404) or not built (409); no data for an arm (404)
+    "slices_rank": {404, 409},
+    "slices_ab": {404, 409},
+    "slices_discovered": {404, 409},
+    "slices_discover_now": {404, 409},
+    "slices_promote": {404, 409},
 }
 _STREAMED = {
     "export_dataset": {

@@ -133,11 +133,26 @@ class SliceSpec(_Strict):
         return self
 
 
+class ExploreSettings(_Strict):
+    """Which tags slice discovery explores, and how hard it looks (docs/slices.md)."""
+
+    tags: list[str] | None = None  # None: the label tags with at most ``max_values`` values
+    max_values: int = Field(default=50, ge=1, le=1000)  # values kept per tag (the rest: "other")
+    max_tags: int = Field(default=10, ge=0, le=32)  # tags explored at most (0: discovery off)
+    max_level: int = Field(default=3, ge=1, le=3)  # conditions per slice at most
+    min_support: int | None = Field(default=None, ge=1)  # traces a slice needs; None: max(30, 1% of them)
+    alpha: float = Field(default=0.99, gt=0, le=1)  # SliceLine's weight of error against size
+    top: int = Field(default=10, ge=1, le=100)  # slices kept per metric
+    interval_s: int = Field(default=3600, ge=1)  # how often the discovery job runs
+    lookback_s: int = Field(default=7 * 24 * 3600, ge=1)  # the windows it looks at: the last ...
+
+
 class ManifestSettings(_Strict):
     reducer_interval_s: int | None = Field(default=None, ge=1)
     reducer_interval: int | None = Field(default=None, ge=1)  # the original's name, in seconds
     retention_days: int | None = Field(default=None, ge=1)
     space_limit: int = Field(default=20, ge=1)  # default cap of combinations per space
+    explore: ExploreSettings = ExploreSettings()  # slice discovery (docs/slices.md)
 
     def default_interval_s(self) -> int:
         """The reducers' window length when a reducer does not set its own."""

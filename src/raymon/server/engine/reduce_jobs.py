@@ -18,7 +18,9 @@ A pass (``run_pass``), inside the job's ``ctx.finishing()`` transaction:
    ``services.issues.observe(session, project_id, reducer, slicestr, window_start,
    window_end, rows)``, wired by the engine runtime; a no-op by default), then tells
    ``after_pass`` that the pass's windows are all told (the runtime notifies the alert
-   channels there: one evaluation, one message per check, whatever the slices).
+   channels there: one evaluation, one message per check, whatever the slices). Before that,
+   ``on_claimed`` (when wired: ``services.slices.cells_hook``) is given the claimed tags and
+   their traces' windows, and adds them to slice discovery's cells.
 
 The claim, the states, the results and ``on_results``' writes commit together with the
 job's completion, or not at all. This module holds no SQL (``store.reduce`` does).
@@ -82,6 +84,22 @@ class PassHook(Protocol):
     """Told that a pass has handed all its windows to ``on_results``, in the pass's transaction."""
 
     def __call__(self, session: Session, project_id: str, reducer: str) -> Any: ...
+
+
+class ClaimedHook(Protocol):
+    """Told of a pass's claimed tags and their traces' windows, in the pass's transaction (slice discovery's cells)."""
+
+    def __call__(
+        self,
+        session: Session,
+        project_id: str,
+        manifest: Manifest,
+        reducer_name: str,
+        reducer: ProfileReducer,
+        claimed: Sequence[reduce_store.ClaimedTag],
+        windows: dict[int, datetime],
+        now: datetime,
+    ) -> Any: ...
 
 
 def no_pass_hook(session: Session, project_id: str, reducer: str) -> None:
@@ -177,6 +195,7 @@ def run_pass(
     max_tags: int = DEFAULT_MAX_TAGS,
     heartbeat: Callable[[], None] = lambda: None,
     after_pass: PassHook = no_pass_hook,
+    on_claimed: ClaimedHook | None = None,
 ) -> PassReport:
     """One reduce pass of ``action`` in the caller's transaction; see the module docstring."""
     start = reduce_store.begin_pass(session, project_id, action.name, now)
@@ -196,7 +215,19 @@ def run_pass(
     computed = _compute(
         session, backend, project_id, manifest, action, reducer, claimed, start.spaces, True, heartbeat
     )
-    _write(session, project_id, action, computed, start.pass_no, now, on_results, after_pass)
+    _write(
+        session,
+        project_id,
+        manifest,
+        action,
+        reducer,
+        computed,
+        start.pass_no,
+        now,
+        on_results,
+        after_pass,
+        on_claimed,
+    )
     report.n_tags, report.n_traces = computed.n_tags, computed.n_traces
     report.windows = [(w.slice, w.window_start) for w in computed.writes]
     return report
@@ -212,6 +243,8 @@ class _Computed:
     results: list[tuple[str, datetime, datetime, list[dict[str, Any]]]]
     spaces: Any
     seen: dict[tuple[str, datetime], int | None]  # each touched window's ``last_pass`` as read (None: new)
+    claimed: Sequence[reduce_store.ClaimedTag] = ()  # the pass's tags (for ``on_claimed``)
+    windows: dict[int, datetime] = field(default_factory=dict)  # each claimed trace's window start
 
 
 def _compute(
@@ -253,7 +286,16 @@ def _compute(
     stored = reduce_store.lock_windows(session, project_id, action.name, {k[1] for k in accumulators}, lock)
     thresholds = Thresholds.from_config(action.thresholds)
     classes = backend.plugins.classes
-    computed = _Computed(len(claimed), len(contexts), [], [], slices.spaces_jcr(), {})
+    computed = _Computed(
+        len(claimed),
+        len(contexts),
+        [],
+        [],
+        slices.spaces_jcr(),
+        {},
+        claimed,
+        {pk: placed[0] for pk, placed in membership.items()},
+    )
     for (slicestr, start_at), acc in sorted(accumulators.items()):
         row = stored.get((slicestr, start_at))
         computed.seen[(slicestr, start_at)] = None if row is None else row.last_pass
@@ -283,16 +325,23 @@ def _compute(
 def _write(
     session: Session,
     project_id: str,
+    manifest: Manifest,
     action: ReduceAction,
+    reducer: ProfileReducer,
     computed: _Computed,
     pass_no: int,
     now: datetime,
     on_results: ResultsHook,
     after_pass: PassHook,
+    on_claimed: ClaimedHook | None,
 ) -> None:
     """Step 5 and the writes of a pass."""
     reduce_store.save_windows(session, project_id, action.name, computed.writes, pass_no, now)
     reduce_store.save_spaces(session, project_id, action.name, computed.spaces)
+    if on_claimed is not None:
+        on_claimed(
+            session, project_id, manifest, action.name, reducer, computed.claimed, computed.windows, now
+        )
     for slicestr, start_at, end_at, rows in computed.results:
         on_results(session, project_id, action.name, slicestr, start_at, end_at, rows)
     after_pass(session, project_id, action.name)
@@ -307,6 +356,8 @@ class PreparedPass:
     tag_ids: list[int]
     computed: _Computed | None  # None: no new tags
     more: bool
+    manifest: Manifest  # what the pass was computed with (its slices; ``on_claimed`` reads its settings)
+    reducer: ProfileReducer
 
 
 def prepare_pass(
@@ -329,7 +380,13 @@ def prepare_pass(
     peeked = reduce_store.peek_tags(session, project_id, reducer.group, max_tags)
     heartbeat()
     prepared = PreparedPass(
-        position.pass_no, position.spaces, [p.id for p in peeked], None, len(peeked) >= max_tags
+        position.pass_no,
+        position.spaces,
+        [p.id for p in peeked],
+        None,
+        len(peeked) >= max_tags,
+        manifest,
+        reducer,
     )
     if peeked:
         prepared.computed = _compute(
@@ -355,6 +412,7 @@ def commit_prepared(
     now: datetime,
     on_results: ResultsHook = no_results_hook,
     after_pass: PassHook = no_pass_hook,
+    on_claimed: ClaimedHook | None = None,
 ) -> PassReport | None:
     """Write a prepared pass in the caller's write transaction, or ``None`` (nothing written) if anything moved.
 
@@ -384,7 +442,19 @@ def commit_prepared(
         raise RuntimeError(
             f"reduce pass {start.pass_no}: {taken} of {len(prepared.tag_ids)} prepared tags taken"
         )
-    _write(session, project_id, action, computed, start.pass_no, now, on_results, after_pass)
+    _write(
+        session,
+        project_id,
+        prepared.manifest,
+        action,
+        prepared.reducer,
+        computed,
+        start.pass_no,
+        now,
+        on_results,
+        after_pass,
+        on_claimed,
+    )
     return PassReport(
         start.pass_no,
         computed.n_tags,
@@ -400,6 +470,7 @@ def reduce_handler(
     batch_tags: int = DEFAULT_BATCH_TAGS,
     max_tags: int = DEFAULT_MAX_TAGS,
     after_pass: PassHook = no_pass_hook,
+    on_claimed: ClaimedHook | None = None,
 ) -> JobHandler:
     """The ``reduce`` job's handler: one pass of the payload's reducer inside ``ctx.finishing()``.
 
@@ -438,7 +509,9 @@ def reduce_handler(
             )
         with ctx.finishing() as session:
             now = backend.clock()
-            report = commit_prepared(session, project_id, action, prepared, now, on_results, after_pass)
+            report = commit_prepared(
+                session, project_id, action, prepared, now, on_results, after_pass, on_claimed
+            )
             if report is None:
                 if prepared.computed is not None:
                     log.info("reduce job %s: its prepared pass was overtaken, running it again", job.key)
@@ -455,6 +528,7 @@ def reduce_handler(
                     max_tags,
                     ctx.heartbeat,
                     after_pass,
+                    on_claimed,
                 )
             if report.more:
                 job_store.enqueue(
@@ -486,6 +560,7 @@ def spec_for(project_id: str, reducer: str, tick: int) -> JobSpec:
 
 __all__: Sequence[str] = (
     "REDUCE_KIND",
+    "ClaimedHook",
     "PassReport",
     "PassHook",
     "ResultsHook",

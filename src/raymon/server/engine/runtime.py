@@ -6,7 +6,7 @@ plugins register (``register_job_kinds``). It is also where the parts meet: a re
 window results go to the issues (``services.issues.observe``), and the issue events that
 come out, once the pass has told every window (one evaluation: one message per check, whatever
 the slices), to the project's alert channels (``services.alerts.notify``), in the pass's
-transaction. ``raymon worker`` and the in-process engine of
+transaction; its claimed tags to slice discovery's cells (``services.slices.cells_hook``). ``raymon worker`` and the in-process engine of
 ``raymon server`` both build their ``Worker`` through ``build_worker``, so they cannot
 drift. Nothing here runs SQL.
 """
@@ -24,6 +24,7 @@ from raymon.server.engine.worker import Worker
 from raymon.server.services import alerts as alert_service
 from raymon.server.services import issues as issue_service
 from raymon.server.services import manifests as manifest_service
+from raymon.server.services import slices as slice_service
 from raymon.server.store import accounts as account_store
 
 if TYPE_CHECKING:
@@ -135,8 +136,10 @@ def engine_parts(backend: Backend) -> tuple[list[JobKind], list[Scheduler]]:
                 manifest_service.current,
                 window_results_to_issues(backend),
                 after_pass=pass_events_to_alerts(backend),
+                on_claimed=slice_service.cells_hook,
             )
         ),
+        slice_service.DISCOVER_JOB_KIND,
         deliver.deliver_kind(backend),
         reminders.alert_notify_kind(),
         *cleanup.cleanup_kinds(),
@@ -144,6 +147,7 @@ def engine_parts(backend: Backend) -> tuple[list[JobKind], list[Scheduler]]:
     ]
     schedulers: list[Scheduler] = [
         reduce_jobs.reduce_scheduler(manifest_service.current),
+        slice_service.discover_scheduler(),
         cleanup.retention_scheduler(retention_of(backend)),
         cleanup.jobs_cleanup_scheduler(),
     ]

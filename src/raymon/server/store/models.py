@@ -541,3 +541,47 @@ class MapperRun(Base):
     attempt: Mapped[int] = mapped_column(Integer())
     error: Mapped[str | None] = mapped_column(Text(), nullable=True)
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SliceCell(Base):
+    """Discovery's roll-up cells (migration 0014): per (reducer, window, combination of explored tag values, component).
+
+    ``cell`` is the combination as canonical JSON (``[["camera", "c3"], ["site", "s1"]]``, tag names
+    sorted, capped values; a tag the trace lacks is absent). ``rows`` counts the traces with any tag
+    of the component, ``errors`` those with its error tag; ``n``, ``total``, ``total_sq`` and
+    ``value_max`` are over its numeric values. Passes add to a cell (``INSERT ... ON CONFLICT DO
+    UPDATE SET n = n + excluded.n``), so any conjunction of conditions is a sum of cells.
+    """
+
+    __tablename__ = "slice_cells"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id", "reducer", "window_start", "cell", "component", name="uq_slice_cells_cell"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    reducer: Mapped[str] = mapped_column(String(NAME_LEN))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    cell: Mapped[str] = mapped_column(String(2048))
+    component: Mapped[str] = mapped_column(String(NAME_LEN))
+    rows: Mapped[int] = mapped_column(BigInteger())
+    n: Mapped[int] = mapped_column(BigInteger())
+    total: Mapped[float] = mapped_column(Float())
+    total_sq: Mapped[float] = mapped_column(Float())
+    value_max: Mapped[float | None] = mapped_column(Float(), nullable=True)
+    errors: Mapped[int] = mapped_column(BigInteger())
+
+
+class SliceExplore(Base):
+    """One reducer's discovery state (migration 0014): the explored tags' kept values and the last findings."""
+
+    __tablename__ = "slice_explore"
+
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    reducer: Mapped[str] = mapped_column(String(NAME_LEN), primary_key=True)
+    vocab: Mapped[Any] = mapped_column(json_type(), nullable=True)
+    findings: Mapped[Any] = mapped_column(json_type(), nullable=True)
+    discovered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

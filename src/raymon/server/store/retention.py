@@ -21,7 +21,15 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.orm import Session
 
-from raymon.server.store.models import DataObject, IngestedEvent, ReduceResult, Tag, TextLine, Trace
+from raymon.server.store.models import (
+    DataObject,
+    IngestedEvent,
+    ReduceResult,
+    SliceCell,
+    Tag,
+    TextLine,
+    Trace,
+)
 from raymon.server.store.objects import ObjectStore
 
 
@@ -114,6 +122,18 @@ def delete_expired(
         session.execute(delete(ReduceResult).where(ReduceResult.id.in_(result_ids)))
     deleted["results"] = len(result_ids)
     more |= len(result_ids) == limit
+
+    cell_ids = list(
+        session.scalars(
+            select(SliceCell.id)
+            .where(SliceCell.project_id == project_id, SliceCell.window_start < cutoff)
+            .limit(limit)
+        )
+    )
+    if cell_ids:
+        session.execute(delete(SliceCell).where(SliceCell.id.in_(cell_ids)))
+    deleted["cells"] = len(cell_ids)
+    more |= len(cell_ids) == limit
     return RetentionBatch(deleted, more)
 
 
@@ -132,6 +152,9 @@ def count_older(session: Session, project_id: str, cutoff: datetime) -> dict[str
         ),
         "results": select(func.count()).where(
             ReduceResult.project_id == project_id, ReduceResult.window_end < cutoff
+        ),
+        "cells": select(func.count()).where(
+            SliceCell.project_id == project_id, SliceCell.window_start < cutoff
         ),
     }
     return {name: int(session.scalar(stmt) or 0) for name, stmt in counts.items()}

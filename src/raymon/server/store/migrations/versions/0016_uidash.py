@@ -1,7 +1,7 @@
 """Reduce summaries: each window's dashboard numbers in a narrow table of their own.
 
 Revision ID: 0016_uidash
-Revises: 0013_ui_sessions
+Revises: 0014_slice_cells
 Create Date: 2026-12-02 03:20:00
 
 A ``reduce_results`` row holds a window's mergeable state and every contrast row (tens of
@@ -26,7 +26,7 @@ from alembic import op
 import raymon.server.store.coltypes
 
 revision = "0016_uidash"
-down_revision = "0013_ui_sessions"
+down_revision = "0014_slice_cells"
 branch_labels = None
 depends_on = None
 
