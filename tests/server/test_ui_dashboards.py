@@ -1,7 +1,7 @@
 """The profile and dashboard pages, fed by the house-prices walkthrough on an engine-running server.
 
 One server per backend for the module (``RAYMON_ENGINE=on``, passes every second) gets the
-walkthrough's profile, manifest and hour of traffic (walkthrough_story.py: client zillow's
+walkthrough's profile, manifest and hour of traffic (raymon.server.demo.story: client zillow's
 app update breaks two features); the pages are asserted through HTTP as a signed-in
 browser would fetch them, and once in Chromium (SQLite): the dashboard draws its charts and
 a click on a point opens the traces of that window and slice.
@@ -13,13 +13,15 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-import walkthrough_story as story
 from test_walkthrough import BROKEN_FROM, PER_CLIENT_WINDOW, WINDOWS, send, wait_for
 from ui_browser import SCREENSHOTS, sign_in, ui_client
+
+from raymon.server.demo import story
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -142,15 +144,15 @@ def test_the_broken_slices_dashboard_shows_drift_alerts_on_its_two_broken_featur
     assert page.status_code == 200, page.text[:500]
     rows = chart_rows(page.text, "drift") + chart_rows(page.text, "integrity")
     alerting = {label.split(" · ")[0] for label, alert in rows if alert}
-    # living area in square metres drifts; the dropped lot frontage goes missing
+    # app v2 zeroes the living area and the lot frontage: both drift
     untouched = {f.lower() for f in story.NUMERIC} - set(story.BROKEN_FEATURES)
     assert set(story.BROKEN_FEATURES) <= alerting and not alerting & untouched, rows
     assert dict(chart_rows(page.text, "drift"))["grlivarea"]
-    assert dict(chart_rows(page.text, "integrity"))["lotfrontage · missing rate"]
+    assert dict(chart_rows(page.text, "drift"))["lotfrontage"]
     data = dash_data(page.text)
     assert data["filter"] == BROKEN and len(data["x"]) == len(data["ends"]) == WINDOWS
     drawn = {s["label"] for c in data["charts"] for s in c["series"]}
-    assert {"grlivarea", "lotfrontage · missing rate"} <= drawn
+    assert {"grlivarea", "lotfrontage"} <= drawn
     # every point's row links to the traces of that window and slice
     links = re.findall(r'href="(/projects/[^"]+/traces\?[^"]+)"', page.text)
     assert links
@@ -169,6 +171,28 @@ def test_a_healthy_slice_and_the_global_view_show_no_drift_on_the_untouched_feat
     rows = chart_rows(healthy.text, "drift") + chart_rows(healthy.text, "integrity")
     assert rows and not any(alerting for _, alerting in rows), rows
     assert "· global" in overall.text and dash_data(overall.text)["filter"] == ""
+
+
+def test_the_slice_ranking_puts_the_broken_client_first_on_a_broken_feature(walkthrough: Story) -> None:
+    base = walkthrough.url(f"/dashboards/{story.PROFILE_REF}")
+    with ui_client(walkthrough.server) as client:
+        page = client.get(base)
+        ranking_url = re.search(r'id="slice-ranking" hx-get="([^"]+)"', page.text)
+        assert ranking_url, "the dashboard loads no slice ranking"
+        assert "part=ranking" in ranking_url.group(1)
+        ranked = client.get(
+            base, params={"part": "ranking", "rank": "grlivarea"}, headers={"HX-Request": "true"}
+        )
+        offered = client.get(base, params={"part": "ranking"}, headers={"HX-Request": "true"})
+        wrong = client.get(base, params={"part": "ranking", "rank": "nope"}, headers={"HX-Request": "true"})
+    assert ranked.status_code == 200 and "<html" not in ranked.text  # the partial only
+    rows = re.findall(r'<tr( class="alerting")?>\s*<td><a href="[^"]+"><code>([^<]+)</code>', ranked.text)
+    first_slice = unescape(rows[0][1])
+    assert story.BROKEN_CLIENT in first_slice, rows
+    assert not any(c in first_slice for c in ("remax", "redfin")), rows
+    assert '<option value="grlivarea" selected>' in ranked.text
+    assert '<select name="rank">' in offered.text and "<table" in offered.text
+    assert "metric &#39;nope&#39; is not one of" in wrong.text
 
 
 def test_the_slice_selector_lists_the_reducers_slices(walkthrough: Story) -> None:

@@ -13,6 +13,8 @@ editing this file.
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -146,3 +148,11 @@ def test_every_state_changing_ui_route_refuses_a_cross_site_request(
             assert response.status_code == 403, (method, path, response.status_code)
             assert "cross-site request refused" in response.text, (method, path)
         assert client.get("/account", headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to parse app.js (node --check)")
+def test_the_ui_script_parses() -> None:
+    """A broken app.js (a bad merge, a stray brace) silently disables every page's behaviour."""
+    script = STATIC_DIR / "app.js"
+    checked = subprocess.run(["node", "--check", str(script)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stderr

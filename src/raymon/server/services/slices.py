@@ -99,7 +99,7 @@ def metrics_of(reducer: ProfileReducer) -> dict[str, Metric]:
     for name, component in reducer.reference.components.items():
         if reducer.numeric[name]:
             out.setdefault(
-                name, Metric(name, name, "mean", "low" if isinstance(component, EvalComponent) else "low")
+                name, Metric(name, name, "mean", "low" if isinstance(component, EvalComponent) else "none")
             )
         error_name = component.error_tag_name
         out.setdefault(error_name, Metric(error_name, name, "rate", "low"))
@@ -118,6 +118,16 @@ def resolve_metric(reducer: ProfileReducer, metric: str) -> Metric:
             f"recall), numeric components, or '<component>-error' error rates: {sorted(metrics_of(reducer))}"
         )
     return found
+
+
+def ranking_metrics(backend: Backend, project_id: str, reducer: str) -> list[str]:
+    """The metrics a page offers to rank ``reducer``'s slices on: scores first, then error rates, then means."""
+    profile = load_reducer(backend, project_id, reducer)
+    known = metrics_of(profile)
+    rank_of = {"rate": 1, "mean": 2, "proportion": 2}
+    return sorted(
+        known, key=lambda name: (0 if name in profile.reference.scores else rank_of[known[name].kind], name)
+    )
 
 
 def load_reducer(backend: Backend, project_id: str, reducer: str) -> ProfileReducer:

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from raymon.server.api.deps import get_backend
-from raymon.server.services import dashboards
+from raymon.server.services import dashboards, slices
+from raymon.server.services.errors import InvalidInputError
 from raymon.server.ui.auth import ProjectPage, project_page
 from raymon.server.ui.templating import iso, render
 
@@ -42,10 +43,14 @@ def dashboard_page(
     begin: str | None = None,
     end: str | None = None,
     range: str | None = None,  # noqa: A002
+    rank: str | None = None,
+    part: str | None = None,
 ) -> Response:
     backend = get_backend(request)
     info = dashboards.find_reducer(backend, page.project_id, reducer)
     since, until = dashboards.time_range(begin, end, range, datetime.now(UTC))
+    if part == "ranking":
+        return _ranking(request, page, info.name, rank, since, until)
     board = dashboards.dashboard(backend, page.project_id, info, slice, since, until)
     first = last = None
     if not board.n_windows:
@@ -76,7 +81,49 @@ def dashboard_page(
             "first": first,
             "last": last,
             "points": [(iso(a), traces_link(a, b)) for a, b in zip(board.starts, board.ends, strict=True)],
+            "ranking_url": link(part="ranking", rank=rank),
             "chart_data": board.data()
             | {"traces": f"/projects/{page.project_id}/traces", "filter": slice, "dashboard": base},
         },
+    )
+
+
+def _ranking(
+    request: Request, page: ProjectPage, reducer: str, metric: str | None, since: datetime, until: datetime
+) -> Response:
+    """Every slice of the reducer ranked against the rest of the traffic (``services.slices.rank``), worst first.
+
+    Loaded after the charts (htmx, ``hx-trigger="load"``): a ranking reads every slice's windows
+    of the range, so the dashboard never waits for it.
+    """
+    backend = get_backend(request)
+    metrics = slices.ranking_metrics(backend, page.project_id, reducer)
+    chosen = metric or (metrics[0] if metrics else None)
+    ranking, problem = None, None
+    if chosen is not None:
+        try:
+            ranking = slices.rank(backend, page.project_id, reducer, chosen, since, until)
+        except InvalidInputError as exc:
+            problem = str(exc)
+    base = f"/projects/{page.project_id}/dashboards/{reducer}"
+    window = {"begin": iso(since), "end": iso(until)}
+    return render(
+        request,
+        "dashboards/ranking.html",
+        {
+            "project": page.project,
+            "nav": "dashboards",
+            "reducer": reducer,
+            "metrics": metrics,
+            "chosen": chosen,
+            "ranking": ranking,
+            "problem": problem,
+            "form_action": base,
+            "window": window,
+            "slice_link": lambda s: base + "?" + urlencode({"slice": s, **window}),
+            "traces_link": lambda s: (
+                f"/projects/{page.project_id}/traces?" + urlencode({"filter": s, **window})
+            ),
+        },
+        block="table",
     )

@@ -35,64 +35,6 @@ document.addEventListener("htmx:load", (event) => Raymon.apply(event.target));
 
 // Page behaviours: each page family appends its section below, under a comment naming it.
 
-// Issues
-// The values of an issue's metric per window (with its threshold), and its component's reference
-// against production distribution; the page's tables hold the same numbers.
-Raymon.issueChartSize = (el) => ({ width: Math.max(el.clientWidth, 320), height: 240 });
-Raymon.on("[data-issue-chart]", (el) => {
-  const data = Raymon.json(el.dataset.issueChart);
-  if (!data || !data.series.length || typeof uPlot === "undefined") return;
-  const s = data.series[0];
-  const opened = data.opened;
-  const plot = new uPlot({
-    ...Raymon.issueChartSize(el),
-    series: [
-      {},
-      { label: s.metric, stroke: "#2f6fde", width: 2, points: { show: true } },
-      { label: "threshold", stroke: "#c62f3b", dash: [6, 4], width: 1 },
-    ],
-    hooks: {
-      draw: [(u) => {
-        if (opened === null) return;
-        const x = u.valToPos(opened, "x", true);
-        const ctx = u.ctx;
-        ctx.save(); ctx.strokeStyle = "#b76e00"; ctx.lineWidth = 1;
-        ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
-        ctx.restore();
-      }],
-    },
-  }, [s.t, s.value, s.threshold], el);
-  window.addEventListener("resize", () => plot.setSize(Raymon.issueChartSize(el)));
-});
-Raymon.on("[data-issue-histogram]", (el) => {
-  const data = Raymon.json(el.dataset.issueHistogram);
-  if (!data || typeof uPlot === "undefined") return;
-  const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.45, 60] }) : undefined;
-  const categorical = data.kind === "categorical";
-  const plot = new uPlot({
-    ...Raymon.issueChartSize(el),
-    scales: { x: { time: false } },
-    axes: [
-      { values: categorical ? (u, ticks) => ticks.map((t) => data.labels[t] ?? "") : undefined },
-      { values: (u, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) },
-    ],
-    series: [
-      {},
-      { label: "reference", stroke: "#2f6fde", fill: "rgba(47,111,222,0.25)", paths: bars },
-      { label: "production", stroke: "#b76e00", fill: "rgba(183,110,0,0.25)", paths: bars },
-    ],
-  }, [data.x, data.reference, data.production], el);
-  window.addEventListener("resize", () => plot.setSize(Raymon.issueChartSize(el)));
-});
-// A datetime-local input is read in the viewer's time zone: its form carries that zone's offset at
-// the chosen time (minutes east of UTC), unless the page shows UTC (tz=utc).
-Raymon.on("input[data-local-time]", (el) => {
-  const offset = document.getElementById(el.dataset.localTime);
-  if (!offset || new URLSearchParams(location.search).get("tz") === "utc") return;
-  el.form.addEventListener("submit", () => {
-    const moment = el.value ? new Date(el.value) : null;  // no zone in the text: local time
-    offset.value = moment && !isNaN(moment) ? String(-moment.getTimezoneOffset()) : "";
-  });
 // Traces: j/k move a selection through the trace list, Enter opens the selected trace, "/" focuses the filter.
 const TraceKeys = {
   rows() { const table = document.querySelector("table[data-trace-list]"); return table ? [...table.tBodies[0].rows] : []; },
@@ -131,6 +73,8 @@ Raymon.on("#results", (el) => {
   if (!input) return;
   if (el.querySelector(".filter-error")) input.setAttribute("aria-invalid", "true");
   else input.removeAttribute("aria-invalid");
+});
+
 // Dashboards
 // A [data-dash-chart] element draws one chart of the page's #dash-data (uPlot): dragging across it
 // writes begin/end into the URL (the page reloads with that range), a click on a point opens the
@@ -221,6 +165,68 @@ Raymon.on("[data-histogram]", (el) => {
   }, values, el);
   el.classList.add("drawn");
   return plot;
+});
+
+// Issues
+// The values of an issue's metric per window (with its threshold), and its component's reference
+// against production distribution; the page's tables hold the same numbers.
+Raymon.issueChartSize = (el) => ({ width: Math.max(el.clientWidth, 320), height: 240 });
+Raymon.on("[data-issue-chart]", (el) => {
+  const data = Raymon.json(el.dataset.issueChart);
+  if (!data || !data.series.length || typeof uPlot === "undefined") return;
+  const s = data.series[0];
+  const opened = data.opened;
+  const plot = new uPlot({
+    ...Raymon.issueChartSize(el),
+    series: [
+      {},
+      { label: s.metric, stroke: "#2f6fde", width: 2, points: { show: true } },
+      { label: "threshold", stroke: "#c62f3b", dash: [6, 4], width: 1 },
+    ],
+    hooks: {
+      draw: [(u) => {
+        if (opened === null) return;
+        const x = u.valToPos(opened, "x", true);
+        const ctx = u.ctx;
+        ctx.save(); ctx.strokeStyle = "#b76e00"; ctx.lineWidth = 1;
+        ctx.beginPath(); ctx.moveTo(x, u.bbox.top); ctx.lineTo(x, u.bbox.top + u.bbox.height); ctx.stroke();
+        ctx.restore();
+      }],
+    },
+  }, [s.t, s.value, s.threshold], el);
+  window.addEventListener("resize", () => plot.setSize(Raymon.issueChartSize(el)));
+});
+Raymon.on("[data-issue-histogram]", (el) => {
+  const data = Raymon.json(el.dataset.issueHistogram);
+  if (!data || typeof uPlot === "undefined") return;
+  const bars = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.45, 60] }) : undefined;
+  const categorical = data.kind === "categorical";
+  const plot = new uPlot({
+    ...Raymon.issueChartSize(el),
+    scales: { x: { time: false } },
+    axes: [
+      { values: categorical ? (u, ticks) => ticks.map((t) => data.labels[t] ?? "") : undefined },
+      { values: (u, ticks) => ticks.map((t) => `${Math.round(t * 100)}%`) },
+    ],
+    series: [
+      {},
+      { label: "reference", stroke: "#2f6fde", fill: "rgba(47,111,222,0.25)", paths: bars },
+      { label: "production", stroke: "#b76e00", fill: "rgba(183,110,0,0.25)", paths: bars },
+    ],
+  }, [data.x, data.reference, data.production], el);
+  window.addEventListener("resize", () => plot.setSize(Raymon.issueChartSize(el)));
+});
+// A datetime-local input is read in the viewer's time zone: its form carries that zone's offset at
+// the chosen time (minutes east of UTC), unless the page shows UTC (tz=utc).
+Raymon.on("input[data-local-time]", (el) => {
+  const offset = document.getElementById(el.dataset.localTime);
+  if (!offset || new URLSearchParams(location.search).get("tz") === "utc") return;
+  el.form.addEventListener("submit", () => {
+    const moment = el.value ? new Date(el.value) : null;  // no zone in the text: local time
+    offset.value = moment && !isNaN(moment) ? String(-moment.getTimezoneOffset()) : "";
+  });
+});
+
 // Account and API keys
 // A new key's field selects itself when focused, ready to copy.
 Raymon.on("input[data-select-on-focus]", (el) => {
