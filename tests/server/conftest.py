@@ -276,9 +276,14 @@ def make_module_server(
             postgres_databases.drop(database_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui_browser() -> Iterator[Any]:
-    """Debian's Chromium, headless, through Playwright (one for the session; skips without Chromium)."""
+    """Debian's Chromium, headless, through Playwright (one per module; skips without Chromium).
+
+    Per module, not per session: Playwright's sync API keeps an asyncio loop running in the main
+    thread while it is open, and ``asyncio.run`` in any later test would fail ("cannot be called
+    from a running event loop").
+    """
     from ui_browser import CHROMIUM_FLAGS, chromium_path
 
     executable = chromium_path()

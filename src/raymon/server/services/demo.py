@@ -161,4 +161,5 @@ def reset_demo(backend: Backend) -> DemoReset:
         user_deleted = False
         if user is not None and not accounts.roles_of_user(session, user.id):
             user_deleted = accounts.delete_user(session, user.id)
+    manifests.forget(backend, DEMO_PROJECT_ID)  # this process's cache: gone now, not within its TTL
     return DemoReset(found, deleted, user_deleted)

@@ -145,9 +145,13 @@ def _cache(backend: Backend) -> _ManifestCache:
 
 
 def _forget(backend: Backend, project_id: str) -> None:
+    """Drop this process's cached manifest of the project (after an apply, or the project's deletion)."""
     cache = _cache(backend)
     with cache.lock:
         cache.entries.pop(project_id, None)
+
+
+forget = _forget
 
 
 def current(backend: Backend, project_id: str) -> Manifest | None:
