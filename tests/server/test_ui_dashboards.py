@@ -195,6 +195,22 @@ def test_the_slice_ranking_puts_the_broken_client_first_on_a_broken_feature(walk
     assert "metric &#39;nope&#39; is not one of" in wrong.text
 
 
+def test_the_default_range_starts_at_the_first_window_and_the_axis_spans_the_range(
+    walkthrough: Story,
+) -> None:
+    """A young project fills its charts: the last 24 h, but no earlier than its first window."""
+    with ui_client(walkthrough.server) as client:
+        page = client.get(walkthrough.url(f"/dashboards/{story.PROFILE_REF}"))
+        asked = client.get(
+            walkthrough.url(f"/dashboards/{story.PROFILE_REF}"),
+            params={"range": "24h"},
+        )
+    data = dash_data(page.text)
+    assert data["begin"] == int(walkthrough.start.timestamp()) == data["x"][0]
+    assert data["end"] > data["x"][-1]
+    assert dash_data(asked.text)["begin"] < data["begin"]  # a preset asked for is kept as it is
+
+
 def test_the_slice_selector_lists_the_reducers_slices(walkthrough: Story) -> None:
     with ui_client(walkthrough.server) as client:
         page = client.get(walkthrough.url(f"/dashboards/{story.PROFILE_REF}"), params={"slice": BROKEN})

@@ -108,6 +108,8 @@ class Dashboard:
     def data(self) -> dict[str, Any]:
         """The chart data for ``<script type="application/json">`` (times as epoch seconds)."""
         return {
+            "begin": int(self.begin.timestamp()),  # the x axis shows the range asked for, whatever the points
+            "end": int(self.end.timestamp()),
             "x": [int(t.timestamp()) for t in self.starts],
             "ends": [int(t.timestamp()) for t in self.ends],
             "charts": [c.data() for c in self.charts if c.shown],
@@ -148,6 +150,20 @@ def span(backend: Backend, project_id: str, reducer: str) -> tuple[datetime | No
     """When the reducer's first window starts and its last one ends (Nones: no window yet)."""
     with backend.reading() as session:
         return reduce_store.summary_span(session, project_id, reducer)
+
+
+def clip_to_first_window(
+    backend: Backend, project_id: str, reducer: str, begin: datetime, end: datetime
+) -> datetime:
+    """``begin``, or the reducer's first window start when that is later (and before ``end``).
+
+    A young project (the demo, minutes old) then fills its charts instead of one point at the
+    right edge of a day.
+    """
+    first, _ = span(backend, project_id, reducer)
+    if first is None or not begin < first < end:
+        return begin
+    return first
 
 
 def bucket_seconds(begin: datetime, end: datetime, interval_s: int, max_points: int = MAX_POINTS) -> int:

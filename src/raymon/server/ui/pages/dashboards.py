@@ -49,6 +49,8 @@ def dashboard_page(
     backend = get_backend(request)
     info = dashboards.find_reducer(backend, page.project_id, reducer)
     since, until = dashboards.time_range(begin, end, range, datetime.now(UTC))
+    if not (begin or end or range):  # the default range starts no earlier than the first window
+        since = dashboards.clip_to_first_window(backend, page.project_id, info.name, since, until)
     if part == "ranking":
         return _ranking(request, page, info.name, rank, since, until)
     board = dashboards.dashboard(backend, page.project_id, info, slice, since, until)

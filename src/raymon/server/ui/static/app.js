@@ -118,7 +118,7 @@ Raymon.on("[data-dash-chart]", (el) => {
   };
   const plot = new uPlot({
     width: Math.max(320, el.clientWidth || 640), height: 260, series,
-    scales: { x: { time: true } },
+    scales: { x: { time: true, range: () => [data.begin, data.end] } },
     axes: [Raymon.axisColours(), Raymon.axisColours()],
     cursor: { drag: { x: true, y: false, setScale: false } },
     hooks: { setSelect: [zoom] },
