@@ -32,7 +32,7 @@ from raymon.server.services.errors import InvalidInputError
 from raymon.server.services.text_params import check_text
 from raymon.server.services.traces import FilterProblem, TraceFilter
 from raymon.server.ui.auth import ProjectPage, project_page
-from raymon.server.ui.templating import is_htmx, render
+from raymon.server.ui.templating import is_htmx, iso, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -71,8 +71,8 @@ class ListState:
         values: dict[str, Any] = {
             "filter": self.filter,
             "text": self.text,
-            "begin": _stamp(self.begin),
-            "end": _stamp(self.end),
+            "begin": iso(self.begin),
+            "end": iso(self.end),
             "tz": self.tz,
             "limit": "" if self.limit == DEFAULT_LIMIT else self.limit,
             "after": self.after,
@@ -90,12 +90,6 @@ class ListState:
     @property
     def filtered(self) -> bool:
         return bool(self.filter or self.text or self.begin or self.end)
-
-
-def _stamp(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def parse_time(name: str, text: str) -> datetime:
@@ -144,7 +138,7 @@ def read_state(request: Request, now: datetime | None = None) -> ListState:
                     state.problems.append(str(exc))
         state.preset = "custom" if preset == "custom" or state.begin or state.end else ""
     if state.begin and state.end and state.begin >= state.end:
-        state.problems.append(f"begin ({_stamp(state.begin)}) must be before end ({_stamp(state.end)})")
+        state.problems.append(f"begin ({iso(state.begin)}) must be before end ({iso(state.end)})")
     state.filter_problem = traces.filter_problem(state.filter)
     return state
 
