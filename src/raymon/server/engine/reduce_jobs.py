@@ -215,19 +215,7 @@ def run_pass(
     computed = _compute(
         session, backend, project_id, manifest, action, reducer, claimed, start.spaces, True, heartbeat
     )
-    _write(
-        session,
-        project_id,
-        manifest,
-        action,
-        reducer,
-        computed,
-        start.pass_no,
-        now,
-        on_results,
-        after_pass,
-        on_claimed,
-    )
+    _write(session, project_id, action, computed, start.pass_no, now, on_results, after_pass, on_claimed)
     report.n_tags, report.n_traces = computed.n_tags, computed.n_traces
     report.windows = [(w.slice, w.window_start) for w in computed.writes]
     return report
@@ -243,8 +231,10 @@ class _Computed:
     results: list[tuple[str, datetime, datetime, list[dict[str, Any]]]]
     spaces: Any
     seen: dict[tuple[str, datetime], int | None]  # each touched window's ``last_pass`` as read (None: new)
-    claimed: Sequence[reduce_store.ClaimedTag] = ()  # the pass's tags (for ``on_claimed``)
-    windows: dict[int, datetime] = field(default_factory=dict)  # each claimed trace's window start
+    manifest: Manifest  # what the pass was computed with (its slices; ``on_claimed`` reads its settings)
+    reducer: ProfileReducer
+    claimed: Sequence[reduce_store.ClaimedTag]  # the pass's tags (for ``on_claimed``)
+    windows: dict[int, datetime]  # each claimed trace's window start
 
 
 def _compute(
@@ -293,6 +283,8 @@ def _compute(
         [],
         slices.spaces_jcr(),
         {},
+        manifest,
+        reducer,
         claimed,
         {pk: placed[0] for pk, placed in membership.items()},
     )
@@ -325,9 +317,7 @@ def _compute(
 def _write(
     session: Session,
     project_id: str,
-    manifest: Manifest,
     action: ReduceAction,
-    reducer: ProfileReducer,
     computed: _Computed,
     pass_no: int,
     now: datetime,
@@ -340,7 +330,14 @@ def _write(
     reduce_store.save_spaces(session, project_id, action.name, computed.spaces)
     if on_claimed is not None:
         on_claimed(
-            session, project_id, manifest, action.name, reducer, computed.claimed, computed.windows, now
+            session,
+            project_id,
+            computed.manifest,
+            action.name,
+            computed.reducer,
+            computed.claimed,
+            computed.windows,
+            now,
         )
     for slicestr, start_at, end_at, rows in computed.results:
         on_results(session, project_id, action.name, slicestr, start_at, end_at, rows)
@@ -356,8 +353,6 @@ class PreparedPass:
     tag_ids: list[int]
     computed: _Computed | None  # None: no new tags
     more: bool
-    manifest: Manifest  # what the pass was computed with (its slices; ``on_claimed`` reads its settings)
-    reducer: ProfileReducer
 
 
 def prepare_pass(
@@ -385,8 +380,6 @@ def prepare_pass(
         [p.id for p in peeked],
         None,
         len(peeked) >= max_tags,
-        manifest,
-        reducer,
     )
     if peeked:
         prepared.computed = _compute(
@@ -442,19 +435,7 @@ def commit_prepared(
         raise RuntimeError(
             f"reduce pass {start.pass_no}: {taken} of {len(prepared.tag_ids)} prepared tags taken"
         )
-    _write(
-        session,
-        project_id,
-        prepared.manifest,
-        action,
-        prepared.reducer,
-        computed,
-        start.pass_no,
-        now,
-        on_results,
-        after_pass,
-        on_claimed,
-    )
+    _write(session, project_id, action, computed, start.pass_no, now, on_results, after_pass, on_claimed)
     return PassReport(
         start.pass_no,
         computed.n_tags,
