@@ -252,7 +252,7 @@ def test_a_bad_range_is_refused_naming_the_value(walkthrough: Story) -> None:
             params={"begin": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"},
         )
         unknown = client.get(walkthrough.url("/dashboards/nope@1"))
-    assert bad.status_code == 422 and "begin=&#39;yesterday&#39; is not a time" in bad.text
+    assert bad.status_code == 422 and "begin: &#39;yesterday&#39; is not a time" in bad.text
     assert backwards.status_code == 422 and "must be after begin" in backwards.text
     assert unknown.status_code == 404 and "no profile reducer" in unknown.text
 

@@ -27,6 +27,7 @@ from raymon.server.engine.profile_reducer import SCORE_CHECK
 from raymon.server.engine.reduce_jobs import PROFILE_REDUCER
 from raymon.server.services import manifests
 from raymon.server.services.errors import InvalidInputError, NotFoundError
+from raymon.server.services.time_text import parse_time
 from raymon.server.store import reduce as reduce_store
 
 if TYPE_CHECKING:
@@ -300,19 +301,6 @@ PRESETS: dict[str, timedelta] = {
     "30d": timedelta(days=30),
 }
 DEFAULT_PRESET = "24h"
-
-
-def parse_time(name: str, text: str | None) -> datetime | None:
-    """An RFC 3339 time of the query string (a naive one is UTC), or ``InvalidInputError`` naming it."""
-    if text is None or text == "":
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise InvalidInputError(
-            f"{name}={text!r} is not a time: write it as RFC 3339, e.g. 2026-12-01T10:00:00Z"
-        ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def time_range(

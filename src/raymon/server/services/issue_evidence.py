@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from raymon.profiling.errors import ProfileError
@@ -24,6 +24,7 @@ from raymon.profiling.stats import CategoricalStats, NumericStats, stats_from_jc
 from raymon.server.engine.issues import ISSUE_STATUSES
 from raymon.server.services import issues, profiles, results
 from raymon.server.services.errors import ConflictError, InvalidInputError, NotFoundError
+from raymon.server.services.time_text import as_time
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
@@ -34,15 +35,8 @@ WINDOWS_BEFORE, WINDOWS_AFTER = 12, 6
 TOP_CATEGORIES = 20
 
 
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def muted_now(issue: dict[str, Any], now: datetime) -> bool:
-    until = _time(issue.get("muted_until"))
+    until = as_time(issue.get("muted_until"))
     return until is not None and until > now
 
 
@@ -103,8 +97,8 @@ def _opening(issue: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     """The window that opened the issue (its last open or reopen), else its last window."""
     for entry in reversed(issue.get("history") or []):
         if entry.get("event") in ("opened", "reopened") and entry.get("window_start"):
-            return _time(entry["window_start"]), _time(entry["window_end"])
-    return _time(issue.get("window_start")), _time(issue.get("window_end"))
+            return as_time(entry["window_start"]), as_time(entry["window_end"])
+    return as_time(issue.get("window_start")), as_time(issue.get("window_end"))
 
 
 def _rules(issue: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +139,7 @@ def evidence(backend: Backend, project_id: str, issue_id: int) -> Evidence:
 
 
 def _epoch(text: str) -> float:
-    moment = _time(text)
+    moment = as_time(text)
     assert moment is not None
     return moment.timestamp()
 

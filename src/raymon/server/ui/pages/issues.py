@@ -11,7 +11,7 @@ routes), answered 303 back to the issue. Routes parse and authorise; services de
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -21,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 from raymon.server.api.deps import get_backend
 from raymon.server.services import issue_evidence, issues
 from raymon.server.services.errors import InvalidInputError
+from raymon.server.services.time_text import as_time, parse_time
 from raymon.server.ui.auth import ProjectPage, project_page, require
 from raymon.server.ui.templating import iso, render
 
@@ -37,15 +38,9 @@ def traces_link(
     project_id: str, slicestr: str, begin: datetime | str | None, end: datetime | str | None
 ) -> str:
     """The traces page of one slice and time range (the traces page's query string, times in UTC)."""
-    begin, end = (_moment(t) for t in (begin, end))
+    begin, end = (as_time(t) for t in (begin, end))
     params = {"filter": slicestr, "begin": iso(begin), "end": iso(end)}
     return f"/projects/{project_id}/traces?" + urlencode({k: v for k, v in params.items() if v})
-
-
-def _moment(value: datetime | str | None) -> datetime | None:
-    if isinstance(value, str):
-        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-    return value
 
 
 @router.get("/projects/{project_id}/issues")
@@ -149,19 +144,14 @@ def mute_until(now: datetime, preset: str, until: str, offset_minutes: str = "")
         return now + MUTE_PRESETS[preset]
     if preset:
         raise InvalidInputError(f"preset: {preset!r} is not one of {', '.join([*MUTE_PRESETS, 'off'])}")
-    text = until.strip()
-    if not text:
+    if not until.strip():
         raise InvalidInputError("until: choose a preset or give a date and time to mute until")
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInputError(f"until: {text!r} is not a date and time (e.g. 2026-07-01T12:00)") from None
-    if moment.tzinfo is not None:
-        return moment
     offset = _optional("offset_minutes", offset_minutes, int) or 0
     if not -16 * 60 <= offset <= 16 * 60:
         raise InvalidInputError(f"offset_minutes: {offset} is not a time zone's offset (-960 to 960)")
-    return moment.replace(tzinfo=timezone(timedelta(minutes=offset))).astimezone(UTC)
+    moment = parse_time("until", until, timedelta(minutes=offset))
+    assert moment is not None  # until is not blank
+    return moment
 
 
 @router.post("/projects/{project_id}/issues/{issue_id}/mute")

@@ -12,6 +12,7 @@ changes state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -102,26 +103,15 @@ def trace_object(
     show_all: bool = Query(False, alias="all"),
 ) -> Response:
     """One object of the trace: its card as a page, or (htmx) only its view, all rows when ``all=1``."""
-    try:
-        obj = trace_views.object_page(
-            get_backend(request),
-            page.project_id,
-            trace_id,
-            obj_id,
-            _image_urls(page.project_id, trace_id),
-            show_all=show_all,
-        )
-    except NotFoundError as exc:
-        return _missing(request, page, trace_id, exc)
-    context = _context(
+    backend, urls = get_backend(request), _image_urls(page.project_id, trace_id)
+    return _view_part(
+        request,
         page,
         trace_id,
-        obj=obj,
-        view=obj.view,
-        expand_url=object_url(page.project_id, trace_id, obj_id),
-        expanded=show_all,
+        lambda: trace_views.object_page(backend, page.project_id, trace_id, obj_id, urls, show_all=show_all),
+        object_url(page.project_id, trace_id, obj_id),
+        show_all,
     )
-    return render(request, "traces/trace_object.html", context, block="view")
 
 
 @router.get(PAGE + "/views/{name}")
@@ -133,25 +123,32 @@ def trace_action_view(
     show_all: bool = Query(False, alias="all"),
 ) -> Response:
     """The view of a ``visualize`` action of several inputs: a page, or (htmx) only the view."""
-    try:
-        view = trace_views.action_page(
-            get_backend(request),
-            page.project_id,
-            trace_id,
-            name,
-            _image_urls(page.project_id, trace_id),
-            show_all=show_all,
-        )
-    except NotFoundError as exc:
-        return _missing(request, page, trace_id, exc)
-    context = _context(
+    backend, urls = get_backend(request), _image_urls(page.project_id, trace_id)
+    return _view_part(
+        request,
         page,
         trace_id,
-        obj=None,
-        view=view,
-        expand_url=f"{trace_url(page.project_id, trace_id)}/views/{name}",
-        expanded=show_all,
+        lambda: trace_views.action_page(backend, page.project_id, trace_id, name, urls, show_all=show_all),
+        f"{trace_url(page.project_id, trace_id)}/views/{name}",
+        show_all,
     )
+
+
+def _view_part(
+    request: Request,
+    page: ProjectPage,
+    trace_id: str,
+    load: Callable[[], trace_views.ObjectView | View],
+    expand_url: str,
+    show_all: bool,
+) -> Response:
+    """An object's card or an action's view (``load`` answers either): a page, or (htmx) only the view."""
+    try:
+        shown = load()
+    except NotFoundError as exc:
+        return _missing(request, page, trace_id, exc)
+    obj, view = (None, shown) if isinstance(shown, View) else (shown, shown.view)
+    context = _context(page, trace_id, obj=obj, view=view, expand_url=expand_url, expanded=show_all)
     return render(request, "traces/trace_object.html", context, block="view")
 
 

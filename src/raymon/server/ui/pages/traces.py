@@ -30,6 +30,7 @@ from raymon.server.api.reading import attachment
 from raymon.server.services import exports, tagfilter, tags, traces
 from raymon.server.services.errors import InvalidInputError
 from raymon.server.services.text_params import check_text
+from raymon.server.services.time_text import parse_time
 from raymon.server.services.traces import FilterProblem, TraceFilter
 from raymon.server.ui.auth import ProjectPage, project_page
 from raymon.server.ui.templating import is_htmx, iso, render
@@ -90,18 +91,6 @@ class ListState:
     @property
     def filtered(self) -> bool:
         return bool(self.filter or self.text or self.begin or self.end)
-
-
-def parse_time(name: str, text: str) -> datetime:
-    """An ISO 8601 time (``2026-12-01T10:00Z``, an offset, or none: UTC), or ``InvalidInputError`` naming it."""
-    value = text.strip().replace(" ", "T", 1)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise InvalidInputError(
-            f"{name}: {text[:60]!r} is not a time; write it as 2026-12-01T10:00Z (ISO 8601, UTC unless an offset is given)"
-        ) from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def read_state(request: Request, now: datetime | None = None) -> ListState:
