@@ -131,7 +131,6 @@ def log_of(api: RaymonAPI, project_id: str, channel: str | None = None) -> list[
 def test_the_walkthrough_tells_slack_and_signed_webhooks_retries_disables_and_survives_a_restart(
     make_server: Any, receivers: dict[str, ReceiverProcess]
 ) -> None:
-    began = time.monotonic()
     server = make_server(
         RAYMON_ENGINE="on",
         RAYMON_REDUCE_PASS_SECONDS="1",
@@ -320,4 +319,3 @@ def test_the_walkthrough_tells_slack_and_signed_webhooks_retries_disables_and_su
     for secret in (SLACK_TOKEN, SECRET, SECRET.removeprefix("whsec_")):
         assert not [a for a in answers if secret in a], secret
         assert secret not in output, secret
-    assert time.monotonic() - began < 150
