@@ -20,7 +20,8 @@ events per request):
 
 HTTP and floor runs are taken in turns ``--repeat`` times (default 3), each on
 a fresh store, and the best run of each counts: on a shared machine the best
-run is the least disturbed one. Prints events/s for both and the ratio
+run is the least disturbed one. Each HTTP run is also paired with the floor run after it: the
+median and spread of those per-run ratios are printed too (the steadier figure). Prints events/s for both and the ratio
 HTTP / floor. Target: at least 0.5 for
 batches of 1000. The figures are in bench/README.md.
 
@@ -35,6 +36,7 @@ import os
 import queue
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
@@ -210,6 +212,7 @@ class Result:
         self.http_eps = events / http_s
         self.floor_eps = events / floor_s
         self.floor_kind = floor_kind
+        self.paired: list[float] = []  # per-run HTTP / floor ratios
 
     @property
     def ratio(self) -> float:
@@ -305,7 +308,21 @@ def measure(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     floor_kind = min(floor_runs, key=lambda k: min(floor_runs[k]))
-    return Result(db, batch_size, n_events, min(http_runs), min(floor_runs[floor_kind]), floor_kind)
+    # Per run, HTTP against the floor taken right after it (the faster way of that run): the
+    # median and spread of these paired ratios is the steadier figure on a shared machine.
+    paired = [
+        floor_s / http_s
+        for http_s, floor_s in zip(
+            http_runs, [min(f) for f in zip(*floor_runs.values(), strict=True)], strict=True
+        )
+    ]
+    say(
+        f"{db}, batch {batch_size}: per-run ratios {', '.join(f'{r:.2f}' for r in paired)}; "
+        f"median {statistics.median(paired):.2f}, spread {min(paired):.2f}-{max(paired):.2f}"
+    )
+    result = Result(db, batch_size, n_events, min(http_runs), min(floor_runs[floor_kind]), floor_kind)
+    result.paired = paired
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -365,6 +382,13 @@ def main(argv: list[str] | None = None) -> None:
     print(HEADER)
     for result in results:
         print(result.line())
+    print("\nPer-run ratios (HTTP run / the floor run after it): median, spread")
+    for result in results:
+        runs = ", ".join(f"{r:.2f}" for r in result.paired)
+        print(
+            f"{result.db:10} batch {result.batch_size:>5}: median {statistics.median(result.paired):.2f}, "
+            f"spread {min(result.paired):.2f}-{max(result.paired):.2f} ({runs})"
+        )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
-"""SQLite's side of ``writes``: plain SQL and tuples on the driver, no per-row SQLAlchemy work.
+"""SQLite's side of ``writes``: one statement per table, its rows passed as one JSON array.
 
-Everything goes to the driver as tuples, skipping SQLAlchemy's per-row
-parameter and type processing, which cost more than SQLite's own work
-(``bench/server_ingest.py``); timestamps therefore get ``UTCDateTime``'s text
-form by hand. The ledger and trace upserts answer rows (``RETURNING``, which
-``executemany`` cannot give), so they are multi-row INSERTs; tags,
-texts and objects answer nothing and go through ``executemany`` and one fixed
-statement.
+Each table's rows go to SQLite as a single JSON text (``orjson.dumps``, C code) and are unpacked by
+``INSERT ... SELECT ... FROM json_each(?)``: one ``sqlite3_step`` per table and batch. Why: the
+driver's ``executemany`` binds every row's parameters holding the GIL and releases it only around
+each row's step, so another request's parsing and validation barely overlapped a write (and each
+row's step had to win the GIL back, up to the 5 ms switch interval, while others ran Python). A
+single step runs the whole insert in C with the GIL released, which lets the other ingest threads
+use the second core, and costs less CPU than binding row by row (bench/README.md, "Ingest
+throughput", round 2026-12-02). Values keep their types through JSON: text, integers, reals and
+null (the rows hold nothing else; ``ts`` texts are ``UTCDateTime``'s form, made by hand).
+The ledger and trace upserts answer rows with ``RETURNING`` (all changes happen in the first step).
 """
 
 from __future__ import annotations
@@ -15,21 +18,44 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy.orm import Session
 
-CHUNK_ROWS = 500  # rows per multi-row statement: under SQLite's parameter limit
+CHUNK_ROWS = 500  # ids per ``IN (...)`` lookup: under SQLite's parameter limit
 
+# ``WHERE true``: SQLite's parser needs it between ``INSERT ... SELECT`` and ``ON CONFLICT``.
+_LEDGER = (
+    "INSERT INTO events (project_id, event_id, kind, received_at, content_hash) "
+    "SELECT ?, value ->> 0, value ->> 1, ?, value ->> 2 FROM json_each(?) WHERE true "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_TRACES = (
+    "INSERT INTO traces (project_id, trace_id, first_ts, last_ts) "
+    "SELECT ?, value ->> 0, value ->> 1, value ->> 2 FROM json_each(?) WHERE true "
+    "ON CONFLICT (project_id, trace_id) DO UPDATE SET first_ts = min(traces.first_ts, excluded.first_ts), "
+    "last_ts = max(traces.last_ts, excluded.last_ts) RETURNING trace_id, id"
+)
 _TAGS = (
     "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trace_pk, name) DO UPDATE SET type = excluded.type, "
+    "SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6 "
+    "FROM json_each(?) WHERE true ON CONFLICT (trace_pk, name) DO UPDATE SET type = excluded.type, "
     "grp = excluded.grp, value_num = excluded.value_num, value_text = excluded.value_text, "
     "ts = excluded.ts WHERE excluded.ts >= tags.ts"
 )
-_TEXTS = "INSERT INTO texts (project_id, trace_pk, ts, level, message) VALUES (?, ?, ?, ?, ?)"
+_TEXTS = (
+    "INSERT INTO texts (project_id, trace_pk, ts, level, message) "
+    "SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)"
+)
 _OBJECTS = (
     "INSERT INTO objects (id, project_id, trace_pk, ref, ts, data_type, size, body, store_key) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "SELECT value ->> 0, ?, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, "
+    "value ->> 7 FROM json_each(?)"
 )
+
+
+def _json_rows(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows as one JSON array of arrays, for ``json_each`` (as text: SQLite reads a blob as no JSON)."""
+    return orjson.dumps(rows if isinstance(rows, list) else list(rows)).decode()
 
 
 def sqlite_ts(ts: datetime) -> str:
@@ -78,25 +104,10 @@ class SqliteWriter:
         self._project_id = project_id
         self._stored = _TimeTexts(times)  # the events of a trace or a batch share times: each formatted once
 
-    def _returning(self, head: str, tail: str, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """``head VALUES (?, ...), ... tail`` over ``rows`` in chunks, answering what ``tail``'s RETURNING gives."""
-        found: list[Any] = []
-        for chunk in _chunks(rows):
-            marks = "(" + ", ".join("?" * len(chunk[0])) + ")"
-            sql = f"{head} VALUES {', '.join([marks] * len(chunk))} {tail}"
-            params = tuple(value for row in chunk for value in row)
-            found.extend(self._conn.exec_driver_sql(sql, params).all())
-        return found
-
     def insert_ledger(self, rows: Sequence[tuple[str, str, str]], received: datetime) -> set[str]:
         """``rows`` of (event_id, kind, content_hash); answers the event ids that were new."""
-        pid, at = self._project_id, sqlite_ts(received)
-        found = self._returning(
-            "INSERT INTO events (project_id, event_id, kind, received_at, content_hash)",
-            "ON CONFLICT DO NOTHING RETURNING event_id",
-            [(pid, eid, kind, at, digest) for eid, kind, digest in rows],
-        )
-        return {eid for (eid,) in found}
+        params = (self._project_id, sqlite_ts(received), _json_rows(rows))
+        return {eid for (eid,) in self._conn.exec_driver_sql(_LEDGER, params).all()}
 
     def stored_hashes(self, event_ids: Sequence[str]) -> dict[str, str | None]:
         """The ``content_hash`` the ledger holds for each of ``event_ids`` (None: stored before 0004)."""
@@ -109,31 +120,24 @@ class SqliteWriter:
 
     def upsert_traces(self, rows: Sequence[tuple[str, datetime, datetime]]) -> dict[str, int]:
         """``rows`` of (trace_id, first_ts, last_ts); answers each trace's primary key."""
-        pid, stored = self._project_id, self._stored
-        found = self._returning(
-            "INSERT INTO traces (project_id, trace_id, first_ts, last_ts)",
-            "ON CONFLICT (project_id, trace_id) DO UPDATE SET first_ts = min(traces.first_ts, "
-            "excluded.first_ts), last_ts = max(traces.last_ts, excluded.last_ts) RETURNING trace_id, id",
-            [(pid, tid, stored[first], stored[last]) for tid, first, last in rows],
-        )
-        return dict(found)
+        stored = self._stored
+        values = _json_rows([(tid, stored[first], stored[last]) for tid, first, last in rows])
+        return dict(self._conn.exec_driver_sql(_TRACES, (self._project_id, values)).all())
 
     def upsert_tags(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (trace_pk, name, type, grp, value_num, value_text, ts), one per (trace_pk, name)."""
-        project_id, stored = self._project_id, self._stored
-        self._conn.exec_driver_sql(_TAGS, [(project_id, *row[:-1], stored[row[-1]]) for row in rows])
+        stored = self._stored
+        values = _json_rows([(*row[:-1], stored[row[-1]]) for row in rows])
+        self._conn.exec_driver_sql(_TAGS, (self._project_id, values))
 
     def insert_texts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (trace_pk, ts, level, message)."""
-        project_id, stored = self._project_id, self._stored
-        self._conn.exec_driver_sql(
-            _TEXTS, [(project_id, pk, stored[ts], level, message) for pk, ts, level, message in rows]
-        )
+        stored = self._stored
+        values = _json_rows([(pk, stored[ts], level, message) for pk, ts, level, message in rows])
+        self._conn.exec_driver_sql(_TEXTS, (self._project_id, values))
 
     def insert_objects(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (id, trace_pk, ref, ts, data_type, size, body, store_key)."""
-        project_id, stored = self._project_id, self._stored
-        self._conn.exec_driver_sql(
-            _OBJECTS,
-            [(oid, project_id, pk, ref, stored[ts], *rest) for oid, pk, ref, ts, *rest in rows],
-        )
+        stored = self._stored
+        values = _json_rows([(oid, pk, ref, stored[ts], *rest) for oid, pk, ref, ts, *rest in rows])
+        self._conn.exec_driver_sql(_OBJECTS, (self._project_id, values))
