@@ -3,11 +3,13 @@
 ``profile_reducers`` lists the current manifest's profile reducers (what a dashboard can
 show); ``dashboard`` answers one reducer's slice over ``[begin, end)`` as charts of at most
 ``MAX_POINTS`` points each, whatever the range: windows are grouped into buckets of whole
-windows, a bucket showing the worst value of its windows (the highest drift, integrity or
-worsening; a score's mean), so a spike in one 1-minute window of a week still shows. It reads
-the windows' summaries (``store.reduce.summaries``: a few kilobytes per window, never the
-states or every contrast row), so a week of 1-minute windows stays well under a second to
-answer and a megabyte to send. This module never parses HTTP and runs no SQL.
+windows, a bucket showing the highest value of its windows (the worst drift, integrity or
+worsening; a score's mean) and the band from their lowest to their highest, so a spike in one
+1-minute window of a week still shows. A point of 10 windows or more is read from the rollups
+(``store.rollups``: buckets of 10 and 60 windows written with the summaries), the range's ragged
+edges from the windows' summaries (``store.reduce.summaries``), never the states or contrast
+rows: a week of 1-minute windows reads ~1,000 rows instead of 10,080. This module never parses
+HTTP and runs no SQL.
 """
 
 from __future__ import annotations

@@ -329,7 +329,11 @@ def save_windows(
     pass_no: int,
     now: datetime,
 ) -> None:
-    """Insert the new windows and update the stored ones (by id) of one pass."""
+    """Insert the new windows and update the stored ones (by id) of one pass.
+
+    With their summaries come the dashboard rollups of the buckets they fall in
+    (``store.rollups.refresh``: a few rows read and rewritten per slice touched).
+    """
     new = [
         {
             "project_id": project_id,
