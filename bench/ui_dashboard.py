@@ -218,9 +218,39 @@ def run(database_url: str, rounds: int, days: int, keep: bool, reuse: Path | Non
                     f"{server.backend}: {name:<24} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  "
                     f"server CPU {cpu_ms:6.1f} ms/request  payload {size / 1024:6.0f} KiB  {ok}"
                 )
+        lines += in_process(server.effective_database_url, days, rounds)
     if keep:
         lines.append(f"data kept in {data_dir}")
     return lines
+
+
+def in_process(database_url: str, days: int, rounds: int) -> list[str]:
+    """The baseline in the same run: ``services.dashboards.dashboard`` of the week read from the rollups
+    and from the windows' summaries alone (``use_rollups=False``, what the page did before), interleaved."""
+    from raymon.server.backend import build_backend
+    from raymon.server.services import dashboards
+    from raymon.server.settings import Settings
+    from raymon.server.store.db import Database
+
+    database = Database(database_url, pool_size=2)
+    backend = build_backend(
+        Settings(data_dir=Path(tempfile.mkdtemp(prefix="raymon-bench-dash-ip-"))), database=database
+    )
+    info = dashboards.ReducerInfo(REF, 60)
+    end = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    begin = end - timedelta(days=days)
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for _ in range(rounds + 1):
+        for use in (True, False):
+            t = time.perf_counter()
+            dashboards.dashboard(backend, BENCH_PROJECT_ID, info, "", begin, end, use_rollups=use)
+            times[use].append((time.perf_counter() - t) * 1000)
+    database.dispose()
+    fast, slow = statistics.median(times[True][1:]), statistics.median(times[False][1:])
+    return [
+        f"in process, {days} d global: rollups p50 {fast:.1f} ms, windows only p50 {slow:.1f} ms "
+        f"(ratio {slow / fast:.1f}x)"
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -231,6 +261,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--postgres-url", default=None)
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--pg-database", default=None, help="the name of the throwaway PostgreSQL database (default: random)"
+    )
     parser.add_argument("--keep", action="store_true")
     parser.add_argument(
         "--reuse", type=Path, default=None, help="a data dir kept by --keep (SQLite): measure only"
@@ -241,7 +274,7 @@ def main(argv: list[str] | None = None) -> None:
         out += run("", args.rounds, args.days, args.keep, args.reuse)
     postgres = postgres_from(args.postgres_url)
     if postgres is not None:
-        url = postgres.create()
+        url = postgres.create(args.pg_database)
         try:
             out += run(url, args.rounds, args.days, args.keep)
         finally:

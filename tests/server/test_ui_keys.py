@@ -119,3 +119,32 @@ def test_creating_and_revoking_a_key_in_a_browser(server: Any, ui_page: Any) -> 
     ui_page.wait_for_url(re.compile(r".*\?revoked=[0-9a-f]{32}$"))
     assert ui_page.locator(".notice").inner_text().startswith("Key browser key")
     assert _api_status(server, key) == 401
+
+
+def _last_used_cell(html: str, key_id: str) -> str:
+    """The "Last used" cell of key ``key_id``'s row (the row holds its revoke link for an admin)."""
+    row = next(r for r in html.split("<tr") if f"/{key_id}/revoke" in r)
+    return row.split('class="last-used">', 1)[1].split("</td>", 1)[0]
+
+
+def test_the_list_and_the_keys_api_show_when_a_key_was_last_used(server: Any) -> None:
+    import time
+
+    with ui_client(server) as client:
+        created = client.post(_keys_url(server), data={"name": "last used", "scopes": ["admin"]})
+        (key,) = re.findall(r'value="(rmn_[A-Za-z0-9_-]{43})"', created.text)
+        (key_id,) = re.findall(r"id <code>([0-9a-f]{32})</code>", created.text)
+        assert "never" in _last_used_cell(client.get(_keys_url(server)).text, key_id)
+        assert _api_status(server, key) == 200  # a use; its time is written in the background
+        deadline = time.monotonic() + 30
+        while "<time" not in (cell := _last_used_cell(client.get(_keys_url(server)).text, key_id)):
+            assert time.monotonic() < deadline, "the key's use was never recorded"
+            time.sleep(0.2)
+        (shown,) = re.findall(r'<time datetime="([^"]+)">', cell)
+        with server.client(key) as api:  # another use, within the minute: not written again
+            listed = api.get(f"/api/v1/projects/{server.project_id}/keys").json()["keys"]
+        (mine,) = [k for k in listed if k["key_id"] == key_id]
+        assert mine["last_used_at"] is not None
+        time.sleep(1.0)
+        again = _last_used_cell(client.get(_keys_url(server)).text, key_id)
+    assert re.findall(r'<time datetime="([^"]+)">', again) == [shown]

@@ -2,8 +2,8 @@
 
 Everything the server's parts share lives here, typed: the settings, the
 database, the object store, the plugins (one plugin manager per backend), the
-ingest gate, the token endpoint's counts of failed requests, the clock, and
-the extension lists (ingest listeners, principal resolvers). ``create_app``
+ingest gate, the token endpoint's counts of failed requests, when API keys were
+last used, the clock, and the extension lists (ingest listeners, principal resolvers). ``create_app``
 puts the backend on ``app.state.backend`` and nothing else there; every CLI command, the demo
 loader and the worker build their parts through ``build_backend`` too, so they
 cannot drift from the web server. Services take the backend (or a session it
@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from raymon.server.plugins import Plugins
 from raymon.server.services.access_tokens import FailedAttempts
 from raymon.server.services.ingest_gate import IngestGate
+from raymon.server.services.key_usage import KeyUsage
 from raymon.server.services.login_attempts import LoginAttempts
 from raymon.server.settings import Settings
 from raymon.server.store.db import Database
@@ -62,6 +63,8 @@ class Backend:
     # Failed sign-ins to the web UI per client address and per account (services.login_attempts).
     login_attempts: LoginAttempts
     clock: Clock = utc_now
+    # When each API key was last used: at most one write per key a minute (services.key_usage).
+    key_usage: KeyUsage = field(default_factory=KeyUsage)
     # Told of newly stored events after commit (services.ingest.IngestListener).
     ingest_listeners: list[IngestListener] = field(default_factory=list)
     # Tried in order for each request (api.deps.resolve_api_key first; the UI adds its cookie one).
@@ -97,7 +100,8 @@ class Backend:
         return self.bootstrap_report
 
     def close(self) -> None:
-        """Release the database's connections."""
+        """Write the queued key-use times, then release the database's connections."""
+        self.key_usage.close(self)
         self.database.dispose()
 
 

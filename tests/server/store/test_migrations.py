@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -213,3 +214,70 @@ def test_0016_summarises_the_windows_reduced_before_it(database: Database) -> No
     assert len(summaries) == 1 and summaries[0].n_tags == 5 and summaries[0].start_s == start.timestamp()
     assert summaries[0].summary.endswith(";0")  # the one value alerts
     assert list(layouts) == [summaries[0].layout] and "ks_statistic" in layouts[summaries[0].layout]
+
+
+def test_0019_rolls_up_the_summaries_stored_before_it_and_keys_have_no_last_use(database: Database) -> None:
+    from raymon.server.store import accounts, rollups
+
+    database.migrate("0016_uidash")
+    start = datetime(2026, 7, 1, 10, 3, tzinfo=UTC)
+    iso = "%Y-%m-%d %H:%M:%S.%f"
+    with database.write_session() as session:
+        session.add(Project(id="old", name="old"))
+        session.flush()
+        for i in range(3):
+            at = start + timedelta(minutes=i)
+            params = {
+                "start": at if database.dialect == "postgresql" else at.strftime(iso),
+                "end": at + timedelta(minutes=1)
+                if database.dialect == "postgresql"
+                else (at + timedelta(minutes=1)).strftime(iso),
+                "summary": ["AACAPw==;0", "AAAAPw==;", "AABAQA==;"][i],  # 1.0 (alerting), 0.5, 3.0
+            }
+            rid = session.execute(
+                text(
+                    "INSERT INTO reduce_results (project_id, reducer, slice, window_start, window_end, "
+                    "created_at, n_tags, n_alerts, last_pass) VALUES ('old', 'p@1', '', :start, :end, :start, "
+                    "4, 0, 1) RETURNING id"
+                ),
+                params,
+            ).scalar_one()
+            session.execute(
+                text(
+                    "INSERT INTO reduce_summaries (project_id, reducer, slice, window_start, result_id, "
+                    "window_end, n_tags, n_alerts, layout, summary) VALUES ('old', 'p@1', '', :start, :rid, "
+                    ":end, 4, 0, 'L', :summary)"
+                ),
+                params | {"rid": rid},
+            )
+        session.execute(
+            text(
+                "INSERT INTO api_keys (id, project_id, name, key_prefix, key_hash, scopes, created_at) "
+                "VALUES ('k1', 'old', '', 'rmn_abcd', 'h', 'read', :now)"
+            ),
+            {"now": start if database.dialect == "postgresql" else start.strftime(iso)},
+        )
+    database.migrate()
+    with database.session() as session:
+        tens = rollups.rollups(
+            session, "old", "p@1", "", 600, start - timedelta(hours=1), start + timedelta(hours=1)
+        )
+        hour = rollups.rollups(
+            session, "old", "p@1", "", 3600, start - timedelta(hours=1), start + timedelta(hours=1)
+        )
+        key = accounts.key_by_id(session, "k1")
+    for found, span in ((tens, 600), (hour, 3600)):
+        assert len(found) == 1 and found[0].n_windows == 3 and found[0].n_tags == 12, span
+        stats = rollups.unpack([found[0].stats], np.array([found[0].start_s]))
+        assert (stats.mins[0, 0], stats.maxs[0, 0], stats.sums[0, 0], stats.lasts[0, 0]) == (
+            0.5,
+            3.0,
+            4.5,
+            3.0,
+        )
+        assert stats.alerts[0, 0] == 1 and stats.counts[0, 0] == 3
+        assert (
+            found[0].first_s == start.timestamp()
+            and found[0].end_s == (start + timedelta(minutes=3)).timestamp()
+        )
+    assert key is not None and key.last_used_at is None

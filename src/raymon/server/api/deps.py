@@ -58,6 +58,7 @@ def resolve_api_key(request: Request, backend: Backend) -> Principal | None:
             )
     if principal is None:
         raise HTTPException(401, detail="unknown or revoked API key")
+    backend.key_usage.seen(backend, principal.id)  # a dict lookup; a write at most once a minute per key
     return principal
 
 

@@ -272,6 +272,7 @@ def key_json(row: KeyRow) -> dict[str, object]:
         "scopes": row.scopes.split(","),
         "created_at": row.created_at.isoformat(),
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
     }
 
 

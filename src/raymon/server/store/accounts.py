@@ -8,11 +8,11 @@ errors: a missing row is ``None``. Rules (names, scopes, roles, hashing) are
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from raymon.server.store.models import ApiKey, Invitation, Membership, Project, User
@@ -32,6 +32,7 @@ class KeyRow(NamedTuple):
     scopes: str  # comma-separated, canonical order
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = None  # to within a minute (services.key_usage)
 
 
 class UserRow(NamedTuple):
@@ -64,7 +65,14 @@ def _project(row: Project) -> ProjectRow:
 def key_row(row: ApiKey) -> KeyRow:
     """The frozen row of an ``ApiKey`` (also for ``store.access_tokens``, which reads a key with its token)."""
     return KeyRow(
-        row.id, row.project_id, row.name, row.key_prefix, row.scopes, row.created_at, row.revoked_at
+        row.id,
+        row.project_id,
+        row.name,
+        row.key_prefix,
+        row.scopes,
+        row.created_at,
+        row.revoked_at,
+        row.last_used_at,
     )
 
 
@@ -153,6 +161,16 @@ def key_by_id(session: Session, key_id: str, project_id: str | None = None) -> K
         query = query.where(ApiKey.project_id == project_id)
     row = session.scalar(query)
     return None if row is None else key_row(row)
+
+
+def touch_keys(session: Session, used: Mapping[str, datetime]) -> None:
+    """Record when keys were last used (key id -> time); a time never moves back (another process wrote a later one)."""
+    for key_id, when in used.items():
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < when))
+            .values(last_used_at=when)
+        )
 
 
 def revoke_key(session: Session, key_id: str, when: datetime) -> KeyRow:

@@ -29,6 +29,8 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from raymon.server.store import plain_sql, rollups
+from raymon.server.store.coltypes import UTCDateTime
 from raymon.server.store.models import (
     ReduceResult,
     ReducerState,
@@ -327,7 +329,11 @@ def save_windows(
     pass_no: int,
     now: datetime,
 ) -> None:
-    """Insert the new windows and update the stored ones (by id) of one pass."""
+    """Insert the new windows and update the stored ones (by id) of one pass.
+
+    With their summaries come the dashboard rollups of the buckets they fall in
+    (``store.rollups.refresh``: a few rows read and rewritten per slice touched).
+    """
     new = [
         {
             "project_id": project_id,
@@ -400,6 +406,9 @@ def save_windows(
         ),
         kept,
     )
+    rollups.refresh(
+        session, project_id, reducer, [(s["slice"], s["window_start"], s["window_end"]) for s in kept]
+    )
 
 
 def _summary_values(project_id: str, reducer: str, result_id: int, w: WindowWrite) -> dict[str, Any] | None:
@@ -419,6 +428,13 @@ def _summary_values(project_id: str, reducer: str, result_id: int, w: WindowWrit
     }
 
 
+_SUMMARIES = (
+    "SELECT {epoch[window_start]}, n_tags, n_alerts, layout, summary FROM reduce_summaries "
+    "WHERE project_id = {param[p]} AND reducer = {param[r]} AND slice = {param[s]}{range} "
+    "ORDER BY window_start"
+)
+
+
 def summaries(
     session: Session,
     project_id: str,
@@ -429,60 +445,78 @@ def summaries(
 ) -> list[SummaryRow]:
     """The dashboard numbers of one slice's windows starting in ``[begin, end)``, oldest first.
 
-    Without the window's end (its start plus the reducer's interval): a week of 1-minute windows
-    is 10,080 rows, and each column read costs.
+    Without the window's end (its start plus the reducer's interval): a day of 1-minute windows
+    is 1,440 rows, and each column read costs. Read through the driver's cursor with plain SQL
+    (SQLAlchemy's statement building and result rows cost more than the read itself here).
     """
-    if _dialect(session) == "postgresql":
-        start_s: Any = func.extract("epoch", ReduceSummary.window_start)
-    else:  # stored as sortable ISO text in UTC
-        start_s = (func.julianday(ReduceSummary.window_start) - 2440587.5) * 86400.0
-    stmt = select(
-        start_s,
-        ReduceSummary.n_tags,
-        ReduceSummary.n_alerts,
-        ReduceSummary.layout,
-        ReduceSummary.summary,
-    ).where(
-        ReduceSummary.project_id == project_id,
-        ReduceSummary.reducer == reducer,
-        ReduceSummary.slice == slicestr,
-    )
+    params: dict[str, Any] = {"p": project_id, "r": reducer, "s": slicestr}
+    where = ""
     if begin is not None:
-        stmt = stmt.where(ReduceSummary.window_start >= begin)
+        where += " AND window_start >= {param[b]}"
+        params["b"] = plain_sql.time_param(session, begin)
     if end is not None:
-        stmt = stmt.where(ReduceSummary.window_start < end)
-    stmt = stmt.order_by(ReduceSummary.window_start)
-    return [SummaryRow(round(float(r[0]), 3), *r[1:]) for r in session.execute(stmt)]
+        where += " AND window_start < {param[e]}"
+        params["e"] = plain_sql.time_param(session, end)
+    statement = plain_sql.sql(session, _SUMMARIES.replace("{range}", where))
+    return [
+        SummaryRow(round(float(t), 3), int(n_tags), int(n_alerts), layout, summary)
+        for t, n_tags, n_alerts, layout, summary in plain_sql.rows(session, statement, params)
+    ]
+
+
+_LAYOUTS = (
+    "SELECT layout, keys FROM reduce_summary_layouts WHERE project_id = {param[p]} AND reducer = {param[r]}"
+)
 
 
 def summary_layouts(session: Session, project_id: str, reducer: str) -> dict[str, str]:
     """What the reducer's summaries' values are: layout -> its keys' JSON text."""
-    rows = session.execute(
-        select(ReduceSummaryLayout.layout, ReduceSummaryLayout.keys).where(
-            ReduceSummaryLayout.project_id == project_id, ReduceSummaryLayout.reducer == reducer
-        )
-    )
-    return {r.layout: r.keys for r in rows}
+    statement = plain_sql.sql(session, _LAYOUTS)
+    return dict(plain_sql.rows(session, statement, {"p": project_id, "r": reducer}))
+
+
+_FIRST_SLICE = (
+    "SELECT min(slice) FROM reduce_summaries WHERE project_id = {param[p]} AND reducer = {param[r]}"
+)
+_NEXT_SLICE = (
+    "SELECT min(slice) FROM reduce_summaries "
+    "WHERE project_id = {param[p]} AND reducer = {param[r]} AND slice > {param[s]}"
+)
 
 
 def summary_slices(session: Session, project_id: str, reducer: str) -> list[str]:
     """The slices the reducer has windows of (``""`` the global one), by name.
 
-    One index seek per slice (the next name after the last), not a scan of every window.
+    One index seek per slice (the next name after the last), not a scan of every window; plain
+    SQL on the driver's cursor (a dozen SQLAlchemy statements cost more than the seeks).
     """
+    statement = plain_sql.sql(session, _NEXT_SLICE)
     found: list[str] = []
-    after: str | None = None
+    params: dict[str, Any] = {"p": project_id, "r": reducer, "s": ""}
+    first = plain_sql.rows(session, plain_sql.sql(session, _FIRST_SLICE), params)[0][0]
+    if first is None:
+        return found
+    found.append(first)
     while True:
-        stmt = select(func.min(ReduceSummary.slice)).where(
-            ReduceSummary.project_id == project_id, ReduceSummary.reducer == reducer
-        )
-        if after is not None:
-            stmt = stmt.where(ReduceSummary.slice > after)
-        name = session.scalar(stmt)
+        params["s"] = found[-1]
+        name = plain_sql.rows(session, statement, params)[0][0]
         if name is None:
             return found
         found.append(name)
-        after = name
+
+
+_FIRST_START = (
+    "SELECT min(window_start) FROM reduce_summaries "
+    "WHERE project_id = {param[p]} AND reducer = {param[r]} AND slice = {param[s]}"
+)
+
+
+def summary_first(session: Session, project_id: str, reducer: str, slicestr: str) -> datetime | None:
+    """When the slice's first window starts (None: it has none); one index seek."""
+    found = plain_sql.rows(
+        session, plain_sql.sql(session, _FIRST_START), {"p": project_id, "r": reducer, "s": slicestr}
+    )[0][0]
+    return None if found is None else UTCDateTime().process_result_value(found, session.get_bind().dialect)
 
 
 def summary_span(session: Session, project_id: str, reducer: str) -> tuple[datetime | None, datetime | None]:

@@ -1,12 +1,13 @@
 """A project's API keys: ``/projects/{project_id}/settings/keys`` (list, create, revoke).
 
-Every member sees the list (name, hint, scopes, created, revoked); only an
+Every member sees the list (name, hint, scopes, created, last used, revoked); only an
 admin creates and revokes (``require(page, "admin")``: 403 for a viewer, who
 sees no buttons). A new key is shown once, on the answer to the create form
 (``Cache-Control: no-store``): never in a URL, never stored (the server keeps
 its SHA-256 and a 4-character hint, ``services.auth``). Revoking asks first
 (a confirmation page, GET, changes nothing), then POSTs. When a key was last
-used is not recorded, so the list cannot show it.
+used is recorded to within a minute (``services.key_usage``: at most one write per key a
+minute, off the request's path).
 """
 
 from __future__ import annotations

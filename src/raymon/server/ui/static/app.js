@@ -79,6 +79,8 @@ Raymon.on("#results", (el) => {
 // A [data-dash-chart] element draws one chart of the page's #dash-data (uPlot): dragging across it
 // writes begin/end into the URL (the page reloads with that range), a click on a point opens the
 // traces of that point's windows and slice. The table beside each chart has the same numbers.
+// A point of several windows is drawn as its headline value (the highest; a score's mean) over a
+// light band from the lowest to the highest of its windows (series.band = [lows, highs]).
 Raymon.dashPalette = ["#2f6fde", "#e8743b", "#19a979", "#ed4a7b", "#945ecf", "#13a4b4", "#bf8b00", "#6f7a8c"];
 // Axis and grid colours from the stylesheet's custom properties (dark mode follows the OS).
 Raymon.axisColours = () => {
@@ -88,6 +90,51 @@ Raymon.axisColours = () => {
   return { stroke: fg, grid: { stroke: grid }, ticks: { stroke: grid } };
 };
 Raymon.dashIso = (seconds) => new Date(seconds * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+// Fill each band's runs of points (where both ends are known) under the lines.
+Raymon.dashBands = (chart, x) => (u) => {
+  const ctx = u.ctx;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+  ctx.clip();
+  chart.series.forEach((s, i) => {
+    if (!s.band) return;
+    const [lo, hi] = s.band;
+    ctx.fillStyle = `${Raymon.dashPalette[i % Raymon.dashPalette.length]}2e`;
+    let run = [];
+    const fill = () => {
+      if (run.length > 1) {
+        ctx.beginPath();
+        run.forEach((j, n) => {
+          const px = u.valToPos(x[j], "x", true);
+          const py = u.valToPos(hi[j], "y", true);
+          if (n === 0) ctx.moveTo(px, py); else ctx.lineTo(px, py);
+        });
+        for (const j of [...run].reverse()) ctx.lineTo(u.valToPos(x[j], "x", true), u.valToPos(lo[j], "y", true));
+        ctx.closePath();
+        ctx.fill();
+      }
+      run = [];
+    };
+    for (let j = 0; j < x.length; j++) {
+      if (lo[j] === null || hi[j] === null) fill(); else run.push(j);
+    }
+    fill();
+  });
+  ctx.restore();
+};
+// The y range takes in the bands too (a band reaches below its line).
+Raymon.dashRange = (chart) => (u, min, max) => {
+  let lo = min;
+  let hi = max;
+  for (const s of chart.series) {
+    if (!s.band) continue;
+    for (const v of s.band[0]) if (v !== null && (lo === null || v < lo)) lo = v;
+    for (const v of s.band[1]) if (v !== null && (hi === null || v > hi)) hi = v;
+  }
+  if (lo === null || hi === null) return [0, 1];
+  return uPlot.rangeNum(lo, hi, 0.1, true);
+};
 Raymon.on("[data-dash-chart]", (el) => {
   const data = Raymon.json("dash-data");
   if (!data || typeof uPlot === "undefined") return;
@@ -118,10 +165,10 @@ Raymon.on("[data-dash-chart]", (el) => {
   };
   const plot = new uPlot({
     width: Math.max(320, el.clientWidth || 640), height: 260, series,
-    scales: { x: { time: true, range: () => [data.begin, data.end] } },
+    scales: { x: { time: true, range: () => [data.begin, data.end] }, y: { range: Raymon.dashRange(chart) } },
     axes: [Raymon.axisColours(), Raymon.axisColours()],
     cursor: { drag: { x: true, y: false, setScale: false } },
-    hooks: { setSelect: [zoom] },
+    hooks: { setSelect: [zoom], drawAxes: [Raymon.dashBands(chart, data.x)] },
   }, values, el);
   plot.over.addEventListener("mousedown", (event) => { downX = event.clientX; });
   plot.over.addEventListener("click", (event) => {
