@@ -217,7 +217,9 @@ def load_history_postgresql(url: str, total: int) -> None:
         started, done = time.perf_counter(), 0
         for traces, tags in _history_chunks(total):
             with conn.transaction():
-                with conn.cursor().copy("COPY traces (id, project_id, trace_id, first_ts, last_ts) FROM STDIN") as cp:
+                with conn.cursor().copy(
+                    "COPY traces (id, project_id, trace_id, first_ts, last_ts) FROM STDIN"
+                ) as cp:
                     cp.write(_copy_text(traces, (3, 4)))
                 with conn.cursor().copy(
                     "COPY tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts, reduced_pass) "
@@ -283,7 +285,9 @@ def history_windows(backend: Any, reducer: Any, history: int) -> None:
               end="", file=sys.stderr)  # fmt: skip
     print(file=sys.stderr)
     with backend.writing() as session:
-        slice_store.save_vocab(session, PROJECT, GROUP, {"client": {"values": CLIENTS, "overflow": False}}, BASE_TS)
+        slice_store.save_vocab(
+            session, PROJECT, GROUP, {"client": {"values": CLIENTS, "overflow": False}}, BASE_TS
+        )
 
 
 def new_traffic(backend: Any, profile: ModelProfile, history: int, n: int) -> None:
@@ -496,7 +500,9 @@ def timed_pass(backend: Any, history: int, hooks: bool) -> dict[str, float]:
     action = manifest.actions.reduce[0]
     with backend.reading() as session:
         reducer = load_reducer(backend, session, PROJECT, GROUP)
-    on_results = PHASES.hook(runtime.window_results_to_issues(backend), "issues") if hooks else no_results_hook
+    on_results = (
+        PHASES.hook(runtime.window_results_to_issues(backend), "issues") if hooks else no_results_hook
+    )
     after_pass = PHASES.hook(runtime.pass_events_to_alerts(backend), "alerts") if hooks else no_pass_hook
     on_claimed = PHASES.hook(slice_service.cells_hook, "cells") if hooks else None
     PHASES.seconds.clear()
@@ -539,7 +545,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--new", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pg", default=None, help="a PostgreSQL server URL: the stores are databases there")
-    parser.add_argument("--pg-prefix", default="reduce12_h", help="the stores' database names: PREFIX{history}")
+    parser.add_argument(
+        "--pg-prefix", default="reduce12_h", help="the stores' database names: PREFIX{history}"
+    )
     parser.add_argument("--rebuild", action="store_true", help="make the stores again even if they exist")
     parser.add_argument("--no-hooks", action="store_true", help="the pass without the issues and cells hooks")
     args = parser.parse_args(argv)

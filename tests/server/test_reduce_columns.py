@@ -25,7 +25,9 @@ REDUCER = ProfileReducer(reference_profile())
 COMPONENTS = sorted(REDUCER.reference.components)
 NAMES = [*COMPONENTS, *REDUCER.error_names, "unknown", "client"]
 TYPES = ["profile-input", "profile-output", "profile-input-error", "profile-eval", "label"]
-KEYS = [(s, datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=10 * w)) for s in ("", "c==1") for w in range(3)]
+KEYS = [
+    (s, datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=10 * w)) for s in ("", "c==1") for w in range(3)
+]
 
 _num = st.one_of(
     st.none(),
@@ -58,10 +60,15 @@ def _state_jcr(acc: Accumulator) -> dict[str, Any]:
 def test_the_column_fold_equals_the_fold_tag_by_tag(rows: list[tuple[Any, ...]], seed: int) -> None:
     rng = np.random.default_rng(seed)
     # traces in no key (deleted meanwhile), one key, or several (the global slice and others)
-    keys_of = {pk: [KEYS[i] for i in sorted(rng.choice(len(KEYS), rng.integers(0, 3), replace=False))] for pk in range(1, 13)}
+    keys_of = {
+        pk: [KEYS[i] for i in sorted(rng.choice(len(KEYS), rng.integers(0, 3), replace=False))]
+        for pk in range(1, 13)
+    }
     columns = TagColumns.from_rows(rows)
     tags = list(columns)
-    assert [repr(t) for t in tags] == [repr(ClaimedTag(pk, n, t, x if x is not None else num)) for pk, n, t, num, x in rows]
+    assert [repr(t) for t in tags] == [
+        repr(ClaimedTag(pk, n, t, x if x is not None else num)) for pk, n, t, num, x in rows
+    ]
     fast = REDUCER.accumulate(columns, keys_of)
     slow = _per_tag(tags, keys_of)
     assert fast.keys() == slow.keys()
@@ -75,7 +82,11 @@ def test_the_column_fold_equals_the_fold_tag_by_tag(rows: list[tuple[Any, ...]],
 def test_the_column_cells_equal_the_cells_tag_by_tag(rows: list[tuple[Any, ...]], seed: int) -> None:
     rng = np.random.default_rng(seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    windows = {pk: start + timedelta(minutes=10 * int(rng.integers(0, 2))) for pk in range(1, 13) if rng.random() < 0.9}
+    windows = {
+        pk: start + timedelta(minutes=10 * int(rng.integers(0, 2)))
+        for pk in range(1, 13)
+        if rng.random() < 0.9
+    }
     cells = {pk: f'[["client","c{rng.integers(0, 2)}"]]' for pk in range(1, 13) if rng.random() < 0.9}
     columns = TagColumns.from_rows(rows)
     classified = (
@@ -83,7 +94,9 @@ def test_the_column_cells_equal_the_cells_tag_by_tag(rows: list[tuple[Any, ...]]
     )
     slow = slice_cells.fold(classified, windows, cells)
     c = REDUCER.classify_columns(columns)
-    fast = slice_cells.fold_columns(columns.trace_pk, c.components, c.component, c.is_error, c.number, windows, cells)
+    fast = slice_cells.fold_columns(
+        columns.trace_pk, c.components, c.component, c.is_error, c.number, windows, cells
+    )
     assert fast.keys() == slow.keys()
     for key, a in slow.items():
         b = fast[key]
@@ -93,7 +106,11 @@ def test_the_column_cells_equal_the_cells_tag_by_tag(rows: list[tuple[Any, ...]]
 
 
 def test_columns_read_back_as_the_rows_they_were_made_of() -> None:
-    rows = [(7, "f0", "profile-input", 1.5, None), (7, "f2", "profile-input", None, "a"), (8, "f0", "x", None, None)]
+    rows = [
+        (7, "f0", "profile-input", 1.5, None),
+        (7, "f2", "profile-input", None, "a"),
+        (8, "f0", "x", None, None),
+    ]
     columns = TagColumns.from_rows(rows)
     assert len(columns) == 3 and columns[1] == ClaimedTag(7, "f2", "profile-input", "a")
     assert columns[-1] == ClaimedTag(8, "f0", "x", None) and columns[0:2] == list(columns)[0:2]

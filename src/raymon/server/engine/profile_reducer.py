@@ -196,7 +196,10 @@ class ProfileReducer:
         payload[type_error] = TYPE_ERROR
         untexted = np.flatnonzero(((kind == 3) | (kind == 1)) & ~has_text)
         for i, null, num in zip(
-            untexted.tolist(), tags.num_null[untexted].tolist(), tags.value_num[untexted].tolist(), strict=True
+            untexted.tolist(),
+            tags.num_null[untexted].tolist(),
+            tags.value_num[untexted].tolist(),
+            strict=True,
         ):
             payload[i] = str(None if null else num)
         return ClassifiedColumns(components, component, is_error, number, payload)
@@ -293,14 +296,25 @@ class ProfileReducer:
         return out
 
     def production_jcr(self, state: WindowState) -> dict[str, Any]:
-        """The production ``ModelProfile`` document of ``state``: the reference's with production stats."""
+        """The production ``ModelProfile`` document of ``state``: the reference's with production stats.
+
+        A component the state has no stats of (a state merged from windows stored without it) gets
+        empty stats with the reference's bins and domain, never the reference's own: the production
+        profile saw none of its values, and ``contrast`` says "not enough data" for it instead of
+        comparing the reference with itself.
+        """
         jcr = copy.deepcopy(self.reference_jcr)
+        empty = self.empty().components
+        complete = WindowState(
+            {name: state.components.get(name) or empty[name] for name in empty}, state.n_tags
+        )
         for component in jcr["components"]:
-            cs = state.components.get(component["name"])
+            cs = complete.components.get(component["name"])
             if cs is None:
                 continue
             component["stats"] = cs.stats.to_jcr()
             component["errors"] = dict(cs.errors)
+        state = complete
         results = self.scores(state)
         for score in jcr.get("scores", []):
             score["result"] = results.get(score["name"])

@@ -254,7 +254,11 @@ def _compute(
 ) -> _Computed:
     """Steps 3 and 4 of a pass (see the module docstring), writing nothing."""
     slices = SliceSet(manifest.slices, manifest.settings.space_limit, SliceSet.spaces_from_jcr(spaces))
-    pks = claimed.trace_pk.tolist() if isinstance(claimed, reduce_store.TagColumns) else [t.trace_pk for t in claimed]
+    pks = (
+        claimed.trace_pk.tolist()
+        if isinstance(claimed, reduce_store.TagColumns)
+        else [t.trace_pk for t in claimed]
+    )
     contexts = reduce_store.trace_contexts(session, pks, slices.tag_names())
     slices.admit(c.tags for c in contexts.values())
     interval_s = action.interval_s(manifest.settings.default_interval_s())
