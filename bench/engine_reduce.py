@@ -41,8 +41,8 @@ import functools
 import io
 import os
 import shutil
-import statistics
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time

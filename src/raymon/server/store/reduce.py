@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import numpy as np
-
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -212,8 +211,8 @@ class TagColumns(Sequence[ClaimedTag]):
         return len(self.trace_pk)
 
     def _row(self, i: int) -> ClaimedTag:
-        text = self.value_text[i]
-        value = text if text is not None else None if self.num_null[i] else float(self.value_num[i])
+        txt = self.value_text[i]
+        value = txt if txt is not None else None if self.num_null[i] else float(self.value_num[i])
         return ClaimedTag(int(self.trace_pk[i]), self.name[i], self.type[i], value)
 
     def __getitem__(self, i: Any) -> Any:
@@ -222,7 +221,7 @@ class TagColumns(Sequence[ClaimedTag]):
         return self._row(range(len(self))[i])
 
     def __iter__(self) -> Iterator[ClaimedTag]:
-        for pk, name, type_, num, null, text in zip(
+        for pk, name, type_, num, null, txt in zip(
             self.trace_pk.tolist(),
             self.name.tolist(),
             self.type.tolist(),
@@ -231,7 +230,7 @@ class TagColumns(Sequence[ClaimedTag]):
             self.value_text.tolist(),
             strict=True,
         ):
-            yield ClaimedTag(pk, name, type_, text if text is not None else None if null else num)
+            yield ClaimedTag(pk, name, type_, txt if txt is not None else None if null else num)
 
 
 _COLUMNS = ("trace_pk", "name", "type", "value_num", "num_null", "value_text")
