@@ -31,7 +31,7 @@ import json
 import math
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -179,16 +179,16 @@ class ProfileReducer:
         comp_of_pair = np.full(len(pairs), -1, np.int64)
         kind_of_pair = np.zeros(len(pairs), np.int8)  # 0 none, 1 error, 2 num, 3 cat
         for j, pair in enumerate(pairs.tolist()):
-            kind, component = self._rule(names[pair // (len(types) + 1)], types[pair % (len(types) + 1)])
-            if kind is None:
+            rule, name = self._rule(names[pair // (len(types) + 1)], types[pair % (len(types) + 1)])
+            if rule is None:
                 continue
-            if component not in components:
-                components.append(component)
-            comp_of_pair[j] = components.index(component)
-            kind_of_pair[j] = {"error": 1, "num": 2, "cat": 3}[kind]
+            if name not in components:
+                components.append(name)
+            comp_of_pair[j] = components.index(name)
+            kind_of_pair[j] = {"error": 1, "num": 2, "cat": 3}[rule]
         component = comp_of_pair[pair_of_tag.reshape(n)]
         kind = kind_of_pair[pair_of_tag.reshape(n)]
-        has_text = np.not_equal(tags.value_text, None).astype(bool, copy=False).reshape(n)
+        has_text = np.not_equal(tags.value_text, cast(Any, None)).astype(bool, copy=False).reshape(n)
         type_error = (kind == 2) & (has_text | tags.num_null)
         is_error = (kind == 1) | type_error
         number = np.where((kind == 2) & ~type_error, tags.value_num, np.nan)

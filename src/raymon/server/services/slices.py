@@ -617,9 +617,9 @@ def cells_hook(
     empty: dict[str, str] = {}
     cells = dict(zip(pks, vocab.cells_of((texts.get(pk, empty) for pk in pks), explored), strict=True))
     if isinstance(claimed, reduce_store.TagColumns) and hasattr(reducer, "classify_columns"):  # per column
-        c = reducer.classify_columns(claimed)
+        cols = reducer.classify_columns(claimed)
         adds = slice_cells.fold_columns(
-            claimed.trace_pk, c.components, c.component, c.is_error, c.number, windows, cells
+            claimed.trace_pk, cols.components, cols.component, cols.is_error, cols.number, windows, cells
         )
     else:
         classified = (

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 from sqlalchemy import func, insert, select, text, update
@@ -190,7 +190,7 @@ class TagColumns(Sequence[ClaimedTag]):
             np.array(cols[1], dtype=object),
             np.array(cols[2], dtype=object),
             np.array(cols[3], dtype=np.float64),  # NULL (None) as NaN
-            np.equal(nums, None).astype(bool, copy=False).reshape(len(rows)),
+            np.equal(nums, cast(Any, None)).astype(bool, copy=False).reshape(len(rows)),
             np.array(cols[4], dtype=object),
             ids,
         )
@@ -201,10 +201,16 @@ class TagColumns(Sequence[ClaimedTag]):
             return parts[0]
         if not parts:
             return cls.from_rows([])
-        ids = None if any(p.ids is None for p in parts) else np.concatenate([p.ids for p in parts])  # type: ignore[misc]
+        ids = [p.ids for p in parts if p.ids is not None]
+        column = {a: np.concatenate([getattr(p, a) for p in parts]) for a in _COLUMNS}
         return cls(
-            *(np.concatenate([getattr(p, a) for p in parts]) for a in _COLUMNS),
-            ids=ids,
+            column["trace_pk"],
+            column["name"],
+            column["type"],
+            column["value_num"],
+            column["num_null"],
+            column["value_text"],
+            np.concatenate(ids) if len(ids) == len(parts) else None,
         )
 
     def __len__(self) -> int:
