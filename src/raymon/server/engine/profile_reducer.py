@@ -170,7 +170,13 @@ class ProfileReducer:
         return False, component, value if isinstance(value, str) else str(value)
 
     def classify_columns(self, tags: TagColumns) -> ClassifiedColumns:
-        """``classify`` of every tag of a batch at once: a rule per distinct (name, type), NumPy for the rest."""
+        """``classify`` of every tag of a batch at once: a rule per distinct (name, type), NumPy for the rest.
+
+        Kept in ``tags.memo``: the pass and its cells hook classify the same batch once.
+        """
+        memo = tags.memo.get(("classified", id(self)))
+        if memo is not None:
+            return memo
         n = len(tags)
         names, name_codes = _factorize(tags.name)
         types, type_codes = _factorize(tags.type)
@@ -202,7 +208,10 @@ class ProfileReducer:
             strict=True,
         ):
             payload[i] = str(None if null else num)
-        return ClassifiedColumns(components, component, is_error, number, payload)
+        out = tags.memo[("classified", id(self))] = ClassifiedColumns(
+            components, component, is_error, number, payload
+        )
+        return out
 
     def accumulate(
         self, tags: TagColumns, keys_of: Mapping[int, Sequence[Hashable]]

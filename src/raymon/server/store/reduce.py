@@ -161,7 +161,7 @@ class TagColumns(Sequence[ClaimedTag]):
     hooks and reducers that take tags one by one); ``ids`` are the rows' ids when read with them.
     """
 
-    __slots__ = ("ids", "trace_pk", "name", "type", "value_num", "num_null", "value_text")
+    __slots__ = ("ids", "trace_pk", "name", "type", "value_num", "num_null", "value_text", "memo")
 
     def __init__(
         self,
@@ -176,6 +176,7 @@ class TagColumns(Sequence[ClaimedTag]):
         self.trace_pk, self.name, self.type = trace_pk, name, type_
         self.value_num, self.num_null, self.value_text = value_num, num_null, value_text
         self.ids = ids
+        self.memo: dict[Any, Any] = {}  # what readers computed from the columns (a reducer's classification)
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[Any]], with_ids: bool = False) -> TagColumns:
