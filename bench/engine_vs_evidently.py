@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
@@ -43,7 +44,18 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from anchor_venv import AnchorUnavailable, anchor_python, run_timed  # noqa: E402
-from engine_reduce import BASE_TS, CLIENTS, GROUP, KINDS, NAMES, PROJECT, WORK_DIR, _columns  # noqa: E402
+from engine_reduce import (  # noqa: E402
+    BASE_TS,
+    CLIENTS,
+    GROUP,
+    KINDS,
+    NAMES,
+    PHASES,
+    PROJECT,
+    WORK_DIR,
+    _columns,
+    _instrument,
+)
 from profile_contrast import EVIDENTLY_REQUIREMENTS  # noqa: E402
 from raymon import InputComponent, ModelProfile  # noqa: E402
 from raymon.profiling.extractors.structured import ElementExtractor  # noqa: E402
@@ -109,18 +121,29 @@ def reference_profile(reference: pd.DataFrame) -> ModelProfile:
     return ModelProfile("bench", "1.0.0", components=_components()).build(input=reference, silent=True)
 
 
-def manifest() -> Any:
-    from raymon.server.engine.manifest import Manifest
+MANIFEST_YAML = f"""
+project_id: {PROJECT}
+actions:
+  reduce:
+    - name: "{GROUP}"
+      reducer_type: profile_reducer
+      reducer_interval_s: {WINDOW_S}
+slices:
+  - space:
+      - tag: client
+    limit: 10
+"""
 
-    return Manifest.model_validate(
-        {
-            "project_id": PROJECT,
-            "actions": {
-                "reduce": [{"name": GROUP, "reducer_type": "profile_reducer", "reducer_interval_s": WINDOW_S}]
-            },
-            "slices": [{"space": [{"tag": "client"}], "limit": 10}],
-        }
-    )
+UNDO = (
+    "UPDATE tags SET reduced_pass = NULL WHERE reduced_pass IS NOT NULL",
+    "DELETE FROM reduce_summaries",
+    "DELETE FROM reduce_results",
+    "DELETE FROM reducer_states",
+    "DELETE FROM slice_cells",
+    "DELETE FROM slice_explore",
+    "DELETE FROM issue_history",
+    "DELETE FROM issues",
+)
 
 
 def raymon_store(profile: ModelProfile, current: pd.DataFrame, reuse: bool = False) -> Any:
@@ -130,6 +153,7 @@ def raymon_store(profile: ModelProfile, current: pd.DataFrame, reuse: bool = Fal
     from raymon.server.backend import build_backend
     from raymon.server.services import auth
     from raymon.server.services.ingest import store_events
+    from raymon.server.services.manifests import apply_manifest
     from raymon.server.services.profiles import create_profile
     from raymon.server.settings import Settings
     from raymon.server.store.db import Database, sqlite_url
@@ -139,9 +163,8 @@ def raymon_store(profile: ModelProfile, current: pd.DataFrame, reuse: bool = Fal
     if reuse and (data / "raymon.sqlite3").exists():  # a previous run's store: its passes undone
         database = Database(sqlite_url(data / "raymon.sqlite3"))
         with database.connect() as conn:
-            conn.execute(text("UPDATE tags SET reduced_pass = NULL WHERE reduced_pass IS NOT NULL"))
-            conn.execute(text("DELETE FROM reduce_results"))
-            conn.execute(text("DELETE FROM reducer_states"))
+            for sql in UNDO:
+                conn.execute(text(sql))
         return build_backend(Settings(data_dir=data), database=database)
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
@@ -151,6 +174,7 @@ def raymon_store(profile: ModelProfile, current: pd.DataFrame, reuse: bool = Fal
     with backend.writing() as session:
         auth.ensure_project(session, PROJECT, "bench")
     create_profile(backend, PROJECT, profile.to_jcr())
+    apply_manifest(backend, PROJECT, MANIFEST_YAML)
     rows = profile.validate_input(current.drop(columns=["client"]), batch=True)
     clients = current["client"].tolist()
     events = []
@@ -165,41 +189,61 @@ def raymon_store(profile: ModelProfile, current: pd.DataFrame, reuse: bool = Fal
     return backend
 
 
-def raymon_passes(backend: Any, repeat: int) -> tuple[list[float], dict[str, list[str]], int]:
-    """Time ``run_pass`` ``repeat`` times (undone in between); the runs, the verdicts by slice, the windows."""
+def raymon_passes(
+    backend: Any, repeat: int, hooks: bool = True
+) -> tuple[list[float], list[float], dict[str, list[str]], int]:
+    """Time the engine's passes ``repeat`` times (undone in between): wall and CPU runs, the verdicts by slice, the windows.
+
+    With ``hooks`` the passes run with the engine's own (issues, alerts, discovery cells), as the
+    reduce job runs them.
+    """
     from sqlalchemy import text
 
-    from raymon.server.engine.reduce_jobs import load_reducer, run_pass
+    from raymon.server.engine import runtime
+    from raymon.server.engine.reduce_jobs import load_reducer, no_pass_hook, no_results_hook, run_pass
+    from raymon.server.services import manifests as manifest_service
+    from raymon.server.services import slices as slice_service
     from raymon.server.store import reduce as reduce_store
 
-    m = manifest()
+    m = manifest_service.current(backend, PROJECT)
+    assert m is not None
     action = m.actions.reduce[0]
+    on_results = runtime.window_results_to_issues(backend) if hooks else no_results_hook
+    after_pass = runtime.pass_events_to_alerts(backend) if hooks else no_pass_hook
+    on_claimed = PHASES.hook(slice_service.cells_hook, "cells") if hooks else None
     runs: list[float] = []
+    cpus: list[float] = []
     n_windows = 0
     for attempt in range(repeat):
         with backend.reading() as session:
             reducer = load_reducer(backend, session, PROJECT, GROUP)
-        t = time.perf_counter()
+        PHASES.seconds.clear()
+        t, c = time.perf_counter(), time.process_time()
         passes, n_tags, more = [], 0, True
         while (
             more
         ):  # the engine's passes take at most 400,000 tags each; a follow-up job takes the rest at once
             with backend.writing() as session:
-                report = run_pass(session, backend, PROJECT, m, action, reducer, BASE_TS)
+                report = run_pass(
+                    session, backend, PROJECT, m, action, reducer, BASE_TS,
+                    on_results=on_results, after_pass=after_pass, on_claimed=on_claimed,
+                )  # fmt: skip
             passes.append(report.pass_no)
             n_tags += report.n_tags
             n_windows = max(n_windows, len(report.windows))
             more = report.more
         runs.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
+        phases = ", ".join(f"{k} {v:.2f}" for k, v in sorted(PHASES.seconds.items()))
         print(
             f"raymon passes {passes[0]}-{passes[-1]}: {n_tags} tags into {n_windows} (slice, window) states "
-            f"in {runs[-1]:.2f} s",
+            f"in {runs[-1]:.2f} s (cpu {cpus[-1]:.2f} s; {phases}; load {os.getloadavg()[0]:.1f})",
             file=sys.stderr,
         )
         if attempt < repeat - 1:
             with backend.database.connect() as conn:
-                conn.execute(text("UPDATE tags SET reduced_pass = NULL WHERE reduced_pass IS NOT NULL"))
-                conn.execute(text("DELETE FROM reduce_results"))
+                for sql in UNDO:
+                    conn.execute(text(sql))
     flagged: dict[str, list[str]] = {}
     with backend.reading() as session:
         for window in reduce_store.windows(session, PROJECT, GROUP):
@@ -208,7 +252,7 @@ def raymon_passes(backend: Any, repeat: int) -> tuple[list[float], dict[str, lis
             flagged[name] = sorted(
                 {r["component"] for r in rows if r.get("check") == "drift" and r.get("alert")}
             )
-    return runs, flagged, n_windows
+    return runs, cpus, flagged, n_windows
 
 
 def in_memory(
@@ -236,6 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-evidently", action="store_true")
     parser.add_argument(
+        "--no-hooks", action="store_true", help="the passes without the issues and cells hooks"
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="reuse the store a previous run left (ingest skipped)"
     )
     args = parser.parse_args(argv)
@@ -245,7 +292,8 @@ def main(argv: list[str] | None = None) -> None:
     t = time.perf_counter()
     backend = raymon_store(profile, current, args.reuse)
     print(f"{args.rows} traces ingested (untimed) in {time.perf_counter() - t:.0f} s", file=sys.stderr)
-    runs, ours, n_windows = raymon_passes(backend, args.repeat)
+    _instrument()
+    runs, cpus, ours, n_windows = raymon_passes(backend, args.repeat, not args.no_hooks)
     backend.close()
     memory, memory_flagged = in_memory(profile, current, args.repeat)
     print(f"raymon in memory (the same mergeable stats built from each slice's frame + contrast): "
@@ -253,12 +301,13 @@ def main(argv: list[str] | None = None) -> None:
           f"same verdicts as the passes: {all(memory_flagged[c] == ours.get(c) for c in CLIENTS)}")  # fmt: skip
     expected = {c: (sorted(SHIFTED) if i < args.drifted else []) for i, c in enumerate(CLIENTS)}
     print(f"raymon reduce pass + contrast, {n_windows} (slice, window) states: best {min(runs):.2f} s "
-          f"(runs {', '.join(f'{r:.2f}' for r in runs)})")  # fmt: skip
+          f"(runs {', '.join(f'{r:.2f}' for r in runs)}; cpu {', '.join(f'{r:.2f}' for r in cpus)})")  # fmt: skip
     print(f"  raymon flags: {json.dumps(ours)}")
     results: dict[str, Any] = {
         "rows": args.rows,
         "raymon_s": min(runs),
         "raymon_runs": runs,
+        "raymon_cpu_runs": cpus,
         "memory_s": min(memory),
     }
     results["raymon_as_planted"] = all(ours.get(c) == v for c, v in expected.items())

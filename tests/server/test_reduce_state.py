@@ -184,3 +184,22 @@ def test_a_combination_slicestr_parses_and_selects_its_own_traces(
     text = combination_slicestr(list(tags), list(tags.values()))
     assert text is not None
     assert tagfilter.evaluate(tagfilter.parse(text), tags)
+
+
+def test_a_production_profile_claims_no_reference_stats_for_a_component_it_never_saw() -> None:
+    rng = np.random.default_rng(4)
+    state = _fold([tag for _ in range(200) for tag in sample_tags(REFERENCE, rng)])
+    missing = "f0"
+    del state.components[missing]  # as in a state merged from windows stored without it
+    jcr = REDUCER.production_jcr(state)
+    stats = next(c for c in jcr["components"] if c["name"] == missing)["stats"]
+    assert stats["count"] == 0 and stats["missing"] == 0, "the reference's stats were claimed"
+    rows = [r for r in REDUCER.contrast_rows(state) if r["component"] == missing]
+    assert rows and all(not r["alert"] for r in rows)
+    assert {r["status"] for r in rows if r["check"] == "drift" and r["threshold"] is not None} == {
+        "not enough data"
+    }
+    present = [
+        r for r in REDUCER.contrast_rows(state) if r["component"] == "f1" and r["metric"] == "ks_statistic"
+    ]
+    assert present[0]["status"] != "not enough data"

@@ -29,17 +29,21 @@ import copy
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import asdict
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import numpy as np
+import pandas as pd
 
 from raymon.profiling.components import MISSING_KINDS, TYPE_ERROR
 from raymon.profiling.contrast import CheckResult
 from raymon.profiling.profile import ModelProfile
 from raymon.profiling.stats import CategoricalStats, NumericStats, Stats, stats_from_jcr
 from raymon.registry import ClassTable
+
+if TYPE_CHECKING:
+    from raymon.server.store.reduce import TagColumns
 
 STATE_FORMAT = 1
 
@@ -76,12 +80,12 @@ _REFUSED = frozenset({TYPE_ERROR, "Extractor Error"})
 
 
 class Accumulator:
-    """Values and error kinds of one (slice, window), gathered tag by tag and folded in at once."""
+    """Values and error kinds of one (slice, window), gathered tag by tag (or column by column) and folded in at once."""
 
     __slots__ = ("values", "errors", "n_tags")
 
     def __init__(self) -> None:
-        self.values: dict[str, list[Any]] = {}
+        self.values: dict[str, Any] = {}  # component -> a list of values, or a NumPy array
         self.errors: dict[str, list[str]] = {}
         self.n_tags = 0
 
@@ -95,6 +99,27 @@ class Accumulator:
         else:
             found.append(payload)
         self.n_tags += 1
+
+
+class ClassifiedColumns(NamedTuple):
+    """``ProfileReducer.classify`` of a batch of tags, as columns.
+
+    ``component``: the index into ``components`` per tag, -1 for a tag of no component;
+    ``number``: a numeric value tag's value (NaN otherwise, and for a type error);
+    ``payload``: a category's text or an error's kind (else the tag's text or None).
+    """
+
+    components: list[str]
+    component: np.ndarray
+    is_error: np.ndarray
+    number: np.ndarray
+    payload: np.ndarray
+
+
+def _factorize(values: np.ndarray) -> tuple[list[Any], np.ndarray]:
+    """The distinct values and each value's index among them (None, NaN: values too)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return list(uniques), np.asarray(codes, np.int64)
 
 
 class NotReducibleError(ValueError):
@@ -121,19 +146,124 @@ class ProfileReducer:
         self.error_names: dict[str, str] = {c.error_tag_name: c.name for c in reference.components.values()}
         self.numeric = {c.name: isinstance(c.stats, NumericStats) for c in reference.components.values()}
 
-    def classify(self, name: str, type_: str | None, value: Any) -> tuple[bool, str, Any] | None:
-        """What one tag of the profile's group adds: ``(is_error, component, value or error kind)``; None: no component."""
+    def _rule(self, name: str, type_: str | None) -> tuple[str | None, str]:
+        """What a tag of ``name`` and ``type_`` is: ``("error" | "num" | "cat", component)``, or ``(None, "")``."""
         component = self.error_names.get(name)
         if component is not None and (type_ is None or type_.endswith("-error") or name not in self.values):
-            return True, component, str(value)
+            return "error", component
         component = self.values.get(name)
         if component is None:
+            return None, ""
+        return ("num" if self.numeric[component] else "cat"), component
+
+    def classify(self, name: str, type_: str | None, value: Any) -> tuple[bool, str, Any] | None:
+        """What one tag of the profile's group adds: ``(is_error, component, value or error kind)``; None: no component."""
+        kind, component = self._rule(name, type_)
+        if kind is None:
             return None
-        if self.numeric[component]:
+        if kind == "error":
+            return True, component, str(value)
+        if kind == "num":
             if isinstance(value, str) or value is None or isinstance(value, bool):
                 return True, component, TYPE_ERROR
             return False, component, float(value)
         return False, component, value if isinstance(value, str) else str(value)
+
+    def classify_columns(self, tags: TagColumns) -> ClassifiedColumns:
+        """``classify`` of every tag of a batch at once: a rule per distinct (name, type), NumPy for the rest.
+
+        Kept in ``tags.memo``: the pass and its cells hook classify the same batch once.
+        """
+        memo = tags.memo.get(("classified", id(self)))
+        if memo is not None:
+            return memo
+        n = len(tags)
+        names, name_codes = _factorize(tags.name)
+        types, type_codes = _factorize(tags.type)
+        pairs, pair_of_tag = np.unique(name_codes * (len(types) + 1) + type_codes, return_inverse=True)
+        components: list[str] = []
+        comp_of_pair = np.full(len(pairs), -1, np.int64)
+        kind_of_pair = np.zeros(len(pairs), np.int8)  # 0 none, 1 error, 2 num, 3 cat
+        for j, pair in enumerate(pairs.tolist()):
+            rule, name = self._rule(names[pair // (len(types) + 1)], types[pair % (len(types) + 1)])
+            if rule is None:
+                continue
+            if name not in components:
+                components.append(name)
+            comp_of_pair[j] = components.index(name)
+            kind_of_pair[j] = {"error": 1, "num": 2, "cat": 3}[rule]
+        component = comp_of_pair[pair_of_tag.reshape(n)]
+        kind = kind_of_pair[pair_of_tag.reshape(n)]
+        has_text = np.not_equal(tags.value_text, cast(Any, None)).astype(bool, copy=False).reshape(n)
+        type_error = (kind == 2) & (has_text | tags.num_null)
+        is_error = (kind == 1) | type_error
+        number = np.where((kind == 2) & ~type_error, tags.value_num, np.nan)
+        payload = np.array(tags.value_text, dtype=object, copy=True)  # a category's text, an error's kind
+        payload[type_error] = TYPE_ERROR
+        untexted = np.flatnonzero(((kind == 3) | (kind == 1)) & ~has_text)
+        for i, null, num in zip(
+            untexted.tolist(),
+            tags.num_null[untexted].tolist(),
+            tags.value_num[untexted].tolist(),
+            strict=True,
+        ):
+            payload[i] = str(None if null else num)
+        out = tags.memo[("classified", id(self))] = ClassifiedColumns(
+            components, component, is_error, number, payload
+        )
+        return out
+
+    def accumulate(
+        self, tags: TagColumns, keys_of: Mapping[int, Sequence[Hashable]]
+    ) -> dict[Hashable, Accumulator]:
+        """``classify`` and ``Accumulator.add`` of every tag into each key of its trace (``keys_of[trace_pk]``), per column.
+
+        The same accumulators as adding tag by tag, values in the same order (what a sketch's
+        state may depend on), but each (key, component)'s values gathered as one NumPy array.
+        Tags of traces without keys are skipped.
+        """
+        out: dict[Hashable, Accumulator] = {}
+        if not len(tags):
+            return out
+        c = self.classify_columns(tags)
+        traces, trace_of_tag = np.unique(tags.trace_pk, return_inverse=True)
+        trace_of_tag = trace_of_tag.reshape(len(tags))
+        key_ids: dict[Hashable, int] = {}
+        flat: list[int] = []
+        counts = np.zeros(len(traces), np.int64)
+        for t, pk in enumerate(traces.tolist()):
+            keys = keys_of.get(pk, ())
+            counts[t] = len(keys)
+            flat += [key_ids.setdefault(k, len(key_ids)) for k in keys]
+        keys_list = list(key_ids)
+        ptr = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        selected = np.flatnonzero((c.component >= 0) & (counts[trace_of_tag] > 0))
+        per_tag = counts[trace_of_tag[selected]]
+        rep = np.repeat(selected, per_tag)  # each tag once per key of its trace, in tag order
+        offset = np.arange(len(rep)) - np.repeat(np.cumsum(per_tag) - per_tag, per_tag)
+        rep_key = np.asarray(flat, np.int64)[ptr[trace_of_tag[rep]] + offset] if len(rep) else rep
+        n_comp = len(c.components)
+        code = (rep_key * n_comp + c.component[rep]) * 2 + c.is_error[rep]
+        order = np.argsort(code, kind="stable")  # stable: each group's values keep the tags' order
+        code, rep = code[order], rep[order]
+        if not len(code):
+            return out
+        bounds = np.flatnonzero(np.diff(code)) + 1
+        for lo, hi in zip([0, *bounds.tolist()], [*bounds.tolist(), len(code)], strict=True):
+            g = int(code[lo])
+            key, component, error = keys_list[g // 2 // n_comp], c.components[g // 2 % n_comp], g % 2
+            acc = out.get(key)
+            if acc is None:
+                acc = out[key] = Accumulator()
+            idx = rep[lo:hi]
+            if error:
+                acc.errors[component] = [str(k) for k in c.payload[idx].tolist()]
+            elif self.numeric[component]:
+                acc.values[component] = c.number[idx]
+            else:
+                acc.values[component] = c.payload[idx]
+            acc.n_tags += hi - lo
+        return out
 
     def add_tag(self, acc: Accumulator, name: str, type_: str | None, value: Any) -> bool:
         """Fold one tag of the profile's group into ``acc``; False when it names no component."""
@@ -175,14 +305,25 @@ class ProfileReducer:
         return out
 
     def production_jcr(self, state: WindowState) -> dict[str, Any]:
-        """The production ``ModelProfile`` document of ``state``: the reference's with production stats."""
+        """The production ``ModelProfile`` document of ``state``: the reference's with production stats.
+
+        A component the state has no stats of (a state merged from windows stored without it) gets
+        empty stats with the reference's bins and domain, never the reference's own: the production
+        profile saw none of its values, and ``contrast`` says "not enough data" for it instead of
+        comparing the reference with itself.
+        """
         jcr = copy.deepcopy(self.reference_jcr)
+        empty = self.empty().components
+        complete = WindowState(
+            {name: state.components.get(name) or empty[name] for name in empty}, state.n_tags
+        )
         for component in jcr["components"]:
-            cs = state.components.get(component["name"])
+            cs = complete.components.get(component["name"])
             if cs is None:
                 continue
             component["stats"] = cs.stats.to_jcr()
             component["errors"] = dict(cs.errors)
+        state = complete
         results = self.scores(state)
         for score in jcr.get("scores", []):
             score["result"] = results.get(score["name"])
@@ -291,10 +432,10 @@ class WindowState:
         self.n_tags = n_tags
 
     def fold(self, acc: Accumulator) -> None:
-        """Add what ``acc`` gathered (one ``update`` per component)."""
+        """Add what ``acc`` gathered (one ``update`` per component; values as lists or NumPy arrays)."""
         for name, values in acc.values.items():
             cs = self.components.get(name)
-            if cs is not None and values:
+            if cs is not None and len(values):
                 cs.stats.update(
                     np.asarray(values, dtype=np.float64) if isinstance(values[0], float) else values
                 )

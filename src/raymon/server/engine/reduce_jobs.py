@@ -200,16 +200,19 @@ def run_pass(
     """One reduce pass of ``action`` in the caller's transaction; see the module docstring."""
     start = reduce_store.begin_pass(session, project_id, action.name, now)
     report = PassReport(start.pass_no)
-    claimed: list[reduce_store.ClaimedTag] = []
-    while len(claimed) < max_tags:
-        want = min(batch_tags, max_tags - len(claimed))
+    batches: list[reduce_store.TagColumns] = []
+    n_claimed = 0
+    while n_claimed < max_tags:
+        want = min(batch_tags, max_tags - n_claimed)
         batch = reduce_store.claim_tags(session, project_id, reducer.group, start.pass_no, want)
-        claimed += batch
+        batches.append(batch)
+        n_claimed += len(batch)
         if len(batch) < want:
             break
     else:
         report.more = True
     heartbeat()
+    claimed = reduce_store.TagColumns.concat(batches)
     if not claimed:
         return report
     computed = _compute(
@@ -251,27 +254,18 @@ def _compute(
 ) -> _Computed:
     """Steps 3 and 4 of a pass (see the module docstring), writing nothing."""
     slices = SliceSet(manifest.slices, manifest.settings.space_limit, SliceSet.spaces_from_jcr(spaces))
-    contexts = reduce_store.trace_contexts(session, (t.trace_pk for t in claimed), slices.tag_names())
+    pks = (
+        claimed.trace_pk.tolist()
+        if isinstance(claimed, reduce_store.TagColumns)
+        else [t.trace_pk for t in claimed]
+    )
+    contexts = reduce_store.trace_contexts(session, pks, slices.tag_names())
     slices.admit(c.tags for c in contexts.values())
     interval_s = action.interval_s(manifest.settings.default_interval_s())
     membership: dict[int, tuple[datetime, list[str]]] = {
         pk: (window_start(c.first_ts, interval_s), slices.assign(c.tags)) for pk, c in contexts.items()
     }
-    accumulators: dict[tuple[str, datetime], Accumulator] = {}
-    for tag in claimed:
-        placed = membership.get(tag.trace_pk)
-        if placed is None:  # the trace was deleted meanwhile
-            continue
-        classified = reducer.classify(tag.name, tag.type, tag.value)
-        if classified is None:
-            continue
-        start_at, slicestrs = placed
-        for slicestr in slicestrs:
-            key = (slicestr, start_at)
-            acc = accumulators.get(key)
-            if acc is None:
-                acc = accumulators[key] = Accumulator()
-            acc.add(classified)
+    accumulators = _accumulate(reducer, claimed, membership)
     heartbeat()
     stored = reduce_store.lock_windows(session, project_id, action.name, {k[1] for k in accumulators}, lock)
     thresholds = Thresholds.from_config(action.thresholds)
@@ -312,6 +306,33 @@ def _compute(
         computed.results.append((slicestr, start_at, end_at, rows))
     heartbeat()
     return computed
+
+
+def _accumulate(
+    reducer: ProfileReducer,
+    claimed: Sequence[reduce_store.ClaimedTag],
+    membership: dict[int, tuple[datetime, list[str]]],
+) -> dict[tuple[str, datetime], Accumulator]:
+    """The pass's tags gathered per (slice, window): per column when the reducer can (``accumulate``), else per tag."""
+    if isinstance(claimed, reduce_store.TagColumns) and hasattr(reducer, "accumulate"):
+        keys = {pk: [(s, start_at) for s in slicestrs] for pk, (start_at, slicestrs) in membership.items()}
+        return reducer.accumulate(claimed, keys)  # type: ignore[return-value]
+    accumulators: dict[tuple[str, datetime], Accumulator] = {}
+    for tag in claimed:
+        placed = membership.get(tag.trace_pk)
+        if placed is None:  # the trace was deleted meanwhile
+            continue
+        classified = reducer.classify(tag.name, tag.type, tag.value)
+        if classified is None:
+            continue
+        start_at, slicestrs = placed
+        for slicestr in slicestrs:
+            key = (slicestr, start_at)
+            acc = accumulators.get(key)
+            if acc is None:
+                acc = accumulators[key] = Accumulator()
+            acc.add(classified)
+    return accumulators
 
 
 def _write(
@@ -377,7 +398,7 @@ def prepare_pass(
     prepared = PreparedPass(
         position.pass_no,
         position.spaces,
-        [p.id for p in peeked],
+        [] if peeked.ids is None else peeked.ids.tolist(),
         None,
         len(peeked) >= max_tags,
     )
@@ -389,7 +410,7 @@ def prepare_pass(
             manifest,
             action,
             reducer,
-            [p.tag for p in peeked],
+            peeked,
             position.spaces,
             False,
             heartbeat,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import orjson
 
 from raymon.server.engine.manifest import ExploreSettings
@@ -167,4 +168,66 @@ def fold(
             add.total += v
             add.total_sq += v * v
             add.value_max = v if add.value_max is None else max(add.value_max, v)
+    return out
+
+
+def fold_columns(
+    trace_pk: np.ndarray,
+    components: Sequence[str],
+    component: np.ndarray,
+    is_error: np.ndarray,
+    number: np.ndarray,
+    windows: Mapping[int, datetime],
+    cells: Mapping[int, str],
+) -> dict[CellKey, CellAdd]:
+    """``fold`` of a batch classified as columns (``ProfileReducer.classify_columns``), with NumPy.
+
+    The same additions: a trace counts once per component in ``rows`` and ``errors``; the finite
+    numbers of its value tags go to n, sum, sum of squares and max (sums added in another order
+    than ``fold``'s, so equal up to rounding).
+    """
+    out: dict[CellKey, CellAdd] = {}
+    if not len(trace_pk):
+        return out
+    traces, trace_of_tag = np.unique(trace_pk, return_inverse=True)
+    trace_of_tag = trace_of_tag.reshape(len(trace_pk))
+    places: dict[tuple[datetime, str], int] = {}
+    place_of_trace = np.full(len(traces), -1, np.int64)
+    for t, pk in enumerate(traces.tolist()):
+        start, cell = windows.get(pk), cells.get(pk)
+        if start is not None and cell is not None:
+            place_of_trace[t] = places.setdefault((start, cell), len(places))
+    n_comp = max(len(components), 1)
+    selected = np.flatnonzero((component >= 0) & (place_of_trace[trace_of_tag] >= 0))
+    if not len(selected):
+        return out
+    pairs, pair_of_tag = np.unique(trace_of_tag[selected] * n_comp + component[selected], return_inverse=True)
+    pair_of_tag = pair_of_tag.reshape(len(selected))
+    had_error = np.zeros(len(pairs), np.int64)
+    np.maximum.at(had_error, pair_of_tag, is_error[selected].astype(np.int64))
+    code_of_pair = place_of_trace[pairs // n_comp] * n_comp + pairs % n_comp
+    n_codes = len(places) * n_comp
+    rows = np.bincount(code_of_pair, minlength=n_codes)
+    errors = np.bincount(code_of_pair, weights=had_error, minlength=n_codes)
+    values = number[selected]
+    finite = np.isfinite(values) & ~is_error[selected]
+    value_code = code_of_pair[pair_of_tag[finite]]
+    values = values[finite]
+    n = np.bincount(value_code, minlength=n_codes)
+    total = np.bincount(value_code, weights=values, minlength=n_codes)
+    with np.errstate(over="ignore"):  # a huge value's square is inf, as in ``fold``
+        total_sq = np.bincount(value_code, weights=values * values, minlength=n_codes)
+    value_max = np.full(n_codes, -np.inf)
+    np.maximum.at(value_max, value_code, values)
+    place_list = list(places)
+    for code in np.flatnonzero(rows).tolist():
+        start, cell = place_list[code // n_comp]
+        out[(start, cell, components[code % n_comp])] = CellAdd(
+            int(rows[code]),
+            int(n[code]),
+            float(total[code]),
+            float(total_sq[code]),
+            float(value_max[code]) if n[code] else None,
+            int(errors[code]),
+        )
     return out

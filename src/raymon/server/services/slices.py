@@ -616,10 +616,17 @@ def cells_hook(
     pks = list(windows)
     empty: dict[str, str] = {}
     cells = dict(zip(pks, vocab.cells_of((texts.get(pk, empty) for pk in pks), explored), strict=True))
-    classified = (
-        (t.trace_pk, c) for t in claimed if (c := reducer.classify(t.name, t.type, t.value)) is not None
-    )
-    slice_store.add_cells(session, project_id, reducer_name, slice_cells.fold(classified, windows, cells))
+    if isinstance(claimed, reduce_store.TagColumns) and hasattr(reducer, "classify_columns"):  # per column
+        cols = reducer.classify_columns(claimed)
+        adds = slice_cells.fold_columns(
+            claimed.trace_pk, cols.components, cols.component, cols.is_error, cols.number, windows, cells
+        )
+    else:
+        classified = (
+            (t.trace_pk, c) for t in claimed if (c := reducer.classify(t.name, t.type, t.value)) is not None
+        )
+        adds = slice_cells.fold(classified, windows, cells)
+    slice_store.add_cells(session, project_id, reducer_name, adds)
     if vocab.to_jcr() != before:
         slice_store.save_vocab(session, project_id, reducer_name, vocab.to_jcr(), now)
 

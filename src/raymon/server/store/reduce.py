@@ -21,10 +21,11 @@ answer typed rows; what a state means is ``engine.profile_reducer``'s business.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
+import numpy as np
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -154,11 +155,101 @@ def _driver_rows(session: Session, sqlite_sql: str, postgresql_sql: str, params:
         cursor.close()
 
 
-def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limit: int) -> list[ClaimedTag]:
+class TagColumns(Sequence[ClaimedTag]):
+    """A batch of tags as columns (NumPy arrays): what a pass folds per column, not per row.
+
+    ``value_num`` is NaN where the column is NULL (``num_null`` tells a NULL from a stored NaN),
+    ``value_text`` None where it is NULL. Read as a sequence it answers ``ClaimedTag`` rows (for
+    hooks and reducers that take tags one by one); ``ids`` are the rows' ids when read with them.
+    """
+
+    __slots__ = ("ids", "trace_pk", "name", "type", "value_num", "num_null", "value_text", "memo")
+
+    def __init__(
+        self,
+        trace_pk: np.ndarray,
+        name: np.ndarray,
+        type_: np.ndarray,
+        value_num: np.ndarray,
+        num_null: np.ndarray,
+        value_text: np.ndarray,
+        ids: np.ndarray | None = None,
+    ) -> None:
+        self.trace_pk, self.name, self.type = trace_pk, name, type_
+        self.value_num, self.num_null, self.value_text = value_num, num_null, value_text
+        self.ids = ids
+        self.memo: dict[Any, Any] = {}  # what readers computed from the columns (a reducer's classification)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Sequence[Any]], with_ids: bool = False) -> TagColumns:
+        """From driver rows ``([id,] trace_pk, name, type, value_num, value_text)``: one transpose, no per-row objects."""
+        width = 6 if with_ids else 5
+        cols: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * width
+        ids = np.fromiter(cols[0], np.int64, len(rows)) if with_ids else None
+        cols = cols[1:] if with_ids else cols
+        nums = np.array(cols[3], dtype=object)
+        return cls(
+            np.fromiter(cols[0], np.int64, len(rows)),
+            np.array(cols[1], dtype=object),
+            np.array(cols[2], dtype=object),
+            np.array(cols[3], dtype=np.float64),  # NULL (None) as NaN
+            np.equal(nums, cast(Any, None)).astype(bool, copy=False).reshape(len(rows)),
+            np.array(cols[4], dtype=object),
+            ids,
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[TagColumns]) -> TagColumns:
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return cls.from_rows([])
+        ids = [p.ids for p in parts if p.ids is not None]
+        column = {a: np.concatenate([getattr(p, a) for p in parts]) for a in _COLUMNS}
+        return cls(
+            column["trace_pk"],
+            column["name"],
+            column["type"],
+            column["value_num"],
+            column["num_null"],
+            column["value_text"],
+            np.concatenate(ids) if len(ids) == len(parts) else None,
+        )
+
+    def __len__(self) -> int:
+        return len(self.trace_pk)
+
+    def _row(self, i: int) -> ClaimedTag:
+        txt = self.value_text[i]
+        value = txt if txt is not None else None if self.num_null[i] else float(self.value_num[i])
+        return ClaimedTag(int(self.trace_pk[i]), self.name[i], self.type[i], value)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self._row(j) for j in range(*i.indices(len(self)))]
+        return self._row(range(len(self))[i])
+
+    def __iter__(self) -> Iterator[ClaimedTag]:
+        for pk, name, type_, num, null, txt in zip(
+            self.trace_pk.tolist(),
+            self.name.tolist(),
+            self.type.tolist(),
+            self.value_num.tolist(),
+            self.num_null.tolist(),
+            self.value_text.tolist(),
+            strict=True,
+        ):
+            yield ClaimedTag(pk, name, type_, txt if txt is not None else None if null else num)
+
+
+_COLUMNS = ("trace_pk", "name", "type", "value_num", "num_null", "value_text")
+
+
+def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limit: int) -> TagColumns:
     """Take up to ``limit`` unclaimed tags of ``group`` for pass ``pass_no``; they stay taken if the transaction commits.
 
     On PostgreSQL rows another transaction holds (an ingest upserting them) are skipped,
-    not waited for: the next pass takes them.
+    not waited for: the next pass takes them. Answered as columns (a sequence of ``ClaimedTag``).
     """
     rows = _driver_rows(
         session,
@@ -166,14 +257,7 @@ def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limi
         _CLAIM_POSTGRESQL,
         {"pass_no": pass_no, "project_id": project_id, "grp": group, "limit": limit},
     )
-    return [
-        ClaimedTag(pk, name, type_, text if text is not None else num) for pk, name, type_, num, text in rows
-    ]
-
-
-class PeekedTag(NamedTuple):
-    id: int
-    tag: ClaimedTag
+    return TagColumns.from_rows(rows)
 
 
 _PEEK = (
@@ -186,18 +270,16 @@ _PEEK_POSTGRESQL = (
 )
 
 
-def peek_tags(session: Session, project_id: str, group: str, limit: int) -> list[PeekedTag]:
-    """Up to ``limit`` unclaimed tags of ``group``, read without taking them (a pass prepared outside the write lock).
+def peek_tags(session: Session, project_id: str, group: str, limit: int) -> TagColumns:
+    """Up to ``limit`` unclaimed tags of ``group`` (with their ``ids``), read without taking them.
 
-    ``take_tags`` takes them later, in the transaction that writes what was computed from them.
+    For a pass prepared outside the write lock: ``take_tags`` takes them later, in the
+    transaction that writes what was computed from them.
     """
     rows = _driver_rows(
         session, _PEEK, _PEEK_POSTGRESQL, {"project_id": project_id, "grp": group, "limit": limit}
     )
-    return [
-        PeekedTag(tag_id, ClaimedTag(pk, name, type_, text if text is not None else num))
-        for tag_id, pk, name, type_, num, text in rows
-    ]
+    return TagColumns.from_rows(rows, with_ids=True)
 
 
 def untaken(session: Session, tag_ids: Sequence[int]) -> int:

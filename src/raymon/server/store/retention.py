@@ -48,6 +48,24 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
+def _delete_batch(
+    session: Session, key: Any, conditions: list[Any], limit: int, project_id: str | None = None
+) -> int:
+    """Delete at most ``limit`` rows of ``key``'s table matching ``conditions``; answer how many.
+
+    The keys are selected first (``DELETE ... LIMIT`` exists on neither database as we need it),
+    then deleted by key, with ``project_id`` too when given (an event id is unique per project only).
+    """
+    ids = list(session.scalars(select(key).where(*conditions).limit(limit)))
+    if ids:
+        table = key.class_
+        where = [key.in_(ids)]
+        if project_id is not None:
+            where.append(table.project_id == project_id)
+        session.execute(delete(table).where(*where))
+    return len(ids)
+
+
 def delete_expired(
     session: Session, object_store: ObjectStore, project_id: str, cutoff: datetime, limit: int
 ) -> RetentionBatch:
@@ -74,11 +92,8 @@ def delete_expired(
     more |= len(objects) == limit
 
     for name, model in (("tags", Tag), ("texts", TextLine)):
-        ids = list(session.scalars(select(model.id).where(model.trace_pk.in_(old)).limit(limit)))
-        if ids:
-            session.execute(delete(model).where(model.id.in_(ids)))
-        deleted[name] = len(ids)
-        more |= len(ids) == limit
+        deleted[name] = _delete_batch(session, model.id, [model.trace_pk.in_(old)], limit)
+        more |= deleted[name] == limit
 
     childless = [~exists().where(model.trace_pk == Trace.id) for model in (Tag, TextLine, DataObject)]
     trace_ids = list(
@@ -95,45 +110,22 @@ def delete_expired(
         session.scalar(select(exists().where(Trace.project_id == project_id, Trace.last_ts < cutoff)))
     )
 
-    event_ids = list(
-        session.scalars(
-            select(IngestedEvent.event_id)
-            .where(IngestedEvent.project_id == project_id, IngestedEvent.received_at < cutoff)
-            .limit(limit)
-        )
-    )
-    if event_ids:
-        session.execute(
-            delete(IngestedEvent).where(
-                IngestedEvent.project_id == project_id, IngestedEvent.event_id.in_(event_ids)
-            )
-        )
-    deleted["events"] = len(event_ids)
-    more |= len(event_ids) == limit
-
-    result_ids = list(
-        session.scalars(
-            select(ReduceResult.id)
-            .where(ReduceResult.project_id == project_id, ReduceResult.window_end < cutoff)
-            .limit(limit)
-        )
-    )
-    if result_ids:
-        session.execute(delete(ReduceResult).where(ReduceResult.id.in_(result_ids)))
-    deleted["results"] = len(result_ids)
-    more |= len(result_ids) == limit
-
-    cell_ids = list(
-        session.scalars(
-            select(SliceCell.id)
-            .where(SliceCell.project_id == project_id, SliceCell.window_start < cutoff)
-            .limit(limit)
-        )
-    )
-    if cell_ids:
-        session.execute(delete(SliceCell).where(SliceCell.id.in_(cell_ids)))
-    deleted["cells"] = len(cell_ids)
-    more |= len(cell_ids) == limit
+    # the rest is not a trace's child: rows older than the cutoff by their own time
+    for name, key, conditions in (
+        (
+            "events",
+            IngestedEvent.event_id,
+            [IngestedEvent.project_id == project_id, IngestedEvent.received_at < cutoff],
+        ),
+        (
+            "results",
+            ReduceResult.id,
+            [ReduceResult.project_id == project_id, ReduceResult.window_end < cutoff],
+        ),
+        ("cells", SliceCell.id, [SliceCell.project_id == project_id, SliceCell.window_start < cutoff]),
+    ):
+        deleted[name] = _delete_batch(session, key, conditions, limit, project_id)
+        more |= deleted[name] == limit
     return RetentionBatch(deleted, more)
 
 
