@@ -292,7 +292,7 @@ def filters(draw: st.DrawFn) -> str:
     return expression
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(expression=filters(), limit=st.sampled_from([1, 3, 7, 50]))
 def test_received_pages_hold_exactly_the_filters_traces_both_ways(
     filled_db: Database, small_sample: int, small_cap: int, expression: str, limit: int

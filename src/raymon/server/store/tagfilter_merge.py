@@ -12,7 +12,7 @@ what is left of the filter is probed only for the merge's few survivors.
 
 Which conditions to merge is decided by measurement, not statistics: the
 density of each ``==`` condition near the page (``SAMPLE`` of its index entries
-read from the page's start in the walk's direction, ``_density``). The rarest one
+read from the page's start in the walk's direction, ``_sample``). The rarest one
 is always merged; a denser one joins the merge while reading its entries costs
 less than probing it for the merge's survivors (``PROBE_COST``). A filter with a
 condition that is rare from the page on, or with fewer than two ``==`` conditions
@@ -56,6 +56,8 @@ class MergePlan:
     merged: tuple[Comparison, ...]  # two to four ``==`` conditions, rarest first
     rest: Node | None  # the filter's other conditions (a single node or an ``&&`` of them)
     densities: tuple[float, ...]  # the merged conditions' sampled densities (matches per trace id)
+    order: Order  # the walk's direction
+    start: int  # the walk reads trace keys beyond this one (the cursor, or past the newest / oldest)
 
 
 def mergeable(tree: Node) -> bool:
@@ -74,15 +76,15 @@ def plan_merge(
     equalities = list(dict.fromkeys(t for t in terms if isinstance(t, Comparison) and t.op == "=="))
     if len(equalities) < 2:
         return None
-    start = _start(session, project_id, order, after_pk)
+    nodes = equalities[:MAX_MERGED]
+    start, kths = _sample(session, project_id, nodes, order, after_pk)
     if start is None:
-        return None  # no traces (after the cursor)
+        return None  # no traces
     sampled: list[tuple[float, Comparison]] = []
-    for node in equalities[:MAX_MERGED]:
-        density = _density(session, project_id, node, order, start)
-        if density is None:
+    for node, kth in zip(nodes, kths, strict=True):
+        if kth is None:
             return None  # rare from here on: driving from it reads at most SAMPLE entries
-        sampled.append((density, node))
+        sampled.append((SAMPLE / max(abs(start - kth), 1), node))
     sampled.sort(key=lambda pair: pair[0])
     merged = [sampled[0]]
     survivors = sampled[0][0]
@@ -103,68 +105,74 @@ def plan_merge(
     rest: Node | None = None
     if rest_terms:
         rest = rest_terms[0] if len(rest_terms) == 1 else And(tuple(rest_terms))
-    return MergePlan(tuple(merged_nodes), rest, tuple(d for d, _ in merged))
+    return MergePlan(tuple(merged_nodes), rest, tuple(d for d, _ in merged), order, start)
 
 
-def _start(session: Session, project_id: str, order: Order, after_pk: int | None) -> int | None:
-    """Where the walk starts: the cursor, or past the project's newest (desc) / before its oldest (asc) trace."""
-    if after_pk is not None:
-        return after_pk
-    if order == "asc":
-        return 0
-    top = session.scalar(select(func.max(Trace.id)).where(Trace.project_id == project_id))
-    return None if top is None else int(top) + 1
+def _sample(
+    session: Session, project_id: str, nodes: list[Comparison], order: Order, after_pk: int | None
+) -> tuple[int | None, list[int | None]]:
+    """(the walk's start, each node's ``SAMPLE``-th trace key from there), in one statement.
+
+    The start is the cursor, else past the project's newest trace (newest first) or 0;
+    ``None`` when a newest-first walk has no trace to start from. A key is ``None`` when
+    fewer than ``SAMPLE`` of the node's entries lie beyond the start.
+    """
+    columns: list[Any] = []
+    newest = after_pk is None and order == "desc"
+    if newest:
+        columns.append(select(func.max(Trace.id)).where(Trace.project_id == project_id).scalar_subquery())
+    for node in nodes:
+        stmt = _range(project_id, node, order, after_pk)[1]
+        columns.append(stmt.offset(SAMPLE - 1).limit(1).scalar_subquery())
+    row = list(session.execute(select(*columns)).one())
+    if newest:
+        top = row.pop(0)
+        start = None if top is None else int(top) + 1
+    else:
+        start = after_pk if after_pk is not None else 0
+    return start, [None if k is None else int(k) for k in row]
 
 
-def _range(project_id: str, node: Comparison, order: Order, start: int) -> tuple[Any, Select[Any]]:
-    """(trace key column, SELECT of ``node``'s trace keys after ``start`` in ``order``, index-ordered)."""
+def _range(project_id: str, node: Comparison, order: Order, start: int | None) -> tuple[Any, Select[Any]]:
+    """(trace key column, SELECT of ``node``'s trace keys beyond ``start`` in ``order``, index-ordered)."""
     tags, where = tagfilter_sql.equality_rows(node, project_id)
     key = tags.c.trace_pk
-    beyond = key < start if order == "desc" else key > start
-    stmt = select(key.label("k")).select_from(tags).where(*where, beyond)
+    if start is not None:
+        where.append(key < start if order == "desc" else key > start)
+    stmt = select(key.label("k")).select_from(tags).where(*where)
     return key, stmt.order_by(key.desc() if order == "desc" else key)
-
-
-def _density(session: Session, project_id: str, node: Comparison, order: Order, start: int) -> float | None:
-    """Entries of ``node`` per trace id over its next ``SAMPLE`` entries from ``start``; None when fewer remain."""
-    _, stmt = _range(project_id, node, order, start)
-    kth = session.scalar(stmt.offset(SAMPLE - 1).limit(1))
-    if kth is None:
-        return None
-    return SAMPLE / max(abs(start - int(kth)), 1)
 
 
 def page_keys(
     session: Session,
     project_id: str,
     plan: MergePlan,
-    order: Order,
-    after_pk: int | None,
     limit: int,
     rest_conditions: Callable[[Any], list[ColumnElement[bool]]],
 ) -> list[int] | None:
-    """Up to ``limit`` trace keys in all of ``plan.merged``'s index ranges after ``after_pk``, in ``order``,
+    """Up to ``limit`` trace keys in all of ``plan.merged``'s index ranges beyond ``plan.start``, in ``plan.order``,
     that satisfy ``rest_conditions(key)`` (the rest of the filter, probed per surviving trace).
 
     SQLite: a compound ``INTERSECT`` whose parts and whole share the order of the index,
     which SQLite runs as a merge of the index ranges (``MERGE (INTERSECT)`` in its plan),
     streamed as a co-routine to the outer query, which must not sort again (an outer
     ORDER BY would make SQLite materialise the whole merge): the keys come out in the
-    merge's order, checked here (``None`` when not: the caller then plans otherwise). PostgreSQL: one flat query, a merge
-    join of the ranges (index-only scans in trace order) under the page's ORDER BY and
-    LIMIT, which the planner stops after the page.
+    merge's order, checked here (``None`` when not: the caller then plans otherwise).
+    PostgreSQL: a merge join of the ranges (index-only scans in trace order) in a fenced
+    subquery, which the outer LIMIT stops after the page (the outer query has no ORDER
+    BY, so PostgreSQL plans the subquery for the first rows).
     """
-    start = _start(session, project_id, order, after_pk)
-    if start is None:
-        return []
+    order, start = plan.order, plan.start
     if session.get_bind().dialect.name == "postgresql":
-        key, stmt = _joined(project_id, plan, order, start)
-        stmt = stmt.where(*rest_conditions(key)).order_by(key.desc() if order == "desc" else key)
-        return [int(k) for k in session.scalars(stmt.limit(limit))]
-    parts = [_range(project_id, node, order, start)[1].order_by(None) for node in plan.merged]
-    compound = parts[0].intersect(*parts[1:])
-    column = compound.selected_columns[0]
-    merged = compound.order_by(column.desc() if order == "desc" else column).subquery("merged")
+        key, joined = _joined(project_id, plan, order, start)
+        # OFFSET 0 fences the merge: PostgreSQL would otherwise push the probes of the rest
+        # down into the first range's scan, probing every one of its entries before the join.
+        merged = joined.order_by(key.desc() if order == "desc" else key).offset(0).subquery("merged")
+    else:
+        parts = [_range(project_id, node, order, start)[1].order_by(None) for node in plan.merged]
+        compound = parts[0].intersect(*parts[1:])
+        column = compound.selected_columns[0]
+        merged = compound.order_by(column.desc() if order == "desc" else column).subquery("merged")
     stmt = select(merged.c.k).where(*rest_conditions(merged.c.k)).limit(limit)
     keys = [int(k) for k in session.scalars(stmt)]
     if keys != sorted(keys, reverse=order == "desc"):  # never seen; the answer must not depend on it
@@ -176,7 +184,7 @@ def _joined(project_id: str, plan: MergePlan, order: Order, start: int) -> tuple
     """(key, SELECT key FROM tags m0 JOIN tags m1 ON same trace ...): the ranges joined on the trace."""
     base = aliased(Tag, name="m0")
     key = base.trace_pk
-    stmt = select(key).select_from(base)
+    stmt = select(key.label("k")).select_from(base)
     for i, node in enumerate(plan.merged[1:], start=1):
         other = aliased(Tag, name=f"m{i}")
         bound = other.trace_pk < start if order == "desc" else other.trace_pk > start

@@ -187,7 +187,7 @@ def _merged_keys(
         fenced=_is_postgresql(session),
         driven=True,  # the merge's traces are not yet restricted to the time range
     )
-    return tagfilter_merge.page_keys(session, project_id, plan, order, after_pk, limit, rest.conditions)
+    return tagfilter_merge.page_keys(session, project_id, plan, limit, rest.conditions)
 
 
 def _rows_of(session: Session, pks: list[int]) -> list[TraceRow]:
