@@ -269,6 +269,8 @@ merge_conditions = st.sampled_from(
         "a!=a2",
         "b!=b0",
         "rare==r2",
+        "rare!=r1",  # rare and no ``==``: a received-order page reads it from its index (the hint)
+        "rare",
         "n>=3",
         "n<2",
         "mid==m1",

@@ -158,7 +158,18 @@ def _received_keys(
     conditions = [*plan.candidates, *plan.conditions(key)]
     if after_pk is not None:
         conditions.append(key < after_pk if order == "desc" else key > after_pk)
-    page = select(key).where(*conditions).order_by(key.desc() if order == "desc" else key).limit(limit)
+    sort_key = key
+    if not plan.driven:
+        # No ``==`` to read from: a rare range or ``!=`` condition (under the planner's cap)
+        # gives the candidates instead (``rare_tag_hint``), read from its index and sorted.
+        hint = tagfilter_sql.rare_tag_hint(session, project_id, sel.tree, _collation(session))
+        if hint:
+            conditions += hint
+            if not _is_postgresql(session):  # as in page_by_time: SQLite would walk the id index
+                sort_key = key + 0
+    page = (
+        select(key).where(*conditions).order_by(sort_key.desc() if order == "desc" else sort_key).limit(limit)
+    )
     return list(session.scalars(page))
 
 
