@@ -153,7 +153,7 @@ def time_filter(
 
 
 def explain(database_url: str, expression: str, limit: int, sort: str) -> str:
-    """The plan of every statement the store runs for the first page of ``expression``, with its time.
+    """The plan of every statement the store runs for the first page of ``expression``, with its time (rerun).
 
     The page is read in process by the store's own functions (``page_by_received`` or
     ``page_by_time``), recording each statement and its parameters, which are then
@@ -188,7 +188,12 @@ def explain(database_url: str, expression: str, limit: int, sort: str) -> str:
         prefix = "EXPLAIN QUERY PLAN " if database.is_sqlite else "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) "
         out = []
         with database.engine.connect() as conn:
-            for statement, parameters, ms in statements:
+            for statement, parameters, _ in statements:
+                if statement.startswith("BEGIN"):
+                    continue
+                started = time.perf_counter()
+                conn.exec_driver_sql(statement, parameters).all()  # again, to time it with its rows
+                ms = (time.perf_counter() - started) * 1000
                 rows = conn.exec_driver_sql(prefix + statement, parameters).all()
                 first_line = " ".join(statement.split())[:110]
                 out.append(f"  [{ms:6.1f} ms] {first_line}")
