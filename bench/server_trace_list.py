@@ -53,7 +53,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_server import BENCH_PROJECT_ID, BenchServer, PostgresServer, postgres_from  # noqa: E402
+from bench_server import (  # noqa: E402
+    BENCH_PROJECT_ID,
+    BenchServer,
+    PostgresServer,
+    postgres_from,
+    sqlite_url_for,
+)
 
 DATA_ROOT = Path(tempfile.gettempdir()) / "raymon-bench"
 FILTERS = {
@@ -217,6 +223,48 @@ def explain(database_url: str, expression: str, limit: int, sort: str) -> str:
         database.dispose()
 
 
+def compare_plans(database_url: str, names: list[str], rounds: int, limit: int) -> list[str]:
+    """The merge plan against the plan without it, in process and interleaved request by request.
+
+    Each round reads each filter's first page (and its tags, as the API does, without
+    HTTP) twice, once as the store plans it and once with ``tagfilter_merge.plan_merge``
+    switched off (the driver-and-probe plan of before), in alternating order, so both
+    see the same load. Prints p50 / p95 of each and the ratio of the p50s.
+    """
+    from raymon.server.backend import build_backend
+    from raymon.server.services.traces import TraceFilter, list_traces
+    from raymon.server.settings import Settings
+    from raymon.server.store import tagfilter_merge
+    from raymon.server.store.db import Database
+
+    database = Database(database_url, pool_size=1)
+    backend = build_backend(Settings(data_dir=Path(tempfile.mkdtemp())), database=database)
+    planned = tagfilter_merge.plan_merge
+    out = []
+    try:
+        for name in names:
+            flt = TraceFilter(expression=FILTERS[name] or None)
+            times: dict[str, list[float]] = {"merge": [], "probes": []}
+            for round_no in range(rounds + 2):
+                kinds = ["merge", "probes"] if round_no % 2 else ["probes", "merge"]
+                for kind in kinds:
+                    tagfilter_merge.plan_merge = planned if kind == "merge" else (lambda *a, **k: None)  # type: ignore[assignment]
+                    started = time.perf_counter()
+                    list_traces(backend, BENCH_PROJECT_ID, flt, limit=limit)
+                    if round_no >= 2:
+                        times[kind].append((time.perf_counter() - started) * 1000)
+            m, p = times["merge"], times["probes"]
+            out.append(
+                f"| {database.engine.dialect.name:10} | {name:10} | {percentile(m, 50):7.1f} / {percentile(m, 95):7.1f} "
+                f"| {percentile(p, 50):7.1f} / {percentile(p, 95):7.1f} | {percentile(p, 50) / percentile(m, 50):6.1f}x |"
+            )
+            print(out[-1], file=sys.stderr, flush=True)
+    finally:
+        tagfilter_merge.plan_merge = planned  # type: ignore[assignment]
+        database.dispose()
+    return out
+
+
 @dataclass
 class Row:
     db: str
@@ -312,6 +360,11 @@ def main(argv: list[str] | None = None) -> None:
         help=f"Filters to time, comma-separated (of {', '.join(FILTERS)}).",
     )
     parser.add_argument(
+        "--compare-plans",
+        action="store_true",
+        help="Instead: time each filter's first page in process with and without the merge plan, interleaved.",
+    )
+    parser.add_argument(
         "--target-ms", type=float, default=TARGET_P95_MS, help="The p95 target at the largest size (ms)."
     )
     args = parser.parse_args(argv)
@@ -341,6 +394,18 @@ def main(argv: list[str] | None = None) -> None:
         )
     if not targets:
         parser.error("nothing to run: --no-sqlite without --postgres-url / RAYMON_BENCH_POSTGRES_URL")
+    if args.compare_plans:
+        print("| database   | filter     | merge p50 / p95 ms | probes p50 / p95 ms | probes / merge (p50) |")
+        print("|------------|------------|-------------------:|--------------------:|---------------------:|")
+        for size in sizes:
+            for _db, pg in targets:
+                ensure_data(size, pg)
+                url = sqlite_url_for(sqlite_dir(size)) if pg is None else pg.url_of(pg_database(size))
+                for text in compare_plans(url, args.filters, args.rounds, args.limit):
+                    print(text)
+        load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\nload average at the end (1/5/15 min): {load} on {os.cpu_count()} cores")
+        return
     rows: list[Row] = []
     for db, pg in targets:
         rows += run_database(db, pg, sizes, args)
