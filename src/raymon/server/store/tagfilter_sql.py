@@ -132,6 +132,18 @@ _TAGS_BY_TEXT = _TagsByText("tags", *(column(c) for c in _PROBE_COLUMNS))
 _TAGS_BY_NUMBER = _TagsByNumber("tags", *(column(c) for c in _PROBE_COLUMNS))
 
 
+def equality_rows(node: Comparison, project_id: str) -> tuple[Any, list[ColumnElement[bool]]]:
+    """(``tags`` read through its (project, name, value, trace) index, the conditions of ``node``'s rows there).
+
+    Those rows are one index range, ordered by trace: a probe reads one entry of it, the
+    merge of ``tagfilter_merge`` reads several ranges side by side.
+    """
+    numeric = isinstance(node.value, float)
+    tags = _TAGS_BY_NUMBER if numeric else _TAGS_BY_TEXT
+    value_column = tags.c.value_num if numeric else tags.c.value_text
+    return tags, [tags.c.project_id == project_id, tags.c.name == node.name, value_column == node.value]
+
+
 def _equality_probe(node: Comparison, project_id: str, key: Any) -> Select[Any]:
     numeric = isinstance(node.value, float)
     tags = _TAGS_BY_NUMBER if numeric else _TAGS_BY_TEXT

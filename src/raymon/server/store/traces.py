@@ -8,15 +8,15 @@ answer typed rows; a missing trace is ``None``, never an HTTP error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
-from raymon.server.services.tagfilter import Node
-from raymon.server.store import tagfilter_sql
+from raymon.server.services.tagfilter import Node, Or
+from raymon.server.store import tagfilter_merge, tagfilter_sql
 from raymon.server.store.keyset import Order, after
 from raymon.server.store.models import Tag, TextLine, Trace
 
@@ -134,19 +134,71 @@ def page_by_received(
 ) -> list[TraceRow]:
     """Up to ``limit`` traces in the order they were first received (their id), after ``after_pk``.
 
-    With an ``==`` condition among the filter's top-level ``&&`` terms (the rarest of
-    them, by a capped count), the page is read from that condition's index, which is
-    ordered by trace id within one value: the other conditions are probed only for
-    those traces, and the walk stops after one page. Otherwise the project's traces
-    are walked by id and probed. Either way the cost follows the page, not the project.
+    Several common ``==`` conditions among the filter's top-level ``&&`` terms are read
+    together, as a merge of their index ranges that stops after one page, and the rest
+    of the filter is probed on what the merge lets through (``store.tagfilter_merge``);
+    an ``||`` of such conjunctions is the union of their pages. Otherwise, with an ``==``
+    condition among the top-level ``&&`` terms (the rarest of them, by a capped count),
+    the page is read from that condition's index, which is ordered by trace id within
+    one value: the other conditions are probed only for those traces, and the walk
+    stops after one page. Otherwise the project's traces are walked by id and probed.
+    Either way the cost follows the page, not the project.
     """
+    return _rows_of(session, _received_keys(session, project_id, sel, order, limit, after_pk))
+
+
+def _received_keys(
+    session: Session, project_id: str, sel: TraceSelection, order: Order, limit: int, after_pk: int | None
+) -> list[int]:
+    merged = _merged_keys(session, project_id, sel, order, limit, after_pk)
+    if merged is not None:
+        return merged
     plan = _received_plan(session, project_id, sel)
     key = plan.key
     conditions = [*plan.candidates, *plan.conditions(key)]
     if after_pk is not None:
         conditions.append(key < after_pk if order == "desc" else key > after_pk)
-    page = select(key).where(*conditions).order_by(key.desc() if order == "desc" else key).limit(limit)
-    return _rows_of(session, list(session.scalars(page)))
+    sort_key = key
+    if not plan.driven:
+        # No ``==`` to read from: a rare range or ``!=`` condition (under the planner's cap)
+        # gives the candidates instead (``rare_tag_hint``), read from its index and sorted.
+        hint = tagfilter_sql.rare_tag_hint(session, project_id, sel.tree, _collation(session))
+        if hint:
+            conditions += hint
+            if not _is_postgresql(session):  # as in page_by_time: SQLite would walk the id index
+                sort_key = key + 0
+    page = (
+        select(key).where(*conditions).order_by(sort_key.desc() if order == "desc" else sort_key).limit(limit)
+    )
+    return list(session.scalars(page))
+
+
+def _merged_keys(
+    session: Session, project_id: str, sel: TraceSelection, order: Order, limit: int, after_pk: int | None
+) -> list[int] | None:
+    """The page's keys read by a merge of index ranges (``tagfilter_merge``), or ``None`` when none pays."""
+    if isinstance(sel.tree, Or) and any(tagfilter_merge.mergeable(op) for op in sel.tree.operands):
+        # The first ``limit`` of a union are among the first ``limit`` of each operand.
+        keys: set[int] = set()
+        for operand in sel.tree.operands:
+            keys.update(
+                _received_keys(session, project_id, replace(sel, tree=operand), order, limit, after_pk)
+            )
+        return sorted(keys, reverse=order == "desc")[:limit]
+    plan = tagfilter_merge.plan_merge(session, project_id, sel.tree, order, after_pk)
+    if plan is None:
+        return None
+    rest = _ReceivedPlan(
+        key=None,
+        candidates=[],
+        rest=plan.rest,
+        sel=sel,
+        project_id=project_id,
+        collation=_collation(session),
+        fenced=_is_postgresql(session),
+        driven=True,  # the merge's traces are not yet restricted to the time range
+    )
+    return tagfilter_merge.page_keys(session, project_id, plan, limit, rest.conditions)
 
 
 def _rows_of(session: Session, pks: list[int]) -> list[TraceRow]:
