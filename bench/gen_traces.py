@@ -217,6 +217,22 @@ def load_sqlite(path: Path, total: int, seed: int, analyze: bool = False) -> Non
 
 
 def load_postgres(conn: Any, total: int, seed: int) -> None:
+    def fill(first_pk: int) -> None:
+        progress = _progress(total, "traces")
+        for traces, tags, done in chunks(total, first_pk, seed, pg=True):
+            with conn.transaction():
+                with conn.cursor().copy(f"COPY traces ({TRACE_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(_copy_text(traces))
+                with conn.cursor().copy(f"COPY tags ({TAG_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(_copy_text(tags))
+            progress(done)
+
+    bulk_load_postgres(conn, fill)
+
+
+def bulk_load_postgres(conn: Any, fill: Callable[[int], None]) -> None:
+    """The frame of a PostgreSQL load: refuse a filled store, drop the secondary indices, run
+    ``fill(first_pk)`` without foreign-key triggers, then the sequence, the indices and ``VACUUM ANALYZE``."""
     _refuse_existing(
         conn.execute("SELECT count(*) FROM traces WHERE project_id = %s", (BENCH_PROJECT_ID,)).fetchone()[0]
     )
@@ -233,14 +249,7 @@ def load_postgres(conn: Any, total: int, seed: int) -> None:
         conn.execute("SET session_replication_role = replica")
     except Exception as exc:  # noqa: BLE001 - not a superuser: load with the checks on
         print(f"foreign-key checks stay on ({exc})", file=sys.stderr)
-    progress = _progress(total, "traces")
-    for traces, tags, done in chunks(total, first_pk, seed, pg=True):
-        with conn.transaction():
-            with conn.cursor().copy(f"COPY traces ({TRACE_COLUMNS}) FROM STDIN") as copy:
-                copy.write(_copy_text(traces))
-            with conn.cursor().copy(f"COPY tags ({TAG_COLUMNS}) FROM STDIN") as copy:
-                copy.write(_copy_text(tags))
-        progress(done)
+    fill(first_pk)
     conn.execute("SET session_replication_role = DEFAULT")
     conn.execute("SELECT setval(pg_get_serial_sequence('traces', 'id'), (SELECT max(id) FROM traces))")
     for name, sql in indices:

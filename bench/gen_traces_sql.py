@@ -26,7 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_server import BENCH_PROJECT_ID, postgres_from  # noqa: E402
-from gen_traces import BASE_TS, INDEXED_TABLES, REGIONS, SPAN, _progress, _refuse_existing, prepare_store  # noqa: E402
+from gen_traces import BASE_TS, REGIONS, SPAN, _progress, bulk_load_postgres, prepare_store  # noqa: E402
 
 CHUNK = 500_000
 
@@ -79,46 +79,28 @@ CROSS JOIN LATERAL (
 
 
 def load(conn: Any, total: int, seed: float) -> None:
-    _refuse_existing(
-        conn.execute("SELECT count(*) FROM traces WHERE project_id = %s", (BENCH_PROJECT_ID,)).fetchone()[0]
-    )
     conn.execute("SELECT setseed(%s)", (seed,))
-    first_pk = (conn.execute("SELECT max(id) FROM traces").fetchone()[0] or 0) + 1
-    indices = conn.execute(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) "
-        "AND indexname NOT IN (SELECT conname FROM pg_constraint)",
-        (list(INDEXED_TABLES),),
-    ).fetchall()
-    for name, _ in indices:
-        conn.execute(f'DROP INDEX "{name}"')
-    conn.execute("SET session_replication_role = replica")  # consistent by construction: no FK triggers
     step_us = SPAN.total_seconds() * 1e6 / total
-    progress = _progress(total, "traces")
     tags_sql = _tags_sql()
-    for start in range(0, total, CHUNK):
-        lo, hi = first_pk + start, first_pk + min(start + CHUNK, total) - 1
-        params = {
-            "project": BENCH_PROJECT_ID,
-            "lo": lo,
-            "hi": hi,
-            "first": first_pk,
-            "base": BASE_TS,
-            "step_us": step_us,
-        }
-        with conn.transaction():
-            conn.execute(TRACES_SQL, params)
-            conn.execute(tags_sql, params)
-        progress(hi - first_pk + 1)
-    conn.execute("SET session_replication_role = DEFAULT")
-    conn.execute("SELECT setval(pg_get_serial_sequence('traces', 'id'), (SELECT max(id) FROM traces))")
-    for name, sql in indices:
-        started = time.perf_counter()
-        conn.execute(sql)
-        print(f"index {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    started = time.perf_counter()
-    conn.execute("VACUUM ANALYZE traces")
-    conn.execute("VACUUM ANALYZE tags")
-    print(f"VACUUM ANALYZE: {time.perf_counter() - started:.1f} s", file=sys.stderr)
+
+    def fill(first_pk: int) -> None:
+        progress = _progress(total, "traces")
+        for start in range(0, total, CHUNK):
+            lo, hi = first_pk + start, first_pk + min(start + CHUNK, total) - 1
+            params = {
+                "project": BENCH_PROJECT_ID,
+                "lo": lo,
+                "hi": hi,
+                "first": first_pk,
+                "base": BASE_TS,
+                "step_us": step_us,
+            }
+            with conn.transaction():
+                conn.execute(TRACES_SQL, params)
+                conn.execute(tags_sql, params)
+            progress(hi - first_pk + 1)
+
+    bulk_load_postgres(conn, fill)
 
 
 def main(argv: list[str] | None = None) -> None:
