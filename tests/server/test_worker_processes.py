@@ -54,6 +54,14 @@ def _running_on(backend: Backend, pid: int) -> int:
         )
 
 
+def _done_by(backend: Backend, pid: int) -> int:
+    with backend.reading() as session:
+        return int(
+            session.scalar(text("SELECT COUNT(*) FROM effects WHERE worker LIKE :w"), {"w": f"%:{pid}:%"})
+            or 0
+        )
+
+
 def _wait(condition: Any, timeout: float, what: str, logs: list[Path]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -68,21 +76,26 @@ def _wait(condition: Any, timeout: float, what: str, logs: list[Path]) -> None:
 def test_two_workers_one_killed_mid_job_every_job_done_exactly_once(
     backend: str, postgres_databases: Any, tmp_path: Path
 ) -> None:
-    total = 60
+    total = 90
     with engine_backend(backend, postgres_databases, tmp_path / "data") as db:
         with db.writing() as session:
             job_store.enqueue(session, [JobSpec("test_effect", f"e-{i}", "p") for i in range(total)])
         logs = [tmp_path / "victim.log", tmp_path / "survivor.log"]
-        env = {"RAYMON_TEST_JOB_SECONDS": "0.3", "RAYMON_TEST_JOB_LEASE": "4"}
+        env = {"RAYMON_TEST_JOB_SECONDS": "0.5", "RAYMON_TEST_JOB_LEASE": "4"}
+        # The survivor starts once the victim has committed work of its own, so a slow start of the
+        # victim on a loaded machine cannot leave it nothing to do; then both claim from one queue.
         victim = _start_worker(
             db, tmp_path / "data", logs[0], "--concurrency", "3", "--poll-interval", "0.1", **env
         )
-        survivor = _start_worker(
-            db, tmp_path / "data", logs[1], "--concurrency", "3", "--poll-interval", "0.1", **env
-        )
+        survivor: subprocess.Popen[bytes] | None = None
         try:
-            _wait(lambda: _running_on(db, victim.pid) > 0 and sum(effects(db).values()) >= 6, 90,
-                  "the victim runs a job", logs)  # fmt: skip
+            _wait(lambda: _done_by(db, victim.pid) > 0, 90, "the victim finishes a job", logs)
+            survivor = _start_worker(
+                db, tmp_path / "data", logs[1], "--concurrency", "3", "--poll-interval", "0.1", **env
+            )
+            started = survivor
+            _wait(lambda: _running_on(db, started.pid) + _done_by(db, started.pid) > 0
+                  and _running_on(db, victim.pid) > 0, 90, "both workers claim jobs", logs)  # fmt: skip
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
             with db.reading() as session:
@@ -92,11 +105,11 @@ def test_two_workers_one_killed_mid_job_every_job_done_exactly_once(
                 )
             assert orphaned and orphaned > 0  # killed mid-job, with its leases held
             _wait(lambda: sum(effects(db).values()) >= total, 120, "every job's effect", logs)
-            survivor.send_signal(signal.SIGTERM)
-            assert survivor.wait(30) == 0, logs[1].read_text()
+            started.send_signal(signal.SIGTERM)
+            assert started.wait(30) == 0, logs[1].read_text()
         finally:
             for process in (victim, survivor):
-                if process.poll() is None:
+                if process is not None and process.poll() is None:
                     process.kill()
                     process.wait(10)
         counted = effects(db)
