@@ -108,7 +108,7 @@ def test_the_daily_retention_job_deletes_old_data_files_included_and_keeps_the_r
     cutoff = NOW - timedelta(days=30)
     with backend.reading() as session:
         assert retention_store.count_older(session, "p", cutoff) == dict.fromkeys(
-            ("objects", "tags", "texts", "traces", "events", "results", "cells"), 0
+            ("objects", "tags", "texts", "traces", "events", "results", "cells", "summaries", "rollups"), 0
         )
         kept = sorted(session.scalars(text("SELECT trace_id FROM traces WHERE project_id = 'p'")))
         kept_objects = session.scalar(text("SELECT COUNT(*) FROM objects WHERE project_id = 'p'"))

@@ -2,7 +2,9 @@
 
 What goes: traces whose last activity (``last_ts``) is before the cutoff, with their tags,
 texts and objects (and the objects' bodies in the object store), the idempotency ledger's
-rows received before it, and reduce results whose window ended before it. A trace still
+rows received before it, reduce results whose window ended before it (their dashboard
+summaries go with them, by cascade), the dashboard rollups whose last window ended before it,
+and slice cells of windows that started before it. A trace still
 active after the cutoff is kept whole (a late actual keeps its prediction). One call deletes
 at most ``limit`` rows of each table, children first; a trace goes once its children are
 gone, so no cascade is ever unbounded. Object-store files are deleted before their rows:
@@ -21,10 +23,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.orm import Session
 
+from raymon.server.store import rollups as rollup_store
 from raymon.server.store.models import (
     DataObject,
     IngestedEvent,
     ReduceResult,
+    ReduceRollup,
+    ReduceSummary,
     SliceCell,
     Tag,
     TextLine,
@@ -126,6 +131,8 @@ def delete_expired(
     ):
         deleted[name] = _delete_batch(session, key, conditions, limit, project_id)
         more |= deleted[name] == limit
+    deleted["rollups"] = rollup_store.delete_before(session, project_id, cutoff, limit)
+    more |= deleted["rollups"] == limit
     return RetentionBatch(deleted, more)
 
 
@@ -147,6 +154,12 @@ def count_older(session: Session, project_id: str, cutoff: datetime) -> dict[str
         ),
         "cells": select(func.count()).where(
             SliceCell.project_id == project_id, SliceCell.window_start < cutoff
+        ),
+        "summaries": select(func.count()).where(
+            ReduceSummary.project_id == project_id, ReduceSummary.window_end < cutoff
+        ),
+        "rollups": select(func.count()).where(
+            ReduceRollup.project_id == project_id, ReduceRollup.last_end < cutoff
         ),
     }
     return {name: int(session.scalar(stmt) or 0) for name, stmt in counts.items()}

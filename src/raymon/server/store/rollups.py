@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import numpy as np
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from raymon.server.store import plain_sql
@@ -458,8 +458,26 @@ def rebuild_all(session: Session, batch: int = 5000) -> int:
     return done
 
 
-def delete_before(session: Session, project_id: str, cutoff: datetime) -> int:
-    """Delete the buckets that end before ``cutoff`` (their windows are gone by retention); answer how many."""
-    ends = ReduceRollup.last_end
-    result = session.execute(delete(ReduceRollup).where(ReduceRollup.project_id == project_id, ends < cutoff))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+def delete_before(session: Session, project_id: str, cutoff: datetime, limit: int) -> int:
+    """Delete at most ``limit`` buckets whose last window ended before ``cutoff``; answer how many.
+
+    Retention's part (``store.retention``): the windows of those buckets are gone. A bucket
+    straddling the cutoff stays; the dashboard reads its kept windows' summaries instead of it.
+    """
+    key = (
+        ReduceRollup.reducer,
+        ReduceRollup.slice,
+        ReduceRollup.span_s,
+        ReduceRollup.bucket_start,
+        ReduceRollup.layout,
+    )
+    found = session.execute(
+        select(*key).where(ReduceRollup.project_id == project_id, ReduceRollup.last_end < cutoff).limit(limit)
+    ).all()
+    for chunk in _chunks(found):
+        session.execute(
+            delete(ReduceRollup).where(
+                ReduceRollup.project_id == project_id, tuple_(*key).in_([tuple(row) for row in chunk])
+            )
+        )
+    return len(found)
