@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--pg-database", default=None, help="the name of the throwaway PostgreSQL database (default: random)"
     )
-    parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir and the PostgreSQL database")
     parser.add_argument(
         "--reuse", type=Path, default=None, help="a data dir kept by --keep (SQLite): measure only"
     )
@@ -278,7 +278,10 @@ def main(argv: list[str] | None = None) -> None:
         try:
             out += run(url, args.rounds, args.days, args.keep)
         finally:
-            postgres.drop(url)
+            if args.keep:
+                out.append(f"PostgreSQL database kept: {url}")
+            else:
+                postgres.drop(url)
     out.append(f"load average during the run: {os.getloadavg()[0]:.1f} (cores: {os.cpu_count()})")
     print("\n".join(out))
 

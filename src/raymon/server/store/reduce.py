@@ -601,8 +601,27 @@ def summary_first(session: Session, project_id: str, reducer: str, slicestr: str
     return None if found is None else UTCDateTime().process_result_value(found, session.get_bind().dialect)
 
 
+_LAST_END = (
+    "SELECT window_end FROM reduce_summaries "
+    "WHERE project_id = {param[p]} AND reducer = {param[r]} AND slice = {param[s]} "
+    "ORDER BY window_start DESC LIMIT 1"
+)
+
+
 def summary_span(session: Session, project_id: str, reducer: str) -> tuple[datetime | None, datetime | None]:
-    """The first window's start and the last window's end of the reducer (Nones: no window yet)."""
+    """The first window's start and the last window's end of the reducer (Nones: no window yet).
+
+    Read from the global slice (every trace is in it, so its windows span all others') by two
+    index seeks: a min/max over every slice's windows scanned them all (~60 ms a page for a week
+    of 11 slices on PostgreSQL, which has no skip scan). A reducer whose global slice has no
+    window yet, which no pass writes, falls back to that scan.
+    """
+    first = summary_first(session, project_id, reducer, "")
+    if first is not None:
+        found = plain_sql.rows(
+            session, plain_sql.sql(session, _LAST_END), {"p": project_id, "r": reducer, "s": ""}
+        )[0][0]
+        return first, UTCDateTime().process_result_value(found, session.get_bind().dialect)
     row = session.execute(
         select(func.min(ReduceSummary.window_start), func.max(ReduceSummary.window_end)).where(
             ReduceSummary.project_id == project_id, ReduceSummary.reducer == reducer
