@@ -33,11 +33,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from raymon.server.engine.jobs import (
     ClaimedJob,
@@ -49,6 +49,7 @@ from raymon.server.engine.jobs import (
     kinds_by_name,
 )
 from raymon.server.store import jobs as job_store
+from raymon.server.store.db import background_writer
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
@@ -83,6 +84,16 @@ def backoff_s(kind: JobKind, tries: int, rng: random.Random) -> float:
     """
     delay = min(kind.backoff_max_s, kind.backoff_s * (2 ** max(tries - 1, 0)))
     return delay / 2 + rng.uniform(0, delay / 2)
+
+
+def _in_background(target: Callable[..., None]) -> Callable[..., None]:
+    """``target`` run with its writes marked as background work (SQLite's writer goes to requests first)."""
+
+    def run(*args: Any) -> None:
+        with background_writer():
+            target(*args)
+
+    return run
 
 
 class _Context:
@@ -201,7 +212,9 @@ class Worker:
         log.info(
             "worker %s: %d threads, kinds %s", self.worker_id, self.concurrency, ", ".join(sorted(self.kinds))
         )
-        self._keeper = threading.Thread(target=self._keep_leases, name="raymon-leases", daemon=True)
+        self._keeper = threading.Thread(
+            target=_in_background(self._keep_leases), name="raymon-leases", daemon=True
+        )
         self._keeper.start()
         try:
             while not self._stop.is_set():
@@ -290,7 +303,10 @@ class Worker:
         contexts = [_Context(self, job, self.kinds[job.kind]) for job in jobs]
         first = jobs[0].id
         thread = threading.Thread(
-            target=self._run_in_thread, args=(first, contexts), name=f"raymon-job-{first}", daemon=True
+            target=_in_background(self._run_in_thread),
+            args=(first, contexts),
+            name=f"raymon-job-{first}",
+            daemon=True,
         )
         with self._mutex:
             for ctx in contexts:
@@ -437,7 +453,7 @@ class Worker:
         """Run the loop on a background thread (the in-process engine of ``raymon server``)."""
         if self._loop is not None:
             raise RuntimeError("this worker was started already")
-        self._loop = threading.Thread(target=self.run, name="raymon-worker", daemon=True)
+        self._loop = threading.Thread(target=_in_background(self.run), name="raymon-worker", daemon=True)
         self._loop.start()
         return self
 

@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from raymon.server.store import accounts
+from raymon.server.store.db import mark_background_thread
 
 if TYPE_CHECKING:
     from raymon.server.backend import Backend
@@ -60,7 +61,9 @@ class KeyUsage:
             start = not self._scheduled
             self._scheduled = True
             if start and self._pool is None:
-                self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raymon-key-usage")
+                self._pool = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="raymon-key-usage", initializer=mark_background_thread
+                )
             pool = self._pool
         if start and pool is not None:
             pool.submit(self.flush, backend)

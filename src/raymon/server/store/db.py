@@ -7,6 +7,10 @@ write lock at the start of the transaction, so two writers can never deadlock
 upgrading a read lock. ``synchronous`` is NORMAL by default (in WAL mode a
 power loss may undo the last commits, never corrupt the file) or FULL
 (``RAYMON_SQLITE_SYNCHRONOUS``: a commit is on disk when it returns).
+The process-wide lock hands the one writer to requests first: a thread marked as
+background work (``background_writer()``: the engine's worker threads) waits while a
+request's write is waiting, up to ``BACKGROUND_DEFER_S``, then takes its turn, so deferred
+work is delayed, never starved (``WriteTurns``).
 Statement parameters are never logged nor put in error messages
 (``hide_parameters``). PostgreSQL needs neither: its row locks and
 ``ON CONFLICT`` do the work. This module must never hold HTTP or business logic.
@@ -15,6 +19,7 @@ Statement parameters are never logged nor put in error messages
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -28,11 +33,87 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from raymon.server.settings import SQLITE_SYNCHRONOUS, Settings
 
+BACKGROUND_DEFER_S = 0.5  # longest a background writer yields to waiting requests before its turn
 _MIGRATION_LOCK_ID = 7_260_420_117  # pg_advisory_xact_lock key: one migrating replica at a time
 
 
 def sqlite_url(path: str | Path) -> str:
     return f"sqlite:///{Path(path).resolve()}"
+
+
+_background = threading.local()
+
+
+def mark_background_thread() -> None:
+    """Mark every later SQLite write of this thread as background work (a pool's initializer)."""
+    _background.on = True
+
+
+@contextmanager
+def background_writer() -> Iterator[None]:
+    """Mark this thread's SQLite writes as background work while the block runs (see ``WriteTurns``)."""
+    before = getattr(_background, "on", False)
+    _background.on = True
+    try:
+        yield
+    finally:
+        _background.on = before
+
+
+class WriteTurns:
+    """One writer at a time, requests first: a lock whose background holders yield to waiting requests.
+
+    On SQLite, ingest requests and the in-process engine share one writer. When requests
+    keep it busy, every engine write taken between two of them is throughput the clients
+    lose, although the engine's work can wait a moment and theirs cannot (a batch logger's
+    spool fills). So a background writer (a thread in ``background_writer()``) takes a free
+    turn only while no request is waiting for one, or once it has waited ``defer_s``: a
+    saturated writer still gives it a turn at least that often, so its work is delayed by a
+    bounded time, never starved. Requests among themselves take turns as a plain lock does.
+    """
+
+    def __init__(self, defer_s: float = BACKGROUND_DEFER_S) -> None:
+        self.defer_s = defer_s
+        self._cond = threading.Condition(threading.Lock())
+        self._held = False
+        self._requests_waiting = 0
+        self._overdue = 0  # background writers whose deferral is over: they go before any request
+
+    def _background_turn(self) -> None:
+        """Wait (holding ``_cond``) until the writer is free and no request waits, or the deferral is over."""
+        deadline = time.monotonic() + self.defer_s
+        while self._held or self._requests_waiting:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._overdue += 1
+                try:
+                    while self._held:
+                        self._cond.wait()
+                finally:
+                    self._overdue -= 1
+                return
+            self._cond.wait(left)
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold the writer for the block (a background thread's turn may come after waiting requests')."""
+        with self._cond:
+            if getattr(_background, "on", False):
+                self._background_turn()
+            else:
+                self._requests_waiting += 1
+                try:
+                    while self._held or self._overdue:  # an overdue background writer goes next
+                        self._cond.wait()
+                finally:
+                    self._requests_waiting -= 1
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held = False
+                self._cond.notify_all()
 
 
 class Database:
@@ -75,7 +156,7 @@ class Database:
         self._write_sessions = sessionmaker(
             self.engine.execution_options(raymon_begin="IMMEDIATE"), expire_on_commit=False
         )
-        self._write_lock = threading.Lock() if self.is_sqlite else None
+        self._write_lock = WriteTurns() if self.is_sqlite else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -102,7 +183,7 @@ class Database:
             with self.session() as session:
                 yield session
             return
-        with self._write_lock, self._write_sessions() as session, session.begin():
+        with self._write_lock.turn(), self._write_sessions() as session, session.begin():
             yield session
 
     @contextmanager
