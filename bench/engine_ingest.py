@@ -15,7 +15,9 @@ actuals (about 490 events). Two configurations, on fresh stores, taken in turns
   applied (a ``profile_eval`` mapper whose inputs, the prediction and the actual, are logged:
   one map job per request since the batches of round 2; a ``profile_reducer`` in 10-minute windows over the global slice
   and 3 client slices), ``RAYMON_REDUCE_PASS_SECONDS`` small (default 1 s): the worker runs
-  map jobs and reduce passes while the traffic comes in.
+  map jobs and reduce passes while the traffic comes in;
+- with ``--no-defer``, ``engine on, no defer``: the same with ``RAYMON_ENGINE_WRITE_DEFER_SECONDS=0``
+  (on SQLite the engine's writes take turns with requests instead of yielding to them).
 
 ``--clients`` threads POST pre-serialised bodies; events/s is wall time from the first request
 to the last answer (every answer must accept all its events). Prints events/s of each, the
@@ -24,6 +26,7 @@ runs, reduced tags) and, with ``--drain``, how long it took to catch up afterwar
 
     python bench/engine_ingest.py [--traces 6000] [--traces-per-request 70] [--clients 2]
         [--repeat 3] [--reduce-pass-seconds 1] [--drain 120] [--postgres-url ...] [--no-sqlite]
+        [--trigger-only] [--no-defer]
 """
 
 from __future__ import annotations
@@ -167,12 +170,17 @@ class Run:
     drain_s: float | None = None
 
 
+NO_DEFER = "engine on, no defer"
+
+
 def one_run(
     config: str, work: Path, postgres: PostgresServer | None, traffic: Traffic, args: argparse.Namespace
 ) -> Run:
-    engine_on = config == "engine on"
+    engine_on = config.startswith("engine on")
     manifest = config != "engine off"
     env = {"RAYMON_ENGINE": "on" if engine_on else "off"}
+    if config == NO_DEFER:
+        env["RAYMON_ENGINE_WRITE_DEFER_SECONDS"] = "0"
     if engine_on:
         env["RAYMON_REDUCE_PASS_SECONDS"] = str(args.reduce_pass_seconds)
         if args.worker_poll_seconds:
@@ -244,8 +252,14 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also run the manifest applied with RAYMON_ENGINE=off (the map trigger's cost alone)",
     )
+    parser.add_argument(
+        "--no-defer",
+        action="store_true",
+        help="also run the engine with RAYMON_ENGINE_WRITE_DEFER_SECONDS=0 (its writes not yielding to requests)",
+    )
     args = parser.parse_args(argv)
     configs = ["engine off", "engine on"] + (["trigger only"] if args.trigger_only else [])
+    configs += [NO_DEFER] if args.no_defer else []
 
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

@@ -48,6 +48,10 @@ def test_cli_flags_override_env_vars_which_override_defaults() -> None:
         ({"RAYMON_LOG_LEVEL": "loud"}, "RAYMON_LOG_LEVEL .* must be one of critical, error, .*, got 'loud'"),
         ({"RAYMON_DATABASE_URL": "garbage"}, "RAYMON_DATABASE_URL is not a database URL: 'garbage'"),
         (
+            {"RAYMON_ENGINE_WRITE_DEFER_SECONDS": "-1"},
+            "RAYMON_ENGINE_WRITE_DEFER_SECONDS must be from 0 to 60",
+        ),
+        (
             {"RAYMON_DATABASE_URL": "mysql://u@h/db"},
             "RAYMON_DATABASE_URL names the unsupported database 'mysql'",
         ),

@@ -99,6 +99,8 @@ class Settings:
     worker_poll_seconds: float = 1.0  # how often an idle worker looks for due jobs
     jobs_keep_done_hours: float = 168.0  # done jobs (and their keys) are kept this long, then deleted
     cleanup_batch_rows: int = 1000  # a cleanup job deletes at most this many rows per table per run
+    # SQLite: how long the in-process engine's writes yield to waiting requests at most (0: no yielding).
+    engine_write_defer_seconds: float = 0.5
     # How often a reducer's pass runs at most (0: once per reducer interval, as the original did). A pass
     # only merges new tags into their windows, so passes more often than windows end cost little and
     # show issues sooner (tests and the demo use a few seconds).
@@ -277,6 +279,11 @@ class Settings:
         for name in ("worker_poll_seconds", "jobs_keep_done_hours"):
             if not getattr(self, name) > 0:
                 raise SettingsError(f"RAYMON_{name.upper()} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.engine_write_defer_seconds <= 60:
+            raise SettingsError(
+                "RAYMON_ENGINE_WRITE_DEFER_SECONDS must be from 0 to 60, "
+                f"got {self.engine_write_defer_seconds!r}"
+            )
 
     def _check_body_limits(self) -> None:
         if not 0 < self.ingest_project_share <= 1:

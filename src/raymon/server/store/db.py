@@ -33,7 +33,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from raymon.server.settings import SQLITE_SYNCHRONOUS, Settings
 
-BACKGROUND_DEFER_S = 0.5  # longest a background writer yields to waiting requests before its turn
+BACKGROUND_DEFER_S = (
+    0.5  # longest a background writer yields to waiting requests (RAYMON_ENGINE_WRITE_DEFER_SECONDS)
+)
 _MIGRATION_LOCK_ID = 7_260_420_117  # pg_advisory_xact_lock key: one migrating replica at a time
 
 
@@ -70,6 +72,7 @@ class WriteTurns:
     turn only while no request is waiting for one, or once it has waited ``defer_s``: a
     saturated writer still gives it a turn at least that often, so its work is delayed by a
     bounded time, never starved. Requests among themselves take turns as a plain lock does.
+    ``defer_s`` 0: background writers are requests like any other (``RAYMON_ENGINE_WRITE_DEFER_SECONDS``).
     """
 
     def __init__(self, defer_s: float = BACKGROUND_DEFER_S) -> None:
@@ -98,7 +101,7 @@ class WriteTurns:
     def turn(self) -> Iterator[None]:
         """Hold the writer for the block (a background thread's turn may come after waiting requests')."""
         with self._cond:
-            if getattr(_background, "on", False):
+            if self.defer_s > 0 and getattr(_background, "on", False):
                 self._background_turn()
             else:
                 self._requests_waiting += 1
@@ -124,7 +127,13 @@ class Database:
     """
 
     def __init__(
-        self, url: str | URL, *, pool_size: int = 10, echo: bool = False, sqlite_synchronous: str = "NORMAL"
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        sqlite_synchronous: str = "NORMAL",
+        background_defer_s: float = BACKGROUND_DEFER_S,
     ) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
@@ -156,7 +165,7 @@ class Database:
         self._write_sessions = sessionmaker(
             self.engine.execution_options(raymon_begin="IMMEDIATE"), expire_on_commit=False
         )
-        self._write_lock = WriteTurns() if self.is_sqlite else None
+        self._write_lock = WriteTurns(background_defer_s) if self.is_sqlite else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -164,6 +173,7 @@ class Database:
             settings.effective_database_url,
             pool_size=settings.db_pool_size,
             sqlite_synchronous=settings.sqlite_synchronous,
+            background_defer_s=settings.engine_write_defer_seconds,
         )
 
     @property
