@@ -103,3 +103,20 @@ def test_sqlite_writes_of_a_background_thread_still_commit(tmp_path: Path) -> No
             assert session.connection().exec_driver_sql("SELECT COUNT(*) FROM t").scalar() == 1
     finally:
         database.engine.dispose()
+
+
+def test_without_exclusivity_requests_write_together_and_a_background_writer_waits_for_them() -> None:
+    turns = WriteTurns(defer_s=5.0, exclusive=False)  # PostgreSQL: many writers
+    order: list[str] = []
+    first = _holder(turns, order, "request-1", 0.8, background=False)
+    second = _holder(turns, order, "request-2", 0.8, background=False)
+    _wait_for(lambda: len(order) == 2, 0.3)  # both write at once: neither waited for the other
+    started = time.monotonic()
+    with background_writer(), turns.turn():  # waits for the requests' writes to end
+        waited = time.monotonic() - started
+    for thread in (first, second):
+        thread.join(10)
+    assert waited >= 0.2, waited
+    started = time.monotonic()
+    with background_writer(), turns.turn():  # no request writing: at once
+        assert time.monotonic() - started < 0.5

@@ -7,10 +7,10 @@ write lock at the start of the transaction, so two writers can never deadlock
 upgrading a read lock. ``synchronous`` is NORMAL by default (in WAL mode a
 power loss may undo the last commits, never corrupt the file) or FULL
 (``RAYMON_SQLITE_SYNCHRONOUS``: a commit is on disk when it returns).
-The process-wide lock hands the one writer to requests first: a thread marked as
-background work (``background_writer()``: the engine's worker threads) waits while a
-request's write is waiting, up to ``BACKGROUND_DEFER_S``, then takes its turn, so deferred
-work is delayed, never starved (``WriteTurns``).
+On both, writes of requests go first: a thread marked as background work
+(``background_writer()``: the engine's worker threads) waits while a request's write is
+waiting or running, up to ``BACKGROUND_DEFER_S``, then goes, so deferred work is delayed,
+never starved (``WriteTurns``).
 Statement parameters are never logged nor put in error messages
 (``hide_parameters``). PostgreSQL needs neither: its row locks and
 ``ON CONFLICT`` do the work. This module must never hold HTTP or business logic.
@@ -63,31 +63,38 @@ def background_writer() -> Iterator[None]:
 
 
 class WriteTurns:
-    """One writer at a time, requests first: a lock whose background holders yield to waiting requests.
+    """Writes of requests first: background writers (the engine's threads) yield to them, for a bounded time.
 
-    On SQLite, ingest requests and the in-process engine share one writer. When requests
-    keep it busy, every engine write taken between two of them is throughput the clients
-    lose, although the engine's work can wait a moment and theirs cannot (a batch logger's
-    spool fills). So a background writer (a thread in ``background_writer()``) takes a free
-    turn only while no request is waiting for one, or once it has waited ``defer_s``: a
-    saturated writer still gives it a turn at least that often, so its work is delayed by a
-    bounded time, never starved. Requests among themselves take turns as a plain lock does.
+    With the engine inside ``raymon server``, ingest requests and the engine's jobs share the
+    process and the database. When requests keep the writer busy, every engine write taken
+    between two of them is throughput the clients lose, although the engine's work can wait a
+    moment and theirs cannot (a batch logger's spool fills). So a background writer (a thread in
+    ``background_writer()``) starts its write only while no request is waiting for (SQLite) or
+    running (PostgreSQL) one, or once it has waited ``defer_s``: a saturated writer still gives
+    it a turn at least that often, so its work is delayed by a bounded time, never starved.
+
+    ``exclusive`` (SQLite, one writer): this is also the process's write lock, one holder at a
+    time; requests among themselves take turns as a plain lock does. Not exclusive (PostgreSQL,
+    many writers): nobody waits for anybody but a background writer for requests' writes.
     ``defer_s`` 0: background writers are requests like any other (``RAYMON_ENGINE_WRITE_DEFER_SECONDS``).
     """
 
-    def __init__(self, defer_s: float = BACKGROUND_DEFER_S) -> None:
+    def __init__(self, defer_s: float = BACKGROUND_DEFER_S, *, exclusive: bool = True) -> None:
         self.defer_s = defer_s
+        self.exclusive = exclusive
         self._cond = threading.Condition(threading.Lock())
-        self._held = False
-        self._requests_waiting = 0
-        self._overdue = 0  # background writers whose deferral is over: they go before any request
+        self._held = False  # exclusive: a write holds the writer
+        self._requests = 0  # requests waiting for the writer (exclusive) or writing (not exclusive)
+        self._overdue = 0  # exclusive: background writers whose deferral is over go before any request
 
     def _background_turn(self) -> None:
-        """Wait (holding ``_cond``) until the writer is free and no request waits, or the deferral is over."""
+        """Wait (holding ``_cond``) until no request waits or writes and the writer is free, or the deferral ends."""
         deadline = time.monotonic() + self.defer_s
-        while self._held or self._requests_waiting:
+        while self._held or self._requests:
             left = deadline - time.monotonic()
             if left <= 0:
+                if not self.exclusive:
+                    return
                 self._overdue += 1
                 try:
                     while self._held:
@@ -99,23 +106,28 @@ class WriteTurns:
 
     @contextmanager
     def turn(self) -> Iterator[None]:
-        """Hold the writer for the block (a background thread's turn may come after waiting requests')."""
+        """Write in the block: a background thread's write may start after requests' writes."""
+        background = self.defer_s > 0 and getattr(_background, "on", False)
         with self._cond:
-            if self.defer_s > 0 and getattr(_background, "on", False):
+            if background:
                 self._background_turn()
-            else:
-                self._requests_waiting += 1
+            elif self.exclusive:
+                self._requests += 1
                 try:
                     while self._held or self._overdue:  # an overdue background writer goes next
                         self._cond.wait()
                 finally:
-                    self._requests_waiting -= 1
-            self._held = True
+                    self._requests -= 1
+            else:
+                self._requests += 1
+            self._held = self.exclusive
         try:
             yield
         finally:
             with self._cond:
                 self._held = False
+                if not self.exclusive and not background:
+                    self._requests -= 1
                 self._cond.notify_all()
 
 
@@ -165,7 +177,7 @@ class Database:
         self._write_sessions = sessionmaker(
             self.engine.execution_options(raymon_begin="IMMEDIATE"), expire_on_commit=False
         )
-        self._write_lock = WriteTurns(background_defer_s) if self.is_sqlite else None
+        self._write_turns = WriteTurns(background_defer_s, exclusive=self.is_sqlite)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -188,12 +200,12 @@ class Database:
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
-        """Like ``session()``, for write transactions; on SQLite one at a time per process."""
-        if self._write_lock is None:
-            with self.session() as session:
+        """Like ``session()``, for write transactions: on SQLite one at a time per process; requests first."""
+        if not self.is_sqlite:
+            with self._write_turns.turn(), self.session() as session:
                 yield session
             return
-        with self._write_lock.turn(), self._write_sessions() as session, session.begin():
+        with self._write_turns.turn(), self._write_sessions() as session, session.begin():
             yield session
 
     @contextmanager
