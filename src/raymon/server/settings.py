@@ -99,7 +99,7 @@ class Settings:
     worker_poll_seconds: float = 1.0  # how often an idle worker looks for due jobs
     jobs_keep_done_hours: float = 168.0  # done jobs (and their keys) are kept this long, then deleted
     cleanup_batch_rows: int = 1000  # a cleanup job deletes at most this many rows per table per run
-    # SQLite: how long the in-process engine's writes yield to waiting requests at most (0: no yielding).
+    # How long the in-process engine's writes yield to requests' writes at most (0: no yielding).
     engine_write_defer_seconds: float = 0.5
     # How often a reducer's pass runs at most (0: once per reducer interval, as the original did). A pass
     # only merges new tags into their windows, so passes more often than windows end cost little and
