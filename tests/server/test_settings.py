@@ -105,3 +105,11 @@ def test_checking_the_directories_creates_nothing(tmp_path: Path) -> None:
     Settings.from_env({}, data_dir=tmp_path / "new" / "data").check_directories()
     Settings.from_env({}, data_dir=tmp_path).check_directories()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_demo_keeps_done_jobs_a_day_unless_told_otherwise() -> None:
+    assert Settings.from_env({}).jobs_keep_done_hours == 168
+    assert Settings.from_env({"RAYMON_DEMO": "true"}).jobs_keep_done_hours == 24
+    assert Settings.from_env({}, demo=True).jobs_keep_done_hours == 24
+    told = {"RAYMON_DEMO": "true", "RAYMON_JOBS_KEEP_DONE_HOURS": "100"}
+    assert Settings.from_env(told).jobs_keep_done_hours == 100

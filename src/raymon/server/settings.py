@@ -25,6 +25,7 @@ MIB = 1024 * 1024
 # uvicorn's log levels (uvicorn.config.LOG_LEVELS), lower case.
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 DATABASE_BACKENDS = ("sqlite", "postgresql")
+DEMO_JOBS_KEEP_DONE_HOURS = 24.0  # RAYMON_JOBS_KEEP_DONE_HOURS's default with the demo on
 MAX_DEMO_SPEED = 100.0  # RAYMON_DEMO_SPEED: faster, the demo's traffic would outrun one SQLite writer
 
 
@@ -173,6 +174,9 @@ class Settings:
         for name, value in overrides.items():
             if value is not None:
                 values[name] = Path(value) if name == "data_dir" else value
+        if values.get("demo") and "jobs_keep_done_hours" not in values:
+            # a demo left running must not fill the disk with a week of its engine's done jobs
+            values["jobs_keep_done_hours"] = DEMO_JOBS_KEEP_DONE_HOURS
         settings = cls(**values)
         settings.check()
         return settings
