@@ -28,8 +28,8 @@ import orjson
 from raymon import config
 from raymon.exceptions import ConfigurationError, LoggerError
 from raymon.loggers.api import auth_headers, ingest_url, resolve_url
-from raymon.loggers.base import RaymonLoggerBase
 from raymon.loggers.ingest_connection import IngestAnswer, IngestConnection
+from raymon.loggers.lines import LineLogger
 from raymon.loggers.segments import SegmentWriter
 from raymon.loggers.spool import (
     SEGMENT_PREFIX,
@@ -42,7 +42,6 @@ from raymon.loggers.spool import (
     read_lines,
     segment_order,
 )
-from raymon.wire import Event
 
 log = logging.getLogger("raymon.loggers.batch")
 
@@ -79,7 +78,7 @@ class _Retry(Exception):
         self.delay = delay
 
 
-class RaymonBatchLogger(RaymonLoggerBase):
+class RaymonBatchLogger(LineLogger):
     """Send events to the backend in batches from a background thread, spooling them on disk first.
 
     Guarantees:
@@ -221,9 +220,9 @@ class RaymonBatchLogger(RaymonLoggerBase):
         return isinstance(self.writer, _WriterAfterFork)
 
     # -- the caller's side: the file logger's write, nothing more -----------------------------------
-    def emit(self, event: Event) -> None:
+    def write_line(self, line: bytes) -> None:
         try:
-            self.writer.write(orjson.dumps(event))
+            self.writer.write_line(line)
         except ValueError as exc:  # the writer is closed
             raise LoggerError(f"{self!r} is closed: create a new logger to log more") from exc
 
@@ -624,11 +623,11 @@ class _WriterAfterFork:
         self.logger = logger
         self.lock = threading.Lock()
 
-    def write(self, line: bytes) -> None:
+    def write_line(self, line: bytes) -> None:
         with self.lock:
             if self.logger.writer is cast(SegmentWriter, self):
                 self.logger._start()
-        self.logger.writer.write(line)
+        self.logger.writer.write_line(line)
 
 
 def _after_fork_in_child() -> None:

@@ -14,6 +14,7 @@ import os
 import re
 import socket
 import threading
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -62,8 +63,13 @@ class SegmentWriter:
         self._size = 0
         self._start = ""
         self._buffer = bytearray()
+        # True while a line can go straight to os.write: a file of this process is open, not
+        # closed, durability "write". The fork hook below clears it in a child, so the hot path
+        # needs no os.getpid() (a system call per line); the slow path re-checks everything.
+        self._direct = False
         self.path: Path | None = None
         self.closed = False
+        _WRITERS.add(self)
 
     def _open(self) -> None:
         pid = os.getpid()
@@ -80,8 +86,21 @@ class SegmentWriter:
 
     def write(self, line: bytes) -> None:
         """Append one line (``line`` must not hold a newline; one is added)."""
-        data = line + b"\n"
+        self.write_line(line + b"\n")
+
+    def write_line(self, line: bytes) -> None:
+        """Append one line that ends in its newline (and holds no other)."""
         with self._lock:
+            if self._direct:
+                size = self._size + len(line)
+                if size <= self.max_bytes:
+                    os.write(self._fd, line)  # type: ignore[arg-type]  # open while _direct
+                    self._size = size
+                    return
+            self._write_locked(line)
+
+    def _write_locked(self, data: bytes) -> None:
+        try:
             if self.closed:
                 raise ValueError("write to a closed segment writer")
             if self._fd is None or self._pid != os.getpid():
@@ -102,12 +121,24 @@ class SegmentWriter:
             self._size += len(data)
             if self.durability == "fsync":
                 os.fsync(self._fd)
+        finally:
+            self._check_direct()
+
+    def _check_direct(self) -> None:
+        self._direct = (
+            self.durability == "write"
+            and self._fd is not None
+            and not self.closed
+            and self._pid == os.getpid()
+        )
 
     def _rotate_locked(self) -> None:
+        self._direct = False  # until a new file is open
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
         self._open()
+        self._check_direct()
 
     def _flush_locked(self) -> None:
         if self._buffer and self._fd is not None:
@@ -135,7 +166,20 @@ class SegmentWriter:
             if self.closed:
                 return
             self._flush_locked()
+            self._direct = False
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
             self.closed = True
+
+
+_WRITERS: weakref.WeakSet[SegmentWriter] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child must not write into its parent's file: its next line takes the slow path."""
+    for writer in list(_WRITERS):
+        writer._direct = False
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
