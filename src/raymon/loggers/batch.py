@@ -192,7 +192,9 @@ class RaymonBatchLogger(LineLogger):
             prefix=SEGMENT_PREFIX,
             max_bytes=self.segment_bytes,
             durability="fsync" if self.fsync else "write",
+            closed_error=self._closed_error,
         )
+        self.write_line = self.writer.write_line  # type: ignore[method-assign]  # one call less per event
         self._adopted: list[OwnerDir] = []
         self._cond = threading.Condition()
         self._stopping = False
@@ -215,16 +217,15 @@ class RaymonBatchLogger(LineLogger):
             owner.release()
         self._adopted = []
         self.writer = cast(SegmentWriter, _WriterAfterFork(self))
+        self.write_line = self.writer.write_line  # type: ignore[method-assign]
 
     def _in_fork_without_spool(self) -> bool:
         return isinstance(self.writer, _WriterAfterFork)
 
     # -- the caller's side: the file logger's write, nothing more -----------------------------------
-    def write_line(self, line: bytes) -> None:
-        try:
-            self.writer.write_line(line)
-        except ValueError as exc:  # the writer is closed
-            raise LoggerError(f"{self!r} is closed: create a new logger to log more") from exc
+    # ``write_line`` is the spool writer's own (bound in _start and _forked): the file logger's write.
+    def _closed_error(self) -> Exception:
+        return LoggerError(f"{self!r} is closed: create a new logger to log more")
 
     def flush(self, timeout: float | None = 30.0) -> bool:  # type: ignore[override]
         """Wait until everything logged so far is acknowledged; False if ``timeout`` seconds pass first.

@@ -15,6 +15,7 @@ import re
 import socket
 import threading
 import weakref
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,10 @@ from raymon.exceptions import ConfigurationError
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 SEGMENT_SUFFIX = ".ndjson"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def _closed_writer() -> Exception:
+    return ValueError("write to a closed segment writer")
 
 
 def _host() -> str:
@@ -44,7 +49,9 @@ class SegmentWriter:
         prefix: str = "raymon",
         max_bytes: int = DEFAULT_MAX_BYTES,
         durability: str = "write",
+        closed_error: Callable[[], Exception] | None = None,
     ) -> None:
+        """``closed_error`` makes the exception a write after ``close()`` raises (default: ``ValueError``)."""
         if durability not in ("write", "fsync", "buffer"):
             raise ConfigurationError(
                 "durability", f"durability must be 'write', 'fsync' or 'buffer', got {durability!r}"
@@ -56,6 +63,7 @@ class SegmentWriter:
         self.prefix = prefix
         self.max_bytes = max_bytes
         self.durability = durability
+        self._closed_error = closed_error or _closed_writer
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._pid = -1
@@ -90,7 +98,8 @@ class SegmentWriter:
 
     def write_line(self, line: bytes) -> None:
         """Append one line that ends in its newline (and holds no other)."""
-        with self._lock:
+        self._lock.acquire()  # not ``with``: a third cheaper, and this runs once per event
+        try:
             if self._direct:
                 size = self._size + len(line)
                 if size <= self.max_bytes:
@@ -98,11 +107,13 @@ class SegmentWriter:
                     self._size = size
                     return
             self._write_locked(line)
+        finally:
+            self._lock.release()
 
     def _write_locked(self, data: bytes) -> None:
         try:
             if self.closed:
-                raise ValueError("write to a closed segment writer")
+                raise self._closed_error()
             if self._fd is None or self._pid != os.getpid():
                 self._open()
             elif (
