@@ -191,31 +191,29 @@ def start_receiver(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def report(runs: dict[tuple[str, str], list[tuple[float, float, float, float]]], names: list[str]) -> None:
-    def median(name: str, op: str, k: int) -> float:
-        return statistics.median(r[k] for r in runs[(name, op)])
+    """CPU per call with its spread; ratios to the floor run of the same round (load changes between rounds)."""
 
-    print("\nprocess CPU us per call: median of the runs [min-max]; ratio of medians to the os.write floor")
-    print(f"{'':34}" + "".join(f"{op:>30}" for op in OPS))
+    def spread(values: list[float], digits: int = 2) -> str:
+        return f"{statistics.median(values):.{digits}f} [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+
+    floor = "floor, os.write"
+    print("\nprocess CPU us per call, median of the runs [min-max]")
+    print(f"{'':34}" + "".join(f"{op:>26}" for op in OPS))
     for name in names:
-        cells = []
-        for op in OPS:
-            cpu = [r[0] for r in runs[(name, op)]]
-            ratio = median(name, op, 0) / median("floor, os.write", op, 0)
-            cells.append(f"{statistics.median(cpu):9.2f} [{min(cpu):.2f}-{max(cpu):.2f}] {ratio:5.2f}x")
-        print(f"{name:34}" + "".join(f"{c:>30}" for c in cells))
-    print("\ncaller wall-clock us per call (median of the runs); ratio to the os.write floor")
+        print(f"{name:34}" + "".join(f"{spread([r[0] for r in runs[(name, op)]]):>26}" for op in OPS))
+    print("\nratio to the os.write floor's run in the same round, median [min-max] (CPU)")
     for name in names:
         cells = [
-            f"{median(name, op, 1):9.2f} {median(name, op, 1) / median('floor, os.write', op, 1):5.2f}x"
+            spread([a[0] / b[0] for a, b in zip(runs[(name, op)], runs[(floor, op)], strict=True)])
             for op in OPS
         ]
-        print(f"{name:34}" + "".join(f"{c:>30}" for c in cells))
-    print(
-        "\nof the process CPU above, the part outside the caller's thread (us per call; median of the runs)"
-    )
+        print(f"{name:34}" + "".join(f"{c:>26}" for c in cells))
+    print("\ncaller wall-clock us per call, median of the runs [min-max]")
+    for name in names:
+        print(f"{name:34}" + "".join(f"{spread([r[1] for r in runs[(name, op)]]):>26}" for op in OPS))
+    print("\nof the process CPU, the part outside the caller's thread (us per call, median [min-max])")
     for name in names[2:]:
-        cells = [f"{median(name, op, 2):9.2f}" for op in OPS]
-        print(f"{name:34}" + "".join(f"{c:>30}" for c in cells))
+        print(f"{name:34}" + "".join(f"{spread([r[2] for r in runs[(name, op)]]):>26}" for op in OPS))
     print("target: RaymonFileLogger <= 1.30x the os.write floor (CPU) for tags and text", flush=True)
 
 
@@ -240,7 +238,13 @@ def main() -> None:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
                 down_url = f"http://127.0.0.1:{s.getsockname()[1]}"
-            batch_down = RaymonBatchLogger(url=down_url, project_id=PROJECT, spool_dir=work / "spool-down")
+            batch_down = RaymonBatchLogger(  # retrying rarely: its thread's CPU must not land in others' runs
+                url=down_url,
+                project_id=PROJECT,
+                spool_dir=work / "spool-down",
+                backoff_base=60,
+                backoff_max=60,
+            )
             flushed = True
 
             def settle_up() -> None:
@@ -264,7 +268,7 @@ def main() -> None:
             runs: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
             order = random.Random(0)
             for op in OPS:
-                for r in range(args.repeats):  # round robin in a new order each time: noise hits all alike
+                for r in range(args.repeats):  # a round of every setup, new order each time
                     for name, table, settle in order.sample(setups, len(setups)):
                         runs.setdefault((name, op), []).append(
                             run(table[op], 1 + r * calls[op], calls[op], settle)
