@@ -6,10 +6,11 @@ import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raymon.tags import Tag, tags_to_jcr
+from raymon.tags import Tag, known_plain_tags, tags_to_jcr
 from raymon.wire import new_event_id, now_rfc3339, rfc3339_from_ns
 
 
@@ -86,3 +87,18 @@ def test_the_fast_path_for_known_labels_answers_what_the_full_check_answers(tag:
     assert second == reference
     if isinstance(second, list):
         assert type(second[0]["value"]) is type(reference[0]["value"])  # type: ignore[index]
+
+
+@given(tag_dicts)
+def test_a_list_the_loggers_write_as_it_is_is_what_the_full_check_answers(tag: dict[str, object]) -> None:
+    """``known_plain_tags`` lets a line logger dump the caller's list: only when that is the checked form."""
+    reference = _outcome(tag)  # fills the cache of checked labels when they are good
+    plain = known_plain_tags([tag])
+    # Every accepted tag with all four fields is one (the strategy's values are plain or refused).
+    assert plain == (isinstance(reference, list) and len(tag) == 4)
+    if plain:
+        assert reference == [tag] and type(reference[0]["value"]) is type(tag["value"])  # type: ignore[index]
+        # The same JSON; its keys in the caller's order (JSON objects give order no meaning, and the
+        # server's content hash sorts them).
+        sort = orjson.OPT_SORT_KEYS
+        assert orjson.dumps(reference, option=sort) == orjson.dumps([tag], option=sort)

@@ -217,5 +217,42 @@ def tags_to_jcr(tags: Iterable[Tag | Mapping[str, Any]] | Tag | Mapping[str, Any
     return out
 
 
+def known_plain_tags(tags: list[Any]) -> bool:
+    """True when ``tags_to_jcr(tags)`` would answer ``tags`` itself, element for element.
+
+    That is: every tag is a dict of exactly name, value, type and group, whose labels
+    were checked before (they are in the caches) and whose value is a plain str,
+    int or finite float. A logger then serialises the caller's list as it is,
+    without copying a dict per tag (its keys then keep the caller's order, which JSON
+    gives no meaning); anything else (``False``) takes ``tags_to_jcr``,
+    which fills the defaults and raises a clear ``TagError`` for what is wrong. The
+    answer holds for the list as it is now: serialise it before the caller can change it.
+    """
+    names, types, groups = _CHECKED_NAMES, _CHECKED_TYPES, _CHECKED_GROUPS
+    try:
+        for tag in tags:
+            if type(tag) is dict and len(tag) == 4:  # with the four keys below: no other key
+                value = tag["value"]
+                cls = type(value)
+                if (
+                    tag["name"] in names
+                    and tag["type"] in types
+                    and ((group := tag["group"]) is None or group in groups)
+                    and (
+                        cls is float
+                        and value - value == 0.0  # finite: inf - inf and nan - nan are nan
+                        or cls is int
+                        or cls is str
+                        and len(value) <= TEXT_VALUE_MAX_LEN
+                        and "\x00" not in value
+                    )
+                ):
+                    continue
+            return False
+    except (KeyError, TypeError):  # a key missing, or a label that cannot be hashed
+        return False
+    return True
+
+
 _TAG_FIELDS = frozenset({"name", "value", "type", "group"})
 _MISSING = object()

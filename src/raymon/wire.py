@@ -117,25 +117,34 @@ def _envelope(project_id: str, trace_id: str, kind: str) -> Event:
     }
 
 
-def text_event(project_id: str, trace_id: str, level: str, message: str) -> Event:
-    if level not in LEVELS:
-        raise WireFormatError(f"level must be one of {LEVELS}, got {level!r}")
+def check_message(message: Any) -> str:
+    """A text event's message: ``str(message)`` for what is not a str, refused when too long or with a NUL."""
     if not isinstance(message, str):
         message = str(message)
     if len(message) > MESSAGE_MAX_LEN:
         raise WireFormatError(f"message is {len(message)} characters long, the maximum is {MESSAGE_MAX_LEN}")
     if "\x00" in message:
         raise WireFormatError(NUL_IN_MESSAGE)
+    return message
+
+
+def text_event(project_id: str, trace_id: str, level: str, message: str) -> Event:
+    if level not in LEVELS:
+        raise WireFormatError(f"level must be one of {LEVELS}, got {level!r}")
     event = _envelope(project_id, trace_id, "text")
     event["level"] = level
-    event["message"] = message
+    event["message"] = check_message(message)
     return event
+
+
+def check_tag_count(tags: list[Any]) -> None:
+    if len(tags) > TAGS_PER_EVENT_MAX:
+        raise WireFormatError(f"{len(tags)} tags in one event, the maximum is {TAGS_PER_EVENT_MAX}")
 
 
 def tags_event(project_id: str, trace_id: str, tags: list[dict[str, Any]]) -> Event:
     """An event carrying tags that ``raymon.tags.tags_to_jcr`` already validated."""
-    if len(tags) > TAGS_PER_EVENT_MAX:
-        raise WireFormatError(f"{len(tags)} tags in one event, the maximum is {TAGS_PER_EVENT_MAX}")
+    check_tag_count(tags)
     event = _envelope(project_id, trace_id, "tags")
     event["tags"] = tags
     return event

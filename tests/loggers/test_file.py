@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import threading
@@ -11,7 +12,9 @@ import orjson
 import pytest
 
 import raymon.types as rt
-from raymon import RaymonFileLogger, Tag, Trace
+from raymon import RaymonFileLogger, Tag, TagError, Trace
+from raymon.tags import tags_to_jcr
+from raymon.wire import object_event, tags_event, text_event, validate_event
 
 
 def read_events(directory: Path) -> list[dict]:
@@ -35,6 +38,57 @@ def test_every_line_is_one_event_valid_against_the_schema(tmp_path, event_valida
     for event in events:
         event_validator.validate(event)
     assert len({e["event_id"] for e in events}) == 3
+
+
+def test_each_line_is_the_bytes_of_the_wire_modules_event(tmp_path):
+    """The file logger builds a line without the event dict of ``raymon.wire``: the bytes stay the same."""
+    logger = RaymonFileLogger(path=tmp_path, project_id="proj")
+    trace = Trace(logger, trace_id="t-1")
+    known = [
+        {"name": "a", "value": 1.5, "type": "metric", "group": "g@1"},
+        {"name": "b", "value": 2, "type": "metric", "group": None},
+    ]
+    trace.tag(known)  # checked in full
+    trace.tag(known)  # known labels: the caller's list is written as it is
+    mixed = [{"name": "c", "value": "x"}, Tag("d", 3, "metric")]
+    trace.tag(mixed)
+    trace.warning("careful")
+    trace.info(12)  # not a str: written as its str(), as text_event does
+    trace.log("native", rt.Native({"a": [1, 2]}))
+    logger.close()
+    expected = [
+        tags_event("proj", "t-1", tags_to_jcr(known)),
+        tags_event("proj", "t-1", tags_to_jcr(known)),
+        tags_event("proj", "t-1", tags_to_jcr(mixed)),
+        text_event("proj", "t-1", "warning", "careful"),
+        text_event("proj", "t-1", "info", 12),  # type: ignore[arg-type]
+        object_event("proj", "t-1", "native", rt.Native({"a": [1, 2]}).to_jcr()),
+    ]
+    lines = b"".join(p.read_bytes() for p in sorted(tmp_path.glob("raymon-*.ndjson"))).splitlines()
+    assert len(lines) == len(expected)
+    for line, event in zip(lines, expected, strict=True):
+        written = orjson.loads(line)
+        event["event_id"], event["ts"] = written["event_id"], written["ts"]  # new ones per call
+        assert line == orjson.dumps(event)
+        assert validate_event(written) == written  # what the server answers for it: the same event
+
+
+def test_bad_tags_are_refused_even_when_their_labels_are_known(tmp_path):
+    logger = RaymonFileLogger(path=tmp_path, project_id="proj")
+    trace = Trace(logger)
+    good = {"name": "score", "value": 1.0, "type": "metric", "group": None}
+    trace.tag([good])  # its labels are now known: the next lists take the fast check first
+    for bad in (math.nan, math.inf, -math.inf, True, None, "x\x00", "y" * 1025, [1], {"a": 1}):
+        with pytest.raises(TagError, match="value"):
+            trace.tag([good, {**good, "value": bad}])
+    with pytest.raises(TagError, match="unknown fields"):
+        trace.tag([good, {**good, "extra": 1}])
+    with pytest.raises(TagError, match="name"):
+        trace.tag([good, {**good, "name": ["score"]}])
+    with pytest.raises(TagError, match="group"):
+        trace.tag([good, {**good, "group": "bad group "}])
+    logger.close()
+    assert len(read_events(tmp_path)) == 1  # nothing of a refused list was written
 
 
 def test_file_names_follow_the_documented_scheme(tmp_path):

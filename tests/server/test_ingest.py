@@ -11,7 +11,8 @@ import orjson
 from server_helpers import BASE_TS, counts, obj, tags, text
 from sqlalchemy import select
 
-from raymon import Trace
+import raymon.types as rt
+from raymon import RaymonFileLogger, Trace
 from raymon.loggers import RaymonAPILogger
 from raymon.server.store.models import DataObject, Tag
 from raymon.server.store.models import Trace as TraceRow
@@ -54,6 +55,42 @@ def test_the_api_logger_and_trace_reach_the_core_tables(server) -> None:  # type
         "tags": 1,
         "texts": 1,
         "objects": 0,
+    }
+
+
+def test_the_file_loggers_lines_are_stored_as_they_are_written(server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The file logger builds its lines itself (caller's tag lists as they are): the server takes them whole."""
+    project = server.new_project()
+    logger = RaymonFileLogger(tmp_path, project_id=project.project_id)
+    trace = Trace(logger, trace_id="from-file")
+    scores = [
+        {"name": "score", "value": 0.5, "type": "metric", "group": "m@1"},
+        {"name": "who", "value": "big", "type": "label", "group": None},
+    ]
+    trace.tag(scores)  # checked in full
+    trace.tag(
+        [{"group": "m@1", "value": 0.75, "type": "metric", "name": "score"}]
+    )  # known labels, keys reordered
+    trace.info("served")
+    trace.log("input", rt.Native({"a": [1, 2]}))
+    logger.close()
+    lines = b"".join(f.read_bytes() for f in sorted(tmp_path.glob("raymon-*.ndjson")))
+    response = post(server, project, lines, "application/x-ndjson")
+    assert response.json() == {"accepted": 4, "duplicates": 0, "conflicts": [], "rejected": []}
+    assert (
+        post(server, project, lines, "application/x-ndjson").json()["duplicates"] == 4
+    )  # same content hashes
+    database = server.database()
+    with database.session() as session:
+        rows = {r.name: r for r in session.scalars(select(Tag).where(Tag.project_id == project.project_id))}
+    database.dispose()
+    assert (rows["score"].value_num, rows["who"].value_text) == (0.75, "big")
+    assert counts(server, project.project_id) == {
+        "events": 4,
+        "traces": 1,
+        "tags": 2,
+        "texts": 1,
+        "objects": 1,
     }
 
 

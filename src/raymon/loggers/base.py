@@ -1,6 +1,9 @@
-"""The logger interface and the one event-building path every logger shares.
+"""The logger interface and the event-building path every logger shares.
 
 Subclasses only decide where the bytes go, by implementing ``emit(event)``.
+The loggers that store JSON lines (file, batch) derive from
+``raymon.loggers.lines.LineLogger``, which builds the same events' bytes
+without the intermediate event dicts.
 """
 
 from __future__ import annotations

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import os
 
-import orjson
-
-from raymon.loggers.base import RaymonLoggerBase
+from raymon.loggers.lines import LineLogger
 from raymon.loggers.segments import DEFAULT_MAX_BYTES, SegmentWriter
-from raymon.wire import Event
 
 
-class RaymonFileLogger(RaymonLoggerBase):
+class RaymonFileLogger(LineLogger):
     """Log events to ``<path>/raymon-<host>-<pid>-<start>-<seq>.ndjson``, one JSON event per line.
 
     ``max_bytes`` rotates to a new file (the sequence number goes up) before a
@@ -37,6 +34,7 @@ class RaymonFileLogger(RaymonLoggerBase):
         self.writer = SegmentWriter(
             path, prefix="raymon", max_bytes=max_bytes, durability="fsync" if fsync else "write"
         )
+        self.write_line = self.writer.write_line  # type: ignore[method-assign]  # one call less per event
 
     @property
     def path(self) -> str:
@@ -45,9 +43,6 @@ class RaymonFileLogger(RaymonLoggerBase):
     @property
     def current_file(self) -> str | None:
         return str(self.writer.path) if self.writer.path else None
-
-    def emit(self, event: Event) -> None:
-        self.writer.write(orjson.dumps(event))
 
     def flush(self) -> None:
         self.writer.flush()
