@@ -58,6 +58,32 @@ def test_tag_values_must_be_strings_or_finite_numbers(value):
         Tag("n", value, "metric")
 
 
+def test_an_integer_beyond_64_bits_is_refused_by_every_path_and_the_trace_logs_on(tmp_path):
+    from raymon import Trace
+    from raymon.loggers import RaymonFileLogger
+    from raymon.tags import known_plain_tags
+
+    assert tags_to_jcr([{"name": "n", "value": 2**63 - 1}])[0]["value"] == 2**63 - 1  # the edge is fine
+    assert tags_to_jcr([{"name": "n", "value": np.uint64(2**63 - 1)}])[0]["value"] == 2**63 - 1
+    for big in (2**63, -(2**63) - 1, 2**70):
+        with pytest.raises(TagError, match="64-bit"):
+            Tag("n", big)
+        for _ in range(2):  # the second time the labels are known: the fast paths must refuse too
+            with pytest.raises(TagError, match="64-bit"):
+                tags_to_jcr([{"name": "n", "value": big, "type": "label", "group": None}])
+        assert not known_plain_tags([{"name": "n", "value": big, "type": "label", "group": None}])
+    with pytest.raises(TagError, match="64-bit"):
+        tags_to_jcr([{"name": "n", "value": np.uint64(2**64 - 1)}])
+    logger = RaymonFileLogger(path=str(tmp_path), project_id="p")
+    trace = Trace(logger=logger)
+    with pytest.raises(TagError, match="64-bit"):
+        trace.tag([{"name": "n", "value": 2**64, "type": "label", "group": None}])
+    trace.tag([{"name": "n", "value": 2, "type": "label", "group": None}])
+    logger.close()
+    lines = [line for path in tmp_path.iterdir() for line in path.read_text().splitlines()]
+    assert len(lines) == 1 and '"value":2' in lines[0]  # the refused call wrote nothing
+
+
 def test_too_long_text_value_is_refused():
     with pytest.raises(TagError, match=str(TEXT_VALUE_MAX_LEN)):
         Tag("n", "x" * (TEXT_VALUE_MAX_LEN + 1))

@@ -83,11 +83,22 @@ def _check_type(name: str, type_: Any) -> str:
     return type_
 
 
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1  # the wire's integers are 64-bit (orjson on both ends)
+
+
 def tag_fields_to_jcr(name: Any, value: Any, type_: Any = "label", group: Any = None) -> dict[str, Any]:
     """Validate one tag's fields and answer its wire form: the one check every tag passes."""
     _check_label("name", name, NAME_MAX_LEN)
     cls = type(value)
-    if cls is not str and cls is not int and cls is not float or cls is float and not math.isfinite(value):
+    if (
+        cls is not str
+        and cls is not int
+        and cls is not float
+        or cls is float
+        and not math.isfinite(value)
+        or cls is int
+        and not INT_MIN <= value <= INT_MAX
+    ):
         value = check_value(name, value)
     elif cls is str and (len(value) > TEXT_VALUE_MAX_LEN or "\x00" in value):
         check_value(name, value)
@@ -112,6 +123,10 @@ def check_value(name: str, value: Any) -> TagValue:
     if isinstance(value, bool) or value is None:
         raise TagError(f"tag {name!r}: value must be a string or a finite number, got {value!r}")
     if isinstance(value, int):
+        if not INT_MIN <= value <= INT_MAX:
+            raise TagError(
+                f"tag {name!r}: integer value {value} is outside the 64-bit range the wire carries"
+            )
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -120,7 +135,7 @@ def check_value(name: str, value: Any) -> TagValue:
     # NumPy scalars and other numbers.Real implementations.
     kind = getattr(getattr(value, "dtype", None), "kind", None)
     if kind in ("i", "u"):
-        return int(value)
+        return check_value(name, int(value))
     if kind == "f":
         return check_value(name, float(value))
     raise TagError(
@@ -190,6 +205,7 @@ def tags_to_jcr(tags: Iterable[Tag | Mapping[str, Any]] | Tag | Mapping[str, Any
                 and (group is None or type(group) is str and group in _CHECKED_GROUPS)
                 and (
                     cls is int
+                    and INT_MIN <= value <= INT_MAX
                     or cls is float
                     and value - value == 0.0
                     or cls is str
@@ -242,6 +258,7 @@ def known_plain_tags(tags: list[Any]) -> bool:
                         cls is float
                         and value - value == 0.0  # finite: inf - inf and nan - nan are nan
                         or cls is int
+                        and INT_MIN <= value <= INT_MAX
                         or cls is str
                         and len(value) <= TEXT_VALUE_MAX_LEN
                         and "\x00" not in value
