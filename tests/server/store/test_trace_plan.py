@@ -12,15 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
-from throwaway_databases import throwaway_postgres_database
+from throwaway_databases import filled_database
 
 from raymon.server.backend import Backend, build_backend
 from raymon.server.services import traces
 from raymon.server.services.tagfilter import evaluate, parse
 from raymon.server.settings import Settings
 from raymon.server.store import tagfilter_merge, tagfilter_sql
-from raymon.server.store.db import Database, sqlite_url
-from raymon.server.store.models import Base, Project, Tag, Trace
+from raymon.server.store.db import Database
+from raymon.server.store.models import Project, Tag, Trace
 from raymon.server.store.tagfilter_sql import to_clause
 from raymon.server.store.writes import numeric_reading
 
@@ -75,19 +75,8 @@ def _fill(db: Database) -> None:
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def filled_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    if request.param == "sqlite":
-        db = Database(sqlite_url(Path(tmp_path_factory.mktemp("filterplan")) / "raymon.db"))
-        Base.metadata.create_all(db.engine)
-        _fill(db)
+    with filled_database(request, tmp_path_factory, "filterplan", _fill) as db:
         yield db
-        db.dispose()
-    else:
-        with throwaway_postgres_database(
-            request.getfixturevalue("postgres_url"), "raymon_filterplan"
-        ) as db:  # the session server, or skip
-            Base.metadata.create_all(db.engine)
-            _fill(db)
-            yield db
 
 
 @pytest.fixture

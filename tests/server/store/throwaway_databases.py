@@ -8,13 +8,16 @@ It never touches a database it did not create.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from raymon.server.store.db import Database
+from raymon.server.store.db import Database, sqlite_url
+from raymon.server.store.models import Base
 
 
 @contextmanager
@@ -32,3 +35,28 @@ def throwaway_postgres_database(base_url: str, prefix: str) -> Iterator[Database
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def filled_database(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    fill: Callable[[Database], None],
+) -> Iterator[Database]:
+    """A database of the fixture's backend (``request.param``: sqlite or postgresql) with the
+    schema made from the models and ``fill`` run on it; PostgreSQL skips without a server."""
+    if request.param == "sqlite":
+        db = Database(sqlite_url(Path(tmp_path_factory.mktemp(name)) / "raymon.db"))
+        try:
+            Base.metadata.create_all(db.engine)
+            fill(db)
+            yield db
+        finally:
+            db.dispose()
+        return
+    base_url = request.getfixturevalue("postgres_url")  # the session server, or skip
+    with throwaway_postgres_database(base_url, f"raymon_{name}") as db:
+        Base.metadata.create_all(db.engine)
+        fill(db)
+        yield db
