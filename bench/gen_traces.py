@@ -84,7 +84,8 @@ LOG_WORDS = (
 ).split()
 _SYLLABLES = ("ka", "lo", "ri", "mu", "te", "sa", "no", "pi", "da", "ve", "zo", "fu", "be", "ni", "go", "ru")
 VOCABULARY = np.array(
-    LOG_WORDS + [a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in ("n", "l", "r")][: 320 - len(LOG_WORDS)]
+    LOG_WORDS
+    + [a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in ("n", "l", "r")][: 320 - len(LOG_WORDS)]
 )
 _WEIGHTS = 1.0 / np.arange(1, len(VOCABULARY) + 1) ** 1.05
 WORD_P = _WEIGHTS / _WEIGHTS.sum()

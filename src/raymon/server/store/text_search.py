@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy import literal_column, select, text
+from sqlalchemy import column, select, table, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ TRGM_INDEX = "ix_texts_message_trgm"
 SQLITE_OBJECTS = frozenset(
     {FTS_TABLE, *(f"{FTS_TABLE}_{part}" for part in ("data", "idx", "content", "docsize", "config"))}
 )
+_FTS = table(FTS_TABLE, column("rowid"), column("message"))
 MIN_INDEXED_LENGTH = 3  # trigrams: a shorter string has none to look up
 
 
@@ -90,7 +91,9 @@ def _create_sqlite(conn: Connection) -> bool:
             "message, content='texts', content_rowid='id', tokenize='trigram')"
         )
     except Exception as exc:  # noqa: BLE001 - an SQLite built without FTS5 or older than 3.34
-        log.warning("no index of texts (SQLite FTS5 trigram tokenizer unavailable: %s): text search walks", exc)
+        log.warning(
+            "no index of texts (SQLite FTS5 trigram tokenizer unavailable: %s): text search walks", exc
+        )
         return False
     conn.exec_driver_sql(
         "CREATE TRIGGER texts_fts_insert AFTER INSERT ON texts BEGIN "
@@ -154,15 +157,14 @@ def matching_trace_pks(session: Session, project_id: str, needle: str, cap: int)
     a walk newest first finds a page sooner). Reads at most ``cap`` + 1 matching texts."""
     matching = text_matches(needle)
     if session.get_bind().dialect.name == "sqlite":
-        fts = literal_column(FTS_TABLE)
         phrase = '"' + needle.replace('"', '""') + '"'
         # The FTS table drives (a nested loop from its matches, in rowid order, stopping at the cap);
         # the texts' own project and LIKE then decide.
         stmt = (
             select(TextLine.trace_pk)
-            .select_from(text(FTS_TABLE))
-            .join(TextLine, TextLine.id == literal_column(f"{FTS_TABLE}.rowid"))
-            .where(fts.op("MATCH")(phrase), TextLine.project_id == project_id, matching)
+            .select_from(_FTS)
+            .join(TextLine, TextLine.id == _FTS.c.rowid)
+            .where(_FTS.c.message.op("MATCH")(phrase), TextLine.project_id == project_id, matching)
             .limit(cap + 1)
         )
     else:
@@ -171,4 +173,3 @@ def matching_trace_pks(session: Session, project_id: str, needle: str, cap: int)
     if len(pks) > cap:
         return None
     return sorted(set(pks), reverse=True)
-
