@@ -215,7 +215,7 @@ def test_words_page_by_cursor_through_the_service(
     if text in ("rare needle", "xylophone"):
         assert pages == 1  # found by the index: no window used up on the way
     counted = traces.count_traces(backend, PROJECT, TraceFilter(text=text))
-    if text != "common word":
+    if text != "common word" and text.isascii():  # PostgreSQL looks up ASCII trigrams only: the rest walk
         assert counted.exact and counted.count == len(expected)
 
 
