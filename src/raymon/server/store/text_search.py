@@ -158,13 +158,15 @@ def matching_trace_pks(session: Session, project_id: str, needle: str, cap: int)
     matching = text_matches(needle)
     if session.get_bind().dialect.name == "sqlite":
         phrase = '"' + needle.replace('"', '""') + '"'
-        # The FTS table drives (a nested loop from its matches, in rowid order, stopping at the cap);
-        # the texts' own project and LIKE then decide.
+        # The FTS table drives (a nested loop from its matches, stopping at the cap); the texts' own
+        # project and LIKE then decide. The project is compared as a concatenation, which no index
+        # answers: with a plain ``project_id = ?`` SQLite (no planner statistics) walked the
+        # project's texts by their project index and scanned the FTS table for each.
         stmt = (
             select(TextLine.trace_pk)
             .select_from(_FTS)
             .join(TextLine, TextLine.id == _FTS.c.rowid)
-            .where(_FTS.c.message.op("MATCH")(phrase), TextLine.project_id == project_id, matching)
+            .where(_FTS.c.message.op("MATCH")(phrase), TextLine.project_id.concat("") == project_id, matching)
             .limit(cap + 1)
         )
     else:
