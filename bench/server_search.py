@@ -9,7 +9,7 @@ signs in (the bench user) and, for each word, asks as the trace list does:
     next    the page after it, by the block's own "Older" link (when there is one)
     count   the capped count (``part=count``), which htmx loads after the table
 
-and ``tags``: ``GET /api/v1/projects/bench/tags`` (the tag statistics a filter box suggests
+(``none``: the same without a text, the baseline of the same run) and ``tags``: ``GET /api/v1/projects/bench/tags`` (the tag statistics a filter box suggests
 from; the default sample of the newest 10,000 traces). Words, by how many traces hold them
 at 1M: ``request`` (common: the vocabulary's first word, in most traces), ``feature`` and
 ``tedar`` (mid: ranks 21 and 301), ``deadlock`` (rare: ~0.02%, ~200 traces),
@@ -46,6 +46,7 @@ from server_trace_list import percentile  # noqa: E402
 from ui_trace_list import signed_in  # noqa: E402
 
 WORDS = {
+    "none": "",  # the baseline: the same page and count without a text search
     "common": "request",
     "mid5": "feature",
     "mid05": "tedar",
@@ -95,11 +96,12 @@ def run(server: BenchServer, rounds: int) -> dict[tuple[str, str], list[float]]:
         for name, word in WORDS.items():
             for round_no in range(rounds + 2):  # two warm-up rounds
                 took: dict[str, float] = {}
-                took["first"], body = timed(client, url, {"text": word}, htmx)
+                params = {"text": word} if word else {}
+                took["first"], body = timed(client, url, params, htmx)
                 following = _NEXT.search(body)
                 if following is not None:
                     took["next"], _ = timed(client, html.unescape(following.group(1)), {}, htmx)
-                took["count"], counted = timed(client, url, {"text": word, "part": "count"}, htmx)
+                took["count"], counted = timed(client, url, {**params, "part": "count"}, htmx)
                 took["tags"], _ = timed(api, f"/api/v1/projects/{server.project_id}/tags", {}, {})
                 if round_no == 2:
                     said = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", counted)).strip()
@@ -130,6 +132,8 @@ def compare(database_url: str, rounds: int) -> list[str]:
     out = []
     try:
         for name, word in WORDS.items():
+            if not word:
+                continue
             flt = TraceFilter(text=word)
             took: dict[str, list[float]] = {}
             for round_no in range(rounds + 2):

@@ -1,4 +1,4 @@
-"""Tag statistics summarised in the database answer what folding every (name, type, value) count in Python did."""
+"""Tag statistics (counted over a sample's trace range) answer what folding every tag row of the sample gives."""
 
 from __future__ import annotations
 

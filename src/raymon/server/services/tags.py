@@ -80,16 +80,17 @@ def tag_stats(
     if sample < 0 or sample > MAX_STATS_SAMPLE:
         raise QueryError("sample", f"must be between 0 (every trace) and {MAX_STATS_SAMPLE}, got {sample}")
     out: dict[str, dict[str, Any]] = {}
+    counts: dict[str, dict[tuple[str | None, float | None], int]] = {}
     with backend.reading() as session:
         first_pk, sample_traces = (None, None)
         if sample:
             first_pk, sample_traces = trace_store.latest_received(session, project_id, sample)
-        type_rows, top_rows = tag_store.value_stats(session, project_id, name, first_pk, values)
-    for row in type_rows:
+        rows = tag_store.value_counts(session, project_id, name, first_pk)
+    for tag_name, tag_type, text, number, count in rows:
         entry = out.setdefault(
-            row.name,
+            tag_name,
             {
-                "name": row.name,
+                "name": tag_name,
                 "types": {},
                 "count": 0,
                 "numeric": None,
@@ -98,25 +99,20 @@ def tag_stats(
                 "sample_traces": sample_traces,
             },
         )
-        entry["types"][row.type] = row.n
-        entry["count"] += row.n
-        if row.numeric:
-            numeric = entry["numeric"] or {"count": 0, "min": row.min_num, "max": row.max_num}
-            numeric["count"] += row.numeric
-            numeric["min"], numeric["max"] = (
-                min(numeric["min"], row.min_num),
-                max(numeric["max"], row.max_num),
-            )
+        entry["types"][tag_type] = entry["types"].get(tag_type, 0) + count
+        entry["count"] += count
+        by_value = counts.setdefault(tag_name, {})
+        by_value[(text, number)] = by_value.get((text, number), 0) + count
+        if number is not None:
+            numeric = entry["numeric"] or {"count": 0, "min": number, "max": number}
+            numeric["count"] += count
+            numeric["min"], numeric["max"] = min(numeric["min"], number), max(numeric["max"], number)
             entry["numeric"] = numeric
-    tops: dict[str, list[tag_store.TagTopValue]] = {}
-    for top in top_rows:
-        tops.setdefault(top.name, []).append(top)
     for tag_name, entry in out.items():
-        ranked = sorted(tops.get(tag_name, []), key=lambda t: (-t.n, t.value_text or "", t.value_num or 0.0))
-        entry["distinct_values"] = ranked[0].distinct if ranked else 0
-        entry["values"] = [
-            {"value": tag_value(t.value_num, t.value_text), "count": t.n} for t in ranked[:values]
-        ]
+        by_value = counts[tag_name]
+        entry["distinct_values"] = len(by_value)
+        top = sorted(by_value.items(), key=lambda kv: (-kv[1], kv[0][0] or "", kv[0][1] or 0.0))[:values]
+        entry["values"] = [{"value": tag_value(number, text), "count": n} for (text, number), n in top]
     return sorted(out.values(), key=lambda e: e["name"])
 
 
