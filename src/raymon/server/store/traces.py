@@ -278,9 +278,16 @@ PROBE_WINDOW = 2_000
 # A word in at most this many texts of the project is read from the index (exact, no window); a
 # more common one fills a page of 50 within ~50 x traces / 5,000 walked (10,000 at 1M traces).
 RARE_TEXTS = 5_000
-# A count whose probe window holds at least this many matches is of a common word: counted by the
-# walk (the index would read every one of its texts).
-COMMON_IN_PROBE = 20
+
+
+def _likely_common(session: Session, project_id: str, found: int, probe_window: int, rare_texts: int) -> bool:
+    """Whether ``found`` matches among the newest ``probe_window`` candidates make the word likely to be in
+    more than ``rare_texts`` traces: the density seen, times the project's newest trace key (at least its
+    number of traces). Then the index would read ``rare_texts`` texts in vain: the walk goes on instead."""
+    if not found:
+        return False
+    newest = session.scalar(select(func.max(Trace.id)).where(Trace.project_id == project_id)) or 0
+    return found * newest > rare_texts * probe_window
 
 
 def _index_pays(session: Session, sel: TraceSelection) -> bool:
@@ -313,7 +320,9 @@ def page_in_window(
 
     With the index of texts (``text_search``) the walk is a density probe first: the
     first ``PROBE_WINDOW`` candidates are walked, and a page they fill is the answer (a
-    common word). Otherwise the index is asked for the traces with a matching text: when
+    common word). Otherwise, unless the density they show makes the word likely to be in
+    more than ``RARE_TEXTS`` traces (``_likely_common``: then the walk goes on at once),
+    the index is asked for the traces with a matching text: when
     the word is in at most ``RARE_TEXTS`` texts of the project (rare or absent) the page
     is read from those traces, whole and exact (no window to continue); when it is in
     more, the walk goes on through the rest of the window. The traces and their order are
@@ -327,7 +336,9 @@ def page_in_window(
     first = _walk_window(session, project_id, sel, limit, after_pk, probe_window)
     if len(first.rows) >= limit or first.window_end is None:
         return first
-    pks = text_search.matching_trace_pks(session, project_id, sel.text or "", rare_texts)
+    pks = None
+    if not _likely_common(session, project_id, len(first.rows), probe_window, rare_texts):
+        pks = text_search.matching_trace_pks(session, project_id, sel.text or "", rare_texts)
     if pks is not None:
         return WindowPage(
             _rows_of(session, _keys_among(session, project_id, sel, pks, limit, after_pk)), None
@@ -395,7 +406,7 @@ def count_in_window(
 
     Bounded like ``page_in_window``: at most ``window`` index entries and their probes. A
     text search with the index of texts counts the first ``PROBE_WINDOW`` candidates
-    first; a word rare there (fewer than ``COMMON_IN_PROBE`` matches) and in at most
+    first; a word rare there (``_likely_common`` says no) and in at most
     ``RARE_TEXTS`` texts of the project is counted exactly from the index instead.
     """
     probe_window = PROBE_WINDOW if probe_window is None else probe_window
@@ -404,7 +415,7 @@ def count_in_window(
         found, exact = _count_window(session, project_id, sel, cap, probe_window)
         if exact or found > cap:
             return found, exact
-        if found < COMMON_IN_PROBE:
+        if not _likely_common(session, project_id, found, probe_window, rare_texts):
             pks = text_search.matching_trace_pks(session, project_id, sel.text or "", rare_texts)
             if pks is not None:
                 found = len(_keys_among(session, project_id, sel, pks, cap + 1, None))
