@@ -19,11 +19,12 @@ Targets (what typing in a search box needs: an answer within a keystroke's pause
 first page p95 < 250 ms, next page < 250 ms, count < 300 ms, tags < 150 ms, at 1M traces
 on both databases. ``--compare`` instead times the first page and the count in process,
 with the index of texts and without it (the LIKE walk of before), interleaved request by
-request, and prints the ratio of their p50s.
+request, and prints the ratio of their p50s. ``--ingest-cost`` times inserting 20,000 log
+lines into fresh stores without the index (migrated to 0019) and with it (head), interleaved.
 
     python bench/server_search.py [--size 1000000] [--rounds 20] [--data-root DIR]
         [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5440/postgres] [--no-sqlite]
-        [--pg-prefix raymon_search_] [--compare]
+        [--pg-prefix raymon_search_] [--compare] [--ingest-cost]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import argparse
 import html
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -173,6 +175,73 @@ def compare(database_url: str, rounds: int) -> list[str]:
     return out
 
 
+def ingest_cost(postgres: PostgresServer | None, rounds: int, lines: int = 20_000) -> str:
+    """Seconds to insert ``lines`` log lines into a store without the index of texts (0019) and with it
+    (head), interleaved ``rounds`` times on fresh stores: the index's cost per text written.
+
+    The rows are ``gen_traces.text_rows``' (1-3 lines per trace, six words each), inserted as the
+    SQLite writer does (``executemany``, one transaction) or as PostgreSQL's does (``COPY``), after
+    their traces; only the texts' insert is timed.
+    """
+    import numpy as np
+
+    from gen_traces import TEXT_COLUMNS, TRACE_COLUMNS, _copy_text, text_rows, trace_times, ts_texts
+    from raymon.server.services import auth
+    from raymon.server.store.db import Database, sqlite_url
+
+    pg = postgres is not None
+    rng = np.random.default_rng(3)
+    n_traces = lines // 2
+    first, last = trace_times(rng, 0, n_traces, n_traces)
+    first_txt, last_txt = ts_texts(first, pg), ts_texts(last, pg)
+    traces = [(i + 1, BENCH_PROJECT_ID, f"t{i}", first_txt[i], last_txt[i]) for i in range(n_traces)]
+    texts = text_rows(rng, range(1, n_traces + 1), first_txt, BENCH_PROJECT_ID)
+    took: dict[str, list[float]] = {"0019_dash_rollups": [], "head": []}
+    for round_no in range(rounds):
+        order = list(took) if round_no % 2 else list(reversed(took))
+        for revision in order:
+            if postgres is not None:
+                url = postgres.create()
+            else:
+                url = sqlite_url(Path(tempfile.mkdtemp()) / "raymon.sqlite3")
+            database = Database(url, pool_size=1)
+            try:
+                database.migrate(revision)
+                with database.write_session() as session:
+                    auth.ensure_project(session, BENCH_PROJECT_ID, "Benchmark data")
+                with database.engine.connect() as conn:
+                    raw = conn.connection.dbapi_connection
+                    assert raw is not None
+                    if pg:
+                        with raw.cursor().copy(f"COPY traces ({TRACE_COLUMNS}) FROM STDIN") as copy:
+                            copy.write(_copy_text(traces))
+                        raw.commit()
+                        started = time.perf_counter()
+                        with raw.cursor().copy(f"COPY texts ({TEXT_COLUMNS}) FROM STDIN") as copy:
+                            copy.write(_copy_text(texts))
+                        raw.commit()
+                    else:
+                        raw.execute("BEGIN")
+                        raw.executemany(
+                            f"INSERT INTO traces ({TRACE_COLUMNS}) VALUES (?, ?, ?, ?, ?)", traces
+                        )
+                        raw.execute("COMMIT")
+                        started = time.perf_counter()
+                        raw.execute("BEGIN")
+                        raw.executemany(f"INSERT INTO texts ({TEXT_COLUMNS}) VALUES (?, ?, ?, ?, ?)", texts)
+                        raw.execute("COMMIT")
+                    took[revision].append(time.perf_counter() - started)
+            finally:
+                database.dispose()
+                if postgres is not None:
+                    postgres.drop(url)
+    without, with_index = (statistics.median(took[k]) for k in took)
+    return (
+        f"| {'postgresql' if pg else 'sqlite':10} | {len(texts):,} | {without * 1000:.0f} | {with_index * 1000:.0f} | "
+        f"{with_index / without:.2f}x | {(with_index - without) / len(texts) * 1e6:.1f} |"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="Traces in the data set.")
@@ -191,6 +260,11 @@ def main(argv: list[str] | None = None) -> None:
         help="Where sqlite-<size> lives.",
     )
     parser.add_argument("--compare", action="store_true", help="Instead: index against walk, in process.")
+    parser.add_argument(
+        "--ingest-cost",
+        action="store_true",
+        help="Instead: the index's cost per text inserted (0019 vs head).",
+    )
     args = parser.parse_args(argv)
     if args.size <= 0 or args.rounds < 1:
         parser.error("--size and --rounds must be positive")
@@ -202,7 +276,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("nothing to run: --no-sqlite without --postgres-url / RAYMON_BENCH_POSTGRES_URL")
     args.data_root.mkdir(parents=True, exist_ok=True)
     database = f"{args.pg_prefix}{args.size}"
-    if args.compare:
+    if args.ingest_cost:
+        print("| database   | texts | without index ms | with index ms | ratio | extra us / text |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for _db, pg in targets:
+            print(ingest_cost(pg, args.rounds), flush=True)
+    elif args.compare:
         print(
             "| database   | word    |           | index first p50 / p95 | walk first p50 / p95 | walk/index | "
             "index count p50 / p95 | walk count p50 / p95 | walk/index |"
