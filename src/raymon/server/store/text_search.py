@@ -8,11 +8,12 @@ the texts that may contain the string, each then tested with the very same LIKE,
 is the LIKE's, only found from the other end.
 
 - SQLite: ``texts_fts``, an FTS5 table with the ``trigram`` tokenizer over ``texts.message``
-  (external content: it stores the index, not the texts), kept by triggers on ``texts``
-  (insert, delete, update of the message), so every writer, retention and project deletion
-  keep it without knowing of it. A quoted phrase of three characters or more matches every
-  text containing it, case folded (FTS5 folds all of Unicode, SQLite's ``lower`` only ASCII,
-  so the index answers a superset, which the LIKE narrows).
+  (external content: it stores the index, not the texts; ``detail='none'``: no positions,
+  a third less to write and half the size), kept by triggers on ``texts`` (insert, delete,
+  update of the message), so every writer, retention and project deletion keep it without
+  knowing of it. A LIKE on it with three characters or more in a row finds every text
+  containing them, case folded (FTS5 folds all of Unicode, SQLite's ``lower`` only ASCII,
+  so the index answers a superset, which the texts' own LIKE narrows).
 - PostgreSQL: ``ix_texts_message_trgm``, a GIN index with ``pg_trgm``'s ``gin_trgm_ops`` on
   ``texts.message``, which answers ``ILIKE '%text%'`` itself (and rechecks it).
 
@@ -88,7 +89,7 @@ def _create_sqlite(conn: Connection) -> bool:
     try:
         conn.exec_driver_sql(
             f"CREATE VIRTUAL TABLE {FTS_TABLE} USING fts5("
-            "message, content='texts', content_rowid='id', tokenize='trigram')"
+            "message, content='texts', content_rowid='id', tokenize='trigram', detail='none')"
         )
     except Exception as exc:  # noqa: BLE001 - an SQLite built without FTS5 or older than 3.34
         log.warning(
@@ -136,16 +137,14 @@ def available(session: Session) -> bool:
 
 
 def indexable(session: Session, needle: str) -> bool:
-    """Whether the index can find ``needle``: three characters or more (on PostgreSQL three letters or
-    digits in a row: ``pg_trgm`` takes trigrams of words only, and a string without one would read the
-    whole index)."""
-    if len(needle) < MIN_INDEXED_LENGTH:
-        return False
-    if session.get_bind().dialect.name == "sqlite":
-        return True
+    """Whether the index can find ``needle``: three characters in a row to take a trigram of (on SQLite
+    not ``%`` nor ``_``, wildcards to FTS5's LIKE; on PostgreSQL ASCII letters or digits: ``pg_trgm``
+    takes trigrams of words only); a needle without would read the whole index."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
     run = 0
     for char in needle:
-        run = run + 1 if char.isascii() and char.isalnum() else 0
+        looked_up = char not in "%_" if sqlite else char.isascii() and char.isalnum()
+        run = run + 1 if looked_up else 0
         if run >= MIN_INDEXED_LENGTH:
             return True
     return False
@@ -157,16 +156,22 @@ def matching_trace_pks(session: Session, project_id: str, needle: str, cap: int)
     a walk newest first finds a page sooner). Reads at most ``cap`` + 1 matching texts."""
     matching = text_matches(needle)
     if session.get_bind().dialect.name == "sqlite":
-        phrase = '"' + needle.replace('"', '""') + '"'
-        # The FTS table drives (a nested loop from its matches, stopping at the cap); the texts' own
-        # project and LIKE then decide. The project is compared as a concatenation, which no index
-        # answers: with a plain ``project_id = ?`` SQLite (no planner statistics) walked the
-        # project's texts by their project index and scanned the FTS table for each.
+        # FTS5 answers a LIKE on its column from the trigrams of the pattern's literal runs (without
+        # positions, ``detail='none'``: it checks each candidate's text itself). The needle goes in
+        # unescaped: a ``%`` or ``_`` of it is a wildcard there, which only widens what the index
+        # lets through; the texts' own LIKE (escaped) then decides. The FTS table drives (a nested
+        # loop from its matches, stopping at the cap). The project is compared as a concatenation,
+        # which no index answers: with a plain ``project_id = ?`` SQLite (no planner statistics)
+        # walked the project's texts by their project index and scanned the FTS table for each.
         stmt = (
             select(TextLine.trace_pk)
             .select_from(_FTS)
             .join(TextLine, TextLine.id == _FTS.c.rowid)
-            .where(_FTS.c.message.op("MATCH")(phrase), TextLine.project_id.concat("") == project_id, matching)
+            .where(
+                _FTS.c.message.like("%" + needle + "%"),
+                TextLine.project_id.concat("") == project_id,
+                matching,
+            )
             .limit(cap + 1)
         )
     else:
