@@ -141,7 +141,7 @@ def compare(database_url: str, rounds: int) -> list[str]:
             for round_no in range(rounds + 2):
                 kinds = ["index", "walk"] if round_no % 2 else ["walk", "index"]
                 for kind in kinds:
-                    trace_store._index_pays = planned if kind == "index" else (lambda *a, **k: False)  # type: ignore[assignment]
+                    trace_store._index_pays = planned if kind == "index" else (lambda *a, **k: False)
                     started = time.perf_counter()
                     page = browse_traces(backend, BENCH_PROJECT_ID, flt, limit=50)
                     first = (time.perf_counter() - started) * 1000
@@ -170,7 +170,7 @@ def compare(database_url: str, rounds: int) -> list[str]:
             )
             print(out[-1], file=sys.stderr, flush=True)
     finally:
-        trace_store._index_pays = planned  # type: ignore[assignment]
+        trace_store._index_pays = planned
         database.dispose()
     return out
 
