@@ -323,7 +323,7 @@ def page_in_window(
     With the index of texts (``text_search``) the walk is a density probe first: the
     first ``PROBE_WINDOW`` candidates are walked, and a page they fill is the answer (a
     common word). Otherwise, unless the density they show makes the word likely to be in
-    more than ``RARE_TEXTS`` traces (``_likely_common``: then the walk goes on at once),
+    more than half ``RARE_TEXTS`` traces (``_likely_common``: then the walk goes on at once),
     the index is asked for the traces with a matching text: when
     the word is in at most ``RARE_TEXTS`` texts of the project (rare or absent) the page
     is read from those traces, whole and exact (no window to continue); when it is in
