@@ -1,4 +1,4 @@
-"""Make a large trace data set for the query benchmarks: N traces with 10 tags each, in bulk.
+"""Make a large trace data set for the query benchmarks: N traces with 10 tags and 1-3 texts each, in bulk.
 
     python bench/gen_traces.py --traces 1000000 --data-dir /tmp/raymon-bench/sqlite-1000000
     python bench/gen_traces.py --traces 1000000 --postgres-url postgresql+psycopg://postgres@127.0.0.1:5440/postgres \\
@@ -14,8 +14,10 @@ stay). PostgreSQL's tables are then analysed (``VACUUM ANALYZE``), as its
 autovacuum does to a live database; SQLite's are not (``--sqlite-analyze`` to
 do it): the server never runs ``ANALYZE``, so a live SQLite store has no
 planner statistics, and SQLite's plans differ with and without them. It writes
-traces and tags only (the trace list reads nothing else) into project
-``bench`` and refuses a store that already holds traces of that project.
+traces, tags and texts (what the trace list reads) into project ``bench`` and
+refuses a store that already holds traces of that project. The texts are kept
+by the store's own index of texts (migration 0021: SQLite's triggers fill it
+row by row during the load; PostgreSQL's GIN index is dropped and re-made).
 
 The tags (what the filters of ``server_trace_list.py`` select; values uniform
 and independent, so the selectivities multiply):
@@ -25,6 +27,13 @@ and independent, so the selectivities multiply):
     region  5 regions  (text, 20%)      host    h0..h49       (text, 2%)
     status  ok 95% / error 5% (text)    user    u0..u99999    (text)
     latency_ms  1..500 (number)         score   0..1          (number)
+
+The texts (what ``server_search.py`` searches): 1 to 3 log lines per trace
+(2 on average; level info 80%, warning 15%, error 5%), each six words drawn
+from a vocabulary of 320 (``VOCABULARY``: 80 log words then 240 made-up ones)
+with Zipf weights (rank r has weight 1/r^1.05: ``request`` is in most
+traces, a word of rank 300 in ~0.5%), then ``in <n> ms``; one line in
+~3,300 also holds one of ``RARE_WORDS`` (each in ~0.02% of the traces).
 
 Trace ``first_ts`` grows with the trace's number over 30 days (a few seconds
 of jitter), as traces arrive in time order. It never writes outside the store
@@ -64,6 +73,26 @@ TAG_NAMES = (
     "user",
 )  # sorted: rows go in (trace_pk, name) order, the order of the unique index
 REGIONS = np.array(["eu-west", "eu-north", "us-east", "us-west", "ap-south"])
+LOG_WORDS = (
+    "request user cache database query timeout retry connection session token service worker "
+    "handler upstream response payload schema model predict batch feature vector score latency "
+    "queue message event stream shard replica leader commit rollback index table column record "
+    "field value config deploy version release build image container pod node cluster region "
+    "zone disk memory thread pool socket client server proxy gateway route endpoint header cookie "
+    "auth login logout permission denied granted expired refresh invalid missing found created "
+    "updated deleted started stopped failed succeeded"
+).split()
+_SYLLABLES = ("ka", "lo", "ri", "mu", "te", "sa", "no", "pi", "da", "ve", "zo", "fu", "be", "ni", "go", "ru")
+VOCABULARY = np.array(
+    LOG_WORDS
+    + [a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in ("n", "l", "r")][: 320 - len(LOG_WORDS)]
+)
+_WEIGHTS = 1.0 / np.arange(1, len(VOCABULARY) + 1) ** 1.05
+WORD_P = _WEIGHTS / _WEIGHTS.sum()
+WORDS_PER_LINE = 6
+RARE_WORDS = np.array(["segfault", "deadlock", "oomkilled"])  # no vocabulary word contains one
+RARE_LINE_SHARE = 3e-4
+LEVELS = np.array(["info", "warning", "error"])
 
 
 def tag_columns(rng: np.random.Generator, n: int) -> dict[str, tuple[str, Any, Any]]:
@@ -85,6 +114,29 @@ def tag_columns(rng: np.random.Generator, n: int) -> dict[str, tuple[str, Any, A
         "status": ("label", None, np.where(rng.random(n) < 0.95, "ok", "error")),
         "user": ("label", None, labels("u", 100_000)),
     }
+
+
+def text_rows(
+    rng: np.random.Generator, pks: range, first_txt: list[str], project: str
+) -> list[tuple[Any, ...]]:
+    """1-3 log lines per trace: (project_id, trace_pk, ts, level, message), at the trace's first timestamp."""
+    per_trace = rng.integers(1, 4, len(pks))
+    owner = np.repeat(np.arange(len(pks)), per_trace)
+    m = len(owner)
+    words = VOCABULARY[rng.choice(len(VOCABULARY), size=(m, WORDS_PER_LINE), p=WORD_P)]
+    rare = rng.random(m) < RARE_LINE_SHARE
+    words[rare, 2] = RARE_WORDS[rng.integers(0, len(RARE_WORDS), int(rare.sum()))]
+    message = words[:, 0]
+    for i in range(1, WORDS_PER_LINE):
+        message = np.char.add(np.char.add(message, " "), words[:, i])
+    message = np.char.add(np.char.add(message, " in "), rng.integers(1, 2000, m).astype(str))
+    message = np.char.add(message, " ms")
+    levels = LEVELS[np.searchsorted([0.8, 0.95], rng.random(m), side="right")]
+    first = pks.start
+    return [
+        (project, first + int(i), first_txt[i], level, text)
+        for i, level, text in zip(owner.tolist(), levels.tolist(), message.tolist(), strict=True)
+    ]
 
 
 def trace_times(rng: np.random.Generator, start: int, n: int, total: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,10 +181,11 @@ def _progress(total: int, label: str) -> Callable[[int], None]:
     return update
 
 
-def chunks(
-    total: int, first_pk: int, seed: int, pg: bool
-) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], int]]:
-    """(trace rows, tag rows, traces done) per chunk; trace pks from ``first_pk``, ids random hex."""
+Rows = list[tuple[Any, ...]]
+
+
+def chunks(total: int, first_pk: int, seed: int, pg: bool) -> Iterator[tuple[Rows, Rows, Rows, int]]:
+    """(trace rows, tag rows, text rows, traces done) per chunk; trace pks from ``first_pk``, ids random hex."""
     rng = np.random.default_rng(seed)
     project = BENCH_PROJECT_ID
     for start in range(0, total, CHUNK_TRACES):
@@ -155,12 +208,13 @@ def chunks(
             for i, pk in enumerate(pks)
             for name, type_, nums, texts in per_name
         ]
-        yield traces, tags, start + n
+        yield traces, tags, text_rows(rng, pks, first_txt, project), start + n
 
 
 TRACE_COLUMNS = "id, project_id, trace_id, first_ts, last_ts"
 TAG_COLUMNS = "project_id, trace_pk, name, type, grp, value_num, value_text, ts"
-INDEXED_TABLES = ("traces", "tags")
+TEXT_COLUMNS = "project_id, trace_pk, ts, level, message"
+INDEXED_TABLES = ("traces", "tags", "texts")
 
 
 def prepare_store(database_url: str) -> None:
@@ -198,10 +252,11 @@ def load_sqlite(path: Path, total: int, seed: int, analyze: bool = False) -> Non
         for name, _ in indices:
             conn.execute(f'DROP INDEX "{name}"')
         progress = _progress(total, "traces")
-        for traces, tags, done in chunks(total, first_pk, seed, pg=False):
+        for traces, tags, texts, done in chunks(total, first_pk, seed, pg=False):
             conn.execute("BEGIN")
             conn.executemany(f"INSERT INTO traces ({TRACE_COLUMNS}) VALUES (?, ?, ?, ?, ?)", traces)
             conn.executemany(f"INSERT INTO tags ({TAG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", tags)
+            conn.executemany(f"INSERT INTO texts ({TEXT_COLUMNS}) VALUES (?, ?, ?, ?, ?)", texts)
             conn.execute("COMMIT")
             progress(done)
         for name, sql in indices:
@@ -219,12 +274,14 @@ def load_sqlite(path: Path, total: int, seed: int, analyze: bool = False) -> Non
 def load_postgres(conn: Any, total: int, seed: int) -> None:
     def fill(first_pk: int) -> None:
         progress = _progress(total, "traces")
-        for traces, tags, done in chunks(total, first_pk, seed, pg=True):
+        for traces, tags, texts, done in chunks(total, first_pk, seed, pg=True):
             with conn.transaction():
                 with conn.cursor().copy(f"COPY traces ({TRACE_COLUMNS}) FROM STDIN") as copy:
                     copy.write(_copy_text(traces))
                 with conn.cursor().copy(f"COPY tags ({TAG_COLUMNS}) FROM STDIN") as copy:
                     copy.write(_copy_text(tags))
+                with conn.cursor().copy(f"COPY texts ({TEXT_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(_copy_text(texts))
             progress(done)
 
     bulk_load_postgres(conn, fill)
@@ -259,6 +316,7 @@ def bulk_load_postgres(conn: Any, fill: Callable[[int], None]) -> None:
     started = time.perf_counter()
     conn.execute("VACUUM ANALYZE traces")
     conn.execute("VACUUM ANALYZE tags")
+    conn.execute("VACUUM ANALYZE texts")
     print(f"VACUUM ANALYZE: {time.perf_counter() - started:.1f} s", file=sys.stderr)
 
 

@@ -10,8 +10,9 @@ client signs in through ``POST /login`` (the bench user) and asks for
     next       the next page, by the page's own "Older" cursor
     partial    the results block only, as the filter form's htmx request asks for it
     count      the capped count (``part=count``; htmx loads it after the table)
-    search     a text search on top of the filter (the data set has no texts: the worst
-               case, the search reads its whole window of 20,000 candidates)
+    search     a text search on top of the filter (data sets made before gen_traces.py
+               wrote texts have none: the worst case, the search reads its whole window of
+               20,000 candidates; the text search itself: server_search.py)
     api        the baseline: the same 50 traces as JSON from ``GET /api/v1/projects/bench/traces``
                (API key, no session, no HTML), measured in the same rounds
 

@@ -12,6 +12,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from raymon.server.store import text_search
 from raymon.server.store.db import Database, sqlite_url
 from raymon.server.store.models import Base, Project
 
@@ -30,7 +31,9 @@ def test_migrations_create_the_models_schema_and_run_twice_harmlessly(database: 
     database.migrate()
     database.migrate()
     with database.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": text_search.include_name}
+        )
         assert compare_metadata(context, Base.metadata) == []
     assert {"traces", "tags", "texts", "objects", "events", "jobs", "manifests"} <= set(
         database.table_names()
@@ -139,7 +142,9 @@ def test_0004_keys_objects_by_project_keeping_rows_indexes_and_foreign_key(datab
             )
         )
     with database.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_name": text_search.include_name}
+        )
         assert compare_metadata(context, Base.metadata) == []
 
 

@@ -181,7 +181,9 @@ def browse_traces(
     so page 1 and page 10,000 cost the same. With a text (``flt.text``) the search is
     bounded: one request examines at most ``SEARCH_WINDOW`` candidate traces (a LIKE over
     each one's texts), and a page that the window could not fill says so and continues
-    from where the window ended (``window_used_up``).
+    from where the window ended (``window_used_up``). With the index of texts (migration
+    0021) a rare or absent word's page is read from the index instead, whole, whatever the
+    project's size (``store.traces.page_in_window``); the traces are the same either way.
     """
     check_limit(limit)
     if after and before:
@@ -259,7 +261,8 @@ def count_traces(backend: Backend, project_id: str, flt: TraceFilter, cap: int =
 
     Bounded whatever the project's size: at most ``COUNT_WINDOW`` index entries (the
     filter's rarest ``==`` condition's, or the project's traces) and their probes;
-    with a text search only ``SEARCH_WINDOW`` traces' texts.
+    with a text search only ``SEARCH_WINDOW`` traces' texts, or, for a rare word with the
+    index of texts, the at most ``RARE_TEXTS`` texts that contain it (exact).
     """
     sel = selection(flt)
     window = SEARCH_WINDOW if sel.text else COUNT_WINDOW

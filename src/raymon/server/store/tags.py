@@ -63,18 +63,32 @@ def tags_by_trace(
     return out
 
 
+def _stats_conditions(
+    session: Session, project_id: str, name: str | None, from_trace_pk: int | None
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = [Tag.project_id == project_id]
+    if from_trace_pk is not None:
+        conditions.append(Tag.trace_pk >= from_trace_pk)
+        if session.get_bind().dialect.name == "sqlite":
+            # The sample's tags are read by their traces' range of (trace_pk, name): the project
+            # is checked as a concatenation no index answers, else SQLite (no planner statistics)
+            # read every tag of the project through (project_id, name, ...) and kept the sample's:
+            # 10M index entries at 1M traces for 100,000 tags, 2.3 s instead of 0.5 s under load
+            # (bench/server_search.py). PostgreSQL plans it from its statistics (the concatenation
+            # made it slower there).
+            conditions[0] = Tag.project_id.concat("") == project_id
+    if name is not None:
+        conditions.append(Tag.name == name)
+    return conditions
+
+
 def value_counts(
     session: Session, project_id: str, name: str | None = None, from_trace_pk: int | None = None
 ) -> list[TagValueCount]:
     """Tag counts by (name, type, value), of one ``name`` or all, on traces from ``from_trace_pk`` on."""
-    conditions: list[ColumnElement[bool]] = [Tag.project_id == project_id]
-    if name is not None:
-        conditions.append(Tag.name == name)
-    if from_trace_pk is not None:
-        conditions.append(Tag.trace_pk >= from_trace_pk)
     stmt = (
         select(Tag.name, Tag.type, Tag.value_text, Tag.value_num, func.count())
-        .where(*conditions)
+        .where(*_stats_conditions(session, project_id, name, from_trace_pk))
         .group_by(Tag.name, Tag.type, Tag.value_text, Tag.value_num)
     )
     return [TagValueCount._make(row) for row in session.execute(stmt)]
