@@ -249,17 +249,23 @@ def latest_of_refs(
 def distinct_refs(session: Session, project_id: str, limit: int) -> list[str]:
     """Up to ``limit`` refs of the project's objects, in order, by a skip scan of the (project, ref) index.
 
-    A recursive query that jumps from one ref to the next (``min(ref) > previous``):
+    A recursive query that jumps from one ref to the next (the first ref after the previous):
     ``limit`` index descents, whatever the number of objects (a GROUP BY reads them all).
     """
-    refs = (
-        select(func.min(DataObject.ref).label("ref"))
+    # ordered LIMITs, not min(): an index descent whatever the planner's row estimate
+    first = (
+        select(DataObject.ref)
         .where(DataObject.project_id == project_id)
-        .cte("refs", recursive=True)
+        .order_by(DataObject.ref)
+        .limit(1)
+        .scalar_subquery()
     )
+    refs = select(first.label("ref")).cte("refs", recursive=True)
     following = (
-        select(func.min(DataObject.ref))
+        select(DataObject.ref)
         .where(DataObject.project_id == project_id, DataObject.ref > refs.c.ref)
+        .order_by(DataObject.ref)
+        .limit(1)
         .scalar_subquery()
     )
     refs = refs.union_all(select(following).where(refs.c.ref.is_not(None)))

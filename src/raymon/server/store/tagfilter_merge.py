@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.orm import Session, aliased
 
 from raymon.server.services.tagfilter import And, Comparison, Node
@@ -120,7 +120,13 @@ def _sample(
     columns: list[Any] = []
     newest = after_pk is None and order == "desc"
     if newest:
-        columns.append(select(func.max(Trace.id)).where(Trace.project_id == project_id).scalar_subquery())
+        columns.append(  # ordered LIMIT, not max(): an index descent whatever the row estimate
+            select(Trace.id)
+            .where(Trace.project_id == project_id)
+            .order_by(Trace.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
     for node in nodes:
         stmt = _range(project_id, node, order, after_pk)[1]
         columns.append(stmt.offset(SAMPLE - 1).limit(1).scalar_subquery())
