@@ -11,7 +11,8 @@ databases ``{--pg-prefix}{history}`` on that server, made when absent):
 - history: ``H`` traces with the 20 validation tags and a ``client`` tag each, one trace a
   second, bulk-loaded (SQLite ``executemany``, PostgreSQL ``COPY``; secondary indices and
   constraints dropped for the load and re-created from their own definitions), already
-  claimed by an earlier pass (``reduced_pass = 0``), with what the passes that reduced it
+  claimed by an earlier pass (not in ``reduce_queue``; ``reduced_pass = 0`` as stores before
+  migration 0020 marked it), with what the passes that reduced it
   left: a window row per (window, slice) in ``reduce_results`` and its dashboard summary
   in ``reduce_summaries``, discovery cells (``slice_cells``, per window, client and
   component), the explored vocabulary and the space's kept clients;
@@ -22,7 +23,7 @@ databases ``{--pg-prefix}{history}`` on that server, made when absent):
   transaction: claim 200,096 tags in batches of 20,000, read the traces' ``first_ts`` and
   ``client``, fold into 187 (slice, window) states, contrast each with the reference, write
   states, results, summaries, issues and cells. After each pass what it wrote is undone
-  (untimed): its tags unclaimed, the new windows' rows, summaries, cells and issues deleted.
+  (untimed): its tags queued again, the new windows' rows, summaries, cells and issues deleted.
 
 The passes of the histories are interleaved (``--repeat`` rounds, the order alternating), so
 both see the same machine load. Per pass: wall time, this process's CPU time (on SQLite the
@@ -408,7 +409,8 @@ def build_store(history: int, n_new: int, pg: str | None, prefix: str, url: str,
 
 
 def undo(backend: Any, history: int, pass_no: int | None) -> None:
-    """Undo what a pass wrote (``None``: any pass after the history's): claims, new windows, summaries, cells, issues."""
+    """Undo what a pass wrote (``pass_no``: which; ``None``: any after the history's): claims, new windows, summaries,
+    cells, issues. Claims are undone by queueing the new traffic's grouped tags again (whichever pass took them)."""
     from sqlalchemy import text
 
     start = new_start(history)
@@ -416,11 +418,17 @@ def undo(backend: Any, history: int, pass_no: int | None) -> None:
         start_param: Any = start.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
     else:
         start_param = start
+    # the new traffic's grouped tags queued again, as ingest left them
     with backend.database.connect() as conn:
-        if pass_no is None:
-            conn.execute(text("UPDATE tags SET reduced_pass = NULL WHERE reduced_pass > 1"))
-        else:
-            conn.execute(text("UPDATE tags SET reduced_pass = NULL WHERE reduced_pass = :p"), {"p": pass_no})
+        conn.execute(text("DELETE FROM reduce_queue"))
+        conn.execute(
+            text(
+                "INSERT INTO reduce_queue (project_id, grp, tag_id) SELECT t.project_id, t.grp, t.id FROM tags t "
+                "JOIN traces r ON r.id = t.trace_pk WHERE r.project_id = :p AND r.first_ts >= :s "
+                "AND t.grp IS NOT NULL"
+            ),
+            {"p": PROJECT, "s": start_param},
+        )
         for table in ("reduce_summaries", "reduce_results", "slice_cells"):
             conn.execute(text(f"DELETE FROM {table} WHERE window_start >= :s"), {"s": start_param})
         conn.execute(text("DELETE FROM issue_history"))
