@@ -11,7 +11,8 @@ case: every tag but one is queued for the reduce passes) stored through
 - ``none``: neither (what ingest costs with no claim bookkeeping at all).
 
 The best run of each counts, and each run's ratio to the ``none`` run of its round is printed
-(median and spread). ``--pg URL``: also on PostgreSQL (a database ``reducequeue_ingest`` made
+(median and spread), for wall time and for CPU time (this process's, which holds SQLite's work,
+plus PostgreSQL's backends' from ``/proc``: steadier than wall time on a shared machine). ``--pg URL``: also on PostgreSQL (a database ``reducequeue_ingest`` made
 and dropped there).
 
     python bench/reduce_index_ingest.py [--events 30000] [--repeat 3] [--pg URL] [--no-sqlite]
@@ -79,7 +80,27 @@ def _pg_admin(pg: str, statement: str) -> None:
         conn.execute(statement)
 
 
-def run(mode: str, batch: list[dict[str, Any]], pg: str | None) -> float:
+def _backend_cpu(database: Any) -> dict[int, float]:
+    """CPU seconds (user + system, ``/proc``) of each server backend connected to the bench's database."""
+    from sqlalchemy import text
+
+    tick = os.sysconf("SC_CLK_TCK")
+    with database.connect() as conn:
+        pids = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": PG_DB}
+        ).scalars()
+        out = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def run(mode: str, batch: list[dict[str, Any]], pg: str | None) -> tuple[float, float]:
+    """One run: events/s (wall) and the CPU seconds per 1,000 events (this process + PostgreSQL's backends)."""
     from sqlalchemy import text
 
     from raymon.server.backend import build_backend
@@ -107,17 +128,20 @@ def run(mode: str, batch: list[dict[str, Any]], pg: str | None) -> float:
     with backend.writing() as session:
         auth.ensure_project(session, "bench", "bench")
     with queue_writes(mode == "queue"):
-        started = time.perf_counter()
+        server0 = _backend_cpu(database) if pg else {}
+        started, cpu0 = time.perf_counter(), time.process_time()
         for i in range(0, len(batch), 1000):
             store_events(backend, "bench", batch[i : i + 1000])
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu0
+        if pg:
+            cpu += sum(v - server0.get(pid, 0.0) for pid, v in _backend_cpu(database).items())
     with backend.reading() as session:
         queued = session.execute(text("SELECT count(*) FROM reduce_queue")).scalar_one()
     assert queued == (20 * len(batch) if mode == "queue" else 0), (mode, queued)
     backend.close()
     if pg:
         _pg_admin(pg, f"DROP DATABASE IF EXISTS {PG_DB}")
-    return len(batch) / elapsed
+    return len(batch) / elapsed, cpu * 1000 / len(batch)
 
 
 def main() -> None:
@@ -131,19 +155,25 @@ def main() -> None:
     targets = ([] if args.no_sqlite else [None]) + ([args.pg] if args.pg else [])
     for pg in targets:
         runs: dict[str, list[float]] = {m: [] for m in MODES}
+        cpus: dict[str, list[float]] = {m: [] for m in MODES}
         started = datetime.now(UTC)
         for r in range(args.repeat):
             for mode in MODES if r % 2 == 0 else tuple(reversed(MODES)):
-                runs[mode].append(run(mode, batch, pg))
+                rate, cpu = run(mode, batch, pg)
+                runs[mode].append(rate)
+                cpus[mode].append(cpu)
         load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{'PostgreSQL' if pg else 'SQLite'}, {args.events} events x 21 tags, batches of 1,000, "
               f"{started:%H:%M}-{datetime.now(UTC):%H:%M} UTC, load average at the end {load}")  # fmt: skip
         for mode in MODES:
             paired = [x / y for x, y in zip(runs[mode], runs["none"], strict=True)]
+            cpu_paired = [x / y for x, y in zip(cpus[mode], cpus["none"], strict=True)]
             print(
                 f"  {mode:>5}: best {max(runs[mode]):.0f} events/s (runs {', '.join(f'{x:.0f}' for x in runs[mode])}); "
                 f"vs none: best {max(runs[mode]) / max(runs['none']):.3f}, per round median "
-                f"{statistics.median(paired):.3f} ({min(paired):.3f}-{max(paired):.3f})"
+                f"{statistics.median(paired):.3f} ({min(paired):.3f}-{max(paired):.3f}); "
+                f"CPU {statistics.median(cpus[mode]):.2f} s per 1,000 events, vs none per round median "
+                f"{statistics.median(cpu_paired):.3f} ({min(cpu_paired):.3f}-{max(cpu_paired):.3f})"
             )
 
 
