@@ -134,10 +134,13 @@ def save_spaces(session: Session, project_id: str, reducer: str, spaces: Any) ->
 # Run on the driver's own cursor (plain tuples): SQLAlchemy's result rows cost more than the claim
 # itself at 20,000 rows a batch (bench/README.md, "Engine"). A queue row whose tag is gone (deleted
 # by retention meanwhile) is taken and answers nothing; so is one whose tag moved to another group.
+# ``ctid = ANY(ARRAY(...))``: the locked rows deleted by a TID scan (``tag_id IN (...)`` made a
+# hash join over the whole queue: a batch would cost the backlog, not itself). Queue rows are
+# never updated, so a locked row's ctid stays its own.
 _CLAIM_POSTGRESQL = (
-    "WITH taken AS (DELETE FROM reduce_queue WHERE project_id = %(project_id)s AND grp = %(grp)s "
-    "AND tag_id IN (SELECT tag_id FROM reduce_queue WHERE project_id = %(project_id)s AND grp = %(grp)s "
-    "LIMIT %(limit)s FOR UPDATE SKIP LOCKED) RETURNING tag_id) "
+    "WITH taken AS (DELETE FROM reduce_queue WHERE ctid = ANY(ARRAY(SELECT ctid FROM reduce_queue "
+    "WHERE project_id = %(project_id)s AND grp = %(grp)s LIMIT %(limit)s FOR UPDATE SKIP LOCKED)) "
+    "RETURNING tag_id) "
     "SELECT taken.tag_id, t.trace_pk, t.name, t.type, t.value_num, t.value_text FROM taken "
     "LEFT JOIN tags t ON t.id = taken.tag_id AND t.grp = %(grp)s"
 )
