@@ -443,17 +443,19 @@ class Phases:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.server_cpu: Callable[[], float] = lambda: 0.0  # the pass's PostgreSQL backend's CPU clock
 
     def wrap(self, owner: Any, attr: str, label: str) -> None:
         inner = getattr(owner, attr)
 
         @functools.wraps(inner)
         def timed(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
+            t, s = time.perf_counter(), self.server_cpu()
             try:
                 return inner(*args, **kwargs)
             finally:
                 self.seconds[label] += time.perf_counter() - t
+                self.seconds[f"{label}_srv"] += self.server_cpu() - s
 
         setattr(owner, attr, timed)
 
@@ -515,7 +517,7 @@ def timed_pass(backend: Any, history: int, hooks: bool) -> dict[str, float]:
     on_claimed = PHASES.hook(slice_service.cells_hook, "cells") if hooks else None
     PHASES.seconds.clear()
     with backend.writing() as session:
-        server_cpu = _server_cpu(session)
+        server_cpu = PHASES.server_cpu = _server_cpu(session)
         s0, c0, t0 = server_cpu(), time.process_time(), time.perf_counter()
         report = run_pass(
             session, backend, PROJECT, manifest, action, reducer, BASE_TS,
@@ -575,6 +577,8 @@ def main(argv: list[str] | None = None) -> None:
           f"load average at the end {load}")  # fmt: skip
     keys = ["wall", "cpu", "server_cpu", "claim", "contexts", "fold", "windows_read", "contrast",
             "windows_write", "issues", "cells", "commit"]  # fmt: skip
+    if args.pg:  # where the server's CPU went, per phase
+        keys += ["claim_srv", "contexts_srv", "windows_write_srv", "issues_srv", "cells_srv"]
     print(f"{'history':>9} " + " ".join(f"{k:>20}" for k in keys))
     for h in sizes:
         print(f"{h:>9} " + " ".join(f"{_spread([run.get(k, 0.0) for run in runs[h]]):>20}" for k in keys))
