@@ -8,7 +8,7 @@ grouped tag it inserts in ``reduce_queue`` (in the transaction that writes the t
 transaction, the one that also writes the merged window states: the claim and the state commit
 together or not at all, and a tag committed late is simply queued until the next pass. The
 queue holds only what is new and ``tags`` is only read by key, so a claim costs what is new, not
-the history. (Up to migration 0020 the claim set ``tags.reduced_pass``: on PostgreSQL that
+the history. (Before migration 0020 the claim set ``tags.reduced_pass``: on PostgreSQL that
 rewrote each claimed row into every index of ``tags``, which grows with history.)
 
 ``begin_pass`` locks the reducer's row (``FOR UPDATE`` on PostgreSQL; SQLite's write
