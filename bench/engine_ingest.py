@@ -10,7 +10,7 @@ actuals (about 490 events). Two configurations, on fresh stores, taken in turns
 ``--repeat`` times; the best run of each counts:
 
 - ``engine off``: ``RAYMON_ENGINE=off``, the profile uploaded, no manifest (no map trigger,
-  no claim index entries... the ingest path as without the engine);
+  no reduce passes... the ingest path (it still queues the grouped tags) as without the engine);
 - ``engine on``: ``RAYMON_ENGINE=on`` (the in-process worker), the walkthrough's manifest
   applied (a ``profile_eval`` mapper whose inputs, the prediction and the actual, are logged:
   one map job per request since the batches of round 2; a ``profile_reducer`` in 10-minute windows over the global slice
@@ -149,7 +149,7 @@ ENGINE_STATE = {
     "events": "SELECT count(*) FROM events",
     "map runs": "SELECT count(*) FROM mapper_runs",
     "jobs waiting": "SELECT count(*) FROM jobs WHERE status IN ('pending', 'running')",
-    "reduced tags": "SELECT count(*) FROM tags WHERE reduced_pass IS NOT NULL AND reduced_pass > 0",
+    "reduced tags": "SELECT (SELECT count(*) FROM tags WHERE grp IS NOT NULL) - (SELECT count(*) FROM reduce_queue)",
 }
 
 

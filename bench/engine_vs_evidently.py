@@ -135,7 +135,8 @@ slices:
 """
 
 UNDO = (
-    "UPDATE tags SET reduced_pass = NULL WHERE reduced_pass IS NOT NULL",
+    "DELETE FROM reduce_queue",  # every grouped tag queued again, as ingest left them
+    "INSERT INTO reduce_queue (project_id, grp, tag_id) SELECT project_id, grp, id FROM tags WHERE grp IS NOT NULL",
     "DELETE FROM reduce_summaries",
     "DELETE FROM reduce_results",
     "DELETE FROM reducer_states",

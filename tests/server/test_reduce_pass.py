@@ -168,34 +168,56 @@ def test_a_late_actual_updates_its_predictions_window_and_passes_sum_to_the_prof
     assert production.scores["mae"].result == pytest.approx(expected.scores["mae"].result)
 
 
-def test_a_tag_committed_late_with_a_lower_id_is_claimed_by_the_next_pass(reducing: Backend) -> None:
+def test_a_tag_committed_late_with_a_lower_id_is_claimed_by_the_next_pass_exactly_once(
+    reducing: Backend,
+) -> None:
     backend = reducing
     if backend.database.dialect != "postgresql":
         pytest.skip("SQLite's writers take turns: no transaction commits a lower id after a higher one")
-    from sqlalchemy import text
+    from sqlalchemy.orm import Session
 
-    slow = backend.database.engine.connect()
-    slow_tx = slow.begin()  # a slower ingest: takes its ids first, commits last
+    from raymon.server.store.writes import write_trace_tags
+
+    slow = Session(backend.database.engine)  # a slower writer: takes its ids first, commits last
     pk = slow.execute(
         text(
             "INSERT INTO traces (project_id, trace_id, first_ts, last_ts) VALUES (:p, 'slow', :t, :t) RETURNING id"
         ),
         {"p": PID, "t": T0},
     ).scalar_one()
-    slow.execute(
-        text(
-            "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts) "
-            "VALUES (:p, :pk, 'f0', 'profile-input', :g, 10.0, NULL, :t)"
-        ),
-        {"p": PID, "pk": pk, "g": GROUP, "t": T0},
+    write_trace_tags(
+        slow, PID, pk, [{"name": "f0", "value": 10.0, "type": "profile-input", "group": GROUP}], T0
     )
-    fast = _traffic(backend, 5, T0, "Zillow", 6)
+    (slow_id,) = slow.execute(text("SELECT id FROM tags WHERE trace_pk = :pk"), {"pk": pk}).scalars()
+    fast = _traffic(backend, 5, T0, "Zillow", 6)  # the same ingest path, committed first
+    with backend.reading() as session:
+        assert session.execute(text("SELECT min(id) FROM tags")).scalar_one() > slow_id
     _pass(backend)
     assert _windows(backend, "")[0].n_tags == len(fast)
-    slow_tx.commit()
+    slow.commit()
     slow.close()
     _pass(backend)
     assert _windows(backend, "")[0].n_tags == len(fast) + 1
+    _pass(backend)  # taken once: a third pass finds nothing
+    assert _windows(backend, "")[0].n_tags == len(fast) + 1
+    with backend.reading() as session:
+        assert reduce_store.count_unclaimed(session, PID, GROUP) == 0
+
+
+def test_a_replaced_tag_is_not_counted_again_and_a_deleted_one_is_skipped(reducing: Backend) -> None:
+    backend = reducing
+    sent = _traffic(backend, 10, T0, "Zillow", 7)
+    _pass(backend)
+    _traffic(backend, 10, T0, "Zillow", 7)  # new events of the same traces and tags, same ts: upserts
+    with backend.writing() as session:  # a queued tag whose row is gone (deleted while queued)
+        session.execute(
+            text("INSERT INTO reduce_queue (project_id, grp, tag_id) VALUES (:p, :g, :id)"),
+            {"p": PID, "g": GROUP, "id": 10**12},
+        )
+    _pass(backend)
+    assert _windows(backend, "")[0].n_tags == len(sent)
+    with backend.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM reduce_queue")).scalar_one() == 0
 
 
 def test_the_scheduler_answers_one_job_per_reducer_and_tick(reducing: Backend) -> None:
@@ -251,7 +273,12 @@ def test_a_pass_prepared_outside_the_write_lock_writes_what_a_pass_inside_it_wri
         assert reduce_store.count_unclaimed(session, PID, GROUP) == 0
     # the same tags through run_pass, inside the write transaction, on a second store: the same windows
     with backend.writing() as session:
-        session.execute(text("UPDATE tags SET reduced_pass = NULL"))
+        session.execute(
+            text(
+                "INSERT INTO reduce_queue (project_id, grp, tag_id) SELECT project_id, grp, id FROM tags "
+                "WHERE grp IS NOT NULL"
+            )  # fmt: skip
+        )
         session.execute(text("DELETE FROM reduce_results"))
     action = MANIFEST.actions.reduce[0]
     with backend.writing() as session:

@@ -142,6 +142,35 @@ def test_the_daily_retention_job_deletes_old_data_files_included_and_keeps_the_r
     assert worker.run_due() == 1  # the next day's run, nothing left to delete
 
 
+def test_retention_deletes_the_reduce_queue_rows_of_the_grouped_tags_it_deletes(filled: Any) -> None:
+    from raymon.server.store import reduce as reduce_store
+
+    backend, _clock = filled
+    grouped = [
+        {"name": f"x{i}", "value": float(i), "type": "profile-input", "group": "g@1"} for i in range(3)
+    ]
+    _ingest(
+        backend,
+        "p",
+        [
+            event("g-old", "tags", OLD.isoformat(), tags=grouped),
+            event("g-new", "tags", NOW.isoformat(), tags=grouped),
+        ],
+    )
+    with backend.reading() as session:
+        assert reduce_store.count_unclaimed(session, "p", "g@1") == 6
+    while cleanup.retention_cleanup(backend, "p", 30, NOW, batch_rows=5).more:
+        pass
+    with backend.reading() as session:
+        queued = session.execute(
+            text(
+                "SELECT t.name, r.trace_id FROM reduce_queue q LEFT JOIN tags t ON t.id = q.tag_id "
+                "LEFT JOIN traces r ON r.id = t.trace_pk ORDER BY t.name"
+            )  # fmt: skip
+        ).all()
+    assert [tuple(row) for row in queued] == [("x0", "g-new"), ("x1", "g-new"), ("x2", "g-new")]
+
+
 def test_old_done_jobs_are_deleted_in_batches_and_parked_ones_kept(filled: Any) -> None:
     backend, clock = filled
     from raymon.server.engine.jobs import JobKind, JobSpec

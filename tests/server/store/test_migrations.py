@@ -286,3 +286,67 @@ def test_0019_rolls_up_the_summaries_stored_before_it_and_keys_have_no_last_use(
             and found[0].end_s == (start + timedelta(minutes=3)).timestamp()
         )
     assert key is not None and key.last_used_at is None
+
+
+def _downgrade(database: Database, revision: str) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option(
+        "script_location", str(resources.files("raymon.server.store").joinpath("migrations"))
+    )
+    with database.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+
+def test_0020_queues_the_tags_no_pass_took_once_and_downgrade_marks_the_taken_ones(
+    database: Database,
+) -> None:
+    from raymon.server.store import reduce as reduce_store
+    from raymon.server.store.writes import write_trace_tags
+
+    database.migrate("0019_dash_rollups")
+    at = datetime(2026, 7, 1, tzinfo=UTC)
+    ts = at if database.dialect == "postgresql" else at.strftime("%Y-%m-%d %H:%M:%S.%f")
+    with database.write_session() as session:
+        session.add(Project(id="old", name="old"))
+        session.flush()
+        pk = session.execute(
+            text(
+                "INSERT INTO traces (project_id, trace_id, first_ts, last_ts) VALUES ('old', 't', :ts, :ts) "
+                "RETURNING id"
+            ),
+            {"ts": ts},
+        ).scalar_one()
+        for name, grp, reduced in (("new", "g@1", None), ("done", "g@1", 3), ("label", None, None)):
+            session.execute(
+                text(
+                    "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, ts, reduced_pass) "
+                    "VALUES ('old', :pk, :name, 'profile-input', :grp, 1.5, :ts, :reduced)"
+                ),
+                {"pk": pk, "name": name, "grp": grp, "ts": ts, "reduced": reduced},
+            )
+    database.migrate()
+    assert "ix_tags_unreduced" not in {i["name"] for i in inspect(database.engine).get_indexes("tags")}
+    with database.write_session() as session:  # the tag no pass took is taken once, by the next claim
+        assert [t.name for t in reduce_store.claim_tags(session, "old", "g@1", 1, 100)] == ["new"]
+        assert list(reduce_store.claim_tags(session, "old", "g@1", 2, 100)) == []
+        write_trace_tags(
+            session, "old", pk, [{"name": "later", "value": 2.0, "type": "x", "group": "g@1"}], at
+        )
+    with database.session() as session:
+        assert reduce_store.count_unclaimed(session, "old", "g@1") == 1
+    _downgrade(database, "0019_dash_rollups")
+    assert "reduce_queue" not in database.table_names()
+    with database.session() as session:
+        marks = dict(session.execute(text("SELECT name, reduced_pass FROM tags")).all())
+    assert marks == {"new": 0, "done": 3, "label": None, "later": None}  # taken under 0020: 0
+    database.migrate()
+    with database.session() as session:
+        assert reduce_store.count_unclaimed(session, "old", "g@1") == 1
+        rows = session.execute(text("SELECT t.name FROM reduce_queue q JOIN tags t ON t.id = q.tag_id")).all()
+    assert [r[0] for r in rows] == ["later"]

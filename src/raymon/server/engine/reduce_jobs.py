@@ -7,7 +7,8 @@ so however many processes answer, one job is enqueued (the key dedupes; no leade
 A pass (``run_pass``), inside the job's ``ctx.finishing()`` transaction:
 
 1. locks the reducer's row and counts one more pass (``store.reduce.begin_pass``);
-2. claims the reducer's new tags (its profile's group) in bounded batches, up to
+2. claims the reducer's new tags (its profile's group: their ``reduce_queue`` rows, deleted)
+   in bounded batches, up to
    ``max_tags`` (the rest: a follow-up job, enqueued in the same transaction);
 3. reads, in one query per chunk, the claimed traces' ``first_ts`` and the tags slice
    membership needs; admits new space combinations (``engine.slices``), assigns each trace
@@ -206,8 +207,8 @@ def run_pass(
         want = min(batch_tags, max_tags - n_claimed)
         batch = reduce_store.claim_tags(session, project_id, reducer.group, start.pass_no, want)
         batches.append(batch)
-        n_claimed += len(batch)
-        if len(batch) < want:
+        n_claimed += batch.taken
+        if batch.taken < want:
             break
     else:
         report.more = True
@@ -442,7 +443,9 @@ def commit_prepared(
     position = reduce_store.reducer_position(session, project_id, action.name, lock=True)
     if position.pass_no != prepared.last_pass or position.spaces != prepared.spaces:
         return None
-    if reduce_store.untaken(session, prepared.tag_ids) != len(prepared.tag_ids):
+    if reduce_store.untaken(session, project_id, computed.reducer.group, prepared.tag_ids) != len(
+        prepared.tag_ids
+    ):
         return None
     stored = reduce_store.lock_windows(session, project_id, action.name, {k[1] for k in computed.seen})
     if any(
@@ -451,7 +454,9 @@ def commit_prepared(
     ):
         return None
     start = reduce_store.begin_pass(session, project_id, action.name, now)
-    taken = reduce_store.take_tags(session, prepared.tag_ids, start.pass_no)
+    taken = reduce_store.take_tags(
+        session, project_id, computed.reducer.group, prepared.tag_ids, start.pass_no
+    )
     if taken != len(prepared.tag_ids):  # cannot be (they were locked and unclaimed): refuse all the same
         raise RuntimeError(
             f"reduce pass {start.pass_no}: {taken} of {len(prepared.tag_ids)} prepared tags taken"

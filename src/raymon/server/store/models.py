@@ -43,7 +43,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -181,14 +180,6 @@ class Tag(Base):
         Index("ix_tags_project_name_text", "project_id", "name", "value_text", "trace_pk"),
         Index("ix_tags_project_name_num", "project_id", "name", "value_num", "trace_pk"),
         Index("ix_tags_project_ts", "project_id", "ts"),
-        # grouped tags no reduce pass has taken yet (migration 0010): what a pass claims
-        Index(
-            "ix_tags_unreduced",
-            "project_id",
-            "grp",
-            sqlite_where=text("reduced_pass IS NULL AND grp IS NOT NULL"),
-            postgresql_where=text("reduced_pass IS NULL AND grp IS NOT NULL"),
-        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -200,7 +191,28 @@ class Tag(Base):
     value_num: Mapped[float | None] = mapped_column(Float(), nullable=True)
     value_text: Mapped[str | None] = mapped_column(Text(), nullable=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime())
-    reduced_pass: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)  # the pass that took it
+    # the pass that took it, up to migration 0020 (0010-0019); no longer written: ``reduce_queue`` says what is new
+    reduced_pass: Mapped[int | None] = mapped_column(BigInteger(), nullable=True)
+
+
+class ReduceQueue(Base):
+    """A grouped tag no reduce pass has taken yet (migration 0020): written by ingest with the tag, deleted by the pass.
+
+    A small table of what is new: claiming deletes its rows in the pass's transaction, so the
+    ``tags`` rows (and their indices, which grow with history) are never rewritten by a pass.
+    No foreign keys (each would cost ingest a lookup per row): project deletion and retention
+    delete the rows of what they delete, and a claim skips a row whose tag is gone.
+    """
+
+    __tablename__ = "reduce_queue"
+    __table_args__ = (
+        PrimaryKeyConstraint("project_id", "grp", "tag_id", name="reduce_queue_pkey"),
+        {"sqlite_with_rowid": False},  # the key is the table: one b-tree
+    )
+
+    project_id: Mapped[str] = mapped_column(String(ID_LEN))
+    grp: Mapped[str] = mapped_column(String(NAME_LEN))
+    tag_id: Mapped[int] = mapped_column(BigInteger())
 
 
 class TextLine(Base):

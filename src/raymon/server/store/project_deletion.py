@@ -1,7 +1,7 @@
 """Deleting one project and everything of it: the SQL behind ``raymon demo reset``.
 
 ``delete_project`` removes, in the caller's transaction, every row that belongs to the project
-(its traces with their tags, texts and objects, the idempotency ledger, mapper runs, profiles,
+(its traces with their tags (and their reduce queue rows), texts and objects, the idempotency ledger, mapper runs, profiles,
 manifests, reducer states and results, issues and their history, alert deliveries, jobs,
 invitations, API keys with their access tokens, memberships) and then the project row, whose
 ``ON DELETE CASCADE`` foreign keys catch a project table added later. Object-store bodies are
@@ -35,6 +35,7 @@ from raymon.server.store.models import (
     Membership,
     Profile,
     Project,
+    ReduceQueue,
     ReduceResult,
     ReducerState,
     Tag,
@@ -64,6 +65,7 @@ def delete_project(session: Session, object_store: ObjectStore, project_id: str)
     statements: list[tuple[str, Any]] = [
         ("mapper_runs", delete(MapperRun).where(MapperRun.project_id == project_id)),
         ("objects", delete(DataObject).where(DataObject.project_id == project_id)),
+        ("reduce_queue", delete(ReduceQueue).where(ReduceQueue.project_id == project_id)),
         ("tags", delete(Tag).where(Tag.project_id == project_id)),
         ("texts", delete(TextLine).where(TextLine.project_id == project_id)),
         ("traces", delete(Trace).where(Trace.project_id == project_id)),

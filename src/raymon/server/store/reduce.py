@@ -1,20 +1,22 @@
 """Reduce passes: claiming new tags, the reducers' state, window states and their results; every SQL statement.
 
 Claiming never polls ``id > last_id`` (on PostgreSQL a slower transaction can commit a
-lower id after a faster one, and the poller skips it for good). Instead a tag row carries
-``reduced_pass``: NULL until a pass takes it. ``claim_tags`` sets it to the pass number
-with ``UPDATE ... WHERE id IN (SELECT ... WHERE reduced_pass IS NULL LIMIT n [FOR UPDATE
-SKIP LOCKED]) RETURNING``, in the caller's transaction, the one that also writes the
-merged window states: the claim and the state commit together or not at all, and a row
-committed late is simply NULL until the next pass. The partial index ``ix_tags_unreduced``
-holds only unclaimed grouped tags, so a claim costs what is new, not the history.
+lower id after a faster one, and the poller skips it for good). Instead ingest queues each
+grouped tag it inserts in ``reduce_queue`` (in the transaction that writes the tag, see
+``write_sqlite`` / ``write_postgresql``), and ``claim_tags`` takes queue rows by deleting them
+(``DELETE ... RETURNING``, ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) in the caller's
+transaction, the one that also writes the merged window states: the claim and the state commit
+together or not at all, and a tag committed late is simply queued until the next pass. The
+queue holds only what is new and ``tags`` is only read by key, so a claim costs what is new, not
+the history. (Before migration 0020 the claim set ``tags.reduced_pass``: on PostgreSQL that
+rewrote each claimed row into every index of ``tags``, which grows with history.)
 
 ``begin_pass`` locks the reducer's row (``FOR UPDATE`` on PostgreSQL; SQLite's write
 transactions are ``BEGIN IMMEDIATE``), so passes of one reducer run one at a time in any
 number of processes; window rows are locked too when loaded (``lock_windows``).
 
-A tag replaced by a later upsert (same trace and name, newer ts) keeps its
-``reduced_pass``: the window keeps the value it first reduced and the replacement is not
+A tag replaced by a later upsert (same trace and name, newer ts) is not queued again:
+the window keeps the value it first reduced and the replacement is not
 counted (see docs/engine.md, "Windows"). Functions take the caller's session first and
 answer typed rows; what a state means is ``engine.profile_reducer``'s business.
 """
@@ -26,13 +28,14 @@ from datetime import datetime
 from typing import Any, NamedTuple, cast
 
 import numpy as np
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from raymon.server.store import plain_sql, rollups
 from raymon.server.store.coltypes import UTCDateTime
 from raymon.server.store.models import (
+    ReduceQueue,
     ReduceResult,
     ReducerState,
     ReduceSummary,
@@ -129,19 +132,26 @@ def save_spaces(session: Session, project_id: str, reducer: str, spaces: Any) ->
 
 
 # Run on the driver's own cursor (plain tuples): SQLAlchemy's result rows cost more than the claim
-# itself at 20,000 rows a batch (bench/README.md, "Engine").
-_CLAIM_SQLITE = (
-    "UPDATE tags SET reduced_pass = :pass_no WHERE id IN ("
-    "SELECT id FROM tags WHERE project_id = :project_id AND grp = :grp "
-    "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit) "
-    "RETURNING trace_pk, name, type, value_num, value_text"
-)
+# itself at 20,000 rows a batch (bench/README.md, "Engine"). A queue row whose tag is gone (deleted
+# by retention meanwhile) is taken and answers nothing; so is one whose tag moved to another group.
+# ``ctid = ANY(ARRAY(...))``: the locked rows deleted by a TID scan (``tag_id IN (...)`` made a
+# hash join over the whole queue: a batch would cost the backlog, not itself). Queue rows are
+# never updated, so a locked row's ctid stays its own.
 _CLAIM_POSTGRESQL = (
-    "UPDATE tags SET reduced_pass = %(pass_no)s WHERE id IN ("
-    "SELECT id FROM tags WHERE project_id = %(project_id)s AND grp = %(grp)s "
-    "AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
-    "RETURNING trace_pk, name, type, value_num, value_text"
+    "WITH taken AS (DELETE FROM reduce_queue WHERE ctid = ANY(ARRAY(SELECT ctid FROM reduce_queue "
+    "WHERE project_id = %(project_id)s AND grp = %(grp)s LIMIT %(limit)s FOR UPDATE SKIP LOCKED)) "
+    "RETURNING tag_id) "
+    "SELECT taken.tag_id, t.trace_pk, t.name, t.type, t.value_num, t.value_text FROM taken "
+    "LEFT JOIN tags t ON t.id = taken.tag_id AND t.grp = %(grp)s"
 )
+# SQLite has no DELETE ... RETURNING in a WITH: the write transaction holds the database, so the
+# batch is read in key order and its key range deleted after (no other writer can add to it).
+_CLAIM_SQLITE = (
+    "SELECT q.tag_id, t.trace_pk, t.name, t.type, t.value_num, t.value_text FROM reduce_queue q "
+    "LEFT JOIN tags t ON t.id = q.tag_id AND t.grp = q.grp WHERE q.project_id = :project_id "
+    "AND q.grp = :grp ORDER BY q.tag_id LIMIT :limit"
+)
+_TAKE_RANGE_SQLITE = "DELETE FROM reduce_queue WHERE project_id = :project_id AND grp = :grp AND tag_id BETWEEN :first AND :last"
 
 
 def _driver_rows(session: Session, sqlite_sql: str, postgresql_sql: str, params: dict[str, Any]) -> list[Any]:
@@ -160,10 +170,11 @@ class TagColumns(Sequence[ClaimedTag]):
 
     ``value_num`` is NaN where the column is NULL (``num_null`` tells a NULL from a stored NaN),
     ``value_text`` None where it is NULL. Read as a sequence it answers ``ClaimedTag`` rows (for
-    hooks and reducers that take tags one by one); ``ids`` are the rows' ids when read with them.
+    hooks and reducers that take tags one by one); ``ids`` are the rows' ids when read with them,
+    ``taken`` how many queue rows the claim that read them took.
     """
 
-    __slots__ = ("ids", "trace_pk", "name", "type", "value_num", "num_null", "value_text", "memo")
+    __slots__ = ("ids", "trace_pk", "name", "type", "value_num", "num_null", "value_text", "memo", "taken")
 
     def __init__(
         self,
@@ -179,6 +190,7 @@ class TagColumns(Sequence[ClaimedTag]):
         self.value_num, self.num_null, self.value_text = value_num, num_null, value_text
         self.ids = ids
         self.memo: dict[Any, Any] = {}  # what readers computed from the columns (a reducer's classification)
+        self.taken = len(trace_pk)  # queue rows a claim took for them (more if some tags were gone)
 
     @classmethod
     def from_rows(cls, rows: Sequence[Sequence[Any]], with_ids: bool = False) -> TagColumns:
@@ -206,7 +218,7 @@ class TagColumns(Sequence[ClaimedTag]):
             return cls.from_rows([])
         ids = [p.ids for p in parts if p.ids is not None]
         column = {a: np.concatenate([getattr(p, a) for p in parts]) for a in _COLUMNS}
-        return cls(
+        joined = cls(
             column["trace_pk"],
             column["name"],
             column["type"],
@@ -215,6 +227,8 @@ class TagColumns(Sequence[ClaimedTag]):
             column["value_text"],
             np.concatenate(ids) if len(ids) == len(parts) else None,
         )
+        joined.taken = sum(p.taken for p in parts)
+        return joined
 
     def __len__(self) -> int:
         return len(self.trace_pk)
@@ -246,32 +260,36 @@ _COLUMNS = ("trace_pk", "name", "type", "value_num", "num_null", "value_text")
 
 
 def claim_tags(session: Session, project_id: str, group: str, pass_no: int, limit: int) -> TagColumns:
-    """Take up to ``limit`` unclaimed tags of ``group`` for pass ``pass_no``; they stay taken if the transaction commits.
+    """Take up to ``limit`` queued tags of ``group`` (``pass_no``: the taking pass); taken if the transaction commits.
 
-    On PostgreSQL rows another transaction holds (an ingest upserting them) are skipped,
-    not waited for: the next pass takes them. Answered as columns (a sequence of ``ClaimedTag``).
+    Taking deletes their ``reduce_queue`` rows; ``tags`` is only read. On PostgreSQL queue rows
+    another transaction holds (a concurrent pass's) are skipped, not waited for. Fewer than
+    ``limit`` tags answered means the queue had no more (queue rows of deleted tags are taken
+    and answer nothing, so a batch may answer fewer while more remain; ``taken`` on the answer counts the queue rows taken). Answered as columns (a
+    sequence of ``ClaimedTag``).
     """
-    rows = _driver_rows(
-        session,
-        _CLAIM_SQLITE,
-        _CLAIM_POSTGRESQL,
-        {"pass_no": pass_no, "project_id": project_id, "grp": group, "limit": limit},
-    )
-    return TagColumns.from_rows(rows)
+    params: dict[str, Any] = {"project_id": project_id, "grp": group, "limit": limit}
+    rows = _driver_rows(session, _CLAIM_SQLITE, _CLAIM_POSTGRESQL, params)
+    if rows and _dialect(session) != "postgresql":
+        params |= {"first": rows[0][0], "last": rows[-1][0]}
+        _driver_rows(session, _TAKE_RANGE_SQLITE, "", params)
+    columns = TagColumns.from_rows([r[1:] for r in rows if r[1] is not None])
+    columns.taken = len(rows)
+    return columns
 
 
 _PEEK = (
-    "SELECT id, trace_pk, name, type, value_num, value_text FROM tags WHERE project_id = :project_id "
-    "AND grp = :grp AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT :limit"
+    "SELECT t.id, t.trace_pk, t.name, t.type, t.value_num, t.value_text FROM reduce_queue q "
+    "JOIN tags t ON t.id = q.tag_id AND t.grp = q.grp WHERE q.project_id = :project_id AND q.grp = :grp "
+    "LIMIT :limit"
 )
 _PEEK_POSTGRESQL = (
-    "SELECT id, trace_pk, name, type, value_num, value_text FROM tags WHERE project_id = %(project_id)s "
-    "AND grp = %(grp)s AND reduced_pass IS NULL AND grp IS NOT NULL LIMIT %(limit)s"
+    _PEEK.replace(":project_id", "%(project_id)s").replace(":grp", "%(grp)s").replace(":limit", "%(limit)s")
 )
 
 
 def peek_tags(session: Session, project_id: str, group: str, limit: int) -> TagColumns:
-    """Up to ``limit`` unclaimed tags of ``group`` (with their ``ids``), read without taking them.
+    """Up to ``limit`` queued tags of ``group`` (with their ``ids``), read without taking them.
 
     For a pass prepared outside the write lock: ``take_tags`` takes them later, in the
     transaction that writes what was computed from them.
@@ -282,23 +300,34 @@ def peek_tags(session: Session, project_id: str, group: str, limit: int) -> TagC
     return TagColumns.from_rows(rows, with_ids=True)
 
 
-def untaken(session: Session, tag_ids: Sequence[int]) -> int:
-    """How many of ``tag_ids`` are still there and unclaimed (locked for update on PostgreSQL until the commit)."""
+def untaken(session: Session, project_id: str, group: str, tag_ids: Sequence[int]) -> int:
+    """How many of ``tag_ids`` are still there and queued (queue rows and tags locked for update on PostgreSQL)."""
     n = 0
     for chunk in _chunks(sorted(tag_ids)):
-        stmt = select(Tag.id).where(Tag.id.in_(chunk), Tag.reduced_pass.is_(None))
+        stmt = (
+            select(ReduceQueue.tag_id)
+            .join(Tag, Tag.id == ReduceQueue.tag_id)
+            .where(
+                ReduceQueue.project_id == project_id,
+                ReduceQueue.grp == group,
+                ReduceQueue.tag_id.in_(chunk),
+                Tag.grp == group,
+            )
+        )
         if _dialect(session) == "postgresql":
             stmt = stmt.with_for_update()
         n += len(session.execute(stmt).all())
     return n
 
 
-def take_tags(session: Session, tag_ids: Sequence[int], pass_no: int) -> int:
-    """Claim ``tag_ids`` (those still unclaimed) for pass ``pass_no``; answer how many."""
+def take_tags(session: Session, project_id: str, group: str, tag_ids: Sequence[int], pass_no: int) -> int:
+    """Take ``tag_ids`` (those still queued) for pass ``pass_no``: delete their queue rows; answer how many."""
     n = 0
     for chunk in _chunks(sorted(tag_ids)):
         result = session.execute(
-            update(Tag).where(Tag.id.in_(chunk), Tag.reduced_pass.is_(None)).values(reduced_pass=pass_no)
+            delete(ReduceQueue).where(
+                ReduceQueue.project_id == project_id, ReduceQueue.grp == group, ReduceQueue.tag_id.in_(chunk)
+            )
         )
         n += int(result.rowcount)  # type: ignore[attr-defined]
     return n
@@ -316,16 +345,32 @@ def reducer_position(session: Session, project_id: str, reducer: str, lock: bool
 
 
 def count_unclaimed(session: Session, project_id: str, group: str) -> int:
-    """How many tags of ``group`` no pass has taken yet."""
+    """How many tags of ``group`` no pass has taken yet (queued, and still there)."""
     return int(
         session.execute(
             text(
-                "SELECT count(*) FROM tags WHERE project_id = :p AND grp = :g "
-                "AND reduced_pass IS NULL AND grp IS NOT NULL"
+                "SELECT count(*) FROM reduce_queue q JOIN tags t ON t.id = q.tag_id AND t.grp = q.grp "
+                "WHERE q.project_id = :p AND q.grp = :g"
             ),
             {"p": project_id, "g": group},
         ).scalar_one()
     )
+
+
+def forget_tags(session: Session, project_id: str, tags: Iterable[tuple[str, int]]) -> None:
+    """Delete the queue rows of ``tags`` ((group, tag id) pairs of tags being deleted), by key."""
+    by_group: dict[str, list[int]] = {}
+    for group, tag_id in tags:
+        by_group.setdefault(group, []).append(tag_id)
+    for group, ids in sorted(by_group.items()):
+        for chunk in _chunks(sorted(ids)):
+            session.execute(
+                delete(ReduceQueue).where(
+                    ReduceQueue.project_id == project_id,
+                    ReduceQueue.grp == group,
+                    ReduceQueue.tag_id.in_(chunk),
+                )
+            )
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:

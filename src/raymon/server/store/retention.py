@@ -1,6 +1,7 @@
 """Retention: deleting a project's data older than a cutoff, a bounded batch per call.
 
-What goes: traces whose last activity (``last_ts``) is before the cutoff, with their tags,
+What goes: traces whose last activity (``last_ts``) is before the cutoff, with their tags (and
+the reduce queue rows of those no pass took),
 texts and objects (and the objects' bodies in the object store), the idempotency ledger's
 rows received before it, reduce results whose window ended before it (their dashboard
 summaries go with them, by cascade), the dashboard rollups whose last window ended before it,
@@ -23,6 +24,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import and_, delete, exists, func, select
 from sqlalchemy.orm import Session
 
+from raymon.server.store import reduce as reduce_store
 from raymon.server.store import rollups as rollup_store
 from raymon.server.store.models import (
     DataObject,
@@ -96,9 +98,15 @@ def delete_expired(
     deleted["objects"] = len(objects)
     more |= len(objects) == limit
 
-    for name, model in (("tags", Tag), ("texts", TextLine)):
-        deleted[name] = _delete_batch(session, model.id, [model.trace_pk.in_(old)], limit)
-        more |= deleted[name] == limit
+    # tags: with their reduce queue rows (those no pass took yet), by key
+    tags = session.execute(select(Tag.id, Tag.grp).where(Tag.trace_pk.in_(old)).limit(limit)).all()
+    if tags:
+        reduce_store.forget_tags(session, project_id, [(r.grp, r.id) for r in tags if r.grp is not None])
+        session.execute(delete(Tag).where(Tag.id.in_([r.id for r in tags])))
+    deleted["tags"] = len(tags)
+    more |= len(tags) == limit
+    deleted["texts"] = _delete_batch(session, TextLine.id, [TextLine.trace_pk.in_(old)], limit)
+    more |= deleted["texts"] == limit
 
     childless = [~exists().where(model.trace_pk == Trace.id) for model in (Tag, TextLine, DataObject)]
     trace_ids = list(

@@ -11,6 +11,7 @@ nothing behind) and moved with one ``WITH staged AS (DELETE ... RETURNING)
 INSERT ... SELECT ... ORDER BY key ON CONFLICT`` (the staging is empty again
 at once, also for a second write in the same transaction), in key order so
 concurrent writers lock rows in the same order.
+The tag upsert also queues the grouped tags it inserted for the reduce passes (``reduce_queue``).
 Texts and objects are new rows by construction (only new events reach them)
 and are copied straight into their tables.
 
@@ -53,14 +54,24 @@ _TRACES = (
     "last_ts = greatest(traces.last_ts, excluded.last_ts) "
     "RETURNING trace_id, id"
 )
-_TAGS = (
-    "WITH staged AS (DELETE FROM raymon_in_tags RETURNING *) "
+_UPSERT_TAGS = (
     "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts) "
     "SELECT %s, trace_pk, name, type, grp, value_num, value_text, ts FROM staged "
     "ORDER BY trace_pk, name "
     "ON CONFLICT (trace_pk, name) DO UPDATE SET type = excluded.type, grp = excluded.grp, "
     "value_num = excluded.value_num, value_text = excluded.value_text, ts = excluded.ts "
     "WHERE excluded.ts >= tags.ts"
+)
+# Rows none of which has a group: nothing to queue, the upsert alone.
+_TAGS_UNGROUPED = "WITH staged AS (DELETE FROM raymon_in_tags RETURNING *) " + _UPSERT_TAGS
+# The grouped tags this statement *inserted* (``xmax = 0``: a row the upsert updated carries its
+# lock in ``xmax``) join the reduce queue in the same statement: what a pass will take
+# (``store.reduce``). A tag replaced by a later upsert is not queued again (docs/engine.md).
+_TAGS = (
+    "WITH staged AS (DELETE FROM raymon_in_tags RETURNING *), written AS ("
+    + _UPSERT_TAGS
+    + " RETURNING id, grp, xmax) INSERT INTO reduce_queue (project_id, grp, tag_id) "
+    "SELECT %s, grp, id FROM written WHERE grp IS NOT NULL AND xmax = 0"
 )
 
 
@@ -102,7 +113,10 @@ class PostgresWriter:
     def upsert_tags(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (trace_pk, name, type, grp, value_num, value_text, ts), one per (trace_pk, name)."""
         self._copy("raymon_in_tags (trace_pk, name, type, grp, value_num, value_text, ts)", rows)
-        self._conn.execute(_TAGS, (self._project_id,))
+        if any(row[3] is not None for row in rows):
+            self._conn.execute(_TAGS, (self._project_id, self._project_id))
+        else:
+            self._conn.execute(_TAGS_UNGROUPED, (self._project_id,))
 
     def insert_texts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (trace_pk, ts, level, message)."""

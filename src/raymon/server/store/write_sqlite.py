@@ -10,6 +10,7 @@ use the second core, and costs less CPU than binding row by row (bench/README.md
 throughput", round 2026-12-02). Values keep their types through JSON: text, integers, reals and
 null (the rows hold nothing else; ``ts`` texts are ``UTCDateTime``'s form, made by hand).
 The ledger and trace upserts answer rows with ``RETURNING`` (all changes happen in the first step).
+The tag upsert also queues the grouped tags it inserted for the reduce passes (``reduce_queue``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,13 @@ _TAGS = (
     "FROM json_each(?) WHERE true ON CONFLICT (trace_pk, name) DO UPDATE SET type = excluded.type, "
     "grp = excluded.grp, value_num = excluded.value_num, value_text = excluded.value_text, "
     "ts = excluded.ts WHERE excluded.ts >= tags.ts"
+)
+# SQLite has one writer at a time: the tags one upsert inserts are exactly those with an id above
+# the largest before it (a new rowid is one more than the largest). Replaced tags keep their id.
+_LAST_TAG = "SELECT coalesce(max(id), 0) FROM tags"
+_QUEUE = (
+    "INSERT INTO reduce_queue (project_id, grp, tag_id) "
+    "SELECT project_id, grp, id FROM tags WHERE id > ? AND grp IS NOT NULL"
 )
 _TEXTS = (
     "INSERT INTO texts (project_id, trace_pk, ts, level, message) "
@@ -128,7 +136,11 @@ class SqliteWriter:
         """``rows`` of (trace_pk, name, type, grp, value_num, value_text, ts), one per (trace_pk, name)."""
         stored = self._stored
         values = _json_rows([(*row[:-1], stored[row[-1]]) for row in rows])
+        grouped = any(row[3] is not None for row in rows)
+        last = self._conn.exec_driver_sql(_LAST_TAG).scalar_one() if grouped else 0
         self._conn.exec_driver_sql(_TAGS, (self._project_id, values))
+        if grouped:  # queue the grouped tags it inserted for the reduce passes (``store.reduce``)
+            self._conn.exec_driver_sql(_QUEUE, (last,))
 
     def insert_texts(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (trace_pk, ts, level, message)."""

@@ -1,7 +1,7 @@
 """An index of texts for the trace list's text search (SQLite FTS5 trigram, PostgreSQL pg_trgm GIN).
 
 Revision ID: 0021_text_search
-Revises: 0019_dash_rollups
+Revises: 0020_reduce_queue
 Create Date: 2026-12-02 16:30:00
 
 ``store.text_search`` describes the index and how the search uses it. The texts stored so
@@ -18,7 +18,7 @@ from alembic import op
 from raymon.server.store import text_search
 
 revision = "0021_text_search"
-down_revision = "0019_dash_rollups"
+down_revision = "0020_reduce_queue"
 branch_labels = None
 depends_on = None
 
