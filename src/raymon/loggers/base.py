@@ -51,6 +51,11 @@ class RaymonLoggerBase:
         self.emit(tags_event(self.project_id, trace_id, tags_to_jcr(tags)))
 
     def log(self, trace_id: str, ref: str, data: RaymonDataType) -> None:
+        jcr, _raw = self._checked_jcr(ref, data)
+        self.emit(object_event(self.project_id, trace_id, ref, jcr))
+
+    def _checked_jcr(self, ref: str, data: RaymonDataType) -> tuple[Any, bytes]:
+        """``data``'s jcr and its serialised bytes, refused unless a raymon.types wrapper within the size limit."""
         if not isinstance(data, RaymonDataType):
             raise DataTypeError(
                 f"data for ref {ref!r} must be a raymon.types wrapper (e.g. rt.Native, rt.DataFrame), "
@@ -58,8 +63,7 @@ class RaymonLoggerBase:
             )
         jcr = data.to_jcr()
         limit = self.max_object_bytes if self.max_object_bytes is not None else max_object_bytes()
-        jcr_size_check(jcr, limit)
-        self.emit(object_event(self.project_id, trace_id, ref, jcr))
+        return jcr, jcr_size_check(jcr, limit)
 
     # -- where the bytes go ------------------------------------------------------------------
     def emit(self, event: Event) -> None:

@@ -19,10 +19,9 @@ from typing import Any
 
 import orjson
 
-from raymon.exceptions import DataTypeError
 from raymon.loggers.base import RaymonLoggerBase
 from raymon.tags import Tag, known_plain_tags, tags_to_jcr
-from raymon.types import RaymonDataType, jcr_size_check, max_object_bytes
+from raymon.types import RaymonDataType
 from raymon.wire import (
     MESSAGE_MAX_LEN,
     TAGS_PER_EVENT_MAX,
@@ -103,14 +102,7 @@ class LineLogger(RaymonLoggerBase):
         )
 
     def log(self, trace_id: str, ref: str, data: RaymonDataType) -> None:
-        if not isinstance(data, RaymonDataType):
-            raise DataTypeError(
-                f"data for ref {ref!r} must be a raymon.types wrapper (e.g. rt.Native, rt.DataFrame), "
-                f"got {type(data).__name__}"
-            )
-        jcr = data.to_jcr()
-        limit = self.max_object_bytes if self.max_object_bytes is not None else max_object_bytes()
-        raw = jcr_size_check(jcr, limit)  # the jcr's bytes: reused, not serialised a second time
+        _jcr, raw = self._checked_jcr(ref, data)  # the jcr's bytes: reused, not serialised a second time
         self.write_line(
             _dumps(
                 {
