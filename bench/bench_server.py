@@ -114,7 +114,8 @@ class BenchServer:
     def effective_database_url(self) -> str:
         return self.database_url or sqlite_url_for(self.data_dir)
 
-    def _environment(self) -> dict[str, str]:
+    def environment(self) -> dict[str, str]:
+        """The server process's environment (also what a worker process beside it needs)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAYMON_")}
         env.update(
             RAYMON_INIT_PROJECT_ID=BENCH_PROJECT_ID,
@@ -134,7 +135,7 @@ class BenchServer:
         command += ["--data-dir", str(self.data_dir)]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, env=self._environment()
+                command, stdout=log, stderr=subprocess.STDOUT, env=self.environment()
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

@@ -17,7 +17,11 @@ actuals (about 490 events). Two configurations, on fresh stores, taken in turns
   and 3 client slices), ``RAYMON_REDUCE_PASS_SECONDS`` small (default 1 s): the worker runs
   map jobs and reduce passes while the traffic comes in;
 - with ``--no-defer``, ``engine on, no defer``: the same with ``RAYMON_ENGINE_WRITE_DEFER_SECONDS=0``
-  (on SQLite the engine's writes take turns with requests instead of yielding to them).
+  (on SQLite the engine's writes take turns with requests instead of yielding to them);
+- with ``--worker-process``, ``engine in worker``: the server with ``RAYMON_ENGINE=off`` and the
+  manifest applied, and ``--worker-process`` ``raymon worker`` processes beside it (the
+  PostgreSQL deployment), each with ``--nice`` ``--worker-nice`` (default 10), started before
+  the warm-up and stopped after the drain.
 
 ``--clients`` threads POST pre-serialised bodies; events/s is wall time from the first request
 to the last answer (every answer must accept all its events). Prints events/s of each, the
@@ -26,15 +30,17 @@ runs, reduced tags) and, with ``--drain``, how long it took to catch up afterwar
 
     python bench/engine_ingest.py [--traces 6000] [--traces-per-request 70] [--clients 2]
         [--repeat 3] [--reduce-pass-seconds 1] [--drain 120] [--postgres-url ...] [--no-sqlite]
-        [--trigger-only] [--no-defer]
+        [--trigger-only] [--no-defer] [--worker-process N] [--worker-nice 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import queue
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -171,25 +177,67 @@ class Run:
 
 
 NO_DEFER = "engine on, no defer"
+IN_WORKER = "engine in worker"
+
+
+class WorkerProcesses:
+    """``raymon worker`` processes on the server's database, stopped (SIGTERM) on exit."""
+
+    def __init__(self, server: BenchServer, count: int, niceness: int, env: dict[str, str]) -> None:
+        self.server, self.count, self.niceness, self.env = server, count, niceness, env
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def __enter__(self) -> WorkerProcesses:
+        env = self.server.environment()
+        env.update(self.env)
+        env["RAYMON_ENGINE"] = "on"
+        log = (self.server.data_dir / "worker.log").open("ab")
+        command = [sys.executable, "-m", "raymon.cli", "worker", "--data-dir", str(self.server.data_dir)]
+        command += ["--nice", str(self.niceness)]
+        self.processes = [
+            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            for _ in range(self.count)
+        ]
+        log.close()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
 
 def one_run(
     config: str, work: Path, postgres: PostgresServer | None, traffic: Traffic, args: argparse.Namespace
 ) -> Run:
-    engine_on = config.startswith("engine on")
+    in_worker = config == IN_WORKER
+    engine_on = config.startswith("engine on") or in_worker
     manifest = config != "engine off"
-    env = {"RAYMON_ENGINE": "on" if engine_on else "off"}
+    env = {"RAYMON_ENGINE": "on" if engine_on and not in_worker else "off"}
+    engine_env: dict[str, str] = {}
     if config == NO_DEFER:
         env["RAYMON_ENGINE_WRITE_DEFER_SECONDS"] = "0"
     if engine_on:
-        env["RAYMON_REDUCE_PASS_SECONDS"] = str(args.reduce_pass_seconds)
+        engine_env["RAYMON_REDUCE_PASS_SECONDS"] = str(args.reduce_pass_seconds)
         if args.worker_poll_seconds:
-            env["RAYMON_WORKER_POLL_SECONDS"] = str(args.worker_poll_seconds)
+            engine_env["RAYMON_WORKER_POLL_SECONDS"] = str(args.worker_poll_seconds)
         if args.worker_concurrency:
-            env["RAYMON_WORKER_CONCURRENCY"] = str(args.worker_concurrency)
+            engine_env["RAYMON_WORKER_CONCURRENCY"] = str(args.worker_concurrency)
+    if not in_worker:
+        env.update(engine_env)
     database_url = postgres.create() if postgres else ""
     try:
-        with BenchServer(work, database_url, **env) as server:
+        with contextlib.ExitStack() as stack:
+            server = stack.enter_context(BenchServer(work, database_url, **env))
+            if in_worker:
+                stack.enter_context(
+                    WorkerProcesses(server, args.worker_process, args.worker_nice, engine_env)
+                )
             api = RaymonAPI(url=server.url, api_key=server.admin_key)
             created = api.profile_create(server.project_id, traffic.profile)
             assert created.status_code in (200, 201), created.text
@@ -244,6 +292,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--worker-concurrency", type=int, default=0, help="0: the server's default")
     parser.add_argument("--drain", type=float, default=0.0, help="wait up to this many s for the engine")
     parser.add_argument(
+        "--worker-process",
+        type=int,
+        default=0,
+        help="also run the engine in this many `raymon worker` processes beside a server without it",
+    )
+    parser.add_argument("--worker-nice", type=int, default=10, help="the worker processes' --nice")
+    parser.add_argument(
         "--postgres-url", help="PostgreSQL server to also run on (or RAYMON_BENCH_POSTGRES_URL)"
     )
     parser.add_argument("--no-sqlite", action="store_true")
@@ -260,6 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configs = ["engine off", "engine on"] + (["trigger only"] if args.trigger_only else [])
     configs += [NO_DEFER] if args.no_defer else []
+    configs += [IN_WORKER] if args.worker_process else []
 
     def say(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

@@ -17,6 +17,7 @@ unexpected exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import sys
@@ -370,6 +371,7 @@ def _start_demo(backend: Backend, settings: Settings) -> Background:
         "RAYMON_DATABASE_URL=postgresql+psycopg://raymon@db/raymon raymon worker",
         "raymon worker --concurrency 8 --poll-interval 0.5",
         "raymon worker --once",
+        "raymon worker --nice 10",
     ),
 )
 @click.option(
@@ -391,10 +393,25 @@ def _start_demo(backend: Backend, settings: Settings) -> Background:
     show_default=True,
     help="On SIGTERM/SIGINT, seconds running jobs get to finish before they are released to other workers.",
 )
+@click.option(
+    "--nice",
+    "niceness",
+    type=click.IntRange(min=0, max=19),
+    default=0,
+    show_default=True,
+    envvar="RAYMON_WORKER_NICE",
+    help="Lower the worker's CPU priority by this much (Unix nice; env RAYMON_WORKER_NICE) so that, "
+    "on a machine it shares with `raymon server`, requests get the CPU first and the engine the rest.",
+)
 @click.option("--once", is_flag=True, help="Run the jobs due now one after another, then exit.")
 @_data_dir_option
 def worker(
-    concurrency: int | None, poll_interval: float | None, grace: float, once: bool, data_dir: str | None
+    concurrency: int | None,
+    poll_interval: float | None,
+    grace: float,
+    niceness: int,
+    once: bool,
+    data_dir: str | None,
 ) -> None:
     """Run the engine: claim due jobs from the database and run them, until SIGTERM or SIGINT.
 
@@ -410,6 +427,10 @@ def worker(
 
     from raymon.server.engine.runtime import build_worker
 
+    if niceness:
+        if not hasattr(os, "nice"):
+            raise click.UsageError("--nice needs a Unix system (os.nice)")
+        os.nice(niceness)
     with _backend(data_dir) as backend:
         level = backend.settings.log_level.upper()
         logging.basicConfig(
