@@ -54,7 +54,7 @@ from raymon.server.engine.manifest import Manifest, MapAction
 from raymon.server.engine.worker import backoff_s
 from raymon.server.store import data_objects, mapper_runs, profiles
 from raymon.server.store import jobs as job_store
-from raymon.server.store.writes import NewObject, write_trace_tags
+from raymon.server.store.writes import NewObject, write_tags_on_traces
 from raymon.tags import Tag
 
 if TYPE_CHECKING:
@@ -230,7 +230,7 @@ def handle_map(ctx: JobContext) -> None:
         error = _redacted(error, action)
     now = backend.clock()
     with ctx.finishing() as session:
-        _record(session, project_id, action, trace_pk, tags, error, attempt, now)
+        _record(session, project_id, action, [(trace_pk, tags, error)], attempt, now)
 
 
 def _handle_batch(
@@ -287,10 +287,7 @@ def _handle_batch(
             last_beat = time.monotonic()
     now = backend.clock()
     with ctx.finishing() as session:
-        # in trace order: two batches over the same traces (two workers) insert their runs in the
-        # same order, so on PostgreSQL one waits for the other instead of deadlocking
-        for trace_pk, tags, error in sorted(runs, key=lambda run: run[0]):
-            _record(session, project_id, action, trace_pk, tags, error, job.attempt, now)
+        _record(session, project_id, action, runs, job.attempt, now)
         if retries:
             job_store.enqueue(session, retries, now=now)
 
@@ -325,26 +322,27 @@ def _record(
     session: Session,
     project_id: str,
     action: MapAction,
-    trace_pk: int,
-    tags: list[dict[str, Any]],
-    error: str | None,
+    runs: Sequence[tuple[int, list[dict[str, Any]], str | None]],
     attempt: int,
     now: datetime,
 ) -> None:
-    """The run and its tags, unless another run of the mapper on the trace was recorded first (its tags stand)."""
-    first = mapper_runs.record(
+    """The runs of (trace_pk, tags, error) and their tags, in one write for the batch.
+
+    A trace another run of the mapper was recorded on first keeps that run's tags: its own are
+    dropped (``mapper_runs.record_many``).
+    """
+    first = mapper_runs.record_many(
         session,
         project_id,
         action.name,
-        trace_pk,
-        status="failed" if error is not None else "done",
-        n_tags=len(tags),
+        [
+            mapper_runs.NewRun(pk, "failed" if error is not None else "done", len(tags), error)
+            for pk, tags, error in runs
+        ],
         attempt=attempt,
-        error=error,
         finished_at=now,
     )
-    if first:
-        write_trace_tags(session, project_id, trace_pk, tags, now)
+    write_tags_on_traces(session, project_id, {pk: tags for pk, tags, _ in runs if pk in first}, now)
 
 
 def _error_tag(action: MapAction, text: str, group: str) -> dict[str, Any]:

@@ -2,14 +2,15 @@
 
 The row is inserted (on conflict do nothing) in the transaction that writes the mapper's tags,
 so of two runs of one mapper on one trace (two inputs' jobs, two workers) only the first
-writes: ``record`` answers ``False`` to the others, which then write nothing. Functions take
-the caller's session first and answer typed rows; they never commit. They run on the session's
-connection (Core, no ORM unit of work): a mapper run is a few of these per job.
+writes: ``record_many`` leaves the others out of the traces it answers, which then write
+nothing. Functions take the caller's session first and answer typed rows; they never commit.
+They run on the session's connection (Core, no ORM unit of work): a batch of runs is one
+statement per ``RECORD_CHUNK`` traces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -51,40 +52,59 @@ def ran_among(session: Session, project_id: str, mapper: str, trace_pks: Collect
     return {int(pk) for (pk,) in session.connection().execute(stmt)}
 
 
-def record(
+# Rows per statement: 8 parameters each stay well under SQLite's 32,766 bound parameters.
+RECORD_CHUNK = 1000
+
+
+class NewRun(NamedTuple):
+    """One run to record: its trace, how it ended and how many tags it wrote."""
+
+    trace_pk: int
+    status: str  # done | failed
+    n_tags: int
+    error: str | None
+
+
+def record_many(
     session: Session,
     project_id: str,
     mapper: str,
-    trace_pk: int,
+    runs: Sequence[NewRun],
     *,
-    status: str,
-    n_tags: int,
     attempt: int,
-    error: str | None,
     finished_at: datetime,
-) -> bool:
-    """Record the run; ``False`` when another run of ``mapper`` on the trace was recorded first (write nothing then).
+) -> set[int]:
+    """Record a batch's runs in one statement per ``RECORD_CHUNK``; answers the traces whose run was first.
 
-    On PostgreSQL a concurrent first run's uncommitted row makes this wait for that transaction,
-    then answer ``False``; on SQLite writers take turns.
+    The others were recorded before (another job or worker): their tags stand, write none.
+    Rows go in trace order, so two batches over the same traces (two workers) lock in the
+    same order: on PostgreSQL one waits for the other's commit instead of deadlocking.
     """
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(MapperRun)
-        .values(
-            project_id=project_id,
-            mapper=mapper,
-            trace_pk=trace_pk,
-            status=status,
-            n_tags=n_tags,
-            attempt=attempt,
-            error=error,
-            finished_at=finished_at,
+    ordered = sorted(runs, key=lambda run: run.trace_pk)
+    first: set[int] = set()
+    for start in range(0, len(ordered), RECORD_CHUNK):
+        rows = [
+            {
+                "project_id": project_id,
+                "mapper": mapper,
+                "trace_pk": run.trace_pk,
+                "status": run.status,
+                "n_tags": run.n_tags,
+                "attempt": attempt,
+                "error": run.error,
+                "finished_at": finished_at,
+            }
+            for run in ordered[start : start + RECORD_CHUNK]
+        ]
+        stmt = (
+            insert(MapperRun)
+            .values(rows)
+            .on_conflict_do_nothing(index_elements=["project_id", "mapper", "trace_pk"])
+            .returning(MapperRun.trace_pk)
         )
-        .on_conflict_do_nothing(index_elements=["project_id", "mapper", "trace_pk"])
-        .returning(MapperRun.trace_pk)
-    )
-    return session.connection().execute(stmt).first() is not None
+        first.update(int(pk) for (pk,) in session.connection().execute(stmt))
+    return first
 
 
 def runs_of_trace(session: Session, project_id: str, trace_id: str) -> list[MapperRunRow]:

@@ -363,23 +363,35 @@ def write_trace_tags(
     """Upsert tags (``raymon.Tag`` jcr dicts, already checked) on one stored trace, at time ``ts``.
 
     The same upsert as ingest (``RowWriter.upsert_tags``): one row per (trace, name), the later
-    ``ts`` winning. The engine writes a mapper's tags with it. Answers how many rows were given.
+    ``ts`` winning. Answers how many rows were given.
     """
-    latest: dict[str, tuple[Any, ...]] = {}
-    for tag in tags:
-        value = tag["value"]
-        latest[tag["name"]] = (
-            trace_pk,
-            tag["name"],
-            tag.get("type") or "label",
-            tag.get("group"),
-            numeric_reading(value),
-            value if isinstance(value, str) else None,
-            ts,
-        )
+    return write_tags_on_traces(session, project_id, {trace_pk: tags}, ts)
+
+
+def write_tags_on_traces(
+    session: Session, project_id: str, tags: Mapping[int, Sequence[Mapping[str, Any]]], ts: datetime
+) -> int:
+    """Upsert tags on many stored traces (by primary key) in one write, at time ``ts``.
+
+    The engine writes a mapper batch's tags with it: one round of statements for the batch,
+    not one per trace. Answers how many rows were given.
+    """
+    latest: dict[tuple[int, str], tuple[Any, ...]] = {}
+    for trace_pk, trace_tags in tags.items():
+        for tag in trace_tags:
+            value = tag["value"]
+            latest[(trace_pk, tag["name"])] = (
+                trace_pk,
+                tag["name"],
+                tag.get("type") or "label",
+                tag.get("group"),
+                numeric_reading(value),
+                value if isinstance(value, str) else None,
+                ts,
+            )
     if not latest:
         return 0
     is_pg = session.get_bind().dialect.name == "postgresql"
     writer: RowWriter = PostgresWriter(session, project_id) if is_pg else SqliteWriter(session, project_id)
-    writer.upsert_tags([latest[name] for name in sorted(latest)])
+    writer.upsert_tags([latest[key] for key in sorted(latest)])
     return len(latest)
