@@ -454,3 +454,42 @@ def test_an_input_and_its_map_job_commit_together_or_not_at_all(engine: tuple[Ba
         assert session.execute(select(func.count()).select_from(DataObject)).scalar() == 0
     ingest_records(backend, PID, [obj("t1", "left", 1)])  # sent again by the logger: stored, with its job
     assert len(jobs_of(backend)) == 1
+
+
+def test_recording_a_batch_of_runs_answers_only_the_traces_not_run_before_and_keeps_the_first_run(
+    engine: tuple[Backend, Lookups],
+) -> None:
+    backend, _ = engine
+    ingest_records(backend, PID, [obj(f"t{i}", "left", i) for i in range(4)])
+    with backend.reading() as session:
+        pks = dict(session.execute(select(Trace.trace_id, Trace.id).where(Trace.project_id == PID)).all())
+    first_at = backend.clock()
+    with backend.writing() as session:
+        first = mapper_runs.record_many(
+            session,
+            PID,
+            "summer",
+            [
+                mapper_runs.NewRun(pks["t2"], "done", 3, None),
+                mapper_runs.NewRun(pks["t0"], "failed", 1, "boom"),
+            ],
+            attempt=2,
+            finished_at=first_at,
+        )
+    assert first == {pks["t0"], pks["t2"]}
+    with backend.writing() as session:
+        again = mapper_runs.record_many(
+            session,
+            PID,
+            "summer",
+            [mapper_runs.NewRun(pks[f"t{i}"], "done", 9, None) for i in range(4)],
+            attempt=1,
+            finished_at=backend.clock(),
+        )
+        assert mapper_runs.record_many(session, PID, "summer", [], attempt=1, finished_at=first_at) == set()
+    assert again == {pks["t1"], pks["t3"]}
+    [t0] = runs_of(backend, "t0")
+    assert (t0.status, t0.n_tags, t0.attempt, t0.error, t0.finished_at) == ("failed", 1, 2, "boom", first_at)
+    [t2] = runs_of(backend, "t2")
+    assert (t2.status, t2.n_tags, t2.error) == ("done", 3, None)
+    assert [(r.status, r.n_tags) for i in (1, 3) for r in runs_of(backend, f"t{i}")] == [("done", 9)] * 2

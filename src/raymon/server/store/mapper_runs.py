@@ -5,21 +5,21 @@ so of two runs of one mapper on one trace (two inputs' jobs, two workers) only t
 writes: ``record_many`` leaves the others out of the traces it answers, which then write
 nothing. Functions take the caller's session first and answer typed rows; they never commit.
 They run on the session's connection (Core, no ORM unit of work): a batch of runs is one
-statement per ``RECORD_CHUNK`` traces.
+statement (its rows as arrays or one JSON text).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import orjson
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from raymon.server.store.models import MapperRun, Trace
+from raymon.server.store.write_sqlite import sqlite_ts
 
 
 class MapperRunRow(NamedTuple):
@@ -52,10 +52,6 @@ def ran_among(session: Session, project_id: str, mapper: str, trace_pks: Collect
     return {int(pk) for (pk,) in session.connection().execute(stmt)}
 
 
-# Rows per statement: 8 parameters each stay well under SQLite's 32,766 bound parameters.
-RECORD_CHUNK = 1000
-
-
 class NewRun(NamedTuple):
     """One run to record: its trace, how it ended and how many tags it wrote."""
 
@@ -63,6 +59,26 @@ class NewRun(NamedTuple):
     status: str  # done | failed
     n_tags: int
     error: str | None
+
+
+# One constant statement per database, the rows as arrays (PostgreSQL) or one JSON text (SQLite):
+# a batch's multi-row ``INSERT ... VALUES`` was a new statement for SQLAlchemy to compile on every
+# call, most of a mapper batch's CPU. In trace order, so two batches over the same traces (two
+# workers) lock in the same order: on PostgreSQL one waits for the other's commit instead of
+# deadlocking.
+_RECORD_PG = (
+    "INSERT INTO mapper_runs (project_id, mapper, trace_pk, status, n_tags, attempt, error, finished_at) "
+    "SELECT %s, %s, run.trace_pk, run.status, run.n_tags, %s, run.error, %s "
+    "FROM unnest(%s::bigint[], %s::text[], %s::integer[], %s::text[]) "
+    "AS run (trace_pk, status, n_tags, error) ORDER BY run.trace_pk "
+    "ON CONFLICT (project_id, mapper, trace_pk) DO NOTHING RETURNING trace_pk"
+)
+# ``WHERE true``: SQLite's parser needs it between ``INSERT ... SELECT`` and ``ON CONFLICT``.
+_RECORD_SQLITE = (
+    "INSERT INTO mapper_runs (project_id, mapper, trace_pk, status, n_tags, attempt, error, finished_at) "
+    "SELECT ?, ?, value ->> 0, value ->> 1, value ->> 2, ?, value ->> 3, ? FROM json_each(?) WHERE true "
+    "ON CONFLICT (project_id, mapper, trace_pk) DO NOTHING RETURNING trace_pk"
+)
 
 
 def record_many(
@@ -74,37 +90,34 @@ def record_many(
     attempt: int,
     finished_at: datetime,
 ) -> set[int]:
-    """Record a batch's runs in one statement per ``RECORD_CHUNK``; answers the traces whose run was first.
+    """Record a batch's runs in one statement; answers the traces whose run was the first.
 
-    The others were recorded before (another job or worker): their tags stand, write none.
-    Rows go in trace order, so two batches over the same traces (two workers) lock in the
-    same order: on PostgreSQL one waits for the other's commit instead of deadlocking.
+    The others were recorded before (another job or worker): their tags stand, write none. On
+    PostgreSQL a concurrent first run's uncommitted row makes this wait for that transaction,
+    then leave the trace out; on SQLite writers take turns.
     """
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    if not runs:
+        return set()
     ordered = sorted(runs, key=lambda run: run.trace_pk)
-    first: set[int] = set()
-    for start in range(0, len(ordered), RECORD_CHUNK):
-        rows = [
-            {
-                "project_id": project_id,
-                "mapper": mapper,
-                "trace_pk": run.trace_pk,
-                "status": run.status,
-                "n_tags": run.n_tags,
-                "attempt": attempt,
-                "error": run.error,
-                "finished_at": finished_at,
-            }
-            for run in ordered[start : start + RECORD_CHUNK]
-        ]
-        stmt = (
-            insert(MapperRun)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["project_id", "mapper", "trace_pk"])
-            .returning(MapperRun.trace_pk)
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        params: tuple[Any, ...] = (
+            project_id,
+            mapper,
+            attempt,
+            finished_at,
+            [run.trace_pk for run in ordered],
+            [run.status for run in ordered],
+            [run.n_tags for run in ordered],
+            [run.error for run in ordered],
         )
-        first.update(int(pk) for (pk,) in session.connection().execute(stmt))
-    return first
+        result = conn.exec_driver_sql(_RECORD_PG, params)
+    else:
+        rows = orjson.dumps([[run.trace_pk, run.status, run.n_tags, run.error] for run in ordered]).decode()
+        result = conn.exec_driver_sql(
+            _RECORD_SQLITE, (project_id, mapper, attempt, sqlite_ts(finished_at), rows)
+        )
+    return {int(pk) for (pk,) in result}
 
 
 def runs_of_trace(session: Session, project_id: str, trace_id: str) -> list[MapperRunRow]:
