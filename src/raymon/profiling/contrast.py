@@ -355,9 +355,8 @@ def _numeric_drift(name: str, role: str, ref: Any, oth: Any, th: Thresholds) -> 
             _judge(th, name, role, metric, math.nan, None, n, m, enough=False)
             for metric in ("ks_statistic", "ks_pvalue", "psi", "wasserstein", "wasserstein_normalized")
         ]
-    ks = drift.ks_from_sketches(ref.sketch, oth.sketch, alpha=th.alpha)
+    ks, w = drift.distances_from_sketches(ref.sketch, oth.sketch, alpha=th.alpha)
     ref_counts, oth_counts = binned_counts(ref, oth)
-    w = drift.wasserstein_from_sketches(ref.sketch, oth.sketch)
     std = float(ref.std)
     w_norm = w / std if std > 0 else (0.0 if w == 0 else math.inf)
     return [
