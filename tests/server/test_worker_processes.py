@@ -148,6 +148,7 @@ def test_worker_help_says_what_it_runs_its_options_and_where_to_read_more() -> N
         "--poll-interval",
         "--grace",
         "--once",
+        "--nice",
         "SIGTERM",
         "PostgreSQL",
         "engine.md",
@@ -174,6 +175,32 @@ def test_worker_once_runs_the_due_jobs_of_a_plugin_kind_and_exits(tmp_path: Path
         assert sorted(effects(db)) == job_ids(db, "test_effect")
         missing = _raymon("worker", "--once", "--data-dir", str(tmp_path / "nothing-here"))
         assert missing.returncode != 0 and "no Raymon database" in missing.stderr
+
+
+def _niceness(pid: int) -> int:
+    """A process's nice value (field 19 of /proc/PID/stat, after the parenthesised command name)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads niceness from Linux's /proc")
+def test_a_worker_started_with_nice_runs_its_jobs_at_the_lower_priority(tmp_path: Path) -> None:
+    mine = _niceness(os.getpid())
+    with engine_backend("sqlite", None, tmp_path / "data") as db:
+        with db.writing() as session:
+            job_store.enqueue(session, [JobSpec("test_effect", f"nice-{i}", "p") for i in range(3)])
+        log = tmp_path / "worker.log"
+        worker = _start_worker(db, tmp_path / "data", log, "--nice", "7", "--poll-interval", "0.1")
+        try:
+            _wait(lambda: sum(effects(db).values()) >= 3, 90, "the niced worker's jobs", [log])
+            assert _niceness(worker.pid) == min(mine + 7, 19)
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(30) == 0, log.read_text()
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait(10)
+    refused = _raymon("worker", "--nice", "25")
+    assert refused.returncode != 0 and "--nice" in refused.stderr and "0<=x<=19" in refused.stderr
 
 
 def test_a_plugin_answering_something_else_than_job_kinds_is_refused_naming_it(
