@@ -250,21 +250,32 @@ def example_trace_ids(
         conditions.append(
             tagfilter_sql.to_clause(tree, project_id, "C" if is_pg else None, fenced_probes=is_pg)
         )
-    tag_where = (Tag.trace_pk == Trace.id, Tag.project_id == project_id, Tag.grp == group)
+    # The window's traces of the slice first (a range of ``ix_traces_project_first_ts_id``, the
+    # slice's probes per trace), then their tags by ``(trace_pk, name)``: a cost that follows the
+    # window, whatever the planner's statistics say. Planned freely, right after a burst of ingest
+    # (before autoanalyze) PostgreSQL once joined every tag of the component with the window's
+    # traces for minutes, inside the pass's write transaction, holding the reducer's lock.
+    window = (
+        select(Trace.id, Trace.trace_id, Trace.first_ts)
+        .where(*conditions)
+        .cte("window_traces")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    tag_where = (Tag.trace_pk == window.c.id, Tag.project_id == project_id, Tag.grp == group)
     errors = session.execute(
-        select(Trace.trace_id)
-        .join(Tag, Tag.trace_pk == Trace.id)
-        .where(*conditions, *tag_where, Tag.name == f"{component}-error")
-        .order_by(Trace.first_ts, Trace.id)
+        select(window.c.trace_id)
+        .join(Tag, Tag.trace_pk == window.c.id)
+        .where(*tag_where, Tag.name == f"{component}-error")
+        .order_by(window.c.first_ts, window.c.id)
         .limit(limit)
     ).scalars()
     found = list(dict.fromkeys(errors))
     if len(found) < limit:
         extreme = session.execute(
-            select(Trace.trace_id)
-            .join(Tag, Tag.trace_pk == Trace.id)
-            .where(*conditions, *tag_where, Tag.name == component, Tag.value_num.is_not(None))
-            .order_by(Tag.value_num.desc(), Trace.id)
+            select(window.c.trace_id)
+            .join(Tag, Tag.trace_pk == window.c.id)
+            .where(*tag_where, Tag.name == component, Tag.value_num.is_not(None))
+            .order_by(Tag.value_num.desc(), window.c.id)
             .limit(limit)
         ).scalars()
         for trace_id in extreme:
