@@ -307,20 +307,25 @@ def _tag_rows(events: dict[str, Event], timestamps: dict[str, datetime]) -> list
         ts = timestamps[eid]
         trace_id = event["trace_id"]
         for tag in event["tags"]:
-            value = tag["value"]
             key = (trace_id, tag["name"])
             previous = latest.get(key)
             if previous is None or ts >= previous[-1]:  # its ts
-                latest[key] = (
-                    trace_id,
-                    tag["name"],
-                    tag.get("type") or "label",
-                    tag.get("group"),
-                    numeric_reading(value),
-                    value if isinstance(value, str) else None,
-                    ts,
-                )
+                latest[key] = _tag_row(trace_id, tag, ts)
     return [latest[key] for key in sorted(latest)]
+
+
+def _tag_row(trace: Any, tag: Mapping[str, Any], ts: datetime) -> tuple[Any, ...]:
+    """A tag's row for ``RowWriter.upsert_tags``: (trace, name, type, grp, value_num, value_text, ts)."""
+    value = tag["value"]
+    return (
+        trace,
+        tag["name"],
+        tag.get("type") or "label",
+        tag.get("group"),
+        numeric_reading(value),
+        value if isinstance(value, str) else None,
+        ts,
+    )
 
 
 def _object_rows(
@@ -379,16 +384,7 @@ def write_tags_on_traces(
     latest: dict[tuple[int, str], tuple[Any, ...]] = {}
     for trace_pk, trace_tags in tags.items():
         for tag in trace_tags:
-            value = tag["value"]
-            latest[(trace_pk, tag["name"])] = (
-                trace_pk,
-                tag["name"],
-                tag.get("type") or "label",
-                tag.get("group"),
-                numeric_reading(value),
-                value if isinstance(value, str) else None,
-                ts,
-            )
+            latest[(trace_pk, tag["name"])] = _tag_row(trace_pk, tag, ts)
     if not latest:
         return 0
     is_pg = session.get_bind().dialect.name == "postgresql"
