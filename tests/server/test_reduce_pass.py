@@ -204,6 +204,33 @@ def test_a_tag_committed_late_with_a_lower_id_is_claimed_by_the_next_pass_exactl
         assert reduce_store.count_unclaimed(session, PID, GROUP) == 0
 
 
+def test_locking_a_new_reducers_position_makes_its_row_so_a_second_pass_waits_for_the_first(
+    reducing: Backend,
+) -> None:
+    backend = reducing
+    if backend.database.dialect != "postgresql":
+        pytest.skip("SQLite's write transactions take the whole database: no row locks to order")
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    first, second = Session(backend.database.engine), Session(backend.database.engine)
+    try:
+        # the reducer has no row yet (no pass ran): the lock must still exclude a second pass, which
+        # otherwise locks queue rows first and deadlocks with the first once that has the row
+        assert reduce_store.reducer_position(first, PID, "fresh", lock=True, now=T0).pass_no == 0
+        second.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        with pytest.raises(OperationalError, match="lock timeout"):
+            reduce_store.reducer_position(second, PID, "fresh", lock=True, now=T0)
+        second.rollback()
+        first.commit()
+        assert reduce_store.reducer_position(second, PID, "fresh", lock=True, now=T0).pass_no == 0
+        assert reduce_store.begin_pass(second, PID, "fresh", T0).pass_no == 1
+        second.commit()
+    finally:
+        first.close()
+        second.close()
+
+
 def test_a_replaced_tag_is_not_counted_again_and_a_deleted_one_is_skipped(reducing: Backend) -> None:
     backend = reducing
     sent = _traffic(backend, 10, T0, "Zillow", 7)

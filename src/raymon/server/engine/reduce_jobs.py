@@ -440,7 +440,7 @@ def commit_prepared(
     computed = prepared.computed
     if computed is None:
         return None
-    position = reduce_store.reducer_position(session, project_id, action.name, lock=True)
+    position = reduce_store.reducer_position(session, project_id, action.name, lock=True, now=now)
     if position.pass_no != prepared.last_pass or position.spaces != prepared.spaces:
         return None
     if reduce_store.untaken(session, project_id, computed.reducer.group, prepared.tag_ids) != len(

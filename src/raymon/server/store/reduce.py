@@ -33,7 +33,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from raymon.server.store import plain_sql, rollups
-from raymon.server.store.coltypes import UTCDateTime
+from raymon.server.store.coltypes import UTCDateTime, utcnow
 from raymon.server.store.models import (
     ReduceQueue,
     ReduceResult,
@@ -103,11 +103,20 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def begin_pass(session: Session, project_id: str, reducer: str, now: datetime) -> PassStart:
-    """Lock the reducer's row (made on its first pass), count one more pass and answer its number."""
+def _ensure_reducer_row(session: Session, project_id: str, reducer: str, now: datetime) -> None:
+    """Make the reducer's row if it has none yet (pass 0), so that locking it always locks something.
+
+    Without the row, ``FOR UPDATE`` locks nothing: a first pass could then lock queue rows before
+    the reducer's row, against every other pass's order, and deadlock with one (seen on PostgreSQL).
+    """
     values = {"project_id": project_id, "reducer": reducer, "last_pass": 0, "updated_at": now}
     dialect_insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
     session.execute(dialect_insert(ReducerState).values(**values).on_conflict_do_nothing())
+
+
+def begin_pass(session: Session, project_id: str, reducer: str, now: datetime) -> PassStart:
+    """Lock the reducer's row (made on its first pass), count one more pass and answer its number."""
+    _ensure_reducer_row(session, project_id, reducer, now)
     row = session.execute(
         select(ReducerState.last_pass, ReducerState.spaces)
         .where(ReducerState.project_id == project_id, ReducerState.reducer == reducer)
@@ -333,12 +342,19 @@ def take_tags(session: Session, project_id: str, group: str, tag_ids: Sequence[i
     return n
 
 
-def reducer_position(session: Session, project_id: str, reducer: str, lock: bool = False) -> PassStart:
-    """The reducer's last pass number (0 before the first) and its kept space combinations; ``lock``: for update."""
+def reducer_position(
+    session: Session, project_id: str, reducer: str, lock: bool = False, now: datetime | None = None
+) -> PassStart:
+    """The reducer's last pass number (0 before the first) and its kept space combinations.
+
+    ``lock``: for update, the row made first if missing (at ``now``), so a pass takes the
+    reducer's lock before any other, also on the reducer's first pass.
+    """
     stmt = select(ReducerState.last_pass, ReducerState.spaces).where(
         ReducerState.project_id == project_id, ReducerState.reducer == reducer
     )
     if lock:
+        _ensure_reducer_row(session, project_id, reducer, now or utcnow())
         stmt = stmt.with_for_update()
     row = session.execute(stmt).first()
     return PassStart(0, None) if row is None else PassStart(int(row.last_pass), row.spaces)
