@@ -264,3 +264,31 @@ def test_rows_without_judgement_make_no_issue(env: tuple[Backend, Clock]) -> Non
     with backend.reading() as session:
         assert session.scalar(select(func.count()).select_from(IssueHistory)) == 0
         assert store.list_issues(session, PROJECT, status="normal") == []
+
+
+def test_an_open_issue_without_examples_looks_for_them_once_per_window_not_at_every_pass(
+    env: tuple[Backend, Clock],
+) -> None:
+    backend, _ = env
+    asked: list[tuple[str, str]] = []
+
+    def none_yet(component: str, check: str) -> list[str]:
+        asked.append((component, check))
+        return []
+
+    feed(backend, 0, [psi_row(0.5)], examples=none_yet)
+    assert asked == [("lotarea", "drift")]  # opened: looked, found none
+    for _ in range(3):  # later passes over the same window: not asked again
+        feed(backend, 0, [psi_row(0.6)], examples=none_yet)
+    assert len(asked) == 1
+    assert the_issue(backend)["example_trace_ids"] == []
+    feed(
+        backend,
+        1,
+        [psi_row(0.6)],
+        examples=lambda component, check: asked.append((component, check)) or ["t7"],
+    )
+    assert len(asked) == 2  # a new window breaching: looked again, and found
+    assert the_issue(backend)["example_trace_ids"] == ["t7"]
+    feed(backend, 1, [psi_row(0.7)], examples=none_yet)
+    assert len(asked) == 2  # it has examples now
