@@ -141,3 +141,31 @@ def test_a_bad_label_is_refused_every_time_not_only_the_first():
 def test_valid_tags_round_trip_through_their_wire_form(name, value, type_):
     tag = Tag(name, value, type_)
     assert Tag.from_jcr(tag.to_jcr()) == tag
+
+
+def test_the_list_check_of_the_line_loggers_takes_the_common_shape_fast_and_refuses_the_rest():
+    """``known_plain_tags``'s shortcuts (a sum for finiteness, the type and group of the tag before by
+    identity) answer as a check of each tag would: true only for the checked form."""
+    from raymon.tags import known_plain_tags
+
+    def tag(name: str, value: object, type_: str = "metric", group: str | None = "model@1.0") -> dict:
+        return {"name": name, "value": value, "type": type_, "group": group}
+
+    good = [tag(f"f{i}", i * 1.5) for i in range(10)] + [tag("n", 3), tag("s", "text", "label", None)]
+    assert tags_to_jcr(good) == good  # the labels are checked and remembered
+    assert known_plain_tags(good)
+    big = [tag("f1", 1.5e308), tag("f2", 1.5e308)]  # finite values whose sum overflows
+    assert math.isinf(1.5e308 + 1.5e308) and known_plain_tags(big)
+    for bad in (math.inf, -math.inf, math.nan, True, None, np.float64(1.0), 2**63, "x\x00"):
+        for where in (0, 5, 11):
+            tags = [dict(t) for t in good]
+            tags[where]["value"] = bad
+            assert not known_plain_tags(tags), (bad, where)
+    assert not known_plain_tags([tag("f1", math.inf), tag("f2", -math.inf)])  # inf - inf is nan
+    # A type or group never checked, after tags whose type and group were: refused.
+    assert not known_plain_tags([tag("f1", 1.0), tag("f2", 2.0, type_="never checked")])
+    assert not known_plain_tags([tag("f1", 1.0), tag("f2", 2.0, group="never@checked")])
+    assert not known_plain_tags([tag("f1", 1.0), tag("f2", 2.0, group=["unhashable"])])  # type: ignore[arg-type]
+    assert not known_plain_tags([tag("f1", 1.0), {**tag("f2", 2.0), "extra": 1}])
+    assert not known_plain_tags([tag("f1", 1.0), {"name": "f2", "value": 2.0, "type": "metric"}])
+    assert not known_plain_tags([tag("f1", 1.0), Tag("f2", 2.0, "metric", "model@1.0")])

@@ -243,32 +243,42 @@ def known_plain_tags(tags: list[Any]) -> bool:
     gives no meaning); anything else (``False``) takes ``tags_to_jcr``,
     which fills the defaults and raises a clear ``TagError`` for what is wrong. The
     answer holds for the list as it is now: serialise it before the caller can change it.
+
+    This runs once per ``trace.tag`` call of the file and batch loggers, on every tag, so it
+    is written for the common shape: float values (finite when their sum is: an infinity or
+    a NaN makes the sum one; a sum that overflows is re-checked value by value) and one type
+    and group shared by the tags (the object of the tag before, checked then, is taken by
+    identity, without a set look-up).
     """
     names, types, groups = _CHECKED_NAMES, _CHECKED_TYPES, _CHECKED_GROUPS
+    known_type = known_group = _MISSING  # the previous tag's type and group (checked)
+    total = 0.0  # the sum of the float values
     try:
         for tag in tags:
             if type(tag) is dict and len(tag) == 4:  # with the four keys below: no other key
                 value = tag["value"]
-                cls = type(value)
                 if (
                     tag["name"] in names
-                    and tag["type"] in types
-                    and ((group := tag["group"]) is None or group in groups)
-                    and (
-                        cls is float
-                        and value - value == 0.0  # finite: inf - inf and nan - nan are nan
-                        or cls is int
-                        and INT_MIN <= value <= INT_MAX
-                        or cls is str
-                        and len(value) <= TEXT_VALUE_MAX_LEN
-                        and "\x00" not in value
-                    )
+                    and ((type_ := tag["type"]) is known_type or type_ in types)
+                    and ((group := tag["group"]) is known_group or group is None or group in groups)
                 ):
-                    continue
+                    known_type, known_group = type_, group
+                    cls = type(value)
+                    if cls is float:
+                        total += value
+                        continue
+                    if cls is int:
+                        if INT_MIN <= value <= INT_MAX:
+                            continue
+                    elif cls is str and len(value) <= TEXT_VALUE_MAX_LEN and "\x00" not in value:
+                        continue
             return False
     except (KeyError, TypeError):  # a key missing, or a label that cannot be hashed
         return False
-    return True
+    # finite: inf - inf and nan - nan are nan; an overflowing sum of finite values is re-checked
+    return total - total == 0.0 or all(
+        value - value == 0.0 for tag in tags if type(value := tag["value"]) is float
+    )
 
 
 _TAG_FIELDS = frozenset({"name", "value", "type", "group"})
