@@ -336,3 +336,38 @@ def test_a_prepared_pass_overtaken_by_another_pass_or_new_window_state_writes_no
     assert {w.slice: w.n_tags for w in _windows(backend)}["client==Zillow"] == before[("client==Zillow", T0)][
         1
     ] * 2
+
+
+def test_a_categorical_drift_names_the_grown_category_and_its_issue_shows_traces_with_it(
+    reducing: Backend,
+) -> None:
+    from raymon.server.engine.manifest import IssueSettings
+    from raymon.server.engine.profile_reducer import EXAMPLE_VALUE
+    from raymon.server.services import issues as issue_service
+
+    backend = reducing
+    rng = np.random.default_rng(7)
+    events = []
+    for i in range(
+        80
+    ):  # three in four of Zillow's requests say "c" (a third of the reference's), the rest "a"
+        tags = [t for t in sample_tags(REFERENCE, rng) if not t["name"].startswith(("actual", "abs_error"))]
+        tags = [{**t, "value": "c" if i % 4 else "a"} if t["name"] == "f2" else t for t in tags]
+        client = {"name": "client", "value": "Zillow", "type": "label"}
+        events.append(tag_event(PID, f"z{i}", T0 + timedelta(seconds=i), [*tags, client]))
+    store_events(backend, PID, events)
+    results: list[Any] = []
+    _pass(backend, results)
+    slicestr, start, end, rows = next(r for r in results if r[0] == "client==Zillow")
+    drift = [r for r in rows if r["component"] == "f2" and r["check"] == "drift"]
+    assert any(r["alert"] for r in drift) and {r[EXAMPLE_VALUE] for r in drift} == {"c"}
+    assert all(EXAMPLE_VALUE not in r for r in rows if r["component"] != "f2" or r["check"] != "drift")
+    with backend.writing() as session:
+        issue_service.observe(
+            session, backend, PID, GROUP, slicestr, "Zillow", start, end, rows, IssueSettings()
+        )
+    listed = issue_service.list_issues(backend, PID, slicestr=slicestr)["issues"]
+    (issue,) = [i for i in listed if i["component"] == "f2" and i["check"] == "drift"]
+    saying_c = {f"z{i}" for i in range(80) if i % 4}
+    assert issue["example_trace_ids"] == ["z1", "z2", "z3", "z5", "z6"]  # the earliest saying "c"
+    assert set(issue["example_trace_ids"]) <= saying_c

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     from raymon.server.store.reduce import TagColumns
 
 STATE_FORMAT = 1
+# On a drifting categorical component's drift rows: the category whose share grew most (its examples carry it).
+EXAMPLE_VALUE = "example_value"
 
 
 def _empty_like(stats: Stats) -> Stats:
@@ -339,7 +341,40 @@ class ProfileReducer:
     ) -> list[dict[str, Any]]:
         """``reference.contrast(production)`` as JSON rows (component, role, check, metric, value, ...)."""
         report = self.reference.contrast(self.production_profile(state, classes), thresholds)
-        return [check_row(r) for r in report.rows]
+        rows = [check_row(r) for r in report.rows]
+        drifting = {r["component"] for r in rows if r["check"] == "drift" and r["alert"]}
+        grown = self.grown_categories(state, drifting)
+        for row in rows:
+            if row["check"] == "drift" and row["component"] in grown:
+                row[EXAMPLE_VALUE] = grown[row["component"]]
+        return rows
+
+    def grown_categories(self, state: WindowState, components: Iterable[str]) -> dict[str, str]:
+        """Per categorical component of ``components``: the category whose share grew most against the reference.
+
+        What a categorical drift's example traces carry (``EXAMPLE_VALUE`` on its drift rows):
+        a numeric component's examples are its most extreme values, a category's those of the
+        value that took the most room (ties: the first in text order).
+        """
+        out: dict[str, str] = {}
+        for name in sorted(components):
+            held = state.components.get(name)
+            reference = self.reference.components.get(name)
+            if self.numeric.get(name, True) or held is None or reference is None:
+                continue
+            if not isinstance(held.stats, CategoricalStats) or not isinstance(
+                reference.stats, CategoricalStats
+            ):
+                continue
+            production, before = held.stats.frequencies(), reference.stats.frequencies()
+            n_production, n_before = sum(production.values()), sum(before.values())
+            if not n_production:
+                continue
+            out[name] = min(
+                production,
+                key=lambda v: (before.get(v, 0) / max(n_before, 1) - production[v] / n_production, v),
+            )
+        return out
 
 
 def check_row(row: CheckResult) -> dict[str, Any]:

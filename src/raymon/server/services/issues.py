@@ -25,6 +25,7 @@ from raymon.server.backend import Backend
 from raymon.server.engine import issues as machine
 from raymon.server.engine.events import IssueEvent
 from raymon.server.engine.manifest import IssueSettings
+from raymon.server.engine.profile_reducer import EXAMPLE_VALUE
 from raymon.server.services import tagfilter
 from raymon.server.services.errors import InvalidInputError, NotFoundError
 from raymon.server.store import issues as store
@@ -103,13 +104,16 @@ def _examples(
     check: str,
     window_start: datetime,
     window_end: datetime,
+    example_value: str | None = None,
 ) -> list[str]:
     if callable(given):
         return [str(t) for t in given(component, check)][: store.EXAMPLE_LIMIT]
     if given is not None:
         return [str(t) for t in given.get(component, ())][: store.EXAMPLE_LIMIT]
     tree = tagfilter.parse(slicestr) if slicestr.strip() else None
-    return store.example_trace_ids(session, project_id, reducer, component, window_start, window_end, tree)
+    return store.example_trace_ids(
+        session, project_id, reducer, component, window_start, window_end, tree, value_text=example_value
+    )
 
 
 def issue_json(row: store.IssueRow) -> dict[str, Any]:
@@ -163,24 +167,29 @@ def observe(
     ``alert``, ``status`` and optionally ``lower_bound``. Rows of one (component, check) are one
     issue. ``example_trace_ids``: a callable ``(component, check) -> trace ids``, a dict
     ``component -> trace ids``, or None to query the store (traces of the window and slice with
-    the component's error tag, then its most extreme values). Runs in the caller's transaction;
+    the component's error tag, then its most extreme values, or for a categorical drift those
+    with the category that grew most: the ``example_value`` its rows carry). Runs in the caller's transaction;
     answers only the events to notify (see the module docstring); every transition, notified or
     not, is in the history. Call it for the global slice (``""``) before the other slices of a
     window, so that its open issues inhibit theirs in the same pass.
     """
     now = _now(clock)
     groups: dict[tuple[str, str], list[machine.MetricResult]] = {}
+    example_values: dict[tuple[str, str], str] = {}
     for row in rows:
         component, check = str(row.get("component") or ""), str(row.get("check") or "")
         if check not in machine.CHECKS or not component:
             continue
         groups.setdefault((component, check), []).append(_metric(row))
+        if row.get(EXAMPLE_VALUE) is not None:
+            example_values[(component, check)] = str(row[EXAMPLE_VALUE])
     index = int(window_start.timestamp())
     events: list[IssueEvent] = []
     for (component, check), metrics in sorted(groups.items()):
         events += _observe_one(
             session, now, project_id, reducer, slicestr, slice_name, window_start, window_end,
             component, check, machine.Observation(index, tuple(metrics)), settings, example_trace_ids,
+            example_values.get((component, check)),
         )  # fmt: skip
     return events
 
@@ -199,6 +208,7 @@ def _observe_one(
     observation: machine.Observation,
     settings: IssueSettings,
     given_examples: ExampleTraces,
+    example_value: str | None = None,
 ) -> list[IssueEvent]:
     key = issue_key(reducer, slicestr, component, check)
     current = store.current_for_key(session, project_id, key)
@@ -231,8 +241,9 @@ def _observe_one(
         verdict == "breach" and current is not None and not current.example_trace_ids and not looked_here
     ):
         fields["example_trace_ids"] = _examples(
-            session, given_examples, project_id, reducer, slicestr, component, check, window_start, window_end
-        )
+            session, given_examples, project_id, reducer, slicestr, component, check, window_start, window_end,
+            example_value,
+        )  # fmt: skip
     starts_new = current is None or any(
         t.event == "opened" and current.opened_at is not None for t in transitions
     )

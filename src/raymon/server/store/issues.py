@@ -238,11 +238,13 @@ def example_trace_ids(
     end: datetime,
     tree: Node | None,
     limit: int = EXAMPLE_LIMIT,
+    value_text: str | None = None,
 ) -> list[str]:
     """Traces of the window (``first_ts`` in [begin, end)) and slice (``tree``) that show a component's problem.
 
     First those with the component's error tag (``<component>-error`` in ``group``), then, to fill
-    ``limit``, those with the most extreme (highest) values of its value tag. At most ``limit``.
+    ``limit``, those with the most extreme (highest) values of its value tag, or with
+    ``value_text`` (a category) when given, earliest first. At most ``limit``.
     """
     is_pg = session.get_bind().dialect.name == "postgresql"
     conditions: list[Any] = [Trace.project_id == project_id, Trace.first_ts >= begin, Trace.first_ts < end]
@@ -271,13 +273,16 @@ def example_trace_ids(
     ).scalars()
     found = list(dict.fromkeys(errors))
     if len(found) < limit:
-        extreme = session.execute(
-            select(window.c.trace_id)
-            .join(Tag, Tag.trace_pk == window.c.id)
-            .where(*tag_where, Tag.name == component, Tag.value_num.is_not(None))
-            .order_by(Tag.value_num.desc(), window.c.id)
-            .limit(limit)
-        ).scalars()
+        values = select(window.c.trace_id).join(Tag, Tag.trace_pk == window.c.id).where(*tag_where)
+        if value_text is not None:
+            values = values.where(Tag.name == component, Tag.value_text == value_text).order_by(
+                window.c.first_ts, window.c.id
+            )
+        else:
+            values = values.where(Tag.name == component, Tag.value_num.is_not(None)).order_by(
+                Tag.value_num.desc(), window.c.id
+            )
+        extreme = session.execute(values.limit(limit)).scalars()
         for trace_id in extreme:
             if trace_id not in found and len(found) < limit:
                 found.append(trace_id)
