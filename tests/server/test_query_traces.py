@@ -338,3 +338,21 @@ def test_tag_stats_count_over_the_latest_traces_when_sampled(project: QueryProje
     assert everything["sampled"]["count"] == 6 and everything["sampled"]["sample_traces"] is None
     assert everything["client"]["count"] >= N_TRACES
     assert bad.status_code == 422
+
+
+def test_tag_stats_say_their_age_and_are_counted_afresh_on_no_cache(project: QueryProject) -> None:
+    import httpx
+
+    name = f"aged-{project.backend}"
+    project.ingest([tags_event(f"{name}-0", _ts(300), {"aged": "first"})])
+    url = f"{project.server.url}/api/v1/projects/{project.project_id}/tags"
+    auth = {"Authorization": f"Bearer {project.admin_key}"}
+    params = {"name": "aged"}
+    first = httpx.get(url, params=params, headers=auth)
+    assert first.status_code == 200 and first.json()[0]["count"] == 1
+    assert first.headers["age"] == "0" and "no-cache" in first.headers["cache-control"]
+    project.ingest([tags_event(f"{name}-1", _ts(301), {"aged": "second"})])
+    kept = httpx.get(url, params=params, headers=auth)  # counted under 30 s ago: the same answer
+    assert kept.json() == first.json() and int(kept.headers["age"]) >= 0
+    fresh = httpx.get(url, params=params, headers={**auth, "Cache-Control": "no-cache"})
+    assert fresh.json()[0]["count"] == 2 and fresh.headers["age"] == "0"

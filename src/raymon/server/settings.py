@@ -106,6 +106,10 @@ class Settings:
     # only merges new tags into their windows, so passes more often than windows end cost little and
     # show issues sooner (tests and the demo use a few seconds).
     reduce_pass_seconds: float = 0.0
+    # How old an answer of ``GET /tags`` (tag statistics over the newest traces) may be (0: computed
+    # for every request). Counting a sample's tags costs a few hundred ms at any size; filter boxes
+    # ask for them at every page view (services.tags, docs/query.md "Tag statistics").
+    tag_stats_max_age_seconds: float = 30.0
 
     demo: bool = False
     # Story seconds of the demo's traffic per second (``raymon server --demo``; > 1: faster, for tests).
@@ -211,6 +215,11 @@ class Settings:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise SettingsError(f"RAYMON_{name.upper()} must be positive, got {getattr(self, name)!r}")
+        if not 0 <= self.tag_stats_max_age_seconds <= 3600:
+            raise SettingsError(
+                "RAYMON_TAG_STATS_MAX_AGE_SECONDS must be from 0 (off) to 3600, "
+                f"got {self.tag_stats_max_age_seconds!r}"
+            )
         _check_forwarded_allow_ips(self.forwarded_allow_ips)
         if self.public_url and urlparse(self.public_url).scheme not in ("http", "https"):
             raise SettingsError(f"RAYMON_PUBLIC_URL must be an http(s):// address, got {self.public_url!r}")

@@ -5,8 +5,12 @@ It never parses HTTP and runs no SQL (``store.tags`` does).
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
+from collections import OrderedDict
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from raymon.server.services.paging import MAX_PAGE, QueryError, iso
 from raymon.server.store import tags as tag_store
@@ -114,6 +118,88 @@ def tag_stats(
         top = sorted(by_value.items(), key=lambda kv: (-kv[1], kv[0][0] or "", kv[0][1] or 0.0))[:values]
         entry["values"] = [{"value": tag_value(number, text), "count": n} for (text, number), n in top]
     return sorted(out.values(), key=lambda e: e["name"])
+
+
+class CachedStats(NamedTuple):
+    """A ``tag_stats`` answer and how old it is (seconds since it was counted)."""
+
+    stats: list[dict[str, Any]]
+    age: float
+
+
+_CACHE_ENTRIES = 256  # answers kept per backend (project x query), the least recently used dropped
+
+
+class _StatsCache:
+    """This process's recent answers, and the counts under way (one count per query at a time)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.answers: OrderedDict[tuple[Any, ...], tuple[float, list[dict[str, Any]]]] = OrderedDict()
+        self.counting: dict[tuple[Any, ...], threading.Event] = {}
+
+
+_CACHES: weakref.WeakKeyDictionary[Backend, _StatsCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def _cache(backend: Backend) -> _StatsCache:
+    with _CACHES_LOCK:
+        cache = _CACHES.get(backend)
+        if cache is None:
+            cache = _CACHES[backend] = _StatsCache()
+        return cache
+
+
+def recent_tag_stats(
+    backend: Backend,
+    project_id: str,
+    name: str | None = None,
+    values: int = 20,
+    sample: int = DEFAULT_STATS_SAMPLE,
+    max_age: float | None = None,
+) -> CachedStats:
+    """``tag_stats``, answered from this process's count of the same query if at most ``max_age`` s old.
+
+    ``max_age`` None: the backend's ``tag_stats_max_age_seconds``; 0: count now. Counting a
+    sample's tags costs the same few hundred ms whatever the store's size, and a filter box asks
+    at every page view, so an answer up to half a minute old is the better trade. Requests for a
+    query being counted wait for that count instead of counting again. Never answers a count
+    of another project or query; bad parameters are refused before any cache is read.
+    """
+    if values < 0 or values > MAX_PAGE:
+        raise QueryError("values", f"must be between 0 and {MAX_PAGE}, got {values}")
+    if sample < 0 or sample > MAX_STATS_SAMPLE:
+        raise QueryError("sample", f"must be between 0 (every trace) and {MAX_STATS_SAMPLE}, got {sample}")
+    limit = backend.settings.tag_stats_max_age_seconds if max_age is None else max_age
+    if limit <= 0:
+        return CachedStats(tag_stats(backend, project_id, name, values, sample), 0.0)
+    cache, key = _cache(backend), (project_id, name, values, sample)
+    while True:
+        with cache.lock:
+            kept = cache.answers.get(key)
+            now = time.monotonic()
+            if kept is not None and now - kept[0] <= limit:
+                cache.answers.move_to_end(key)
+                return CachedStats(kept[1], now - kept[0])
+            under_way = cache.counting.get(key)
+            if under_way is None:
+                done = cache.counting[key] = threading.Event()
+                break
+        under_way.wait()  # then take its answer (or count, if it failed)
+    try:
+        counted_at = time.monotonic()
+        stats = tag_stats(backend, project_id, name, values, sample)
+        with cache.lock:
+            cache.answers[key] = (counted_at, stats)
+            cache.answers.move_to_end(key)
+            while len(cache.answers) > _CACHE_ENTRIES:
+                cache.answers.popitem(last=False)
+        return CachedStats(stats, time.monotonic() - counted_at)
+    finally:
+        with cache.lock:
+            del cache.counting[key]
+        done.set()
 
 
 def unknown_names(backend: Backend, project_id: str, names: Collection[str]) -> list[str]:
