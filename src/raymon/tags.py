@@ -276,9 +276,16 @@ def known_plain_tags(tags: list[Any]) -> bool:
     except (KeyError, TypeError):  # a key missing, or a label that cannot be hashed
         return False
     # finite: inf - inf and nan - nan are nan; an overflowing sum of finite values is re-checked
-    return total - total == 0.0 or all(
-        value - value == 0.0 for tag in tags if type(value := tag["value"]) is float
-    )
+    return total - total == 0.0 or _floats_finite(tags)
+
+
+def _floats_finite(tags: list[dict[str, Any]]) -> bool:
+    """True when every float value of ``tags`` is finite (its own function: no closure in the loop above)."""
+    for tag in tags:
+        value = tag["value"]
+        if type(value) is float and value - value != 0.0:
+            return False
+    return True
 
 
 _TAG_FIELDS = frozenset({"name", "value", "type", "group"})
