@@ -5,6 +5,7 @@ It never parses HTTP and runs no SQL (``store.tags`` does).
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 import weakref
@@ -83,41 +84,58 @@ def tag_stats(
         raise QueryError("values", f"must be between 0 and {MAX_PAGE}, got {values}")
     if sample < 0 or sample > MAX_STATS_SAMPLE:
         raise QueryError("sample", f"must be between 0 (every trace) and {MAX_STATS_SAMPLE}, got {sample}")
-    out: dict[str, dict[str, Any]] = {}
-    counts: dict[str, dict[tuple[str | None, float | None], int]] = {}
     with backend.reading() as session:
         first_pk, sample_traces = (None, None)
         if sample:
             first_pk, sample_traces = trace_store.latest_received(session, project_id, sample)
         rows = tag_store.value_counts(session, project_id, name, first_pk)
-    for tag_name, tag_type, text, number, count in rows:
-        entry = out.setdefault(
-            tag_name,
-            {
-                "name": tag_name,
-                "types": {},
-                "count": 0,
-                "numeric": None,
-                "values": [],
-                "distinct_values": 0,
-                "sample_traces": sample_traces,
-            },
-        )
-        entry["types"][tag_type] = entry["types"].get(tag_type, 0) + count
-        entry["count"] += count
-        by_value = counts.setdefault(tag_name, {})
-        by_value[(text, number)] = by_value.get((text, number), 0) + count
-        if number is not None:
-            numeric = entry["numeric"] or {"count": 0, "min": number, "max": number}
-            numeric["count"] += count
-            numeric["min"], numeric["max"] = min(numeric["min"], number), max(numeric["max"], number)
-            entry["numeric"] = numeric
-    for tag_name, entry in out.items():
-        by_value = counts[tag_name]
-        entry["distinct_values"] = len(by_value)
-        top = sorted(by_value.items(), key=lambda kv: (-kv[1], kv[0][0] or "", kv[0][1] or 0.0))[:values]
-        entry["values"] = [{"value": tag_value(number, text), "count": n} for (text, number), n in top]
-    return sorted(out.values(), key=lambda e: e["name"])
+    by_name: dict[str, list[tag_store.TagValueCount]] = {}
+    for row in rows:
+        group = by_name.get(row[0])
+        if group is None:
+            by_name[row[0]] = [row]
+        else:
+            group.append(row)
+    return [_name_stats(n, by_name[n], values, sample_traces) for n in sorted(by_name)]
+
+
+def _top_key(kv: tuple[tuple[str | None, float | None], int]) -> tuple[int, str, float]:
+    """Most common first; ties by text, then number."""
+    return (-kv[1], kv[0][0] or "", kv[0][1] or 0.0)
+
+
+def _name_stats(
+    tag_name: str, rows: Sequence[tag_store.TagValueCount], values: int, sample_traces: int | None
+) -> dict[str, Any]:
+    """One name's entry of ``tag_stats`` from its counts by (type, value)."""
+    types: dict[str, int] = {}
+    for row in rows:
+        types[row[1]] = types.get(row[1], 0) + row[4]
+    by_value: dict[tuple[str | None, float | None], int]
+    if len(types) == 1:  # the common case: each (text, number) in one row
+        by_value = {(r[2], r[3]): r[4] for r in rows}
+    else:
+        by_value = {}
+        for _name, _type, text, number, n in rows:
+            by_value[(text, number)] = by_value.get((text, number), 0) + n
+    numeric: dict[str, Any] | None = None
+    numbers = [(r[3], r[4]) for r in rows if r[3] is not None]
+    if numbers:
+        numeric = {
+            "count": sum(n for _, n in numbers),
+            "min": min(v for v, _ in numbers),
+            "max": max(v for v, _ in numbers),
+        }
+    top = heapq.nsmallest(values, by_value.items(), key=_top_key)  # = sorted(...)[:values]
+    return {
+        "name": tag_name,
+        "types": types,
+        "count": sum(types.values()),
+        "numeric": numeric,
+        "values": [{"value": tag_value(number, text), "count": n} for (text, number), n in top],
+        "distinct_values": len(by_value),
+        "sample_traces": sample_traces,
+    }
 
 
 class CachedStats(NamedTuple):
