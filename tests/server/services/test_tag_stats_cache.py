@@ -60,11 +60,20 @@ def test_a_recent_count_answers_again_until_it_is_too_old_or_a_fresh_one_is_aske
     assert again.stats == first.stats and again.age >= first.age  # the same count, a little older
     fresh = recent_tag_stats(backend, "a", max_age=0)
     assert _counts(fresh.stats) == {"zillow": 3, "remax": 2}
-    # a fresh count with max_age 0 is not kept: a cached query still answers its own count
-    assert recent_tag_stats(backend, "a", max_age=60).stats == first.stats
+    # the fresh count is kept for the requests after it
+    assert recent_tag_stats(backend, "a", max_age=60).stats == fresh.stats
+    _add(backend, "a", 5, 1, "sothebys")
     # too old for a smaller max_age: counted again, and kept
-    assert _counts(recent_tag_stats(backend, "a", max_age=1e-9).stats) == {"zillow": 3, "remax": 2}
-    assert _counts(recent_tag_stats(backend, "a", max_age=60).stats) == {"zillow": 3, "remax": 2}
+    assert _counts(recent_tag_stats(backend, "a", max_age=1e-9).stats) == {
+        "zillow": 3,
+        "remax": 2,
+        "sothebys": 1,
+    }
+    assert _counts(recent_tag_stats(backend, "a", max_age=60).stats) == {
+        "zillow": 3,
+        "remax": 2,
+        "sothebys": 1,
+    }
 
 
 def test_a_count_answers_only_its_own_project_and_query(env: Backend) -> None:

@@ -10,7 +10,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from raymon.server.services.paging import MAX_PAGE, QueryError, iso
@@ -179,7 +179,8 @@ def recent_tag_stats(
 ) -> CachedStats:
     """``tag_stats``, answered from this process's count of the same query if at most ``max_age`` s old.
 
-    ``max_age`` None: the backend's ``tag_stats_max_age_seconds``; 0: count now. Counting a
+    ``max_age`` None: the backend's ``tag_stats_max_age_seconds``; 0: count now (and keep that
+    count for the requests after it; with the setting at 0 nothing is kept). Counting a
     sample's tags costs the same few hundred ms whatever the store's size, and a filter box asks
     at every page view, so an answer up to half a minute old is the better trade. Requests for a
     query being counted wait for that count instead of counting again. Never answers a count
@@ -189,10 +190,16 @@ def recent_tag_stats(
         raise QueryError("values", f"must be between 0 and {MAX_PAGE}, got {values}")
     if sample < 0 or sample > MAX_STATS_SAMPLE:
         raise QueryError("sample", f"must be between 0 (every trace) and {MAX_STATS_SAMPLE}, got {sample}")
-    limit = backend.settings.tag_stats_max_age_seconds if max_age is None else max_age
-    if limit <= 0:
+    if backend.settings.tag_stats_max_age_seconds <= 0:  # kept answers are off
         return CachedStats(tag_stats(backend, project_id, name, values, sample), 0.0)
+    limit = backend.settings.tag_stats_max_age_seconds if max_age is None else max_age
     cache, key = _cache(backend), (project_id, name, values, sample)
+
+    def count() -> list[dict[str, Any]]:
+        return tag_stats(backend, project_id, name, values, sample)
+
+    if limit <= 0:  # asked to count now: counted, and kept for the requests after it
+        return _count_and_keep(cache, key, count)
     while True:
         with cache.lock:
             kept = cache.answers.get(key)
@@ -206,18 +213,26 @@ def recent_tag_stats(
                 break
         under_way.wait()  # then take its answer (or count, if it failed)
     try:
-        counted_at = time.monotonic()
-        stats = tag_stats(backend, project_id, name, values, sample)
-        with cache.lock:
-            cache.answers[key] = (counted_at, stats)
-            cache.answers.move_to_end(key)
-            while len(cache.answers) > _CACHE_ENTRIES:
-                cache.answers.popitem(last=False)
-        return CachedStats(stats, time.monotonic() - counted_at)
+        return _count_and_keep(cache, key, count)
     finally:
         with cache.lock:
             del cache.counting[key]
         done.set()
+
+
+def _count_and_keep(
+    cache: _StatsCache, key: tuple[Any, ...], count: Callable[[], list[dict[str, Any]]]
+) -> CachedStats:
+    counted_at = time.monotonic()
+    stats = count()
+    with cache.lock:
+        kept = cache.answers.get(key)
+        if kept is None or kept[0] <= counted_at:  # never replace a count begun later
+            cache.answers[key] = (counted_at, stats)
+            cache.answers.move_to_end(key)
+            while len(cache.answers) > _CACHE_ENTRIES:
+                cache.answers.popitem(last=False)
+    return CachedStats(stats, time.monotonic() - counted_at)
 
 
 def unknown_names(backend: Backend, project_id: str, names: Collection[str]) -> list[str]:
