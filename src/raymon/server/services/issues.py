@@ -185,11 +185,12 @@ def observe(
             example_values[(component, check)] = str(row[EXAMPLE_VALUE])
     index = int(window_start.timestamp())
     events: list[IssueEvent] = []
+    currents = store.current_for_keys(session, project_id, (issue_key(reducer, slicestr, *g) for g in groups))
     for (component, check), metrics in sorted(groups.items()):
         events += _observe_one(
             session, now, project_id, reducer, slicestr, slice_name, window_start, window_end,
             component, check, machine.Observation(index, tuple(metrics)), settings, example_trace_ids,
-            example_values.get((component, check)),
+            currents.get(issue_key(reducer, slicestr, component, check)), example_values.get((component, check)),
         )  # fmt: skip
     return events
 
@@ -208,10 +209,11 @@ def _observe_one(
     observation: machine.Observation,
     settings: IssueSettings,
     given_examples: ExampleTraces,
+    current: store.IssueRow | None,
     example_value: str | None = None,
 ) -> list[IssueEvent]:
+    """One issue's step; ``current``: its newest row, read (and locked) by the caller."""
     key = issue_key(reducer, slicestr, component, check)
-    current = store.current_for_key(session, project_id, key)
     rules = rules_for(settings, current.tuning if current else None)
     state = machine.IssueState.from_json(current.machine if current else None)
     newest = state.newest is None or observation.window_index >= state.newest
