@@ -108,7 +108,7 @@ class Settings:
     reduce_pass_seconds: float = 0.0
     # How old an answer of ``GET /tags`` (tag statistics over the newest traces) may be (0: computed
     # for every request). Counting a sample's tags costs a few hundred ms at any size; filter boxes
-    # ask for them at every page view (services.tags, docs/query.md "Tag statistics").
+    # ask for them at every page view (services.tags.recent_tag_stats; docs/query.md, ``tags_ls``).
     tag_stats_max_age_seconds: float = 30.0
 
     demo: bool = False
