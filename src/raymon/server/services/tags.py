@@ -65,6 +65,14 @@ def tags_json_by_trace(
     }
 
 
+def _check_query(values: int, sample: int) -> None:
+    """Refuse a bad ``values`` or ``sample`` (``QueryError`` naming it)."""
+    if values < 0 or values > MAX_PAGE:
+        raise QueryError("values", f"must be between 0 and {MAX_PAGE}, got {values}")
+    if sample < 0 or sample > MAX_STATS_SAMPLE:
+        raise QueryError("sample", f"must be between 0 (every trace) and {MAX_STATS_SAMPLE}, got {sample}")
+
+
 def tag_stats(
     backend: Backend,
     project_id: str,
@@ -80,10 +88,7 @@ def tag_stats(
     every trace, exact but a full scan), in one pass over their tags, so the answer
     costs the same at 10k and at 10M traces.
     """
-    if values < 0 or values > MAX_PAGE:
-        raise QueryError("values", f"must be between 0 and {MAX_PAGE}, got {values}")
-    if sample < 0 or sample > MAX_STATS_SAMPLE:
-        raise QueryError("sample", f"must be between 0 (every trace) and {MAX_STATS_SAMPLE}, got {sample}")
+    _check_query(values, sample)
     with backend.reading() as session:
         first_pk, sample_traces = (None, None)
         if sample:
@@ -186,10 +191,7 @@ def recent_tag_stats(
     query being counted wait for that count instead of counting again. Never answers a count
     of another project or query; bad parameters are refused before any cache is read.
     """
-    if values < 0 or values > MAX_PAGE:
-        raise QueryError("values", f"must be between 0 and {MAX_PAGE}, got {values}")
-    if sample < 0 or sample > MAX_STATS_SAMPLE:
-        raise QueryError("sample", f"must be between 0 (every trace) and {MAX_STATS_SAMPLE}, got {sample}")
+    _check_query(values, sample)
     if backend.settings.tag_stats_max_age_seconds <= 0:  # kept answers are off
         return CachedStats(tag_stats(backend, project_id, name, values, sample), 0.0)
     limit = backend.settings.tag_stats_max_age_seconds if max_age is None else max_age
