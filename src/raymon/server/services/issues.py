@@ -185,12 +185,13 @@ def observe(
             example_values[(component, check)] = str(row[EXAMPLE_VALUE])
     index = int(window_start.timestamp())
     events: list[IssueEvent] = []
-    currents = store.current_for_keys(session, project_id, (issue_key(reducer, slicestr, *g) for g in groups))
+    keys = {group: issue_key(reducer, slicestr, *group) for group in groups}
+    currents = store.current_for_keys(session, project_id, keys.values())
     for (component, check), metrics in sorted(groups.items()):
         events += _observe_one(
             session, now, project_id, reducer, slicestr, slice_name, window_start, window_end,
             component, check, machine.Observation(index, tuple(metrics)), settings, example_trace_ids,
-            currents.get(issue_key(reducer, slicestr, component, check)), example_values.get((component, check)),
+            currents.get(keys[(component, check)]), example_values.get((component, check)),
         )  # fmt: skip
     return events
 
