@@ -18,6 +18,14 @@ events per request):
   PostgreSQL: ``COPY`` per table and ``executemany`` are both timed and the
   faster is the floor, with as many connections as the HTTP side has clients.
 
+``--workers N`` (PostgreSQL only) runs the server as N processes sharing its port
+(``raymon server --workers``). So that N processes are not credited with CPU the floor
+could not use, every run also counts the whole machine's busy CPU time (``/proc/stat``:
+the server's processes, the database's, the client threads, everything) and prints
+CPU-milliseconds per 1,000 events for HTTP and floor: the throughput ratio says how close
+the server comes to the floor's speed, the CPU ratio how much more of the machine it takes
+for the same events.
+
 HTTP and floor runs are taken in turns ``--repeat`` times (default 3), each on
 a fresh store, and the best run of each counts: on a shared machine the best
 run is the least disturbed one. Each HTTP run is also paired with the floor run after it: the
@@ -26,7 +34,7 @@ HTTP / floor. Target: at least 0.5 for
 batches of 1000. The figures are in bench/README.md.
 
     python bench/server_ingest.py [--batches 1,100,1000] [--clients 4] [--scale 1.0] [--repeat 3]
-        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5440/postgres] [--no-sqlite]
+        [--workers 1] [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5440/postgres] [--no-sqlite]
 """
 
 from __future__ import annotations
@@ -61,6 +69,14 @@ WORK_DIR = Path(tempfile.gettempdir()) / "raymon-bench"
 def events_for(batch_size: int, scale: float) -> int:
     base = EVENTS_PER_BATCH_SIZE.get(batch_size, max(3_000, 60 * batch_size))
     return max(batch_size, int(base * scale))
+
+
+def machine_busy_seconds() -> float:
+    """The whole machine's busy CPU time so far (every core, every process), from ``/proc/stat``."""
+    with open("/proc/stat") as stat:
+        fields = [int(x) for x in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")  # user..steal, not guest (counted in user)
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -213,6 +229,8 @@ class Result:
         self.floor_eps = events / floor_s
         self.floor_kind = floor_kind
         self.paired: list[float] = []  # per-run HTTP / floor ratios
+        self.http_cpu: list[float] = []  # per run, the machine's CPU ms per 1,000 events
+        self.floor_cpu: list[float] = []  # per run, of the faster way of that run
 
     @property
     def ratio(self) -> float:
@@ -238,18 +256,23 @@ def http_once(
     bodies: list[tuple[bytes, int]],
     clients: int,
     n_events: int,
-) -> tuple[float, int]:
-    """One HTTP run on a fresh store: seconds, and 429 answers retried."""
+    workers: int = 1,
+) -> tuple[float, int, float]:
+    """One HTTP run on a fresh store: seconds, 429 answers retried, the machine's busy CPU seconds."""
     database_url = postgres.create() if postgres else ""
+    env = {"RAYMON_WORKERS": str(workers)} if workers > 1 else {}
     try:
-        with BenchServer(work, database_url) as server:
-            with server.client() as client:  # warm up the server's key lookup and connection pool
-                client.get(f"/api/v1/projects/{server.project_id}/traces", params={"limit": 1})
+        with BenchServer(work, database_url, **env) as server:
+            with server.client() as client:  # warm up each worker's key lookup and connection pool
+                for _ in range(4 * workers):
+                    client.get(f"/api/v1/projects/{server.project_id}/traces", params={"limit": 1})
+            busy = machine_busy_seconds()
             seconds, retried = run_http(server, bodies, clients)
+            busy = machine_busy_seconds() - busy
             stored = count_events(server.effective_database_url)
         if stored != n_events:
             raise RuntimeError(f"the {db} store holds {stored} events, {n_events} were sent")
-        return seconds, retried
+        return seconds, retried, busy
     finally:
         if postgres is not None and database_url:
             postgres.drop(database_url)
@@ -257,21 +280,25 @@ def http_once(
 
 def floor_once(
     work: Path, postgres: PostgresServer | None, batch_list: list[list[Any]], clients: int
-) -> dict[str, float]:
-    """One floor run per way of inserting, each on a fresh store: seconds by way."""
+) -> dict[str, tuple[float, float]]:
+    """One floor run per way of inserting, each on a fresh store: (seconds, machine's busy CPU seconds) by way."""
     received = datetime.now(UTC)
     if postgres is None:
         work.mkdir(parents=True)
         prepare_store(sqlite_url_for(work))
         rows = table_rows(batch_list, BENCH_PROJECT_ID, sqlite_ts(received), sqlite_ts)
-        return {"executemany": floor_sqlite(work / "raymon.sqlite3", rows)}
+        busy = machine_busy_seconds()
+        seconds = floor_sqlite(work / "raymon.sqlite3", rows)
+        return {"executemany": (seconds, machine_busy_seconds() - busy)}
     rows = table_rows(batch_list, BENCH_PROJECT_ID, received.isoformat(), lambda ts: ts)
     timings = {}
     for kind in ("COPY", "executemany"):
         url = postgres.create()
         try:
             prepare_store(url)
-            timings[kind] = floor_postgres(postgres, url.rsplit("/", 1)[1], rows, clients, kind == "COPY")
+            busy = machine_busy_seconds()
+            seconds = floor_postgres(postgres, url.rsplit("/", 1)[1], rows, clients, kind == "COPY")
+            timings[kind] = (seconds, machine_busy_seconds() - busy)
         finally:
             postgres.drop(url)
     return timings
@@ -285,6 +312,7 @@ def measure(
     repeat: int,
     postgres: PostgresServer | None,
     say: Callable[[str], None],
+    workers: int = 1,
 ) -> Result:
     """HTTP and floor runs taken in turns, ``repeat`` times each; the best run of each counts."""
     events = build_events(BENCH_PROJECT_ID, n_events)
@@ -292,19 +320,27 @@ def measure(
     bodies = [(orjson.dumps(batch), len(batch)) for batch in batch_list]
     work = Path(tempfile.mkdtemp(prefix="ingest-", dir=WORK_DIR))
     http_runs: list[float] = []
+    http_cpu: list[float] = []
     floor_runs: dict[str, list[float]] = {}
+    floor_cpu: dict[str, list[float]] = {}
     try:
         for run in range(repeat):
             say(
                 f"{db}, batch {batch_size}, run {run + 1}/{repeat}: HTTP, {len(bodies)} requests, {clients} clients"
             )
-            seconds, retried = http_once(db, work / f"server-{run}", postgres, bodies, clients, n_events)
+            seconds, retried, busy = http_once(
+                db, work / f"server-{run}", postgres, bodies, clients, n_events, workers
+            )
             http_runs.append(seconds)
+            http_cpu.append(busy)
             if retried:
                 say(f"  ({retried} requests answered 429 and retried)")
             say(f"{db}, batch {batch_size}, run {run + 1}/{repeat}: floor")
-            for kind, floor_s in floor_once(work / f"floor-{run}", postgres, batch_list, clients).items():
+            for kind, (floor_s, busy) in floor_once(
+                work / f"floor-{run}", postgres, batch_list, clients
+            ).items():
                 floor_runs.setdefault(kind, []).append(floor_s)
+                floor_cpu.setdefault(kind, []).append(busy)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     floor_kind = min(floor_runs, key=lambda k: min(floor_runs[k]))
@@ -322,6 +358,14 @@ def measure(
     )
     result = Result(db, batch_size, n_events, min(http_runs), min(floor_runs[floor_kind]), floor_kind)
     result.paired = paired
+    per_kev = 1000.0 * 1000.0 / n_events  # CPU seconds -> ms per 1,000 events
+    result.http_cpu = [busy * per_kev for busy in http_cpu]
+    fastest = [min(floor_runs, key=lambda k, i=i: floor_runs[k][i]) for i in range(repeat)]
+    result.floor_cpu = [floor_cpu[kind][i] * per_kev for i, kind in enumerate(fastest)]
+    say(
+        f"{db}, batch {batch_size}: machine CPU ms per 1,000 events, HTTP "
+        f"{', '.join(f'{c:.0f}' for c in result.http_cpu)}; floor {', '.join(f'{c:.0f}' for c in result.floor_cpu)}"
+    )
     return result
 
 
@@ -343,6 +387,12 @@ def main(argv: list[str] | None = None) -> None:
         "--repeat", type=int, default=3, help="HTTP and floor runs, taken in turns; the best of each counts."
     )
     parser.add_argument("--no-sqlite", action="store_true", help="Skip SQLite.")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="Server processes (raymon server --workers) on PostgreSQL; SQLite always runs one (default 1).",
+    )
     args = parser.parse_args(argv)
     try:
         sizes = [int(x) for x in args.batches.split(",") if x.strip()]
@@ -352,6 +402,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--batches must be between 1 and 10000 events, got {args.batches!r}")
     if args.repeat < 1:
         parser.error(f"--repeat must be at least 1, got {args.repeat}")
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
     if args.clients < 1:
         parser.error(f"--clients must be at least 1, got {args.clients}")
     postgres = postgres_from(args.postgres_url)
@@ -371,7 +423,16 @@ def main(argv: list[str] | None = None) -> None:
     for db, pg in targets:
         for size in sizes:
             results.append(
-                measure(db, size, events_for(size, args.scale), args.clients, args.repeat, pg, say)
+                measure(
+                    db,
+                    size,
+                    events_for(size, args.scale),
+                    args.clients,
+                    args.repeat,
+                    pg,
+                    say,
+                    workers=args.workers if pg is not None else 1,
+                )
             )
             say(results[-1].line())
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
@@ -388,6 +449,16 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{result.db:10} batch {result.batch_size:>5}: median {statistics.median(result.paired):.2f}, "
             f"spread {min(result.paired):.2f}-{max(result.paired):.2f} ({runs})"
+        )
+    print(
+        f"\nThe whole machine's busy CPU, ms per 1,000 events, medians over the runs "
+        f"(PostgreSQL server processes: {args.workers}); CPU ratio = floor / HTTP"
+    )
+    for result in results:
+        http_cpu, floor_cpu = statistics.median(result.http_cpu), statistics.median(result.floor_cpu)
+        print(
+            f"{result.db:10} batch {result.batch_size:>5}: HTTP {http_cpu:.0f}, floor {floor_cpu:.0f}, "
+            f"CPU ratio {floor_cpu / http_cpu:.2f}"
         )
 
 

@@ -246,15 +246,28 @@ def main(debug: bool) -> None:
     default=None,
     help="uvicorn log level: critical, error, warning, info, debug or trace (env RAYMON_LOG_LEVEL, default info).",
 )
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Server processes sharing the port, 1 to 64; above 1 needs PostgreSQL (env RAYMON_WORKERS, default 1).",
+)
 def server(
-    host: str | None, port: int | None, data_dir: str | None, demo: bool | None, log_level: str | None
+    host: str | None,
+    port: int | None,
+    data_dir: str | None,
+    demo: bool | None,
+    log_level: str | None,
+    workers: int | None,
 ) -> None:
     """Start the backend: ingest and query API (SQLite in the data dir unless RAYMON_DATABASE_URL is set).
 
     Start-up checks the settings and binds the port before it creates anything (database,
     first project and key, demo), and prints where it listens only then.
     """
-    settings = _settings(host=host, port=port, data_dir=data_dir, demo=demo, log_level=log_level)
+    settings = _settings(
+        host=host, port=port, data_dir=data_dir, demo=demo, log_level=log_level, workers=workers
+    )
     settings.check_directories()
     sock = _listening_socket(settings.host, settings.port)
     try:
@@ -284,7 +297,6 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
     background: list[Background] = []
     if settings.demo:
         background.append(_start_demo(backend, settings))
-    app = create_app(backend=backend, background=background)
     click.echo(
         f"raymon: listening on {base}\n"
         f"raymon: authenticate with 'Authorization: Bearer <API key>', e.g.\n"
@@ -295,16 +307,44 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
         from raymon.server.services.demo import DEMO_USER_EMAIL
 
         click.echo(f"raymon: demo: open {base}/ and log in as {DEMO_USER_EMAIL}")
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,  # X-Forwarded-For/-Proto of a trusted proxy: client address, https (Secure cookie)
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,  # None: uvicorn's default (127.0.0.1)
+    }
+    if settings.workers > 1:
+        _serve_workers(settings, backend, sock, options)
+        return
+    app = create_app(backend=backend, background=background)
     sys.stdout.flush()  # what start-up printed (keys, the demo login) is there before the first request
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,  # X-Forwarded-For/-Proto of a trusted proxy: client address, https (Secure cookie)
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,  # None: uvicorn's default (127.0.0.1)
+    uvicorn.Server(uvicorn.Config(app, **options)).run(sockets=[sock])
+
+
+def _serve_workers(
+    settings: Settings, backend: Backend, sock: socket.socket, options: dict[str, Any]
+) -> None:
+    """Serve from ``settings.workers`` processes on ``sock`` (uvicorn's supervisor restarts one that dies).
+
+    Each worker builds its own backend from the environment (``app.worker_app``), so the flags
+    given here go into the environment first; this process only supervises them.
+    """
+    from uvicorn import Config
+    from uvicorn.supervisors import Multiprocess
+
+    backend.close()  # this process serves nothing: the workers open their own connections
+    os.environ.update(
+        RAYMON_HOST=settings.host,
+        RAYMON_PORT=str(settings.port),
+        RAYMON_DATA_DIR=str(settings.data_dir),
+        RAYMON_LOG_LEVEL=settings.log_level,
+        RAYMON_WORKERS=str(settings.workers),
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    click.echo(f"raymon: {settings.workers} server processes share the port")
+    sys.stdout.flush()
+    config = Config("raymon.server.app:worker_app", factory=True, workers=settings.workers, **options)
+    Multiprocess(config, sockets=[sock]).run()
 
 
 def _own_url(settings: Settings) -> str:

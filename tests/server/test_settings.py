@@ -51,6 +51,16 @@ def test_cli_flags_override_env_vars_which_override_defaults() -> None:
             {"RAYMON_ENGINE_WRITE_DEFER_SECONDS": "-1"},
             "RAYMON_ENGINE_WRITE_DEFER_SECONDS must be from 0 to 60",
         ),
+        ({"RAYMON_WORKERS": "0"}, r"RAYMON_WORKERS \(--workers\) must be a whole number from 1 to 64, got 0"),
+        ({"RAYMON_WORKERS": "two"}, "RAYMON_WORKERS must be an integer, got 'two'"),
+        (
+            {"RAYMON_WORKERS": "2"},
+            r"RAYMON_WORKERS \(--workers\) of 2 needs PostgreSQL \(RAYMON_DATABASE_URL\)",
+        ),
+        (
+            {"RAYMON_WORKERS": "2", "RAYMON_DEMO": "1", "RAYMON_DATABASE_URL": "postgresql+psycopg://u@h/db"},
+            r"RAYMON_DEMO \(--demo\) runs in one server process",
+        ),
         (
             {"RAYMON_DATABASE_URL": "mysql://u@h/db"},
             "RAYMON_DATABASE_URL names the unsupported database 'mysql'",
@@ -113,3 +123,11 @@ def test_the_demo_keeps_done_jobs_a_day_unless_told_otherwise() -> None:
     assert Settings.from_env({}, demo=True).jobs_keep_done_hours == 24
     told = {"RAYMON_DEMO": "true", "RAYMON_JOBS_KEEP_DONE_HOURS": "100"}
     assert Settings.from_env(told).jobs_keep_done_hours == 100
+
+
+def test_several_server_processes_are_taken_on_postgresql() -> None:
+    url = "postgresql+psycopg://u@h/db"
+    assert Settings.from_env({"RAYMON_DATABASE_URL": url}, workers=4).workers == 4
+    assert Settings.from_env({}).workers == 1
+    with pytest.raises(SettingsError, match=r"RAYMON_WORKERS \(--workers\) of 3 needs PostgreSQL"):
+        Settings.from_env({}, workers=3)

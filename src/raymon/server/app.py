@@ -114,6 +114,19 @@ def create_app(
     return app
 
 
+def worker_app() -> FastAPI:
+    """The app of one of ``raymon server --workers N``'s processes (uvicorn calls it in each).
+
+    Its settings come from the environment, which the parent process completed with its
+    command-line flags before it started the workers. The parent applied the migrations and the
+    first-start initialisation before it bound the port, so a worker never runs them: N workers
+    starting at once must not race on the schema or on the first project's key.
+    """
+    backend = build_backend()
+    backend.bootstrap_report = BootstrapReport()  # prepared by the parent (nothing created here)
+    return create_app(backend=backend)
+
+
 def prepare(app: FastAPI) -> BootstrapReport:
     """Apply migrations and the first-start initialisation (idempotent); answer what was created."""
     backend: Backend = app.state.backend

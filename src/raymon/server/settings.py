@@ -27,6 +27,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 DATABASE_BACKENDS = ("sqlite", "postgresql")
 DEMO_JOBS_KEEP_DONE_HOURS = 24.0  # RAYMON_JOBS_KEEP_DONE_HOURS's default with the demo on
 MAX_DEMO_SPEED = 100.0  # RAYMON_DEMO_SPEED: faster, the demo's traffic would outrun one SQLite writer
+MAX_WORKERS = 64  # RAYMON_WORKERS: server processes sharing one port
 
 
 class SettingsError(ValueError):
@@ -110,6 +111,10 @@ class Settings:
     # for every request). Counting a sample's tags costs a few hundred ms at any size; filter boxes
     # ask for them at every page view (services.tags.recent_tag_stats; docs/query.md, ``tags_ls``).
     tag_stats_max_age_seconds: float = 30.0
+
+    # Server processes sharing the port (``raymon server --workers``, docs/server.md "Several server
+    # processes"): PostgreSQL only (SQLite has one writer at a time), never with the demo.
+    workers: int = 1
 
     demo: bool = False
     # Story seconds of the demo's traffic per second (``raymon server --demo``; > 1: faster, for tests).
@@ -237,6 +242,7 @@ class Settings:
             raise SettingsError("RAYMON_INGEST_SLOT_WAIT_SECONDS and RAYMON_RETRY_AFTER_SECONDS must be >= 0")
         self._check_body_limits()
         self._check_engine()
+        self._check_workers()
         if self.sqlite_synchronous.upper() not in SQLITE_SYNCHRONOUS:
             raise SettingsError(
                 f"RAYMON_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
@@ -280,6 +286,23 @@ class Settings:
         if self.engine == "auto":
             return self.effective_database_url.startswith("sqlite")
         return self.engine == "on"
+
+    def _check_workers(self) -> None:
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise SettingsError(
+                f"RAYMON_WORKERS (--workers) must be a whole number from 1 to {MAX_WORKERS}, got {self.workers!r}"
+            )
+        if self.workers == 1:
+            return
+        if not self.effective_database_url.startswith("postgresql"):
+            raise SettingsError(
+                f"RAYMON_WORKERS (--workers) of {self.workers} needs PostgreSQL (RAYMON_DATABASE_URL): "
+                "SQLite writes one transaction at a time, so more server processes only wait on each other"
+            )
+        if self.demo:
+            raise SettingsError(
+                "RAYMON_DEMO (--demo) runs in one server process: leave RAYMON_WORKERS (--workers) at 1"
+            )
 
     def _check_engine(self) -> None:
         if self.engine not in ENGINE_MODES:
