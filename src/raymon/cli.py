@@ -325,26 +325,13 @@ def _serve(settings: Settings, sock: socket.socket) -> None:
 def _serve_workers(
     settings: Settings, backend: Backend, sock: socket.socket, options: dict[str, Any]
 ) -> None:
-    """Serve from ``settings.workers`` processes on ``sock`` (uvicorn's supervisor restarts one that dies).
-
-    Each worker builds its own backend from the environment (``app.worker_app``), so the flags
-    given here go into the environment first; this process only supervises them.
-    """
-    from uvicorn import Config
-    from uvicorn.supervisors import Multiprocess
+    """Serve from ``settings.workers`` processes on ``sock``; this process only supervises them."""
+    from raymon.server.workers import serve_workers
 
     backend.close()  # this process serves nothing: the workers open their own connections
-    os.environ.update(
-        RAYMON_HOST=settings.host,
-        RAYMON_PORT=str(settings.port),
-        RAYMON_DATA_DIR=str(settings.data_dir),
-        RAYMON_LOG_LEVEL=settings.log_level,
-        RAYMON_WORKERS=str(settings.workers),
-    )
     click.echo(f"raymon: {settings.workers} server processes share the port")
     sys.stdout.flush()
-    config = Config("raymon.server.app:worker_app", factory=True, workers=settings.workers, **options)
-    Multiprocess(config, sockets=[sock]).run()
+    serve_workers(settings, sock, options)
 
 
 def _own_url(settings: Settings) -> str:
