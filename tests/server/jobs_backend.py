@@ -37,21 +37,39 @@ class MovableClock:
 
 
 @contextmanager
-def engine_backend(
-    backend: str, postgres_databases: Any, tmp_path: Path, clock: Any = None, **settings: Any
+def migrated_backend(
+    backend: str,
+    postgres_databases: Any,
+    tmp_path: Path,
+    projects: tuple[str, ...] = ("p",),
+    clock: Any = None,
+    **settings: Any,
 ) -> Iterator[Backend]:
+    """A ``Backend`` on a fresh migrated database (SQLite in ``tmp_path``, or a throwaway PostgreSQL one) with ``projects``."""
     url = postgres_databases.create() if backend == "postgresql" else ""
     instance = build_backend(Settings(data_dir=tmp_path, database_url=url, **settings), clock=clock)
-    instance.database.migrate()
-    with instance.writing() as session:
-        session.add(Project(id="p", name="p"))
-        session.execute(text("CREATE TABLE effects (job_id BIGINT NOT NULL, worker VARCHAR(256) NOT NULL)"))
     try:
+        instance.database.migrate()
+        with instance.writing() as session:
+            session.add_all([Project(id=project, name=project) for project in projects])
         yield instance
     finally:
         instance.close()
         if url:
             postgres_databases.drop(url)
+
+
+@contextmanager
+def engine_backend(
+    backend: str, postgres_databases: Any, tmp_path: Path, clock: Any = None, **settings: Any
+) -> Iterator[Backend]:
+    """``migrated_backend`` with project ``p`` and the ``effects`` table of the test job kinds."""
+    with migrated_backend(backend, postgres_databases, tmp_path, clock=clock, **settings) as instance:
+        with instance.writing() as session:
+            session.execute(
+                text("CREATE TABLE effects (job_id BIGINT NOT NULL, worker VARCHAR(256) NOT NULL)")
+            )
+        yield instance
 
 
 def record_effect(ctx: JobContext) -> None:

@@ -12,14 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jobs_backend import migrated_backend
 
-from raymon.server.backend import Backend, build_backend
+from raymon.server.backend import Backend
 from raymon.server.engine.profile_reducer import window_summary
 from raymon.server.services import dashboards
-from raymon.server.settings import Settings
 from raymon.server.store import reduce as reduce_store
-from raymon.server.store.db import Database, sqlite_url
-from raymon.server.store.models import Project
 
 PROJECT, REDUCER = "dash", "prices@1.0.0"
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
@@ -28,17 +26,8 @@ INFO = dashboards.ReducerInfo(REDUCER, 60)
 
 @pytest.fixture
 def backend_(backend: str, postgres_databases: Any, tmp_path: Path) -> Iterator[Backend]:
-    url = postgres_databases.create() if backend == "postgresql" else sqlite_url(tmp_path / "raymon.sqlite3")
-    database = Database(url)
-    database.migrate()
-    with database.write_session() as session:
-        session.add(Project(id=PROJECT, name=PROJECT))
-    try:
-        yield build_backend(Settings(data_dir=tmp_path), database=database)
-    finally:
-        database.dispose()
-        if backend == "postgresql":
-            postgres_databases.drop(url)
+    with migrated_backend(backend, postgres_databases, tmp_path, projects=(PROJECT,)) as instance:
+        yield instance
 
 
 def rows(ks: float | None, missing: float, alert: bool = False) -> list[dict[str, Any]]:

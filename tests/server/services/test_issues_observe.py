@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jobs_backend import migrated_backend
 from sqlalchemy import func, select
 
-from raymon.server.backend import Backend, build_backend
+from raymon.server.backend import Backend
 from raymon.server.engine.manifest import IssueSettings
 from raymon.server.services import issues
-from raymon.server.settings import Settings
 from raymon.server.store import issues as store
-from raymon.server.store.db import Database, sqlite_url
-from raymon.server.store.models import IssueHistory, Project, Tag, Trace
+from raymon.server.store.models import IssueHistory, Tag, Trace
 
 PROJECT = "issues"
 REDUCER = "HousePrices@3.0.0"
@@ -35,18 +34,11 @@ class Clock:
 
 @pytest.fixture
 def env(backend: str, postgres_databases: Any, tmp_path: Path) -> Iterator[tuple[Backend, Clock]]:
-    url = postgres_databases.create() if backend == "postgresql" else sqlite_url(tmp_path / "raymon.sqlite3")
-    database = Database(url)
-    database.migrate()
-    with database.write_session() as session:
-        session.add(Project(id=PROJECT, name=PROJECT))
     clock = Clock()
-    try:
-        yield build_backend(Settings(data_dir=tmp_path), database=database, clock=clock), clock
-    finally:
-        database.dispose()
-        if backend == "postgresql":
-            postgres_databases.drop(url)
+    with migrated_backend(
+        backend, postgres_databases, tmp_path, projects=(PROJECT,), clock=clock
+    ) as instance:
+        yield instance, clock
 
 
 def psi_row(value: float | None, component: str = "lotarea", check: str = "drift") -> dict[str, Any]:

@@ -9,30 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jobs_backend import migrated_backend
 
 from raymon.server.backend import Backend, build_backend
 from raymon.server.services.paging import QueryError
 from raymon.server.services.tags import recent_tag_stats
 from raymon.server.settings import Settings, SettingsError
-from raymon.server.store.db import Database, sqlite_url
-from raymon.server.store.models import Project, Tag, Trace
+from raymon.server.store.models import Tag, Trace
 
 TS = datetime(2026, 5, 1, tzinfo=UTC)
 
 
 @pytest.fixture
 def env(backend: str, postgres_databases: Any, tmp_path: Path) -> Iterator[Backend]:
-    url = postgres_databases.create() if backend == "postgresql" else sqlite_url(tmp_path / "raymon.sqlite3")
-    database = Database(url)
-    database.migrate()
-    with database.write_session() as session:
-        session.add_all([Project(id="a", name="a"), Project(id="b", name="b")])
-    try:
-        yield build_backend(Settings(data_dir=tmp_path), database=database)
-    finally:
-        database.dispose()
-        if backend == "postgresql":
-            postgres_databases.drop(url)
+    with migrated_backend(backend, postgres_databases, tmp_path, projects=("a", "b")) as instance:
+        yield instance
 
 
 def _add(backend: Backend, project: str, first: int, n: int, client: str) -> None:
