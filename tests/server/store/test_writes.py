@@ -142,3 +142,40 @@ def test_two_writes_in_one_transaction_each_store_their_own_events(database: Dat
         assert session.scalar(select(func.count()).select_from(IngestedEvent)) == 3
         trace = session.scalars(select(Trace)).one()
         assert (trace.first_ts, trace.last_ts) == (BASE, BASE + timedelta(seconds=2))
+
+
+def test_a_writer_racing_another_for_the_same_events_and_trace_stores_each_once(database: Database) -> None:
+    """PostgreSQL copies new ledger rows and new traces' tags straight in: a concurrent transaction
+    holding the same event and trace must turn that into the upsert path, not an error or a twin."""
+    import threading
+
+    _reset(database)
+    shared = _event(0, 0, "tags", 1)
+    first = [shared, _event(0, 1, "text", 2)]
+    second = [shared, _event(0, 2, "tags", 3), _event(1, 3, "tags", 4)]
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def write_second() -> None:
+        try:
+            with database.write_session() as session:
+                results.append(write_events(session, PID, second, OBJECTS, 65536))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    with database.write_session() as session:
+        assert write_events(session, PID, first, OBJECTS, 65536).accepted == 2
+        racer = threading.Thread(target=write_second)
+        racer.start()
+        racer.join(0.5)  # PostgreSQL: blocked on the uncommitted ledger row; SQLite: on the write lock
+    racer.join(30)
+    assert not racer.is_alive() and not errors, errors
+    assert (results[0].accepted, results[0].duplicates) == (2, 1)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(IngestedEvent)) == 4
+        scores = dict(
+            session.execute(select(Trace.trace_id, Tag.value_num).join(Tag, Tag.trace_pk == Trace.id)).all()
+        )
+        trace = session.scalars(select(Trace).where(Trace.trace_id == "t0")).one()
+    assert scores == {"t0": 3.0, "t1": 4.0}
+    assert (trace.first_ts, trace.last_ts) == (BASE, BASE + timedelta(seconds=2))

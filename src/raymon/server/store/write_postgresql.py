@@ -4,16 +4,32 @@ Why ``COPY``: psycopg's ``executemany`` sends one message per row and
 SQLAlchemy's multi-row ``INSERT ... VALUES`` makes a new, long statement for
 psycopg to parse on every call; dumping a batch as arrays for ``unnest`` costs
 more Python than the database's own work. ``COPY`` rows are written by
-psycopg's C code. Rows that need ``ON CONFLICT`` (the events ledger, traces,
-tags) are copied into session-local temporary tables first (``ON COMMIT
-DELETE ROWS``: empty again at commit, and a rolled-back transaction leaves
-nothing behind) and moved with one ``WITH staged AS (DELETE ... RETURNING)
-INSERT ... SELECT ... ORDER BY key ON CONFLICT`` (the staging is empty again
-at once, also for a second write in the same transaction), in key order so
-concurrent writers lock rows in the same order.
-The tag upsert also queues the grouped tags it inserted for the reduce passes (``reduce_queue``).
-Texts and objects are new rows by construction (only new events reach them)
-and are copied straight into their tables.
+psycopg's C code.
+
+Most rows of a batch are new, and go straight into their tables: texts and
+objects (only new events reach them); the ledger rows, copied inside a
+savepoint; and the ungrouped tags of the traces this writer's trace upsert
+inserted (``xmax = 0``: no stored row can conflict with them, and no other
+transaction can write tags on a trace it cannot see yet). Grouped tags take
+the upsert, whose ``RETURNING`` queues them for the reduce passes without a
+second look-up. A ledger row that turns out to be stored (a re-sent event, or
+one a concurrent writer just stored) fails the unique index: the savepoint is
+rolled back and the ledger takes the upsert path.
+
+The upsert path (the traces, grouped tags and tags on traces stored before,
+the ledger after a failed copy) copies rows into session-local temporary
+tables (``ON COMMIT DELETE ROWS``: empty again at commit, and a rolled-back
+transaction leaves nothing behind) and moves them with one ``WITH staged AS
+(DELETE ... RETURNING) INSERT ... SELECT ... ORDER BY key ON CONFLICT`` (the
+staging is empty again at once, also for a second write in the same
+transaction), in key order so concurrent writers lock rows in the same order.
+The tag upsert queues the grouped tags it inserted for the reduce passes
+(``reduce_queue``).
+
+Traces always take the upsert: which of a batch's traces are stored could be
+looked up first, but PostgreSQL plans that look-up (``= ANY``, a join, even one
+index probe per trace) as scans of the table while its statistics lag its
+growth: 35-245 ms a batch over a new server's first few thousand traces.
 
 The temporary tables are declared with ``IF NOT EXISTS`` in every
 transaction (one round trip), so a pooler that hands transactions different
@@ -26,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy.orm import Session
 
 _STAGING_DDL = (
@@ -52,7 +69,7 @@ _TRACES = (
     "ON CONFLICT (project_id, trace_id) DO UPDATE SET "
     "first_ts = least(traces.first_ts, excluded.first_ts), "
     "last_ts = greatest(traces.last_ts, excluded.last_ts) "
-    "RETURNING trace_id, id"
+    "RETURNING trace_id, id, xmax = 0"
 )
 _UPSERT_TAGS = (
     "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts) "
@@ -75,6 +92,9 @@ _TAGS = (
 )
 
 
+_TAG_COLUMNS = "(project_id, trace_pk, name, type, grp, value_num, value_text, ts)"
+
+
 class PostgresWriter:
     """Writes one ingest transaction's rows on the session's psycopg connection."""
 
@@ -83,6 +103,7 @@ class PostgresWriter:
         assert conn is not None, "the session's connection is closed"
         self._conn = conn
         self._project_id = project_id
+        self._new_traces: set[int] = set()  # the traces ``upsert_traces`` inserted (not updated)
         self._conn.execute(_STAGING_DDL)
 
     def _copy(self, target: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -90,8 +111,27 @@ class PostgresWriter:
             for row in rows:
                 copy.write_row(row)
 
+    def _copy_new(self, target: str, rows: Iterable[Sequence[Any]]) -> bool:
+        """``COPY`` rows expected to be new inside a savepoint; False (and nothing written) if one was not.
+
+        A row stored before, or by a concurrent transaction that committed meanwhile, fails the
+        unique index: the savepoint is rolled back and the caller takes the upsert path instead.
+        """
+        try:
+            with self._conn.transaction():
+                self._copy(target, rows)
+        except UniqueViolation:
+            return False
+        return True
+
     def insert_ledger(self, rows: Sequence[tuple[str, str, str]], received: datetime) -> set[str]:
         """``rows`` of (event_id, kind, content_hash); answers the event ids that were new."""
+        project_id = self._project_id
+        if self._copy_new(
+            "events (project_id, event_id, kind, received_at, content_hash)",
+            ((project_id, eid, kind, received, digest) for eid, kind, digest in rows),
+        ):
+            return {row[0] for row in rows}  # all new: the usual batch, no staging, no conflict checks
         self._copy("raymon_in_events (event_id, kind, content_hash)", rows)
         with self._conn.cursor() as cursor:
             cursor.execute(_LEDGER, (self._project_id, received))
@@ -108,10 +148,24 @@ class PostgresWriter:
         self._copy("raymon_in_traces (trace_id, first_ts, last_ts)", rows)
         with self._conn.cursor() as cursor:
             cursor.execute(_TRACES, (self._project_id,))
-            return dict(cursor.fetchall())
+            pks = {}
+            new = self._new_traces
+            for trace_id, pk, inserted in cursor.fetchall():
+                pks[trace_id] = pk
+                if inserted:
+                    new.add(pk)
+            return pks
 
     def upsert_tags(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (trace_pk, name, type, grp, value_num, value_text, ts), one per (trace_pk, name)."""
+        new = self._new_traces
+        fresh = [row for row in rows if row[0] in new and row[3] is None] if new else []
+        if fresh:
+            project_id = self._project_id
+            self._copy(f"tags {_TAG_COLUMNS}", ((project_id, *row) for row in fresh))
+            if len(fresh) == len(rows):
+                return
+            rows = [row for row in rows if row[0] not in new or row[3] is not None]
         self._copy("raymon_in_tags (trace_pk, name, type, grp, value_num, value_text, ts)", rows)
         if any(row[3] is not None for row in rows):
             self._conn.execute(_TAGS, (self._project_id, self._project_id))
