@@ -10,7 +10,7 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from raymon.tags import Tag, known_plain_tags, tags_to_jcr
+from raymon.tags import Tag, known_plain_tags, tag_objects_to_jcr, tags_to_jcr
 from raymon.wire import new_event_id, now_rfc3339, rfc3339_from_ns
 
 
@@ -102,3 +102,26 @@ def test_a_list_the_loggers_write_as_it_is_is_what_the_full_check_answers(tag: d
         # server's content hash sorts them).
         sort = orjson.OPT_SORT_KEYS
         assert orjson.dumps(reference, option=sort) == orjson.dumps([tag], option=sort)
+
+
+@given(st.lists(tag_dicts, min_size=1, max_size=4))
+def test_a_list_of_tag_objects_has_the_jcr_of_the_full_check(tags: list[dict[str, object]]) -> None:
+    """``tag_objects_to_jcr`` trusts what a ``Tag`` checked when made: the same dicts as ``tags_to_jcr``."""
+    try:
+        objects = [Tag.from_jcr(tag) for tag in tags]
+    except ValueError:
+        return  # refused when made: never reaches a logger
+    jcr = tag_objects_to_jcr(objects)
+    assert jcr == tags_to_jcr(objects) == tags_to_jcr(tags)
+    assert orjson.dumps(jcr) == orjson.dumps(tags_to_jcr(tags))  # the same bytes, keys in the same order
+    assert [type(t["value"]) for t in jcr] == [type(t["value"]) for t in tags_to_jcr(tags)]
+
+
+def test_only_a_list_of_tag_objects_themselves_skips_the_check() -> None:
+    class Sub(Tag):
+        pass
+
+    tag = Tag("score", 1.5, "metric")
+    assert tag_objects_to_jcr([tag, tag]) == [tag.to_jcr(), tag.to_jcr()]
+    assert tag_objects_to_jcr([tag, {"name": "score", "value": 1.5, "type": "metric", "group": None}]) is None
+    assert tag_objects_to_jcr([tag, Sub("score", 1.5, "metric")]) is None

@@ -279,6 +279,23 @@ def known_plain_tags(tags: list[Any]) -> bool:
     return total - total == 0.0 or _floats_finite(tags)
 
 
+def tag_objects_to_jcr(tags: list[Any]) -> list[dict[str, Any]] | None:
+    """The wire form of a list of ``Tag`` objects themselves (no subclass), or None if one is not.
+
+    A ``Tag`` is frozen and its fields were checked by ``__post_init__`` when it was made (its value
+    made a plain str, int or finite float), so nothing is checked again: the same dicts as
+    ``tags_to_jcr``, a quarter cheaper. Lists of Tags are what the profiles' ``validate_*`` answer.
+    (orjson could dump the dataclasses as they are, but takes about 1.3 us a Tag for it, against
+    0.25 us for building the dict.)
+    """
+    out = []
+    for tag in tags:
+        if type(tag) is not Tag:
+            return None
+        out.append({"name": tag.name, "value": tag.value, "type": tag.type, "group": tag.group})
+    return out
+
+
 def _floats_finite(tags: list[dict[str, Any]]) -> bool:
     """True when every float value of ``tags`` is finite (its own function: no closure in the loop above)."""
     for tag in tags:

@@ -52,6 +52,8 @@ def test_each_line_is_the_bytes_of_the_wire_modules_event(tmp_path):
     trace.tag(known)  # known labels: the caller's list is written as it is
     mixed = [{"name": "c", "value": "x"}, Tag("d", 3, "metric")]
     trace.tag(mixed)
+    objects = [Tag("e", 0.25, "metric", "g@1"), Tag("f", "v")]  # checked when made: written as they are
+    trace.tag(objects)
     trace.warning("careful")
     trace.info(12)  # not a str: written as its str(), as text_event does
     trace.log("native", rt.Native({"a": [1, 2]}))
@@ -60,6 +62,7 @@ def test_each_line_is_the_bytes_of_the_wire_modules_event(tmp_path):
         tags_event("proj", "t-1", tags_to_jcr(known)),
         tags_event("proj", "t-1", tags_to_jcr(known)),
         tags_event("proj", "t-1", tags_to_jcr(mixed)),
+        tags_event("proj", "t-1", tags_to_jcr(objects)),
         text_event("proj", "t-1", "warning", "careful"),
         text_event("proj", "t-1", "info", 12),  # type: ignore[arg-type]
         object_event("proj", "t-1", "native", rt.Native({"a": [1, 2]}).to_jcr()),

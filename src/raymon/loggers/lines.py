@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from raymon.loggers.base import RaymonLoggerBase
-from raymon.tags import Tag, known_plain_tags, tags_to_jcr
+from raymon.tags import Tag, known_plain_tags, tag_objects_to_jcr, tags_to_jcr
 from raymon.types import RaymonDataType
 from raymon.wire import (
     MESSAGE_MAX_LEN,
@@ -81,9 +81,11 @@ class LineLogger(RaymonLoggerBase):
         self._text(trace_id, "error", text)
 
     def tag(self, trace_id: str, tags: Iterable[Tag | Mapping[str, Any]] | Tag | Mapping[str, Any]) -> None:
-        if type(tags) is list and 0 < len(tags) <= TAGS_PER_EVENT_MAX and known_plain_tags(tags):
-            jcr: list[Any] = tags  # already the wire form: serialised below, before we return
-        else:
+        jcr: list[Any] | None = None
+        if type(tags) is list and 0 < len(tags) <= TAGS_PER_EVENT_MAX:
+            # already the wire form (serialised below, before we return), or Tags checked when made
+            jcr = tags if known_plain_tags(tags) else tag_objects_to_jcr(tags)
+        if jcr is None:
             jcr = tags_to_jcr(tags)
             check_tag_count(jcr)
         self.write_line(
