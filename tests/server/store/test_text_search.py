@@ -267,3 +267,33 @@ def test_a_store_without_the_index_searches_by_the_walk(tmp_path: Path) -> None:
             assert text_search.matching_trace_pks(session, PROJECT, "OLD", 10) == [trace.id]
     finally:
         database.dispose()
+
+
+def test_postgresql_probes_each_candidates_texts_and_never_joins_them_all(db: Database) -> None:
+    """The walk's text probe stays a subplan run per candidate (``OFFSET 0``): at 10M traces PostgreSQL
+    made it a merge join with every matching text of the project, read through the trigram index
+    (bench/README.md, text search at 10M). Joins made dear here stand for the statistics there."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL plan")
+    from sqlalchemy import event, text
+
+    captured: list[tuple[str, object]] = []
+
+    def grab(conn: object, cursor: object, statement: str, params: object, *_: object) -> None:
+        if "texts" in statement:
+            captured.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", grab)
+    try:
+        with db.session() as session:
+            session.execute(text("SET LOCAL enable_nestloop = off"))  # only a subplan probes per row now
+            trace_store.page_in_window(session, PROJECT, TraceSelection(text="word"), 5, None, 100)
+            raw = session.connection().connection.driver_connection
+            assert raw is not None and captured
+            for statement, params in captured:
+                with raw.cursor() as cursor:
+                    cursor.execute("EXPLAIN " + statement, params)
+                    plan = "\n".join(line for (line,) in cursor.fetchall())
+                assert "SubPlan" in plan and "Semi Join" not in plan, plan
+    finally:
+        event.remove(db.engine, "before_cursor_execute", grab)
