@@ -27,8 +27,9 @@ the caller logs. The caller's wall-clock time per call is printed too.
     python bench/client_logging.py [--calls 60000] [--repeats 5]
 
 Targets: the file logger at most 1.3x the os.write floor for tags and text.
-(Tag objects are checked when made, so a list of them is dumped as it is; dicts are
-checked on every call, ``raymon.tags.known_plain_tags``.)
+(Tag objects are checked when made, so a list of them becomes its dicts without a
+second check, ``raymon.tags.tag_objects_to_jcr``; dicts are checked on every call,
+``raymon.tags.known_plain_tags``.)
 The figures are written in bench/README.md.
 """
 

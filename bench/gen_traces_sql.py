@@ -11,8 +11,8 @@ sent by ``COPY``: at 10,000,000 traces (100,000,000 tag rows) the Python path sp
 its time building text rows. The values are drawn from PostgreSQL's generator, so the rows
 are not the same as ``gen_traces.py``'s for a seed; the distributions are. The store is
 migrated with raymon's own migrations first; the secondary indices of ``traces``, ``tags``
-and ``texts`` (the trigram index of migration 0021 too) are dropped for the load and re-created from their saved definitions; then ``VACUUM
-ANALYZE``. Rows go in per chunk of traces, one transaction each, in (trace, name) order.
+and ``texts`` (the trigram index of migration 0021 too) are dropped for the load and
+re-created from their saved definitions; then ``VACUUM ANALYZE``. Rows go in per chunk of traces, one transaction each, in (trace, name) order.
 Data sets made before texts were added here have none: ``server_search.py`` needs them.
 It refuses a database that already holds traces of project ``bench``.
 """
