@@ -12,7 +12,8 @@ its time building text rows. The values are drawn from PostgreSQL's generator, s
 are not the same as ``gen_traces.py``'s for a seed; the distributions are. The store is
 migrated with raymon's own migrations first; the secondary indices of ``traces``, ``tags``
 and ``texts`` (the trigram index of migration 0021 too) are dropped for the load and
-re-created from their saved definitions; then ``VACUUM ANALYZE``. Rows go in per chunk of traces, one transaction each, in (trace, name) order.
+re-created from their saved definitions; then ``VACUUM ANALYZE``. Rows go in per chunk of
+traces, one transaction each, in (trace, name) order.
 Data sets made before texts were added here have none: ``server_search.py`` needs them.
 It refuses a database that already holds traces of project ``bench``.
 """

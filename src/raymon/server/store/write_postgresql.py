@@ -71,8 +71,9 @@ _TRACES = (
     "last_ts = greatest(traces.last_ts, excluded.last_ts) "
     "RETURNING trace_id, id, xmax = 0"
 )
+_TAG_COLUMNS = "(project_id, trace_pk, name, type, grp, value_num, value_text, ts)"
 _UPSERT_TAGS = (
-    "INSERT INTO tags (project_id, trace_pk, name, type, grp, value_num, value_text, ts) "
+    f"INSERT INTO tags {_TAG_COLUMNS} "
     "SELECT %s, trace_pk, name, type, grp, value_num, value_text, ts FROM staged "
     "ORDER BY trace_pk, name "
     "ON CONFLICT (trace_pk, name) DO UPDATE SET type = excluded.type, grp = excluded.grp, "
@@ -90,9 +91,6 @@ _TAGS = (
     + " RETURNING id, grp, xmax) INSERT INTO reduce_queue (project_id, grp, tag_id) "
     "SELECT %s, grp, id FROM written WHERE grp IS NOT NULL AND xmax = 0"
 )
-
-
-_TAG_COLUMNS = "(project_id, trace_pk, name, type, grp, value_num, value_text, ts)"
 
 
 class PostgresWriter:
@@ -159,15 +157,17 @@ class PostgresWriter:
     def upsert_tags(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """``rows`` of (trace_pk, name, type, grp, value_num, value_text, ts), one per (trace_pk, name)."""
         new = self._new_traces
-        fresh = [row for row in rows if row[0] in new and row[3] is None] if new else []
+        fresh: list[tuple[Any, ...]] = []  # ungrouped, on a trace inserted here: copied straight in
+        staged: list[tuple[Any, ...]] = []
+        for row in rows:
+            (fresh if row[3] is None and row[0] in new else staged).append(row)
         if fresh:
             project_id = self._project_id
             self._copy(f"tags {_TAG_COLUMNS}", ((project_id, *row) for row in fresh))
-            if len(fresh) == len(rows):
-                return
-            rows = [row for row in rows if row[0] not in new or row[3] is not None]
-        self._copy("raymon_in_tags (trace_pk, name, type, grp, value_num, value_text, ts)", rows)
-        if any(row[3] is not None for row in rows):
+        if not staged:
+            return
+        self._copy("raymon_in_tags (trace_pk, name, type, grp, value_num, value_text, ts)", staged)
+        if any(row[3] is not None for row in staged):
             self._conn.execute(_TAGS, (self._project_id, self._project_id))
         else:
             self._conn.execute(_TAGS_UNGROUPED, (self._project_id,))
