@@ -12,8 +12,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from raymon.server.store import text_search
 from raymon.server.store.db import Database, sqlite_url
+from raymon.server.store.migrations import include_name
 from raymon.server.store.models import Base, Project
 
 
@@ -31,9 +31,7 @@ def test_migrations_create_the_models_schema_and_run_twice_harmlessly(database: 
     database.migrate()
     database.migrate()
     with database.engine.connect() as conn:
-        context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "include_name": text_search.include_name}
-        )
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         assert compare_metadata(context, Base.metadata) == []
     assert {"traces", "tags", "texts", "objects", "events", "jobs", "manifests"} <= set(
         database.table_names()
@@ -142,9 +140,7 @@ def test_0004_keys_objects_by_project_keeping_rows_indexes_and_foreign_key(datab
             )
         )
     with database.engine.connect() as conn:
-        context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "include_name": text_search.include_name}
-        )
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": include_name})
         assert compare_metadata(context, Base.metadata) == []
 
 

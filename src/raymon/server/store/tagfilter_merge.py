@@ -12,7 +12,7 @@ what is left of the filter is probed only for the merge's few survivors.
 
 Which conditions to merge is decided by measurement, not statistics: the
 density of each ``==`` condition near the page (``SAMPLE`` of its index entries
-read from the page's start in the walk's direction, ``_sample``). The rarest one
+read from the page's start in the walk's direction, ``sample``). The rarest one
 is always merged; a denser one joins the merge while reading its entries costs
 less than probing it for the merge's survivors (``PROBE_COST``). A filter with a
 condition that is rare from the page on, or with fewer than two ``==`` conditions
@@ -77,7 +77,7 @@ def plan_merge(
     if len(equalities) < 2:
         return None
     nodes = equalities[:MAX_MERGED]
-    start, kths = _sample(session, project_id, nodes, order, after_pk)
+    start, kths = sample(session, project_id, nodes, order, after_pk)
     if start is None:
         return None  # no traces
     sampled: list[tuple[float, Comparison]] = []
@@ -108,7 +108,7 @@ def plan_merge(
     return MergePlan(tuple(merged_nodes), rest, tuple(d for d, _ in merged), order, start)
 
 
-def _sample(
+def sample(
     session: Session, project_id: str, nodes: list[Comparison], order: Order, after_pk: int | None
 ) -> tuple[int | None, list[int | None]]:
     """(the walk's start, each node's ``SAMPLE``-th trace key from there), in one statement.

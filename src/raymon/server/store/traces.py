@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, exists, func, literal, select
 from sqlalchemy.orm import Session, aliased
 
 from raymon.server.services.tagfilter import Node, Or
-from raymon.server.store import tagfilter_merge, tagfilter_sql, text_search
+from raymon.server.store import tag_terms, tagfilter_merge, tagfilter_sql, text_search
 from raymon.server.store.keyset import Order, after
 from raymon.server.store.models import Tag, TextLine, Trace
 
@@ -181,7 +181,8 @@ def _received_keys(
 def _merged_keys(
     session: Session, project_id: str, sel: TraceSelection, order: Order, limit: int, after_pk: int | None
 ) -> list[int] | None:
-    """The page's keys read by a merge of index ranges (``tagfilter_merge``), or ``None`` when none pays."""
+    """The page's keys read from the index of terms (``tag_terms``) or by a merge of index ranges
+    (``tagfilter_merge``), or ``None`` when neither pays."""
     if isinstance(sel.tree, Or) and any(tagfilter_merge.mergeable(op) for op in sel.tree.operands):
         # The first ``limit`` of a union are among the first ``limit`` of each operand.
         keys: set[int] = set()
@@ -190,6 +191,11 @@ def _merged_keys(
                 _received_keys(session, project_id, replace(sel, tree=operand), order, limit, after_pk)
             )
         return sorted(keys, reverse=order == "desc")[:limit]
+    terms_plan = tag_terms.plan(session, project_id, sel.tree, order, after_pk)
+    if terms_plan is not None:
+        found = _terms_keys(session, project_id, sel, terms_plan, limit)
+        if found is not None:
+            return found
     plan = tagfilter_merge.plan_merge(session, project_id, sel.tree, order, after_pk)
     if plan is None:
         return None
@@ -204,6 +210,36 @@ def _merged_keys(
         driven=True,  # the merge's traces are not yet restricted to the time range
     )
     return tagfilter_merge.page_keys(session, project_id, plan, limit, rest.conditions)
+
+
+def _terms_keys(
+    session: Session, project_id: str, sel: TraceSelection, terms_plan: tag_terms.TermsPlan, limit: int
+) -> list[int] | None:
+    """The page's keys among the traces the index of terms gives (``tag_terms``), newest first, each tested
+    against the whole filter (the terms may hold more than a trace's tags); ``None`` when it gives too many."""
+    found = tag_terms.candidates(session, project_id, terms_plan)
+    if found is None:
+        return None
+    if not found:
+        return []
+    check = _ReceivedPlan(
+        key=None,
+        candidates=[],
+        rest=sel.tree,
+        sel=sel,
+        project_id=project_id,
+        collation=_collation(session),
+        fenced=True,
+        driven=True,  # the candidates are not yet restricted to the time range
+    )
+    listed = tag_terms.keys_subquery(found)
+    # No ORDER BY: the fenced list is read in its order and the probes stop after the page.
+    keys = [
+        int(k) for k in session.scalars(select(listed.c.k).where(*check.conditions(listed.c.k)).limit(limit))
+    ]
+    if keys != sorted(keys, reverse=True):  # never seen; the answer must not depend on it
+        return None
+    return keys
 
 
 def _rows_of(session: Session, pks: list[int]) -> list[TraceRow]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from raymon.server.store import text_search
+from raymon.server.store.migrations import include_name
 from raymon.server.store.models import Base
 
 connection = context.config.attributes.get("connection")
@@ -20,7 +20,7 @@ context.configure(
     target_metadata=Base.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
     compare_type=True,
-    include_name=text_search.include_name,  # the index of texts is not in the models (0021)
+    include_name=include_name,  # objects of 0021 and 0022 that the models do not declare
 )
 with context.begin_transaction():
     context.run_migrations()
