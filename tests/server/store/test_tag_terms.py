@@ -109,10 +109,12 @@ def test_the_migration_fills_the_terms_of_tags_stored_before(database: Database,
     _write(database, tmp_path, [_tags_event(f"t{i}", i, {"a": f"a{i % 2}", "b": "b"}) for i in range(4)])
     with database.engine.begin() as conn:
         tag_terms.drop(conn)
+    database.engine.dispose()  # ``available`` is asked once per connection: new ones
     with database.session() as session:
         assert not tag_terms.available(session)
     with database.engine.begin() as conn:
         tag_terms.create(conn)
+    database.engine.dispose()
     with database.session() as session:
         assert tag_terms.available(session)
     for i in range(4):
