@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from raymon.server.store import tag_terms
 from raymon.server.store.db import Database, sqlite_url
 from raymon.server.store.models import Base
 
@@ -45,7 +46,8 @@ def filled_database(
     fill: Callable[[Database], None],
 ) -> Iterator[Database]:
     """A database of the fixture's backend (``request.param``: sqlite or postgresql) with the
-    schema made from the models and ``fill`` run on it; PostgreSQL skips without a server."""
+    schema made from the models (and, on PostgreSQL, the traces' tag terms of migration 0022)
+    and ``fill`` run on it; PostgreSQL skips without a server."""
     if request.param == "sqlite":
         db = Database(sqlite_url(Path(tmp_path_factory.mktemp(name)) / "raymon.db"))
         try:
@@ -58,5 +60,7 @@ def filled_database(
     base_url = request.getfixturevalue("postgres_url")  # the session server, or skip
     with throwaway_postgres_database(base_url, f"raymon_{name}") as db:
         Base.metadata.create_all(db.engine)
+        with db.engine.begin() as conn:
+            tag_terms.create(conn)  # migration 0022's table and triggers: not in the models
         fill(db)
         yield db
