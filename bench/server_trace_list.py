@@ -21,7 +21,8 @@ independent, so the shares multiply):
     or_pairs    (client==c7 && app==v2) || (region==eu-west && model==m3)   ~5%
     or_four     client==c7 || app==v2 || region==eu-west || model==m3       ~48%
     weak        client==c7 && app==v2 && model==m3 && host==h3        ~0.004%: each condition
-                common (2-20%), the conjunction 40 traces at 1M: the whole project is read
+                common (2-20%), the conjunction 40 traces at 1M: SQLite's merge reads the
+                whole project, PostgreSQL asks its index of terms (``store.tag_terms``)
     weak_err    status==error && client==c7 && app==v2 && model==m3   ~0.01%
 
 Prints p50/p95 per page kind (first, next), the ratio of each filter's p95 to
