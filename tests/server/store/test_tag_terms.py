@@ -201,3 +201,23 @@ def test_retention_deletes_the_terms_of_the_traces_it_deletes(filled: Database, 
         kept = set(session.execute(text("SELECT trace_pk FROM trace_terms")).scalars())
         assert kept == set(session.scalars(select(Trace.id)))
         assert len(kept) == 60
+
+
+def _count(db: Database, expression: str) -> tuple[int, bool]:
+    backend = build_backend(Settings(data_dir=Path(tempfile.mkdtemp())), database=db)
+    found = traces.count_traces(backend, PID, traces.TraceFilter(expression=expression))
+    return found.count, found.exact
+
+
+def test_a_count_of_common_equalities_is_exact_from_the_terms(
+    filled: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A window of 10 candidates could only say "at least": the index's candidates hold every match."""
+    monkeypatch.setattr(traces, "COUNT_WINDOW", 10)
+    for expression in ("a==a1 && b==b2", "a==a1 && b==b2 && c!=c0", "a==a2 && c==c4 && b"):
+        assert _count(filled, expression) == (len(_expected(expression)), True), expression
+    with filled.session() as session:  # a stale term: counted among the candidates, not in the count
+        session.execute(update(Tag).where(Tag.name == "a", Tag.value_text == "a1").values(value_text="a9"))
+    assert _count(filled, "a==a1 && b==b2") == (0, True)
+    monkeypatch.setattr(tag_terms, "MAX_CANDIDATES", 2)  # too many candidates: the bounded window again
+    assert _count(filled, "a==a0 && b==b1")[1] is False

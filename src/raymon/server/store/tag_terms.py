@@ -182,14 +182,21 @@ def text_equalities(tree: Node) -> list[Comparison]:
 
 
 def plan(
-    session: Session, project_id: str, tree: Node | None, order: Order, after_pk: int | None
+    session: Session,
+    project_id: str,
+    tree: Node | None,
+    order: Order,
+    after_pk: int | None,
+    max_estimate: float | None = None,
 ) -> TermsPlan | None:
     """The terms plan of a newest-first page of ``tree``, or ``None`` when a merge or a walk pays more.
 
     The index pays when the conjunction of the filter's text ``==`` conditions is expected to
-    match few traces over all the keys below the page (``MAX_ESTIMATE``): a merge would then
-    read the conditions' index ranges to the project's start. A condition that is rare from
-    the page on is left to the plans that start from its index (``None``).
+    match few traces over all the keys below the page (``MAX_ESTIMATE``, or ``max_estimate``:
+    a count, which would otherwise probe up to 200,000 candidates, takes up to
+    ``MAX_CANDIDATES``): a merge would then read the conditions' index ranges to the
+    project's start. A condition that is rare from the page on is left to the plans that
+    start from its index (``None``).
     """
     if tree is None or order != "desc":
         return None
@@ -203,7 +210,7 @@ def plan(
     for kth in kths:
         assert kth is not None
         estimate *= tagfilter_merge.SAMPLE / max(start - kth, 1)
-    if estimate > MAX_ESTIMATE:
+    if estimate > (MAX_ESTIMATE if max_estimate is None else max_estimate):
         return None
     return TermsPlan(tuple(nodes), estimate, start)
 

@@ -222,6 +222,18 @@ def _terms_keys(
         return None
     if not found:
         return []
+    # No ORDER BY: the fenced list is read in its order and the probes stop after the page.
+    keys = [
+        int(k) for k in session.scalars(_matching_candidates(session, project_id, sel, found).limit(limit))
+    ]
+    if keys != sorted(keys, reverse=True):  # never seen; the answer must not depend on it
+        return None
+    return keys
+
+
+def _matching_candidates(session: Session, project_id: str, sel: TraceSelection, pks: list[int]) -> Any:
+    """SELECT of those of ``pks`` (in their order) that satisfy all of ``sel``, each probed: the whole filter,
+    the time range, the text and tag type."""
     check = _ReceivedPlan(
         key=None,
         candidates=[],
@@ -232,14 +244,8 @@ def _terms_keys(
         fenced=True,
         driven=True,  # the candidates are not yet restricted to the time range
     )
-    listed = tag_terms.keys_subquery(found)
-    # No ORDER BY: the fenced list is read in its order and the probes stop after the page.
-    keys = [
-        int(k) for k in session.scalars(select(listed.c.k).where(*check.conditions(listed.c.k)).limit(limit))
-    ]
-    if keys != sorted(keys, reverse=True):  # never seen; the answer must not depend on it
-        return None
-    return keys
+    listed = tag_terms.keys_subquery(pks)
+    return select(listed.c.k).where(*check.conditions(listed.c.k))
 
 
 def _rows_of(session: Session, pks: list[int]) -> list[TraceRow]:
@@ -455,13 +461,23 @@ def count_in_window(
     """How many of the newest ``window`` candidates match (never counting past ``cap`` + 1), and whether
     that is the exact number of matching traces (under the cap, and the window held every candidate).
 
-    Bounded like ``page_in_window``: at most ``window`` index entries and their probes. A
+    Bounded like ``page_in_window``: at most ``window`` index entries and their probes. On
+    PostgreSQL, common ``==`` conditions that the index of terms expects to match together at
+    most ``tag_terms.MAX_CANDIDATES`` traces are counted exactly from its candidates. A
     text search with the index of texts counts the first ``PROBE_WINDOW`` candidates
     first; a word rare there (``_likely_common`` says no) and in at most
     ``RARE_TEXTS`` texts of the project is counted exactly from the index instead.
     """
     probe_window = PROBE_WINDOW if probe_window is None else probe_window
     rare_texts = RARE_TEXTS if rare_texts is None else rare_texts
+    terms_plan = tag_terms.plan(session, project_id, sel.tree, "desc", None, tag_terms.MAX_CANDIDATES)
+    if terms_plan is not None:
+        # Every match is among the index's candidates: the count of those matching is exact.
+        pks = tag_terms.candidates(session, project_id, terms_plan)
+        if pks is not None:
+            matching = _matching_candidates(session, project_id, sel, pks).limit(cap + 1).subquery()
+            found = int(session.scalar(select(func.count()).select_from(matching)) or 0) if pks else 0
+            return found, found <= cap
     if _index_pays(session, sel) and window > probe_window:
         found, exact = _count_window(session, project_id, sel, cap, probe_window)
         if exact or found > cap:
