@@ -302,3 +302,16 @@ def test_received_pages_hold_exactly_the_filters_traces_both_ways(
         forward, back = _browse_both_ways(filled_db, expression, limit)
         assert forward == back == expected[::-1]
     assert set(_reference_order(filled_db, expression)) == set(expected)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(expression=filters(), limit=st.sampled_from([1, 3, 50]), terms=st.booleans())
+def test_time_ordered_pages_are_the_same_with_and_without_the_index_of_terms(
+    filled_db: Database, small_sample: int, small_cap: int, expression: str, limit: int, terms: bool
+) -> None:
+    """On PostgreSQL, with ``terms`` a filter of common ``==`` conditions sorts the index's candidates by time."""
+    expected = _reference_order(filled_db, expression)
+    assert set(expected) == {t for t, tags in TRACES.items() if evaluate(parse(expression), tags)}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tag_terms, "MAX_CANDIDATES", tag_terms.MAX_CANDIDATES if terms else 0)
+        assert _all_pages(filled_db, expression, limit) == expected

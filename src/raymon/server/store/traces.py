@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, exists, func, literal, select
+from sqlalchemy import BigInteger, ColumnElement, any_, bindparam, exists, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, aliased
 
 from raymon.server.services.tagfilter import Node, Or
@@ -112,12 +113,15 @@ def page_by_time(
     """Up to ``limit`` traces by (first_ts, id) after ``after_key``, each one's tags tested.
 
     Cost ~ page / share matching, or, when a condition of the filter is rare, the
-    rows of that condition (``tagfilter_sql.rare_tag_hint``).
+    rows of that condition (``tagfilter_sql.rare_tag_hint``), or, on PostgreSQL, when its
+    common ``==`` conditions match few traces together, those traces (``_terms_hint``).
     """
     conditions = selection_conditions(session, project_id, sel)
     if after_key is not None:
         conditions.append(after((Trace.first_ts, Trace.id), after_key, order))
     hint = tagfilter_sql.rare_tag_hint(session, project_id, sel.tree, _collation(session))
+    if not hint:
+        hint = _terms_hint(session, project_id, sel)
     ts_key: Any = Trace.first_ts
     if hint and not _is_postgresql(session):
         # Sort by an expression the time index cannot deliver, so that SQLite (without planner
@@ -127,6 +131,22 @@ def page_by_time(
     sort = (ts_key.desc(), Trace.id.desc()) if order == "desc" else (ts_key, Trace.id)
     stmt = select(*_TRACE_COLUMNS).where(*conditions, *hint).order_by(*sort).limit(limit)
     return [TraceRow._make(row) for row in session.execute(stmt)]
+
+
+def _terms_hint(session: Session, project_id: str, sel: TraceSelection) -> list[ColumnElement[bool]]:
+    """``[traces.id = ANY(the index of terms' candidates)]`` when it gives at most ``tag_terms.MAX_CANDIDATES``.
+
+    Implied by the filter (the candidates hold every match), so it changes the plan only: the
+    time-ordered page is then sorted from those traces instead of walking the project in time
+    order, probing each (1M traces, ``weak``: 2.6 s before).
+    """
+    terms_plan = tag_terms.plan(session, project_id, sel.tree, "desc", None, tag_terms.MAX_CANDIDATES)
+    if terms_plan is None:
+        return []
+    pks = tag_terms.candidates(session, project_id, terms_plan)
+    if pks is None:
+        return []
+    return [Trace.id == any_(bindparam("term_candidates", pks, type_=ARRAY(BigInteger)))]
 
 
 def page_by_received(
