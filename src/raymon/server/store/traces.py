@@ -219,17 +219,25 @@ def _merged_keys(
     plan = tagfilter_merge.plan_merge(session, project_id, sel.tree, order, after_pk)
     if plan is None:
         return None
-    rest = _ReceivedPlan(
+    rest = _candidate_checks(session, project_id, sel, plan.rest)
+    return tagfilter_merge.page_keys(session, project_id, plan, limit, rest.conditions)
+
+
+def _candidate_checks(
+    session: Session, project_id: str, sel: TraceSelection, rest: Node | None
+) -> _ReceivedPlan:
+    """How traces read from an index (a merge's, the terms') are tested: ``rest`` of the filter probed on each,
+    with the time range (those traces are not yet restricted to it), the text and the tag type."""
+    return _ReceivedPlan(
         key=None,
         candidates=[],
-        rest=plan.rest,
+        rest=rest,
         sel=sel,
         project_id=project_id,
         collation=_collation(session),
         fenced=_is_postgresql(session),
-        driven=True,  # the merge's traces are not yet restricted to the time range
+        driven=True,
     )
-    return tagfilter_merge.page_keys(session, project_id, plan, limit, rest.conditions)
 
 
 def _terms_keys(
@@ -254,16 +262,7 @@ def _terms_keys(
 def _matching_candidates(session: Session, project_id: str, sel: TraceSelection, pks: list[int]) -> Any:
     """SELECT of those of ``pks`` (in their order) that satisfy all of ``sel``, each probed: the whole filter,
     the time range, the text and tag type."""
-    check = _ReceivedPlan(
-        key=None,
-        candidates=[],
-        rest=sel.tree,
-        sel=sel,
-        project_id=project_id,
-        collation=_collation(session),
-        fenced=True,
-        driven=True,  # the candidates are not yet restricted to the time range
-    )
+    check = _candidate_checks(session, project_id, sel, sel.tree)
     listed = tag_terms.keys_subquery(pks)
     return select(listed.c.k).where(*check.conditions(listed.c.k))
 
