@@ -165,17 +165,36 @@ def test_a_filter_of_common_equalities_is_read_from_the_terms(filled: Database) 
         assert _pages(filled, expression, 2) == _expected(expression), expression
 
 
+def _stale_a1_on_b2(db: Database) -> None:
+    """``a`` a1 -> a9 on the traces with ``b`` b2: their a1 term stays, and a1 stays common elsewhere."""
+    with db.session() as session:
+        on_b2 = select(Tag.trace_pk).where(Tag.name == "b", Tag.value_text == "b2")
+        session.execute(
+            update(Tag)
+            .where(Tag.name == "a", Tag.value_text == "a1", Tag.trace_pk.in_(on_b2))
+            .values(value_text="a9")
+        )
+
+
+def _stale_tags() -> dict[str, dict[str, str]]:
+    return {
+        t: {**tags, "a": "a9"} if tags["a"] == "a1" and tags["b"] == "b2" else tags
+        for t, tags in TAGS.items()
+    }
+
+
 def test_a_stale_term_never_lets_a_trace_through(filled: Database) -> None:
     """A tag whose value changed keeps its old term: the trace is a candidate, and the filter's probes drop it."""
+    _stale_a1_on_b2(filled)
     with filled.session() as session:
-        session.execute(update(Tag).where(Tag.name == "a", Tag.value_text == "a1").values(value_text="a9"))
-    changed = {t: {**tags, "a": "a9" if tags["a"] == "a1" else tags["a"]} for t, tags in TAGS.items()}
-    expression = "a==a1 && b==b2"
-    assert _pages(filled, expression, 3) == []
+        plan = tag_terms.plan(session, PID, parse("a==a1 && b==b2"), "desc", None)
+        assert plan is not None  # the terms plan is taken, and its candidates are the stale traces
+        assert len(tag_terms.candidates(session, PID, plan) or []) == len(_expected("a==a1 && b==b2")) > 0
+    assert _pages(filled, "a==a1 && b==b2", 3) == []
     tree = parse("a==a9 && b==b2")
     assert (
         _pages(filled, "a==a9 && b==b2", 3)
-        == [t for t, tags in changed.items() if evaluate(tree, tags)][::-1]
+        == [t for t, tags in _stale_tags().items() if evaluate(tree, tags)][::-1]
     )
 
 
@@ -216,8 +235,7 @@ def test_a_count_of_common_equalities_is_exact_from_the_terms(
     monkeypatch.setattr(traces, "COUNT_WINDOW", 10)
     for expression in ("a==a1 && b==b2", "a==a1 && b==b2 && c!=c0", "a==a2 && c==c4 && b"):
         assert _count(filled, expression) == (len(_expected(expression)), True), expression
-    with filled.session() as session:  # a stale term: counted among the candidates, not in the count
-        session.execute(update(Tag).where(Tag.name == "a", Tag.value_text == "a1").values(value_text="a9"))
+    _stale_a1_on_b2(filled)  # stale terms: the traces are candidates, not in the count
     assert _count(filled, "a==a1 && b==b2") == (0, True)
     monkeypatch.setattr(tag_terms, "MAX_CANDIDATES", 2)  # too many candidates: the bounded window again
     assert _count(filled, "a==a0 && b==b1")[1] is False

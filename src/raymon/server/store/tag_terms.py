@@ -21,6 +21,10 @@ traces holding all of the terms costs about the rarest condition's list, a few m
   the filter's. Adding a term is an append (``||``) on the row's newest version, so two
   writers adding tags to one trace at once both keep theirs.
 
+``store.traces`` asks it for three things: a received-order page (``_terms_keys``), the
+trace list's count (exact from the candidates) and a time-ordered page (the candidates
+sorted by time, then probed), each when ``plan`` expects few matches.
+
 Migration ``0022_trace_terms`` makes the table, the triggers and the index, and fills it
 from the tags stored (about 10 s a million traces). SQLite has none of it: its merge of
 index ranges meets the targets there (bench/README.md). This module never decides what a
@@ -53,7 +57,8 @@ SEPARATOR = "\x1f"  # between project, name and value in a term (not in names; i
 # is found sooner by the merge of index ranges, which stops after one page.
 MAX_ESTIMATE = 2_000
 # At most this many candidates are read from the index; more means the estimate was wrong (the
-# conditions are correlated) and the merge plan reads the page instead.
+# conditions are correlated) and the plans without it answer instead (the merge, the walks).
+# A count or a time-ordered page, which would otherwise read far more, plans up to this many.
 MAX_CANDIDATES = 5_000
 
 _AVAILABLE = "raymon.trace_terms"  # the key of ``available``'s answer in a connection's ``info``
