@@ -291,7 +291,7 @@ def test_received_pages_hold_exactly_the_filters_traces_both_ways(
     """Newest and oldest first by cursor, and back by the UI's previous cursor: the reference's traces, in order.
 
     On PostgreSQL, with ``terms`` the newest-first pages of common ``==`` conditions are read
-    from the index of tag terms (every estimate here is under its threshold), without by the merge.
+    from the index of tag terms (every estimate here is under its threshold); without, by the merge.
     """
     tree = parse(expression)
     expected = [t for t, tags in TRACES.items() if evaluate(tree, tags)]  # received order: t000, t001, ...
