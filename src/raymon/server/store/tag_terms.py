@@ -172,7 +172,6 @@ class TermsPlan:
     """A page read from the traces holding all of ``nodes``' terms, below ``start``, newest first."""
 
     nodes: tuple[Comparison, ...]  # the filter's text ``==`` conditions (two to four)
-    estimate: float  # how many traces below ``start`` the sampled densities expect to match them all
     start: int
 
 
@@ -217,7 +216,7 @@ def plan(
         estimate *= tagfilter_merge.SAMPLE / max(start - kth, 1)
     if estimate > (MAX_ESTIMATE if max_estimate is None else max_estimate):
         return None
-    return TermsPlan(tuple(nodes), estimate, start)
+    return TermsPlan(tuple(nodes), start)
 
 
 def candidates(session: Session, project_id: str, terms_plan: TermsPlan) -> list[int] | None:

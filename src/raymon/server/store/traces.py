@@ -522,14 +522,12 @@ def count_in_window(
     """
     probe_window = PROBE_WINDOW if probe_window is None else probe_window
     rare_texts = RARE_TEXTS if rare_texts is None else rare_texts
-    terms_plan = tag_terms.plan(session, project_id, sel.tree, "desc", None, tag_terms.MAX_CANDIDATES)
-    if terms_plan is not None:
+    pks = _terms_candidates(session, project_id, sel)
+    if pks is not None:
         # Every match is among the index's candidates: the count of those matching is exact.
-        pks = tag_terms.candidates(session, project_id, terms_plan)
-        if pks is not None:
-            matching = _matching_candidates(session, project_id, sel, pks).limit(cap + 1).subquery()
-            found = int(session.scalar(select(func.count()).select_from(matching)) or 0) if pks else 0
-            return found, found <= cap
+        matching = _matching_candidates(session, project_id, sel, pks).limit(cap + 1).subquery()
+        found = int(session.scalar(select(func.count()).select_from(matching)) or 0) if pks else 0
+        return found, found <= cap
     if _index_pays(session, sel) and window > probe_window:
         found, exact = _count_window(session, project_id, sel, cap, probe_window)
         if exact or found > cap:
